@@ -1,0 +1,44 @@
+"""Build and runtime facts of the compiled module."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from boneage_fast import _C
+
+#: Raised when a CUDA call fails (or CUDA input reaches a build without CUDA kernels).
+CudaError = _C.CudaError
+
+
+def build_info() -> dict[str, Any]:
+    """What was compiled into ``boneage_fast._C``.
+
+    Returns:
+        A dict with ``version``, ``cuda`` (bool: CUDA kernels compiled in),
+        ``cuda_version`` and ``cuda_architectures`` (``None`` without CUDA),
+        ``compiler``, ``cpu_kernels`` and ``threads`` (CPU worker threads).
+    """
+    info = dict(_C.build_info())
+    info["cuda_devices"] = _C.cuda_device_count()
+    return info
+
+
+def cuda_is_available() -> bool:
+    """True when CUDA kernels were compiled in and a CUDA device is usable. Never raises."""
+    try:
+        return bool(_C.build_info()["cuda"]) and _C.cuda_device_count() > 0
+    except Exception:  # noqa: BLE001 - the contract is "never raises"
+        return False
+
+
+def get_num_threads() -> int:
+    """Worker threads of the CPU kernels (default: the CPUs this process may use,
+    or ``BONEAGE_NUM_THREADS``)."""
+    return int(_C.get_num_threads())
+
+
+def set_num_threads(n: int) -> None:
+    """Set the CPU kernels' worker threads; ``n <= 0`` restores the default."""
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise TypeError(f"n must be an int, got {type(n).__name__}")
+    _C.set_num_threads(n)

@@ -1,0 +1,61 @@
+// boneage_fast._C: the private compiled module. The public API lives in Python.
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include "boneage/errors.h"
+#include "boneage/ops.h"
+#include "ops/cpu/parallel.h"
+
+namespace py = pybind11;
+
+namespace boneage {
+namespace bindings {
+void register_ops(py::module_& m);
+}
+}  // namespace boneage
+
+#ifndef BONEAGE_VERSION
+#define BONEAGE_VERSION "unknown"
+#endif
+
+PYBIND11_MODULE(_C, m) {
+  m.doc() = "boneage_fast compiled kernels (private; use boneage_fast.ops)";
+
+  py::register_exception<boneage::CudaError>(m, "CudaError", PyExc_RuntimeError);
+  py::register_exception_translator([](std::exception_ptr p) {
+    try {
+      if (p) std::rethrow_exception(p);
+    } catch (const boneage::TypeError& e) {
+      py::set_error(PyExc_TypeError, e.what());
+    }
+  });
+
+  m.def("build_info", []() {
+    py::dict d;
+    d["version"] = BONEAGE_VERSION;
+    d["cuda"] = boneage::cuda_compiled();
+#ifdef BONEAGE_WITH_CUDA
+    d["cuda_version"] = BONEAGE_CUDA_VERSION;
+    d["cuda_architectures"] = BONEAGE_CUDA_ARCHS;
+#else
+    d["cuda_version"] = py::none();
+    d["cuda_architectures"] = py::none();
+#endif
+#if defined(__VERSION__)
+    d["compiler"] = __VERSION__;
+#endif
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+    d["cpu_kernels"] = "x86-64-v4 (AVX-512), x86-64-v3 (AVX2+FMA), x86-64 baseline; chosen at load time";
+#else
+    d["cpu_kernels"] = "generic";
+#endif
+    d["threads"] = boneage::cpu::num_threads();
+    return d;
+  });
+  m.def("cuda_device_count", &boneage::cuda_device_count,
+        "Number of visible CUDA devices; 0 when not compiled or none usable. Never raises.");
+  m.def("get_num_threads", &boneage::cpu::num_threads);
+  m.def("set_num_threads", &boneage::cpu::set_num_threads, py::arg("n"));
+
+  boneage::bindings::register_ops(m);
+}

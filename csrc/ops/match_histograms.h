@@ -1,0 +1,16 @@
+// Internal interface between the match_histograms dispatcher and its backends.
+#pragma once
+
+#include "boneage/ops.h"
+
+namespace boneage {
+namespace detail {
+
+void match_histograms_cpu(const ImageView& in, const ImageView& out, const ReferenceView& ref,
+                          bool check_finite);
+void match_histograms_cuda(const ImageView& in, const ImageView& out, const ReferenceView& ref,
+                           bool check_finite, Workspace ws, StreamHandle stream);
+std::size_t match_workspace_bytes_cuda(DType dtype);
+
+}  // namespace detail
+}  // namespace boneage
