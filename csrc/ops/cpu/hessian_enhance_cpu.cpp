@@ -53,16 +53,17 @@ void row_pass(const float* __restrict p, int n, int radius, const float* __restr
               float* __restrict a1, float* __restrict a2) {
   for (int x = 0; x < n; x += kLanes) {
     const vf16 c = loadu(p + x);
+    const vf16 c2 = c + c;
     vf16 s0 = k0[0] * c;
     vf16 s1 = {};
-    vf16 s2 = k2[0] * c;
+    vf16 s2 = {};
     for (int k = 1; k <= radius; ++k) {
       const vf16 lo = loadu(p + x - k);
       const vf16 hi = loadu(p + x + k);
       const vf16 sum = lo + hi;
       s0 += k0[k] * sum;
       s1 += k1[k] * (lo - hi);
-      s2 += k2[k] * sum;
+      s2 += k2[k] * (sum - c2);  // zero-sum second derivative: exact 0 on flat input
     }
     storeu(a0 + x, s0);
     storeu(a1 + x, s1);
@@ -80,12 +81,14 @@ void column_pass(const float* __restrict a0, const float* __restrict a1,
                  float* __restrict hyy) {
   for (int x = 0; x < n; x += kLanes) {
     vf16 xx = k0[0] * loadu(a2 + x);
-    vf16 yy = k2[0] * loadu(a0 + x);
+    const vf16 c0 = loadu(a0 + x);
+    const vf16 c02 = c0 + c0;
+    vf16 yy = {};
     vf16 xy = {};
     for (int k = 1; k <= radius; ++k) {
       const int64_t o = k * stride;
       xx += k0[k] * (loadu(a2 + x - o) + loadu(a2 + x + o));
-      yy += k2[k] * (loadu(a0 + x - o) + loadu(a0 + x + o));
+      yy += k2[k] * (loadu(a0 + x - o) + loadu(a0 + x + o) - c02);
       xy += k1[k] * (loadu(a1 + x - o) - loadu(a1 + x + o));
     }
     storeu(hxx + x, xx);

@@ -36,7 +36,8 @@ __global__ void hessian_row_kernel(SrcView src, const __grid_constant__ ScaleTap
   const int64_t W = src.width;
   const float c = static_cast<float>(row[x * src.stride_x]);
   if (check_finite && !isfinite(c)) atomicOr(nonfinite, 1u);
-  float s0 = taps.k0[0] * c, s1 = 0.0f, s2 = taps.k2[0] * c;
+  const float c2 = c + c;
+  float s0 = taps.k0[0] * c, s1 = 0.0f, s2 = 0.0f;
   for (int k = 1; k <= taps.radius; ++k) {
     const float lo = static_cast<float>(row[math::reflect_index(x - k, W) * src.stride_x]);
     const float hi = static_cast<float>(row[math::reflect_index(x + k, W) * src.stride_x]);
@@ -44,7 +45,7 @@ __global__ void hessian_row_kernel(SrcView src, const __grid_constant__ ScaleTap
     const float d = lo - hi;
     s0 += taps.k0[k] * s;
     s1 += taps.k1[k] * d;
-    s2 += taps.k2[k] * s;
+    s2 += taps.k2[k] * (s - c2);  // zero-sum second derivative
   }
   const int64_t i = y * W + x;
   a0[i] = s0;
@@ -84,13 +85,15 @@ __global__ void hessian_column_kernel(const __grid_constant__ ScaleTaps taps, co
     const int64_t W = args.width, H = args.height;
     const int64_t c = y * W + x;
     float hxx = taps.k0[0] * args.a2[c];
-    float hyy = taps.k2[0] * args.a0[c];
+    const float c0 = args.a0[c];
+    const float c02 = c0 + c0;
+    float hyy = 0.0f;
     float hxy = 0.0f;
     for (int k = 1; k <= taps.radius; ++k) {
       const int64_t u = math::reflect_index(y - k, H) * W + x;
       const int64_t d = math::reflect_index(y + k, H) * W + x;
       hxx += taps.k0[k] * (args.a2[u] + args.a2[d]);
-      hyy += taps.k2[k] * (args.a0[u] + args.a0[d]);
+      hyy += taps.k2[k] * (args.a0[u] + args.a0[d] - c02);
       hxy += taps.k1[k] * (args.a1[u] - args.a1[d]);
     }
     const math::FrangiTerms t = math::frangi_terms(hxx, hxy, hyy, args.inv_two_beta2, args.bright ? -1.0f : 1.0f);

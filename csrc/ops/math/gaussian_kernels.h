@@ -10,7 +10,8 @@ namespace math {
 
 // Half kernels (index 0..radius) of the three separable filters of one scale:
 //   k0: smoothing (symmetric), k1: first derivative (antisymmetric, k1[0] = 0, stored
-//   for positive offsets with the convolution sign), k2: second derivative (symmetric).
+//   for positive offsets with the convolution sign), k2: second derivative (symmetric,
+//   k2[0] = -2 sum_{k>0} k2[k] so that it sums to zero).
 // Each is the discrete composition of two sampled, normalised Gaussian (derivative)
 // kernels of sigma / sqrt(2), i.e. the operator scikit-image's hessian_matrix applies
 // with use_gaussian_derivatives=True, truncated at radius = ceil(5 sigma) (relative error of the
@@ -67,6 +68,11 @@ inline ScaleKernels make_scale_kernels(double sigma) {
     out.k2[k] = static_cast<float>(sigma * sigma * compose(d, d, k));
   }
   out.k1[0] = 0.0f;
+  // The filters use k2 as sum_k k2[k] (p[x-k] + p[x+k] - 2 p[x]): the centre tap is
+  // implied, the kernel sums to exactly zero, and a flat image gives exactly 0.
+  double side = 0;
+  for (int k = 1; k <= R; ++k) side += out.k2[k];
+  out.k2[0] = static_cast<float>(-2.0 * side);
   return out;
 }
 
