@@ -68,9 +68,10 @@ void match_integer(const ImageView& in, const ImageView& out, const ReferenceVie
   while (vmax > 0 && cum[vmax - 1] == static_cast<uint64_t>(N)) --vmax;
   std::vector<float> lut(kBins, 0.0f);
   const double invN = 1.0 / static_cast<double>(N);
+  int64_t bracket = 0;
   for (int v = 0; v <= vmax; ++v) {
     const double q = static_cast<double>(cum[v]) * invN;
-    lut[v] = static_cast<float>(math::interp_sorted(q, ref.quantiles, ref.values, ref.size));
+    lut[v] = static_cast<float>(math::interp_sorted_walk(q, ref.quantiles, ref.values, ref.size, bracket));
   }
   const float* L = lut.data();
   cpu::parallel_for(n_tasks, [&](int64_t task, int) {
@@ -154,9 +155,10 @@ void match_float(const ImageView& in, const ImageView& out, const ReferenceView&
   std::vector<float> edge(kFloatBins + 1);
   uint64_t before = 0;
   const double invN = 1.0 / static_cast<double>(N);
+  int64_t bracket = 0;
   for (int b = 0; b <= kFloatBins; ++b) {
-    edge[b] = static_cast<float>(
-        math::interp_sorted(static_cast<double>(before) * invN, ref.quantiles, ref.values, ref.size));
+    edge[b] = static_cast<float>(math::interp_sorted_walk(static_cast<double>(before) * invN, ref.quantiles,
+                                                          ref.values, ref.size, bracket));
     if (b < kFloatBins)
       for (int w = 0; w < workers; ++w) before += hists[w][b];
   }

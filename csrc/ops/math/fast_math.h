@@ -124,5 +124,14 @@ BONEAGE_HD double interp_sorted(double q, const double* x, const double* y, int6
   return y[lo] + (q - x[lo]) * (y[hi] - y[lo]) / (x[hi] - x[lo]);
 }
 
+// interp_sorted for a non-decreasing sequence of queries: `lo` carries the bracket
+// from one call to the next, so a whole table costs O(table + reference) (host only).
+inline double interp_sorted_walk(double q, const double* x, const double* y, int64_t n, int64_t& lo) {
+  if (q <= x[0]) return y[0];
+  if (q >= x[n - 1]) return y[n - 1];
+  while (lo + 1 < n - 1 && x[lo + 1] <= q) ++lo;  // now x[lo] <= q < x[lo + 1]
+  return y[lo] + (q - x[lo]) * (y[lo + 1] - y[lo]) / (x[lo + 1] - x[lo]);
+}
+
 }  // namespace math
 }  // namespace boneage

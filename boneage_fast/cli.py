@@ -1,0 +1,43 @@
+"""The ``boneage`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="boneage", description="Pediatric bone age from hand radiographs.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="run the attention kernels on a generated image and time them")
+    demo.add_argument("--out", default=None, help="folder for input/matched/fine_attention PNGs")
+    demo.add_argument("--size", nargs=2, type=int, default=(1024, 832), metavar=("H", "W"))
+    demo.add_argument("--repeats", type=int, default=5)
+
+    sub.add_parser("info", help="print what was compiled (CUDA, architectures, threads)")
+
+    args = parser.parse_args(argv)
+    if args.command == "info":
+        from boneage_fast import build_info, cuda_is_available
+
+        info = build_info()
+        info["cuda_is_available"] = cuda_is_available()
+        print(json.dumps(info, indent=2))
+        return 0
+    if args.command == "demo":
+        h, w = args.size
+        if h < 16 or w < 16 or h > 8192 or w > 8192:
+            parser.error(f"--size must be between 16 and 8192 pixels per side, got {h} {w}")
+        if args.repeats < 1:
+            parser.error(f"--repeats must be at least 1, got {args.repeats}")
+        from boneage_fast.demo import run_demo
+
+        print(json.dumps(run_demo(args.out, h, w, args.repeats), indent=2))
+        return 0
+    return 2  # pragma: no cover
+
+
+if __name__ == "__main__":
+    sys.exit(main())

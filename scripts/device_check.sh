@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# GPU checks for a lent machine (no internet; torch, CuPy, scikit-build-core, pybind11,
+# scikit-image and pytest are already there). Builds the package, runs the CUDA tests,
+# compute-sanitizer memcheck + racecheck on every CUDA kernel, and the GPU benchmarks,
+# then prints one summary table. Logs go to $OUT when it is set.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-/tmp/device_check}
+mkdir -p "$OUT"
+export PYTHONUNBUFFERED=1
+status=()
+
+t0=$(date +%s)
+if pip install --no-build-isolation --no-deps -e . >"$OUT/build.log" 2>&1; then
+  status+=("build|ok|$(( $(date +%s) - t0 )) s")
+else
+  tail -30 "$OUT/build.log"; status+=("build|FAILED|see build.log")
+  printf '%s\n' "${status[@]}" | column -t -s'|'; exit 1
+fi
+python -c "import boneage_fast, json; print(json.dumps(boneage_fast.build_info()))" | tee "$OUT/build_info.json"
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee "$OUT/gpu.txt"
+
+# 1. CUDA tests (and the rest of the suite, which is quick).
+pytest python_tests -q -p no:cacheprovider >"$OUT/pytest.log" 2>&1
+rc=$?
+status+=("pytest (all, CUDA included)|rc=$rc|$(tail -1 "$OUT/pytest.log")")
+pytest python_tests -q -m cuda -p no:cacheprovider >"$OUT/pytest_cuda.log" 2>&1
+status+=("pytest -m cuda|rc=$?|$(tail -1 "$OUT/pytest_cuda.log")")
+
+# 2. compute-sanitizer on a driver that launches every kernel (all dtypes, both c modes).
+for tool in memcheck racecheck; do
+  compute-sanitizer --tool "$tool" --error-exitcode 99 python scripts/sanitize_driver.py >"$OUT/sanitize_$tool.log" 2>&1
+  rc=$?
+  summary=$(grep -E "ERROR SUMMARY|RACECHECK SUMMARY" "$OUT/sanitize_$tool.log" | tail -1)
+  status+=("compute-sanitizer $tool|rc=$rc|${summary:-no summary line}")
+done
+
+# 3. GPU benchmarks (ours vs CuPy), same run, same card.
+python benchmarks/bench_ops.py --gpu --out "$OUT/bench_gpu.json" >"$OUT/bench_gpu.log" 2>&1
+status+=("benchmarks --gpu|rc=$?|bench_gpu.json")
+
+echo
+cat "$OUT/bench_gpu.log" | tail -8
+echo
+printf '%s\n' "${status[@]}" | column -t -s'|'
