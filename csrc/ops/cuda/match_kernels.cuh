@@ -121,23 +121,25 @@ __global__ void minmax_kernel(MatchSrc src, unsigned* __restrict__ state) {
   }
 }
 
+// Bin position in double, exactly as the CPU path computes it, so both backends put
+// every pixel in the same bin.
 struct FloatRange {
-  float lo, scale;  // bin position t = (v - lo) * scale in [0, bins]
+  double lo, scale;  // bin position t = (v - lo) * scale in [0, bins]
 };
 
 __device__ __forceinline__ FloatRange float_range(const unsigned* state, int bins) {
-  const float lo = key_float(state[0]);
-  const float hi = key_float(state[1]);
+  const double lo = key_float(state[0]);
+  const double hi = key_float(state[1]);
   FloatRange r;
   r.lo = lo;
-  r.scale = hi > lo ? static_cast<float>(static_cast<double>(bins) / (static_cast<double>(hi) - lo)) : 0.0f;
+  r.scale = hi > lo ? static_cast<double>(bins) / (hi - lo) : 0.0;
   return r;
 }
 
-__device__ __forceinline__ float bin_position(float v, FloatRange r, int bins) {
-  const float t = (v - r.lo) * r.scale;
-  if (!(t > 0.0f)) return 0.0f;
-  return t > static_cast<float>(bins) ? static_cast<float>(bins) : t;
+__device__ __forceinline__ double bin_position(float v, FloatRange r, int bins) {
+  const double t = (static_cast<double>(v) - r.lo) * r.scale;
+  if (!(t > 0.0)) return 0.0;
+  return t > static_cast<double>(bins) ? static_cast<double>(bins) : t;
 }
 
 __global__ void histogram_float_kernel(MatchSrc src, const unsigned* __restrict__ state, int bins,
@@ -188,9 +190,9 @@ __global__ void apply_float_kernel(MatchSrc src, const unsigned* __restrict__ st
   const int64_t y = static_cast<int64_t>(blockIdx.y) * blockDim.y + threadIdx.y;
   if (x >= src.width || y >= src.height) return;
   const FloatRange r = float_range(state, bins);
-  const float t = bin_position(load_px<float>(src, y, x), r, bins);
+  const double t = bin_position(load_px<float>(src, y, x), r, bins);
   const int b = min(static_cast<int>(t), bins - 1);
-  const float f = t - static_cast<float>(b);
+  const float f = static_cast<float>(t - b);
   out[y * src.width + x] = edge[b] + f * (edge[b + 1] - edge[b]);
 }
 
