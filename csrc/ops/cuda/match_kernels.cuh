@@ -51,29 +51,36 @@ __global__ void histogram_int_kernel(MatchSrc src, unsigned* __restrict__ hist) 
   }
 }
 
-// One block: the inclusive cumulative histogram and the lookup table
-// lut[v] = reference quantile function at (#pixels <= v) / N.
+// One block of kThreads threads: thread t owns the bins [b0, b1) of an even split and
+// gets the number of pixels in all bins before b0 (Hillis-Steele scan of chunk sums).
 template <int kThreads>
-__global__ void lut_kernel(const unsigned* __restrict__ hist, int bins, int64_t n_pixels,
-                           const double* __restrict__ ref_q, const double* __restrict__ ref_v,
-                           int64_t ref_n, float* __restrict__ lut) {
+__device__ unsigned long long chunk_prefix(const unsigned* __restrict__ hist, int bins, int& b0, int& b1) {
   __shared__ unsigned long long partial[kThreads];
   const int t = threadIdx.x;
   const int per = (bins + kThreads - 1) / kThreads;
-  const int b0 = t * per;
-  const int b1 = min(bins, b0 + per);
+  b0 = t * per;
+  b1 = min(bins, b0 + per);
   unsigned long long sum = 0;
   for (int b = b0; b < b1; ++b) sum += hist[b];
   partial[t] = sum;
   __syncthreads();
-  // Hillis-Steele inclusive scan of the per-thread sums.
   for (int o = 1; o < kThreads; o <<= 1) {
     const unsigned long long v = t >= o ? partial[t - o] : 0ull;
     __syncthreads();
     partial[t] += v;
     __syncthreads();
   }
-  unsigned long long run = t > 0 ? partial[t - 1] : 0ull;
+  return t > 0 ? partial[t - 1] : 0ull;
+}
+
+// One block: the inclusive cumulative histogram and the lookup table
+// lut[v] = reference quantile function at (#pixels <= v) / N.
+template <int kThreads>
+__global__ void lut_kernel(const unsigned* __restrict__ hist, int bins, int64_t n_pixels,
+                           const double* __restrict__ ref_q, const double* __restrict__ ref_v,
+                           int64_t ref_n, float* __restrict__ lut) {
+  int b0, b1;
+  unsigned long long run = chunk_prefix<kThreads>(hist, bins, b0, b1);
   const double invN = 1.0 / static_cast<double>(n_pixels);
   for (int b = b0; b < b1; ++b) {
     run += hist[b];
@@ -158,23 +165,10 @@ template <int kThreads>
 __global__ void edge_kernel(const unsigned* __restrict__ hist, int bins, int64_t n_pixels,
                             const unsigned* __restrict__ state, const double* __restrict__ ref_q,
                             const double* __restrict__ ref_v, int64_t ref_n, float* __restrict__ edge) {
-  __shared__ unsigned long long partial[kThreads];
   const int t = threadIdx.x;
   const bool constant = !(key_float(state[1]) > key_float(state[0]));
-  const int per = (bins + kThreads - 1) / kThreads;
-  const int b0 = t * per;
-  const int b1 = min(bins, b0 + per);
-  unsigned long long sum = 0;
-  for (int b = b0; b < b1; ++b) sum += hist[b];
-  partial[t] = sum;
-  __syncthreads();
-  for (int o = 1; o < kThreads; o <<= 1) {
-    const unsigned long long v = t >= o ? partial[t - o] : 0ull;
-    __syncthreads();
-    partial[t] += v;
-    __syncthreads();
-  }
-  unsigned long long before = t > 0 ? partial[t - 1] : 0ull;
+  int b0, b1;
+  unsigned long long before = chunk_prefix<kThreads>(hist, bins, b0, b1);
   const double invN = 1.0 / static_cast<double>(n_pixels);
   for (int b = b0; b < b1; ++b) {
     const double q = constant ? 1.0 : static_cast<double>(before) * invN;
