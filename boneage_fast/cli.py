@@ -18,6 +18,15 @@ def main(argv: list[str] | None = None) -> int:
 
     sub.add_parser("info", help="print what was compiled (CUDA, architectures, threads)")
 
+    ph = sub.add_parser("phantom", help="write a synthetic hand-radiograph dataset (RSNA layout)")
+    ph.add_argument("--n", type=int, required=True, help="number of images")
+    ph.add_argument("--out", required=True, help="output folder (labels.csv, boxes.csv, images/)")
+    ph.add_argument("--size", nargs=2, type=int, default=None, metavar=("H", "W"),
+                    help="fixed image size; default: random sizes like the real images")
+    ph.add_argument("--seed", type=int, default=0)
+    ph.add_argument("--format", choices=("png16", "png8", "dicom"), default="png16")
+    ph.add_argument("--workers", type=int, default=1, help="rendering processes")
+
     args = parser.parse_args(argv)
     if args.command == "info":
         from boneage_fast import build_info, cuda_is_available
@@ -25,6 +34,19 @@ def main(argv: list[str] | None = None) -> int:
         info = build_info()
         info["cuda_is_available"] = cuda_is_available()
         print(json.dumps(info, indent=2))
+        return 0
+    if args.command == "phantom":
+        if args.n < 1:
+            parser.error(f"--n must be at least 1, got {args.n}")
+        if args.workers < 1:
+            parser.error(f"--workers must be at least 1, got {args.workers}")
+        if args.size is not None and not all(256 <= v <= 4096 for v in args.size):
+            parser.error(f"--size must be between 256 and 4096 pixels per side, got {args.size}")
+        from boneage_fast.data.writer import write_phantom_dataset
+
+        labels = write_phantom_dataset(args.out, args.n, args.seed, tuple(args.size) if args.size else None,
+                                       args.format, args.workers)
+        print(labels)
         return 0
     if args.command == "demo":
         h, w = args.size

@@ -1,0 +1,303 @@
+"""A parametric left hand (PA view) whose maturity follows the Greulich-Pyle order.
+
+Units are millimetres in a hand frame: x to the right of the image (the thumb side of a
+left hand seen PA), y up towards the fingertips, origin at the centre of the distal
+radius. :func:`build_hand` turns a bone age, a sex and a subject's individual traits into
+a list of primitives (long bones, epiphyses, carpals, sesamoid, soft tissue) plus the
+maturity state the tests check; :mod:`boneage_fast.data.phantom` renders it.
+
+Maturity events are given in months of bone age for boys and girls (girls reach each
+indicator at a younger age, as in the atlas). The timings are approximate, taken from
+the order and typical ages the Greulich-Pyle atlas and standard radiology texts give:
+capitate and hamate in the first months; distal radius about 1 year; phalangeal and
+metacarpal epiphyses in the 2nd-3rd year; triquetrum ~2-3 y, lunate ~3-4 y, trapezium,
+trapezoid and scaphoid ~4-6 y, distal ulna ~6-8 y, pisiform ~9-12 y, the thumb sesamoid
+near puberty; epiphyses cap before fusing, distal phalanges first, radius last.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+MAX_BONE_AGE = 228.0
+
+# ------------------------------------------------------------------ maturity events
+# (boys, girls) in months of bone age.
+CARPAL_ONSET = {
+    "capitate": (3.0, 2.0),
+    "hamate": (5.0, 3.5),
+    "triquetrum": (30.0, 22.0),
+    "lunate": (48.0, 36.0),
+    "trapezium": (66.0, 50.0),
+    "trapezoid": (72.0, 56.0),
+    "scaphoid": (74.0, 56.0),
+    "pisiform": (140.0, 110.0),
+}
+CARPAL_ORDER = tuple(sorted(CARPAL_ONSET, key=lambda k: CARPAL_ONSET[k][0]))
+
+# Epiphysis groups: onset, capping, fusion (boys, girls).
+EPIPHYSIS_EVENTS = {
+    "radius": ((15.0, 11.0), (168.0, 138.0), (216.0, 192.0)),
+    "ulna": ((84.0, 66.0), (174.0, 144.0), (210.0, 186.0)),
+    "metacarpal": ((22.0, 15.0), (150.0, 126.0), (198.0, 168.0)),
+    "thumb_metacarpal": ((30.0, 20.0), (150.0, 126.0), (198.0, 168.0)),
+    "proximal": ((18.0, 13.0), (144.0, 120.0), (198.0, 168.0)),
+    "middle": ((26.0, 18.0), (148.0, 124.0), (204.0, 174.0)),
+    "distal": ((24.0, 16.0), (140.0, 116.0), (192.0, 162.0)),
+}
+SESAMOID_ONSET = (156.0, 130.0)
+
+# Adult bone lengths and shaft widths (mm) per ray: thumb (1) .. little finger (5).
+ADULT_LENGTHS = {
+    "metacarpal": (46.0, 68.0, 65.0, 58.0, 54.0),
+    "proximal": (32.0, 40.0, 45.0, 42.0, 33.0),
+    "middle": (None, 23.0, 28.0, 27.0, 19.0),
+    "distal": (23.0, 18.0, 19.0, 19.0, 17.0),
+}
+ADULT_WIDTHS = {"metacarpal": 9.0, "proximal": 8.5, "middle": 7.0, "distal": 5.5}
+RAY_BASE_X = (27.0, 17.0, 4.0, -9.0, -22.0)  # metacarpal bases, thumb first
+RAY_BASE_Y = (16.0, 27.0, 28.0, 26.0, 23.0)
+RAY_ANGLE = (0.62, 0.12, 0.02, -0.09, -0.21)  # radians from +y, positive leans to the thumb
+# Carpal centres, semi-axes (mm) and tilt in the adult hand frame.
+CARPAL_SHAPE = {
+    "capitate": ((3.0, 16.0), (7.0, 10.5), 0.05),
+    "hamate": ((-10.0, 15.0), (7.0, 8.5), -0.2),
+    "triquetrum": ((-16.0, 7.0), (6.0, 4.8), -0.5),
+    "lunate": ((-4.0, 5.5), (6.5, 5.5), 0.0),
+    "scaphoid": ((10.5, 5.5), (8.5, 5.0), 0.6),
+    "trapezium": ((19.0, 12.0), (6.5, 6.0), 0.4),
+    "trapezoid": ((12.5, 17.5), (5.0, 5.0), 0.2),
+    "pisiform": ((-19.0, 3.0), (4.0, 4.0), 0.0),
+}
+
+
+def smoothstep(x: float) -> float:
+    x = min(max(x, 0.0), 1.0)
+    return x * x * (3.0 - 2.0 * x)
+
+
+def event(ages: tuple[float, float], male: bool) -> float:
+    return ages[0] if male else ages[1]
+
+
+def epiphysis_state(group: str, bone_age: float, male: bool) -> tuple[float, float]:
+    """(width ratio epiphysis/metaphysis, fusion 0..1) of an epiphysis group.
+
+    The ratio is 0 before onset, grows to 1 at capping (then 1.05), and fusion goes from
+    0 to 1 over the last 18 months before the fusion age.
+    """
+    onset, cap, fuse = (event(e, male) for e in EPIPHYSIS_EVENTS[group])
+    if bone_age < onset:
+        return 0.0, 0.0
+    ratio = 0.28 + 0.72 * smoothstep((bone_age - onset) / (cap - onset))
+    if bone_age > cap:
+        ratio = 1.0 + 0.05 * smoothstep((bone_age - cap) / 12.0)
+    fusion = smoothstep((bone_age - (fuse - 18.0)) / 18.0)
+    return ratio, fusion
+
+
+def carpal_size(name: str, bone_age: float, male: bool) -> float:
+    """Fraction of adult size of a carpal bone (0 before it ossifies)."""
+    onset = event(CARPAL_ONSET[name], male)
+    if bone_age < onset:
+        return 0.0
+    adult_at = event((180.0, 156.0), male)
+    return 0.22 + 0.78 * smoothstep((bone_age - onset) / max(adult_at - onset, 1.0)) ** 0.8
+
+
+def stature_fraction(age_months: float, male: bool) -> float:
+    """Body height at a chronological age over adult height (a smooth growth curve)."""
+    a = max(age_months, 0.0) / 12.0
+    # height (cm): birth 50, 1 y 75, 2 y 87, 5 y 109, 10 y 138, 14 y 163/160, adult 176/163
+    ages = np.array([0, 1, 2, 5, 10, 12, 14, 16, 18, 25])
+    boys = np.array([50, 75, 87, 110, 139, 150, 164, 173, 176, 176])
+    girls = np.array([49, 74, 86, 109, 138, 151, 160, 162, 163, 163])
+    h = np.interp(a, ages, boys if male else girls)
+    return float(h / (176.0 if male else 163.0))
+
+
+@dataclass
+class Subject:
+    """One synthetic child: the labels and the individual traits that shape the image."""
+
+    bone_age: float  # months (the truth)
+    male: bool
+    chronological_age: float  # months
+    size_scale: float  # adult hand scale times growth: mm multiplier of the adult model
+    finger_spread: float  # radians added per ray away from the middle finger
+    proportions: np.ndarray  # per-bone length multipliers (individual variation)
+    width_scale: float
+    hard_case: bool  # size disagrees with maturity (growth-disorder-like)
+
+
+def sample_subject(bone_age: float, male: bool, rng: np.random.Generator, hard_fraction: float = 0.03) -> Subject:
+    """Individual traits for a subject of the given bone age and sex.
+
+    The chronological age scatters around the bone age (SD 11 months, as the spread of
+    bone age at a given age in healthy children); the hand's size follows the
+    chronological age, so a model must read maturity, not size. A ``hard_fraction`` of
+    subjects get a size that disagrees with their maturity by 2-4 years.
+    """
+    chrono = float(np.clip(bone_age + rng.normal(0.0, 11.0), 0.0, MAX_BONE_AGE + 24))
+    hard = bool(rng.random() < hard_fraction)
+    size_age = chrono
+    if hard:
+        size_age = float(np.clip(chrono + rng.choice([-1, 1]) * rng.uniform(24, 48), 0.0, 240.0))
+    adult_hand = (1.0 if male else 0.91) * rng.normal(1.0, 0.05)
+    scale = adult_hand * stature_fraction(size_age, male)
+    return Subject(
+        bone_age=float(bone_age),
+        male=bool(male),
+        chronological_age=chrono,
+        size_scale=float(scale),
+        finger_spread=float(rng.normal(0.05, 0.05)),
+        proportions=rng.normal(1.0, 0.035, size=(5, 4)),
+        width_scale=float(rng.normal(1.0, 0.06)),
+        hard_case=hard,
+    )
+
+
+# ------------------------------------------------------------------ primitives
+@dataclass
+class LongBone:
+    name: str
+    p0: np.ndarray  # proximal end (mm)
+    p1: np.ndarray  # distal end (mm)
+    half_width: float
+    flare0: float  # relative widening at p0
+    flare1: float  # relative widening at p1
+
+
+@dataclass
+class Ellipse:
+    name: str
+    centre: np.ndarray
+    axes: np.ndarray  # semi-axes (a along the rotated x, b along the rotated y)
+    angle: float
+    density: float = 1.0
+
+
+@dataclass
+class Hand:
+    """Everything the renderer needs, plus the maturity state for tests and labels."""
+
+    subject: Subject
+    bones: list[LongBone] = field(default_factory=list)
+    ossicles: list[Ellipse] = field(default_factory=list)  # epiphyses, carpals, sesamoid
+    tissue: list[tuple[np.ndarray, np.ndarray, float]] = field(default_factory=list)  # capsules p0, p1, radius
+    joints: dict[str, list[tuple[np.ndarray, float]]] = field(default_factory=dict)  # ROI centres, half size
+    carpals_present: list[str] = field(default_factory=list)
+    epiphyses: dict[str, tuple[float, float]] = field(default_factory=dict)  # group -> (ratio, fusion)
+    sesamoid: bool = False
+
+    def outline_points(self) -> np.ndarray:
+        """Points on the soft-tissue outline (for the hand box)."""
+        pts = []
+        for p0, p1, r in self.tissue:
+            d = p1 - p0
+            n = np.array([-d[1], d[0]]) / max(np.hypot(*d), 1e-9)
+            for t in np.linspace(0, 1, 5):
+                c = p0 + t * d
+                pts += [c + r * n, c - r * n]
+            u = d / max(np.hypot(*d), 1e-9)
+            pts += [p1 + r * u, p0 - r * u]
+        return np.array(pts)
+
+
+def _rot(v: np.ndarray, a: float) -> np.ndarray:
+    c, s = math.cos(a), math.sin(a)
+    return np.array([c * v[0] - s * v[1], s * v[0] + c * v[1]])
+
+
+def build_hand(subject: Subject) -> Hand:
+    """Lay out bones, epiphyses, carpals and soft tissue for a subject."""
+    s, male, ba = subject.size_scale, subject.male, subject.bone_age
+    hand = Hand(subject)
+    groups = ("metacarpal", "proximal", "middle", "distal")
+    for g in EPIPHYSIS_EVENTS:
+        hand.epiphyses[g] = epiphysis_state(g, ba, male)
+    hand.joints = {"DIP": [], "PIP": [], "MCP": [], "Radius": [], "Ulna": [], "Wrist": []}
+    w = subject.width_scale
+    gap = 2.4 * s  # joint space between bones (mm)
+    for ray in range(5):
+        angle = RAY_ANGLE[ray] + subject.finger_spread * (2 - ray) * (0.6 if ray else 0.3)
+        axis = _rot(np.array([0.0, 1.0]), -angle)
+        base = np.array([RAY_BASE_X[ray], RAY_BASE_Y[ray]]) * s
+        p = base.copy()
+        tip_radius = 0.0
+        for gi, g in enumerate(groups):
+            L = ADULT_LENGTHS[g][ray]
+            if L is None:
+                continue
+            L = L * s * subject.proportions[ray, gi]
+            hw = 0.5 * ADULT_WIDTHS[g] * s * w * (1.12 if ray == 0 else 1.0) * (0.9 if ray == 4 else 1.0)
+            group = "thumb_metacarpal" if (g == "metacarpal" and ray == 0) else g
+            ratio, fusion = hand.epiphyses[group]
+            # Epiphysis at the base (phalanges, thumb metacarpal) or the head (metacarpals 2-5).
+            at_head = g == "metacarpal" and ray != 0
+            ep_thick = (0.2 + 0.14 * ratio) * 2 * hw if ratio > 0 else 0.0
+            physis = (1.0 - fusion) * 1.4 * s if ratio > 0 else 0.0
+            if not at_head and ratio > 0:
+                ep_c = p + axis * (ep_thick / 2)
+                p = p + axis * (ep_thick + physis)
+                L -= ep_thick + physis
+            p0 = p
+            p1 = p + axis * L
+            hand.bones.append(LongBone(f"{g}{ray + 1}", p0, p1, hw, 0.30, 0.22 if g != "distal" else 0.08))
+            if ratio > 0:
+                if at_head:
+                    ep_c = p1 + axis * (physis + ep_thick / 2)
+                ax = np.array([hw * 1.25 * ratio, ep_thick / 2])
+                hand.ossicles.append(Ellipse(f"epi_{g}{ray + 1}", ep_c, ax, -angle, 1.0))
+                if at_head:
+                    p1 = p1 + axis * (physis + ep_thick)
+            joint_hw = 1.7 * hw
+            if g == "metacarpal":
+                hand.joints["MCP"].append((p1 + axis * gap / 2, joint_hw))
+            elif g == "proximal":
+                hand.joints["PIP"].append((p1 + axis * gap / 2, joint_hw))  # thumb: IP joint
+            elif g == "middle":
+                hand.joints["DIP"].append((p1 + axis * gap / 2, joint_hw))
+            p = p1 + axis * gap
+            tip_radius = hw
+        finger_r = (11.5 if ray == 0 else 9.5 if ray < 4 else 8.0) * s * w
+        tip = p + axis * (2.5 * tip_radius)
+        hand.tissue.append((base + axis * (15 * s if ray else 5 * s), tip - axis * finger_r * 0.6, finger_r))
+        if ray == 0 and ba >= event(SESAMOID_ONSET, male):
+            mcp = hand.joints["MCP"][-1][0]
+            hand.sesamoid = True
+            hand.ossicles.append(Ellipse("sesamoid", mcp + _rot(np.array([-3.0, -1.5]), -angle) * s,
+                                         np.array([2.2, 2.2]) * s, 0.0, 1.1))
+    # palm, wrist and forearm soft tissue
+    hand.tissue.append((np.array([2.0, 22.0]) * s, np.array([2.0, 72.0]) * s, 34.0 * s * w))
+    hand.tissue.append((np.array([-14.0, 30.0]) * s, np.array([-12.0, 82.0]) * s, 20.0 * s * w))
+    hand.tissue.append((np.array([-2.0, -90.0]) * s, np.array([0.0, 10.0]) * s, 27.0 * s * w))
+    # carpals
+    for name in CARPAL_ORDER:
+        f = carpal_size(name, ba, male)
+        if f <= 0:
+            continue
+        (cx, cy), (a, b), ang = CARPAL_SHAPE[name]
+        # Young carpals are round and sit nearer the centre of their adult place.
+        roundness = 1 - 0.5 * (1 - f)
+        r = math.sqrt(a * b)
+        axes = np.array([r + (a - r) * roundness, r + (b - r) * roundness]) * f * s
+        hand.ossicles.append(Ellipse(name, np.array([cx, cy]) * s, axes, ang, 1.0))
+        hand.carpals_present.append(name)
+    # radius and ulna shafts (distal ends at the origin / slightly lower), with epiphyses
+    for name, x, lo, hw in (("radius", 6.0, 0.0, 8.0), ("ulna", -16.0, -3.5, 4.8)):
+        ratio, fusion = hand.epiphyses[name]
+        top = np.array([x, lo]) * s
+        hand.bones.append(LongBone(name, top - np.array([0.0, 140.0]) * s, top, hw * s * w, -0.2, 0.5))
+        if ratio > 0:
+            thick = (2.5 + 3.5 * ratio) * s
+            c = top + np.array([0.0, (1 - fusion) * 1.2 * s + thick / 2])
+            hand.ossicles.append(Ellipse(f"epi_{name}", c, np.array([hw * 1.4 * ratio * s * w, thick / 2]),
+                                         0.08 if name == "radius" else 0.0, 1.0))
+        key = "Radius" if name == "radius" else "Ulna"
+        hand.joints[key].append((top + np.array([0.0, 3.0]) * s, 1.5 * hw * s))
+    hand.joints["Wrist"].append((np.array([1.0, 11.0]) * s, 24.0 * s))
+    return hand

@@ -1,0 +1,339 @@
+"""A synthetic left-hand PA radiograph for a given bone age, sex and seed.
+
+The anatomy (:mod:`boneage_fast.data.anatomy`) is rendered as a projection: soft tissue
+and bone thicknesses along the beam, attenuated (bones with bright cortical rims over a
+darker medulla), then the acquisition: hand scale, position and rotation (up to +-30
+degrees), image size, background level and gradient, collimation borders, a lead "L"
+marker, burned-in text, exposure and gamma, blur and noise, 8- or 16-bit output.
+
+Labels: the true bone age, a rater's reading (true + N(0, RATER_SD_MONTHS), rounded to
+whole months, as one radiologist reads the atlas), the chronological age, the sex, the
+hand box and Koitka et al. (2018)-style ossification ROI boxes (DIP, PIP, MCP, Radius,
+Ulna, Wrist), all in output pixel coordinates (x0, y0, x1, y1), x to the right.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from boneage_fast.data.anatomy import MAX_BONE_AGE, Ellipse, Hand, LongBone, build_hand, sample_subject
+
+__all__ = ["PhantomSample", "render", "RATER_SD_MONTHS", "ROI_CLASSES"]
+
+#: SD of the simulated rater's reading around the true bone age (months). Reported
+#: inter-reader variability of Greulich-Pyle readings is roughly half a year.
+RATER_SD_MONTHS = 6.5
+ROI_CLASSES = ("DIP", "PIP", "MCP", "Radius", "Ulna", "Wrist")
+
+_MU_SOFT = 0.02  # 1/mm
+_MU_BONE = 0.11  # 1/mm
+_MAX_INTERNAL = 640  # long side of the internal rendering canvas (pixels)
+
+
+@dataclass
+class PhantomSample:
+    """One rendered phantom: the image, its labels and its boxes."""
+
+    image: np.ndarray  # 2-D uint16 or uint8, bright = dense
+    boneage: float  # true bone age, months
+    rater_boneage: float  # rater reading, whole months
+    chronological_age: float  # months
+    male: bool
+    hand_box: tuple[float, float, float, float]
+    roi_boxes: list[tuple[str, float, float, float, float]]
+    pixel_spacing_mm: float
+    hard_case: bool
+    seed: int
+    extra: dict[str, Any] = field(default_factory=dict)
+    hand: Hand | None = None
+
+    def labels(self) -> dict[str, Any]:
+        return {
+            "boneage": round(self.boneage, 2),
+            "male": int(self.male),
+            "rater_boneage": self.rater_boneage,
+            "chronological_age": round(self.chronological_age, 2),
+            "hard_case": int(self.hard_case),
+            "pixel_spacing_mm": round(self.pixel_spacing_mm, 5),
+            "height": int(self.image.shape[0]),
+            "width": int(self.image.shape[1]),
+            "seed": self.seed,
+        }
+
+
+class _Frame:
+    """mm (hand frame, y up) -> pixels (image, y down) on a canvas of a given scale."""
+
+    def __init__(self, centre_mm: np.ndarray, centre_px: np.ndarray, px_per_mm: float, angle: float) -> None:
+        c, s = math.cos(angle), math.sin(angle)
+        flip = np.array([[1.0, 0.0], [0.0, -1.0]])
+        self.m = px_per_mm * np.array([[c, -s], [s, c]]) @ flip
+        self.centre_mm = centre_mm
+        self.centre_px = centre_px
+        self.scale = px_per_mm
+
+    def __call__(self, p: np.ndarray) -> np.ndarray:
+        return (np.asarray(p, dtype=np.float64) - self.centre_mm) @ self.m.T + self.centre_px
+
+    def scaled(self, k: float) -> _Frame:
+        f = _Frame.__new__(_Frame)
+        f.m, f.centre_mm, f.centre_px, f.scale = self.m * k, self.centre_mm, self.centre_px * k, self.scale * k
+        return f
+
+
+def _window(shape, lo: np.ndarray, hi: np.ndarray):
+    x0, y0 = int(max(math.floor(lo[0]), 0)), int(max(math.floor(lo[1]), 0))
+    x1, y1 = int(min(math.ceil(hi[0]) + 1, shape[1])), int(min(math.ceil(hi[1]) + 1, shape[0]))
+    if x1 <= x0 or y1 <= y0:
+        return None
+    ys = np.arange(y0, y1, dtype=np.float32)[:, None]
+    xs = np.arange(x0, x1, dtype=np.float32)[None, :]
+    return (slice(y0, y1), slice(x0, x1)), xs, ys
+
+
+def _draw_long_bone(acc: np.ndarray, b: LongBone, T: _Frame, medulla: float) -> None:
+    p0, p1 = T(b.p0), T(b.p1)
+    hw = b.half_width * T.scale
+    d = p1 - p0
+    L = float(np.hypot(*d))
+    if L < 1e-6 or hw < 0.3:
+        return
+    u_hat = d / L
+    n_hat = np.array([-u_hat[1], u_hat[0]])
+    pad = hw * (1.0 + max(b.flare0, b.flare1, 0.0)) + 2.0
+    win = _window(acc.shape, np.minimum(p0, p1) - pad, np.maximum(p0, p1) + pad)
+    if win is None:
+        return
+    sl, xs, ys = win
+    rx, ry = xs - np.float32(p0[0]), ys - np.float32(p0[1])
+    u = (rx * np.float32(u_hat[0]) + ry * np.float32(u_hat[1])) / np.float32(L)
+    v = rx * np.float32(n_hat[0]) + ry * np.float32(n_hat[1])
+    uc = np.clip(u, 0.0, 1.0)
+    h = hw * (1.0 + b.flare0 * np.exp(-uc / 0.1) + b.flare1 * np.exp(-(1.0 - uc) / 0.1))
+    e = np.maximum(np.maximum(-u, u - 1.0), 0.0) * np.float32(L)
+    h = h * np.sqrt(np.clip(1.0 - (e / np.float32(0.8 * hw)) ** 2, 0.0, 1.0))
+    cortex = np.float32(max(0.28 * hw, 0.6))
+    outer = np.sqrt(np.clip(h * h - v * v, 0.0, None))
+    hi = np.maximum(h - cortex, 0.0)
+    inner = np.sqrt(np.clip(hi * hi - v * v, 0.0, None))
+    acc[sl] += (2.0 * (outer - inner) + 2.0 * medulla * inner) / np.float32(T.scale)
+
+
+def _draw_ellipse(acc: np.ndarray, e: Ellipse, T: _Frame, medulla: float) -> None:
+    c = T(e.centre)
+    a, b = e.axes * T.scale
+    if a < 0.3 or b < 0.3:
+        return
+    r = max(a, b) + 2.0
+    win = _window(acc.shape, c - r, c + r)
+    if win is None:
+        return
+    sl, xs, ys = win
+    # The frame flips y, so a tilt in the hand frame is the opposite tilt in the image.
+    frame_angle = math.atan2(T.m[1, 0], T.m[0, 0])
+    ang = frame_angle - e.angle
+    ca, sa = np.float32(math.cos(ang)), np.float32(math.sin(ang))
+    dx, dy = xs - np.float32(c[0]), ys - np.float32(c[1])
+    xr = (dx * ca + dy * sa) / np.float32(a)
+    yr = (-dx * sa + dy * ca) / np.float32(b)
+    rho2 = xr * xr + yr * yr
+    depth = np.float32(min(a, b) / T.scale)
+    shell = np.float32(max(1.0 - 0.9 / max(min(a, b), 1e-3), 0.2))
+    outer = np.sqrt(np.clip(1.0 - rho2, 0.0, None))
+    inner = np.sqrt(np.clip(1.0 - rho2 / (shell * shell), 0.0, None)) * shell
+    acc[sl] += np.float32(e.density) * depth * (2.0 * (outer - inner) + 2.0 * medulla * inner)
+
+
+def _draw_tissue(acc: np.ndarray, p0_mm, p1_mm, r_mm: float, T: _Frame) -> None:
+    p0, p1 = T(p0_mm), T(p1_mm)
+    r = r_mm * T.scale
+    win = _window(acc.shape, np.minimum(p0, p1) - r - 2, np.maximum(p0, p1) + r + 2)
+    if win is None:
+        return
+    sl, xs, ys = win
+    d = p1 - p0
+    L2 = float(d @ d) or 1e-9
+    t = np.clip(((xs - np.float32(p0[0])) * np.float32(d[0]) + (ys - np.float32(p0[1])) * np.float32(d[1])) / np.float32(L2), 0, 1)
+    qx = xs - (np.float32(p0[0]) + t * np.float32(d[0]))
+    qy = ys - (np.float32(p0[1]) + t * np.float32(d[1]))
+    thick = 2.0 * np.sqrt(np.clip(np.float32(r * r) - qx * qx - qy * qy, 0.0, None)) / np.float32(T.scale)
+    np.maximum(acc[sl], thick, out=acc[sl])
+
+
+def _box_of(points: np.ndarray, shape) -> tuple[float, float, float, float]:
+    h, w = shape
+    x0, y0 = np.clip(points.min(axis=0), 0, [w - 1, h - 1])
+    x1, y1 = np.clip(points.max(axis=0), 0, [w - 1, h - 1])
+    return float(x0), float(y0), float(x1), float(y1)
+
+
+def render(
+    bone_age: float,
+    male: bool,
+    seed: int,
+    size: tuple[int, int] | None = None,
+    bits: int = 16,
+    hard_fraction: float = 0.03,
+    nuisance: bool = True,
+) -> PhantomSample:
+    """Render one phantom.
+
+    Args:
+        bone_age: true bone age in months, 0..228.
+        male: sex (True = male).
+        seed: everything random (subject traits, pose, acquisition, noise) follows it.
+        size: (height, width) in pixels, each 256..4096; ``None`` draws a size like the
+            real images (height 1000-2600, aspect 0.7-1.0).
+        bits: 16 (uint16) or 8 (uint8) output.
+        hard_fraction: probability that the subject's size disagrees with its maturity.
+        nuisance: add acquisition nuisance (rotation, borders, markers, text, gradient,
+            gamma, noise); False gives a clean, upright, centred hand.
+
+    Raises:
+        ValueError: bone age out of range, bad size or bits.
+    """
+    if not (isinstance(bone_age, (int, float, np.floating, np.integer)) and 0 <= float(bone_age) <= MAX_BONE_AGE):
+        raise ValueError(f"bone_age must be a number of months in [0, {MAX_BONE_AGE:g}], got {bone_age!r}")
+    if bits not in (8, 16):
+        raise ValueError(f"bits must be 8 or 16, got {bits!r}")
+    rng = np.random.default_rng(seed)
+    if size is None:
+        H = int(rng.integers(1000, 2601))
+        W = int(H * rng.uniform(0.7, 1.0))
+    else:
+        H, W = (int(v) for v in size)
+    if not (256 <= H <= 4096 and 256 <= W <= 4096):
+        raise ValueError(f"size must be (height, width) with each side in [256, 4096], got {size!r}")
+
+    subject = sample_subject(float(bone_age), bool(male), rng, hard_fraction)
+    hand = build_hand(subject)
+    outline = hand.outline_points()
+    top = outline[:, 1].max()
+    bottom_mm = 10.0 * subject.size_scale - 0.0
+    span_mm = top - min(bottom_mm - 60.0 * subject.size_scale, top - 1.0)
+
+    # Pose: the hand from the fingertips down to the distal forearm fills 55-85 % of the height.
+    fill = rng.uniform(0.55, 0.85) if nuisance else 0.75
+    px_per_mm = fill * H / span_mm
+    angle = float(np.clip(rng.normal(0.0, 0.2), -math.radians(30), math.radians(30))) if nuisance else 0.0
+    centre_mm = np.array([0.0, top - 0.5 * span_mm])
+    jitter = np.array([rng.uniform(-0.08, 0.08) * W, rng.uniform(-0.05, 0.08) * H]) if nuisance else np.zeros(2)
+    centre_px = np.array([W / 2.0, H / 2.0]) + jitter
+    frame = _Frame(centre_mm, centre_px, px_per_mm, angle)
+
+    # Internal canvas: anatomy is rendered at <= _MAX_INTERNAL px and resized.
+    k = min(1.0, _MAX_INTERNAL / max(H, W))
+    h_int, w_int = max(int(round(H * k)), 8), max(int(round(W * k)), 8)
+    Ti = frame.scaled(k)
+    soft = np.zeros((h_int, w_int), np.float32)
+    bone = np.zeros((h_int, w_int), np.float32)
+    for p0, p1, r in hand.tissue:
+        _draw_tissue(soft, p0, p1, r, Ti)
+    medulla = 0.42
+    for b in hand.bones:
+        _draw_long_bone(bone, b, Ti, medulla)
+    for e in hand.ossicles:
+        _draw_ellipse(bone, e, Ti, medulla)
+    atten = 1.0 - np.exp(-(_MU_SOFT * soft + _MU_BONE * bone))
+    img = np.asarray(Image.fromarray(atten, mode="F").resize((W, H), Image.BICUBIC), dtype=np.float32)
+
+    # Acquisition: exposure, gradient, gamma, background level.
+    bg = rng.uniform(0.02, 0.12) if nuisance else 0.05
+    gain = rng.uniform(0.75, 1.0) if nuisance else 0.9
+    yy, xx = np.mgrid[0:H, 0:W].astype(np.float32) if nuisance else (None, None)
+    img = bg + gain * img
+    if nuisance:
+        g = rng.normal(0, 0.04, size=2).astype(np.float32)
+        img += g[0] * (xx / W - 0.5) + g[1] * (yy / H - 0.5)
+        img = np.clip(img, 0, None) ** np.float32(rng.uniform(0.8, 1.25))
+        _burn_in(img, rng, frame, hand)
+        _collimate(img, rng, xx, yy)
+    noise_sd = rng.uniform(0.006, 0.02) if nuisance else 0.008
+    img += noise_sd * np.sqrt(np.clip(img, 0.01, None)) * rng.standard_normal((H, W), dtype=np.float32)
+    img = np.clip(img, 0.0, 1.0)
+    peak = 65535 if bits == 16 else 255
+    out = np.round(img * peak).astype(np.uint16 if bits == 16 else np.uint8)
+
+    # Boxes in output pixels.
+    pts = frame(outline)
+    hand_box = _box_of(pts, (H, W))
+    rois = []
+    for cls in ROI_CLASSES:
+        for c, half in hand.joints[cls]:
+            corners = np.array([c + np.array([dx, dy]) * half for dx in (-1, 1) for dy in (-1, 1)])
+            x0, y0, x1, y1 = _box_of(frame(corners), (H, W))
+            if x1 > x0 and y1 > y0:
+                rois.append((cls, x0, y0, x1, y1))
+    rater = float(np.clip(np.round(bone_age + rng.normal(0.0, RATER_SD_MONTHS)), 0, MAX_BONE_AGE))
+    return PhantomSample(
+        image=out,
+        boneage=float(bone_age),
+        rater_boneage=rater,
+        chronological_age=subject.chronological_age,
+        male=bool(male),
+        hand_box=hand_box,
+        roi_boxes=rois,
+        pixel_spacing_mm=1.0 / px_per_mm,
+        hard_case=subject.hard_case,
+        seed=int(seed),
+        extra={"angle_deg": math.degrees(angle), "carpals": list(hand.carpals_present)},
+        hand=hand,
+    )
+
+
+_FONT_CACHE: dict[int, Any] = {}
+
+
+def _font(size: int):
+    if size not in _FONT_CACHE:
+        _FONT_CACHE[size] = ImageFont.load_default(size=size)
+    return _FONT_CACHE[size]
+
+
+def _burn_in(img: np.ndarray, rng: np.random.Generator, frame: _Frame, hand: Hand) -> None:
+    """A lead 'L' marker in a dark box and a line of burned-in text, away from the hand."""
+    H, W = img.shape
+    canvas = Image.fromarray(img, mode="F")
+    draw = ImageDraw.Draw(canvas)
+    hand_pts = frame(hand.outline_points())
+    hx0, hy0, hx1, hy1 = _box_of(hand_pts, (H, W))
+    size = int(H * rng.uniform(0.05, 0.09))
+    # the side with more room
+    left_room, right_room = hx0, W - hx1
+    x = rng.uniform(0.02 * W, max(0.02 * W + 1, left_room - 1.2 * size)) if left_room > right_room else \
+        rng.uniform(hx1 + 0.2 * size, max(hx1 + 0.2 * size + 1, W - 1.3 * size))
+    y = rng.uniform(0.45 * H, 0.8 * H)
+    if rng.random() < 0.8:
+        draw.rounded_rectangle((x, y, x + 1.1 * size, y + 1.9 * size), radius=size * 0.12, fill=0.12)
+        draw.text((x + 0.2 * size, y + 0.1 * size), "L", fill=0.97, font=_font(size))
+    if rng.random() < 0.6:
+        text = rng.choice(["L", "LEFT", "PA", "R. HOSP", "HAND PA", "BA"]) + f" {int(rng.integers(1, 99)):02d}"
+        tx = rng.uniform(0.02, 0.5) * W
+        ty = rng.choice([rng.uniform(0.01, 0.05), rng.uniform(0.92, 0.96)]) * H
+        draw.text((tx, ty), text, fill=float(rng.uniform(0.7, 1.0)), font=_font(max(int(H * 0.025), 10)))
+    img[...] = np.asarray(canvas, dtype=np.float32)
+
+
+def _collimate(img: np.ndarray, rng: np.random.Generator, xx: np.ndarray, yy: np.ndarray) -> None:
+    """Collimator shadow or film edge along some sides."""
+    if rng.random() < 0.4:
+        return
+    H, W = img.shape
+    level = float(rng.choice([rng.uniform(0.0, 0.03), rng.uniform(0.85, 1.0)]))
+    tilt = rng.normal(0, 0.01)
+    for side in rng.choice(4, size=int(rng.integers(1, 4)), replace=False):
+        depth = rng.uniform(0.01, 0.05)
+        if side == 0:
+            mask = xx < depth * W + tilt * yy
+        elif side == 1:
+            mask = xx > (1 - depth) * W + tilt * yy
+        elif side == 2:
+            mask = yy < depth * H + tilt * xx
+        else:
+            mask = yy > (1 - depth) * H + tilt * xx
+        img[mask] = level
