@@ -263,18 +263,21 @@ def build_hand(subject: Subject) -> Hand:
                 hand.joints["DIP"].append((p1 + axis * gap / 2, joint_hw))
             p = p1 + axis * gap
             tip_radius = hw
-        finger_r = (11.5 if ray == 0 else 9.5 if ray < 4 else 8.0) * s * w
+        finger_r = (10.5 if ray == 0 else 9.0 if ray < 4 else 7.5) * s * w
         tip = p + axis * (2.5 * tip_radius)
-        hand.tissue.append((base + axis * (15 * s if ray else 5 * s), tip - axis * finger_r * 0.6, finger_r))
+        mcp = hand.joints["MCP"][-1][0]
+        hand.tissue.append((mcp, tip - axis * finger_r * 0.6, finger_r))
+        # the palm (rays 2-5) and the thenar eminence (thumb) around each metacarpal
+        palm_r = (15.0 if ray == 0 else 13.5) * s * w
+        hand.tissue.append((base - axis * (4 * s), mcp - axis * (2 * s), palm_r))
         if ray == 0 and ba >= event(SESAMOID_ONSET, male):
             mcp = hand.joints["MCP"][-1][0]
             hand.sesamoid = True
             hand.ossicles.append(Ellipse("sesamoid", mcp + _rot(np.array([-3.0, -1.5]), -angle) * s,
                                          np.array([2.2, 2.2]) * s, 0.0, 1.1))
     # palm, wrist and forearm soft tissue
-    hand.tissue.append((np.array([2.0, 22.0]) * s, np.array([2.0, 72.0]) * s, 34.0 * s * w))
-    hand.tissue.append((np.array([-14.0, 30.0]) * s, np.array([-12.0, 82.0]) * s, 20.0 * s * w))
-    hand.tissue.append((np.array([-2.0, -90.0]) * s, np.array([0.0, 10.0]) * s, 27.0 * s * w))
+    hand.tissue.append((np.array([0.0, 20.0]) * s, np.array([-2.0, 60.0]) * s, 24.0 * s * w))
+    hand.tissue.append((np.array([-3.0, -175.0]) * s, np.array([0.0, 10.0]) * s, 27.0 * s * w))
     # carpals
     for name in CARPAL_ORDER:
         f = carpal_size(name, ba, male)

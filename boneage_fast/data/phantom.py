@@ -51,6 +51,11 @@ class PhantomSample:
     seed: int
     extra: dict[str, Any] = field(default_factory=dict)
     hand: Hand | None = None
+    frame: Any = None  # hand-frame millimetres -> output pixels
+
+    def to_pixels(self, points_mm: np.ndarray) -> np.ndarray:
+        """Hand-frame points (mm, N x 2) to output pixel coordinates (x, y)."""
+        return self.frame(np.asarray(points_mm, dtype=np.float64))
 
     def labels(self) -> dict[str, Any]:
         return {
@@ -162,7 +167,17 @@ def _draw_tissue(acc: np.ndarray, p0_mm, p1_mm, r_mm: float, T: _Frame) -> None:
     qx = xs - (np.float32(p0[0]) + t * np.float32(d[0]))
     qy = ys - (np.float32(p0[1]) + t * np.float32(d[1]))
     thick = 2.0 * np.sqrt(np.clip(np.float32(r * r) - qx * qx - qy * qy, 0.0, None)) / np.float32(T.scale)
-    np.maximum(acc[sl], thick, out=acc[sl])
+    t2 = thick * thick
+    acc[sl] += t2 * t2  # accumulated as t^4 for the soft union
+
+
+def _smooth_noise(rng: np.random.Generator, shape, sigma_px: float) -> np.ndarray:
+    """Unit-variance noise correlated over about sigma_px (coarse noise, scaled up)."""
+    h, w = shape
+    f = max(sigma_px, 1.0)
+    coarse = rng.standard_normal((max(int(h / f), 2), max(int(w / f), 2)), dtype=np.float32)
+    n = np.asarray(Image.fromarray(coarse, mode="F").resize((w, h), Image.BILINEAR), dtype=np.float32)
+    return n / max(float(n.std()), 1e-6)
 
 
 def _box_of(points: np.ndarray, shape) -> tuple[float, float, float, float]:
@@ -230,29 +245,40 @@ def render(
     k = min(1.0, _MAX_INTERNAL / max(H, W))
     h_int, w_int = max(int(round(H * k)), 8), max(int(round(W * k)), 8)
     Ti = frame.scaled(k)
-    soft = np.zeros((h_int, w_int), np.float32)
     bone = np.zeros((h_int, w_int), np.float32)
+    # Soft tissue is smooth: render it at half the resolution as a soft union of the
+    # capsules ((sum t^4)^(1/4): webs between fingers, one palm, sharp skin edges).
+    ks = 0.5
+    Ts = Ti.scaled(ks)
+    soft_lo = np.zeros((max(int(h_int * ks), 4), max(int(w_int * ks), 4)), np.float32)
     for p0, p1, r in hand.tissue:
-        _draw_tissue(soft, p0, p1, r, Ti)
+        _draw_tissue(soft_lo, p0, p1, r, Ts)
+    soft_lo = np.sqrt(np.sqrt(soft_lo))
+    soft = np.asarray(Image.fromarray(soft_lo, mode="F").resize((w_int, h_int), Image.BILINEAR), dtype=np.float32)
     medulla = 0.42
     for b in hand.bones:
         _draw_long_bone(bone, b, Ti, medulla)
     for e in hand.ossicles:
         _draw_ellipse(bone, e, Ti, medulla)
+    # Trabecular texture: bone density varies on a ~1 mm scale.
+    texture = _smooth_noise(rng, bone.shape, max(0.6 * Ti.scale, 0.7))
+    bone *= 1.0 + 0.12 * texture
     atten = 1.0 - np.exp(-(_MU_SOFT * soft + _MU_BONE * bone))
-    img = np.asarray(Image.fromarray(atten, mode="F").resize((W, H), Image.BICUBIC), dtype=np.float32)
 
-    # Acquisition: exposure, gradient, gamma, background level.
+    # Acquisition: exposure, gradient, gamma, background level -- all smooth, so applied
+    # on the internal canvas before it is scaled up.
     bg = rng.uniform(0.02, 0.12) if nuisance else 0.05
     gain = rng.uniform(0.75, 1.0) if nuisance else 0.9
-    yy, xx = np.mgrid[0:H, 0:W].astype(np.float32) if nuisance else (None, None)
-    img = bg + gain * img
+    small = bg + gain * atten
     if nuisance:
         g = rng.normal(0, 0.04, size=2).astype(np.float32)
-        img += g[0] * (xx / W - 0.5) + g[1] * (yy / H - 0.5)
-        img = np.clip(img, 0, None) ** np.float32(rng.uniform(0.8, 1.25))
+        small += g[0] * (np.arange(w_int, dtype=np.float32)[None, :] / w_int - 0.5)
+        small += g[1] * (np.arange(h_int, dtype=np.float32)[:, None] / h_int - 0.5)
+        small = np.clip(small, 0, None) ** np.float32(rng.uniform(0.8, 1.25))
+    img = np.array(Image.fromarray(small.astype(np.float32), mode="F").resize((W, H), Image.BICUBIC), dtype=np.float32)
+    if nuisance:
         _burn_in(img, rng, frame, hand)
-        _collimate(img, rng, xx, yy)
+        _collimate(img, rng, np.arange(W, dtype=np.float32)[None, :], np.arange(H, dtype=np.float32)[:, None])
     noise_sd = rng.uniform(0.006, 0.02) if nuisance else 0.008
     img += noise_sd * np.sqrt(np.clip(img, 0.01, None)) * rng.standard_normal((H, W), dtype=np.float32)
     img = np.clip(img, 0.0, 1.0)
@@ -283,6 +309,7 @@ def render(
         seed=int(seed),
         extra={"angle_deg": math.degrees(angle), "carpals": list(hand.carpals_present)},
         hand=hand,
+        frame=frame,
     )
 
 
