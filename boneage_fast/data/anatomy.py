@@ -217,6 +217,8 @@ def build_hand(subject: Subject) -> Hand:
     s, male, ba = subject.size_scale, subject.male, subject.bone_age
     hand = Hand(subject)
     groups = ("metacarpal", "proximal", "middle", "distal")
+    # Young hands are relatively broad: widths grow more slowly than lengths.
+    sw = s ** 0.75
     for g in EPIPHYSIS_EVENTS:
         hand.epiphyses[g] = epiphysis_state(g, ba, male)
     hand.joints = {"DIP": [], "PIP": [], "MCP": [], "Radius": [], "Ulna": [], "Wrist": []}
@@ -233,7 +235,7 @@ def build_hand(subject: Subject) -> Hand:
             if L is None:
                 continue
             L = L * s * subject.proportions[ray, gi]
-            hw = 0.5 * ADULT_WIDTHS[g] * s * w * (1.12 if ray == 0 else 1.0) * (0.9 if ray == 4 else 1.0)
+            hw = 0.5 * ADULT_WIDTHS[g] * sw * w * (1.12 if ray == 0 else 1.0) * (0.9 if ray == 4 else 1.0)
             group = "thumb_metacarpal" if (g == "metacarpal" and ray == 0) else g
             ratio, fusion = hand.epiphyses[group]
             # Epiphysis at the base (phalanges, thumb metacarpal) or the head (metacarpals 2-5).
@@ -263,12 +265,12 @@ def build_hand(subject: Subject) -> Hand:
                 hand.joints["DIP"].append((p1 + axis * gap / 2, joint_hw))
             p = p1 + axis * gap
             tip_radius = hw
-        finger_r = (10.5 if ray == 0 else 9.0 if ray < 4 else 7.5) * s * w
+        finger_r = (10.5 if ray == 0 else 9.0 if ray < 4 else 7.5) * sw * w
         tip = p + axis * (2.5 * tip_radius)
         mcp = hand.joints["MCP"][-1][0]
         hand.tissue.append((mcp, tip - axis * finger_r * 0.6, finger_r))
         # the palm (rays 2-5) and the thenar eminence (thumb) around each metacarpal
-        palm_r = (15.0 if ray == 0 else 13.5) * s * w
+        palm_r = (15.0 if ray == 0 else 13.5) * sw * w
         hand.tissue.append((base - axis * (4 * s), mcp - axis * (2 * s), palm_r))
         if ray == 0 and ba >= event(SESAMOID_ONSET, male):
             mcp = hand.joints["MCP"][-1][0]
@@ -276,8 +278,8 @@ def build_hand(subject: Subject) -> Hand:
             hand.ossicles.append(Ellipse("sesamoid", mcp + _rot(np.array([-3.0, -1.5]), -angle) * s,
                                          np.array([2.2, 2.2]) * s, 0.0, 1.1))
     # palm, wrist and forearm soft tissue
-    hand.tissue.append((np.array([0.0, 20.0]) * s, np.array([-2.0, 60.0]) * s, 24.0 * s * w))
-    hand.tissue.append((np.array([-3.0, -175.0]) * s, np.array([0.0, 10.0]) * s, 27.0 * s * w))
+    hand.tissue.append((np.array([0.0, 20.0]) * s, np.array([-2.0, 60.0]) * s, 24.0 * sw * w))
+    hand.tissue.append((np.array([-3.0, -175.0]) * s, np.array([0.0, 10.0]) * s, 27.0 * sw * w))
     # carpals
     for name in CARPAL_ORDER:
         f = carpal_size(name, ba, male)
@@ -294,11 +296,11 @@ def build_hand(subject: Subject) -> Hand:
     for name, x, lo, hw in (("radius", 6.0, 0.0, 8.0), ("ulna", -16.0, -3.5, 4.8)):
         ratio, fusion = hand.epiphyses[name]
         top = np.array([x, lo]) * s
-        hand.bones.append(LongBone(name, top - np.array([0.0, 140.0]) * s, top, hw * s * w, -0.2, 0.5))
+        hand.bones.append(LongBone(name, top - np.array([0.0, 140.0]) * s, top, hw * sw * w, -0.2, 0.5))
         if ratio > 0:
             thick = (2.5 + 3.5 * ratio) * s
             c = top + np.array([0.0, (1 - fusion) * 1.2 * s + thick / 2])
-            hand.ossicles.append(Ellipse(f"epi_{name}", c, np.array([hw * 1.4 * ratio * s * w, thick / 2]),
+            hand.ossicles.append(Ellipse(f"epi_{name}", c, np.array([hw * 1.4 * ratio * sw * w, thick / 2]),
                                          0.08 if name == "radius" else 0.0, 1.0))
         key = "Radius" if name == "radius" else "Ulna"
         hand.joints[key].append((top + np.array([0.0, 3.0]) * s, 1.5 * hw * s))

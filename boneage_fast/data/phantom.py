@@ -30,8 +30,8 @@ __all__ = ["PhantomSample", "render", "RATER_SD_MONTHS", "ROI_CLASSES"]
 RATER_SD_MONTHS = 6.5
 ROI_CLASSES = ("DIP", "PIP", "MCP", "Radius", "Ulna", "Wrist")
 
-_MU_SOFT = 0.02  # 1/mm
-_MU_BONE = 0.11  # 1/mm
+_MU_SOFT = 0.03  # 1/mm
+_MU_BONE = 0.085  # 1/mm
 _MAX_INTERNAL = 640  # long side of the internal rendering canvas (pixels)
 
 
@@ -203,7 +203,7 @@ def render(
         male: sex (True = male).
         seed: everything random (subject traits, pose, acquisition, noise) follows it.
         size: (height, width) in pixels, each 256..4096; ``None`` draws a size like the
-            real images (height 1000-2600, aspect 0.7-1.0).
+            real images (height 800-2600, aspect 0.7-1.0).
         bits: 16 (uint16) or 8 (uint8) output.
         hard_fraction: probability that the subject's size disagrees with its maturity.
         nuisance: add acquisition nuisance (rotation, borders, markers, text, gradient,
@@ -218,7 +218,7 @@ def render(
         raise ValueError(f"bits must be 8 or 16, got {bits!r}")
     rng = np.random.default_rng(seed)
     if size is None:
-        H = int(rng.integers(1000, 2601))
+        H = int(rng.integers(800, 2601))
         W = int(H * rng.uniform(0.7, 1.0))
     else:
         H, W = (int(v) for v in size)
@@ -233,7 +233,7 @@ def render(
     span_mm = top - min(bottom_mm - 60.0 * subject.size_scale, top - 1.0)
 
     # Pose: the hand from the fingertips down to the distal forearm fills 55-85 % of the height.
-    fill = rng.uniform(0.55, 0.85) if nuisance else 0.75
+    fill = rng.uniform(0.65, 0.95) if nuisance else 0.8
     px_per_mm = fill * H / span_mm
     angle = float(np.clip(rng.normal(0.0, 0.2), -math.radians(30), math.radians(30))) if nuisance else 0.0
     centre_mm = np.array([0.0, top - 0.5 * span_mm])
@@ -267,7 +267,7 @@ def render(
 
     # Acquisition: exposure, gradient, gamma, background level -- all smooth, so applied
     # on the internal canvas before it is scaled up.
-    bg = rng.uniform(0.02, 0.12) if nuisance else 0.05
+    bg = (rng.uniform(0.02, 0.12) if rng.random() < 0.8 else rng.uniform(0.2, 0.45)) if nuisance else 0.05
     gain = rng.uniform(0.75, 1.0) if nuisance else 0.9
     small = bg + gain * atten
     if nuisance:
