@@ -1,0 +1,93 @@
+"""Inception-V3 regressor with sex: [coarse, fine] maps -> 2048 pooled features ->
+concatenate sex -> FC 1024 -> FC 1024 -> bone age (months)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+from torchvision.models import inception_v3
+from torchvision.models.inception import BasicConv2d
+
+_TRUNK = ("Conv2d_1a_3x3", "Conv2d_2a_3x3", "Conv2d_2b_3x3", "maxpool1", "Conv2d_3b_1x1", "Conv2d_4a_3x3",
+          "maxpool2", "Mixed_5b", "Mixed_5c", "Mixed_5d", "Mixed_6a", "Mixed_6b", "Mixed_6c", "Mixed_6d",
+          "Mixed_6e", "Mixed_7a", "Mixed_7b", "Mixed_7c")
+
+
+class BoneAgeRegressor(nn.Module):
+    """The paper's regression CNN.
+
+    Args:
+        in_channels: input maps (2 = [coarse, fine]; 1 for the plain-image baseline S1).
+        use_sex: concatenate sex (1 = male, 0 = female) to the pooled features.
+        dropout: dropout probability on the pooled features ("conv") and after each FC.
+        paper_init: Gaussian init (mean 0, std 0.001) of every conv and linear weight, as
+            in the paper; otherwise torchvision's Inception-V3 init.
+        age_offset, age_scale: the last layer predicts ``(age - offset) / scale``; the
+            default centres it on the RSNA mean so training starts near the right range.
+
+    Inputs: ``x`` float (N, in_channels, H, W) with H, W >= 75 (512 in the paper),
+    ``sex`` float (N,) or (N, 1). Output: bone age in months, shape (N,).
+    """
+
+    def __init__(self, in_channels: int = 2, use_sex: bool = True, dropout: float = 0.5, paper_init: bool = False,
+                 age_offset: float = 127.0, age_scale: float = 40.0) -> None:
+        super().__init__()
+        if in_channels < 1:
+            raise ValueError(f"in_channels must be >= 1, got {in_channels}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        trunk = inception_v3(weights=None, aux_logits=False, init_weights=True, transform_input=False)
+        trunk.Conv2d_1a_3x3 = BasicConv2d(in_channels, 32, kernel_size=3, stride=2)
+        self.features = nn.Sequential(*[getattr(trunk, name) for name in _TRUNK])
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.conv_dropout = nn.Dropout(dropout)
+        self.use_sex = bool(use_sex)
+        self.in_channels = int(in_channels)
+        n_in = 2048 + (1 if use_sex else 0)
+        self.head = nn.Sequential(
+            nn.Linear(n_in, 1024), nn.BatchNorm1d(1024), nn.ReLU(inplace=True), nn.Dropout(dropout),
+            nn.Linear(1024, 1024), nn.BatchNorm1d(1024), nn.ReLU(inplace=True), nn.Dropout(dropout),
+            nn.Linear(1024, 1),
+        )
+        self.register_buffer("age_offset", torch.tensor(float(age_offset)))
+        self.register_buffer("age_scale", torch.tensor(float(age_scale)))
+        if paper_init:
+            for m in self.modules():
+                if isinstance(m, (nn.Conv2d, nn.Linear)):
+                    nn.init.normal_(m.weight, mean=0.0, std=0.001)
+                    if m.bias is not None:
+                        nn.init.zeros_(m.bias)
+
+    def config(self) -> dict[str, Any]:
+        return {"in_channels": self.in_channels, "use_sex": self.use_sex,
+                "dropout": float(self.conv_dropout.p), "age_offset": float(self.age_offset),
+                "age_scale": float(self.age_scale)}
+
+    def _check(self, x: torch.Tensor, sex: torch.Tensor | None) -> torch.Tensor | None:
+        if x.ndim != 4 or x.shape[1] != self.in_channels:
+            raise ValueError(f"x must be (N, {self.in_channels}, H, W), got {tuple(x.shape)}")
+        if min(x.shape[2], x.shape[3]) < 75:
+            raise ValueError(f"x must be at least 75x75 pixels for Inception-V3, got {tuple(x.shape[2:])}")
+        if not self.use_sex:
+            return None
+        if sex is None:
+            raise ValueError("this model uses sex: pass sex (1 = male, 0 = female) for each image")
+        sex = sex.reshape(-1, 1).to(x.dtype)
+        if sex.shape[0] != x.shape[0]:
+            raise ValueError(f"sex must have one value per image ({x.shape[0]}), got {sex.shape[0]}")
+        return sex
+
+    def pooled(self, feats: torch.Tensor) -> torch.Tensor:
+        return self.pool(feats).flatten(1)
+
+    def head_from_pooled(self, pooled: torch.Tensor, sex: torch.Tensor | None) -> torch.Tensor:
+        z = self.conv_dropout(pooled)
+        if sex is not None:
+            z = torch.cat([z, sex], dim=1)
+        return self.head(z).squeeze(1) * self.age_scale + self.age_offset
+
+    def forward(self, x: torch.Tensor, sex: torch.Tensor | None = None) -> torch.Tensor:
+        sex = self._check(x, sex)
+        return self.head_from_pooled(self.pooled(self.features(x)), sex)
