@@ -26,6 +26,7 @@ def main(argv: list[str] | None = None) -> int:
     ph.add_argument("--seed", type=int, default=0)
     ph.add_argument("--format", choices=("png16", "png8", "dicom"), default="png16")
     ph.add_argument("--workers", type=int, default=1, help="rendering processes")
+    ph.add_argument("--clean", action="store_true", help="no acquisition nuisance (upright, centred, no markers)")
 
     tr = sub.add_parser("train", help="train the hand detector or the regressor")
     tr.add_argument("what", choices=("detector", "regressor"))
@@ -94,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         from boneage_fast.data.writer import write_phantom_dataset
 
         labels = write_phantom_dataset(args.out, args.n, args.seed, tuple(args.size) if args.size else None,
-                                       args.format, args.workers)
+                                       args.format, args.workers, clean=args.clean)
         print(labels)
         return 0
     if args.command == "demo":

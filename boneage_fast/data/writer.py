@@ -39,13 +39,13 @@ def _write_dicom(path: str, image: np.ndarray, spacing: float, pid: str) -> None
     ds.save_as(path, enforce_file_format=True)
 
 
-def _render_one(args: tuple[int, float, bool, int, tuple[int, int] | None, str, str]) -> dict[str, Any]:
+def _render_one(args: tuple[int, float, bool, int, tuple[int, int] | None, str, str, bool]) -> dict[str, Any]:
     from PIL import Image
 
     from boneage_fast.data.phantom import render
 
-    i, age, male, seed, size, fmt, out_dir = args
-    s = render(age, male, seed=seed, size=size, bits=8 if fmt == "png8" else 16)
+    i, age, male, seed, size, fmt, out_dir, clean = args
+    s = render(age, male, seed=seed, size=size, bits=8 if fmt == "png8" else 16, nuisance=not clean)
     rid = f"{i:06d}"
     if fmt == "dicom":
         _write_dicom(os.path.join(out_dir, "images", rid + ".dcm"), s.image, s.pixel_spacing_mm, rid)
@@ -55,8 +55,9 @@ def _render_one(args: tuple[int, float, bool, int, tuple[int, int] | None, str, 
 
 
 def write_phantom_dataset(out_dir: str, n: int, seed: int = 0, size: tuple[int, int] | None = None,
-                          fmt: str = "png16", workers: int = 1, progress: bool = True) -> str:
-    """Render ``n`` phantoms whose ages and sexes follow the RSNA training distribution.
+                          fmt: str = "png16", workers: int = 1, progress: bool = True, clean: bool = False) -> str:
+    """Render ``n`` phantoms whose ages and sexes follow the RSNA training distribution
+    (``clean=True``: upright, centred, no acquisition nuisance).
 
     Returns:
         The path of ``labels.csv``.
@@ -72,7 +73,7 @@ def write_phantom_dataset(out_dir: str, n: int, seed: int = 0, size: tuple[int, 
         raise ValueError(f"workers must be at least 1, got {workers}")
     os.makedirs(os.path.join(out_dir, "images"), exist_ok=True)
     ages, males = sample_rsna_ages(n, np.random.default_rng([seed, 7]))
-    jobs = [(i, float(ages[i]), bool(males[i]), seed * 1_000_003 + i, size, fmt, out_dir) for i in range(n)]
+    jobs = [(i, float(ages[i]), bool(males[i]), seed * 1_000_003 + i, size, fmt, out_dir, clean) for i in range(n)]
     from tqdm import tqdm
 
     bar = tqdm(total=n, desc="phantoms", unit="img", disable=not progress)
