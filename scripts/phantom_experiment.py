@@ -26,10 +26,10 @@ import numpy as np
 
 PROFILES = {
     # images, test images, phantom size, regressor input, epochs, batch, detector epochs, lr
-    "cpu": dict(n_train=800, n_test=200, size=(384, 320), input_size=128, epochs=8, batch=32, det_epochs=3,
-                det_images=300, lr=1e-3),
+    "cpu": dict(n_train=1000, n_test=200, size=(384, 320), input_size=128, epochs=10, batch=32, det_epochs=3,
+                det_images=300, det_size=160, lr=1e-3),
     "gpu": dict(n_train=12000, n_test=1000, size=(1024, 832), input_size=384, epochs=12, batch=64, det_epochs=4,
-                det_images=3000, lr=1e-3),
+                det_images=3000, det_size=320, lr=1e-3),
 }
 
 
@@ -77,13 +77,15 @@ def main(argv: list[str] | None = None) -> int:
         write_phantom_dataset(test_dir, prof["n_test"], seed=args.seed + 1000, size=prof["size"], workers=args.workers)
     stamp("rendered phantoms")
     det = train_detector(train_dir, os.path.join(work, "detector"), epochs=prof["det_epochs"], seed=args.seed,
-                         device=device, max_images=prof["det_images"], progress=False)
+                         image_size=prof["det_size"], batch_size=8, device=device, max_images=prof["det_images"],
+                         progress=False)
     stamp(f"detector: val mean IoU {det['best_val_mean_iou']:.3f}")
     det_card = os.path.join(work, "detector", "best.json")
     results = {}
     for name in ("S1", "S5"):
         cfg = load_config(name, input_size=prof["input_size"], epochs=prof["epochs"], batch_size=prof["batch"],
-                          lr=prof["lr"], seed=args.seed, detector=det_card if name != "S1" else None)
+                          lr=prof["lr"], seed=args.seed, detector=det_card if name != "S1" else None,
+                          dropout=0.2)
         r = train_regressor(cfg, train_dir, os.path.join(work, name), device=device, progress=False)
         stamp(f"{name}: best val MAE {r['best_val_mae']:.2f} (predict-the-mean {r['baseline_val_mae']:.2f})")
         pred = Predictor(os.path.join(work, name, "best.json"), det_card if name != "S1" else None, device)

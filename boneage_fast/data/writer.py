@@ -55,9 +55,11 @@ def _render_one(args: tuple[int, float, bool, int, tuple[int, int] | None, str, 
 
 
 def write_phantom_dataset(out_dir: str, n: int, seed: int = 0, size: tuple[int, int] | None = None,
-                          fmt: str = "png16", workers: int = 1, progress: bool = True, clean: bool = False) -> str:
+                          fmt: str = "png16", workers: int = 1, progress: bool = True, clean: bool = False,
+                          ages: Any = None, males: Any = None) -> str:
     """Render ``n`` phantoms whose ages and sexes follow the RSNA training distribution
-    (``clean=True``: upright, centred, no acquisition nuisance).
+    (``clean=True``: upright, centred, no acquisition nuisance); ``ages``/``males``
+    give the labels explicitly instead.
 
     Returns:
         The path of ``labels.csv``.
@@ -72,7 +74,11 @@ def write_phantom_dataset(out_dir: str, n: int, seed: int = 0, size: tuple[int, 
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
     os.makedirs(os.path.join(out_dir, "images"), exist_ok=True)
-    ages, males = sample_rsna_ages(n, np.random.default_rng([seed, 7]))
+    if ages is None or males is None:
+        ages, males = sample_rsna_ages(n, np.random.default_rng([seed, 7]))
+    ages, males = np.asarray(ages, dtype=float), np.asarray(males, dtype=bool)
+    if ages.shape != (n,) or males.shape != (n,):
+        raise ValueError(f"ages and males must hold n = {n} values each")
     jobs = [(i, float(ages[i]), bool(males[i]), seed * 1_000_003 + i, size, fmt, out_dir, clean) for i in range(n)]
     from tqdm import tqdm
 

@@ -51,6 +51,31 @@ def _loss_k(cfg: TrainConfig, epoch: int) -> float:
 
 
 @torch.no_grad()
+def recalibrate_batchnorm(model: torch.nn.Module, loader, device: torch.device, max_batches: int = 20) -> None:
+    """Re-estimate every BatchNorm's running statistics as a plain average over up to
+    ``max_batches`` training batches at the current weights ("precise BN"). Short or
+    high-learning-rate runs otherwise validate with stale running statistics."""
+    bns = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if not bns:
+        return
+    momenta = [m.momentum for m in bns]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative moving average
+    was = model.training
+    model.train()
+    try:
+        for b, (maps, sex, _) in enumerate(loader):
+            if b >= max_batches:
+                break
+            model(maps.to(device), sex.to(device) if getattr(model, "use_sex", False) else None)
+    finally:
+        for m, mom in zip(bns, momenta):
+            m.momentum = mom
+        model.train(was)
+
+
+@torch.no_grad()
 def predict_maps(model: BoneAgeRegressor, loader, device: torch.device) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     model.eval()
     preds, ages, sexes = [], [], []
@@ -153,9 +178,10 @@ def train_regressor(cfg: TrainConfig, data: str, out: str, device: str | None = 
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            running += float(loss) * len(age)
+            running += float(loss.detach()) * len(age)
             n += len(age)
             bar.set_postfix(loss=f"{running / n:.2f}", k=f"{loss_fn.k:.2f}")
+        recalibrate_batchnorm(model, train_loader, dev)
         p, a, _ = predict_maps(model, val_loader, dev)
         val_mae = float(np.abs(p - a).mean())
         history.append({"epoch": epoch + 1, "k": loss_fn.k, "train_loss": running / max(n, 1), "val_mae": val_mae})
@@ -238,7 +264,7 @@ def train_detector(data: str, out: str, epochs: int = 10, image_size: int = 320,
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            total += float(loss)
+            total += float(loss.detach())
             bar.set_postfix(loss=f"{float(loss):.3f}")
         ious = []
         for i in va:
