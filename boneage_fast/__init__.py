@@ -20,6 +20,7 @@ from boneage_fast import ops
 __version__ = "0.1.0"
 
 __all__ = [
+    "Predictor",
     "CudaError",
     "build_info",
     "cuda_is_available",
@@ -28,3 +29,12 @@ __all__ = [
     "ops",
     "__version__",
 ]
+
+
+def __getattr__(name: str):
+    # Predictor pulls in PyTorch: import it only when asked for.
+    if name == "Predictor":
+        from boneage_fast.pipeline import Predictor
+
+        return Predictor
+    raise AttributeError(f"module 'boneage_fast' has no attribute {name!r}")

@@ -206,3 +206,17 @@ def test_config_file_with_unknown_key(tmp_path):
     p.write_text(json.dumps({"preset": "S3", "epochs": 3}))
     c = load_config(str(p))
     assert c.name == "S3" and c.epochs == 3 and c.loss == "fixed"
+
+
+def test_ram_overlay_png(tmp_path, rng):
+    from PIL import Image
+
+    from boneage_fast.models import ram_overlay
+
+    img = rng.random((64, 80))
+    heat = rng.normal(size=(64, 80))
+    ram_overlay(img, heat, str(tmp_path / "ram.png"))
+    png = np.asarray(Image.open(tmp_path / "ram.png"))
+    assert png.ndim == 3 and png.shape[0] > 50 and png[..., :3].std() > 0
+    with pytest.raises(ValueError, match="same shape"):
+        ram_overlay(img, heat[:10], str(tmp_path / "bad.png"))

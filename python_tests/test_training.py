@@ -140,3 +140,33 @@ def test_predict_pipeline_and_cli_end_to_end(phantoms, tmp_path, capsys):
     assert len(out.read_text().splitlines()) == 49
     assert main(["evaluate", str(out), "--out", str(tmp_path / "ev"), "--no-plots"]) == 0
     assert "all MAE ± SD (n)" in capsys.readouterr().out
+
+
+def test_fine_maps_on_the_batch_device_equal_the_loader_maps(phantoms):
+    # The per-batch path (CUDA kernel on GPU batches) computes the very maps the
+    # data-loader path computes; here both on the CPU.
+    from boneage_fast.training.data import MapDataset, build_coarse, load_hand_boxes, load_records
+    from boneage_fast.training.preprocess import Preprocessor, default_reference
+
+    recs, _ = load_records(phantoms)
+    pre = Preprocessor(default_reference(), input_size=80)
+    coarse = build_coarse(recs[:4], pre, load_hand_boxes(phantoms), progress=False)
+    ages, males = np.zeros(4, np.float32), np.zeros(4, np.float32)
+    full = torch.stack([MapDataset(coarse, ages, males, pre, train=False)[i][0] for i in range(4)])
+    only = torch.stack([MapDataset(coarse, ages, males, pre, train=False, coarse_only=True)[i][0] for i in range(4)])
+    assert only.shape == (4, 1, 80, 80)
+    assert torch.equal(pre.add_fine(only), full)
+
+
+def test_one_epoch_with_fine_maps_on_device(phantoms, tmp_path):
+    cfg = _cfg(epochs=1, input_size=80, batch_size=8, fine_on_device=True)
+    r = train_regressor(cfg, phantoms, str(tmp_path / "dev"), device="cpu", progress=False)
+    assert np.isfinite(r["best_val_mae"])
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_training_with_amp_and_device_fine_maps(phantoms, tmp_path):
+    cfg = _cfg(preset="S5", epochs=2, input_size=96, batch_size=8, fine_on_device=True)
+    r = train_regressor(cfg, phantoms, str(tmp_path / "cuda"), device="cuda", progress=False)
+    assert np.isfinite(r["best_val_mae"]) and r["history"][-1]["train_loss"] > 0

@@ -27,9 +27,9 @@ import numpy as np
 PROFILES = {
     # images, test images, phantom size, regressor input, epochs, batch, detector epochs, lr
     "cpu": dict(n_train=1000, n_test=200, size=(384, 320), input_size=128, epochs=10, batch=32, det_epochs=3,
-                det_images=300, det_size=160, lr=1e-3),
+                det_images=300, det_size=160, lr=1e-3, loader_workers=0, fine_on_device=False),
     "gpu": dict(n_train=12000, n_test=1000, size=(1024, 832), input_size=384, epochs=12, batch=64, det_epochs=4,
-                det_images=3000, det_size=320, lr=1e-3),
+                det_images=3000, det_size=320, lr=1e-3, loader_workers=8, fine_on_device=True),
 }
 
 
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("S1", "S5"):
         cfg = load_config(name, input_size=prof["input_size"], epochs=prof["epochs"], batch_size=prof["batch"],
                           lr=prof["lr"], seed=args.seed, detector=det_card if name != "S1" else None,
-                          dropout=0.2)
+                          dropout=0.2, workers=prof["loader_workers"], fine_on_device=prof["fine_on_device"])
         r = train_regressor(cfg, train_dir, os.path.join(work, name), device=device, progress=False)
         stamp(f"{name}: best val MAE {r['best_val_mae']:.2f} (predict-the-mean {r['baseline_val_mae']:.2f})")
         pred = Predictor(os.path.join(work, name, "best.json"), det_card if name != "S1" else None, device)

@@ -39,6 +39,7 @@ class TrainConfig:
     seed: int = 0
     workers: int = 0
     detector: str | None = None  # model card of a HandDetector; None: use boxes.csv hand boxes
+    fine_on_device: bool = False  # compute fine maps per batch on the training device (CUDA kernel)
 
     def validate(self) -> TrainConfig:
         errors = []

@@ -52,8 +52,9 @@ class MapDataset(torch.utils.data.Dataset):
     after augmentation."""
 
     def __init__(self, coarse: np.ndarray, ages: np.ndarray, males: np.ndarray, pre: Preprocessor,
-                 train: bool, seed: int = 0) -> None:
+                 train: bool, seed: int = 0, coarse_only: bool = False) -> None:
         self.coarse, self.ages, self.males, self.pre, self.train, self.seed = coarse, ages, males, pre, train, seed
+        self.coarse_only = coarse_only  # the fine map is added on the batch's device
         self.epoch = 0
 
     def __len__(self) -> int:
@@ -63,8 +64,8 @@ class MapDataset(torch.utils.data.Dataset):
         c = self.coarse[i].astype(np.float32)
         if self.train:
             c = augment(c, np.random.default_rng([self.seed, self.epoch, i]))
-        maps = self.pre.maps(c)
-        return torch.from_numpy(maps), torch.tensor(float(self.males[i])), torch.tensor(float(self.ages[i]))
+        maps = c[None] if self.coarse_only else self.pre.maps(c)
+        return torch.from_numpy(np.ascontiguousarray(maps)), torch.tensor(float(self.males[i])), torch.tensor(float(self.ages[i]))
 
 
 def build_coarse(records: list[Record], pre: Preprocessor, boxes: dict[str, Any], detector=None,

@@ -65,6 +65,15 @@ class Preprocessor:
         fine = hessian_enhance(np.ascontiguousarray(coarse, dtype=np.float32), self.sigmas)
         return np.stack([coarse, fine]).astype(np.float32)
 
+    def add_fine(self, coarse):
+        """torch (N, 1, S, S) coarse batch -> (N, 2, S, S) [coarse, fine] on the batch's own
+        device: the CUDA kernel for CUDA batches (no host round trip), the CPU kernel
+        otherwise -- the same op as :meth:`maps`."""
+        import torch
+
+        fine = torch.stack([hessian_enhance(c[0].contiguous(), self.sigmas) for c in coarse])[:, None]
+        return torch.cat([coarse, fine.to(coarse.dtype)], dim=1)
+
     def to_dict(self) -> dict[str, Any]:
         return {"reference": self.reference.to_dict(), "input_size": self.input_size, "margin": self.margin,
                 "attention": self.attention, "sigmas": list(self.sigmas)}

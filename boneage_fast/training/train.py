@@ -51,7 +51,8 @@ def _loss_k(cfg: TrainConfig, epoch: int) -> float:
 
 
 @torch.no_grad()
-def recalibrate_batchnorm(model: torch.nn.Module, loader, device: torch.device, max_batches: int = 20) -> None:
+def recalibrate_batchnorm(model: torch.nn.Module, loader, device: torch.device, max_batches: int = 20,
+                          pre: Preprocessor | None = None) -> None:
     """Re-estimate every BatchNorm's running statistics as a plain average over up to
     ``max_batches`` training batches at the current weights ("precise BN"). Short or
     high-learning-rate runs otherwise validate with stale running statistics."""
@@ -68,7 +69,10 @@ def recalibrate_batchnorm(model: torch.nn.Module, loader, device: torch.device, 
         for b, (maps, sex, _) in enumerate(loader):
             if b >= max_batches:
                 break
-            model(maps.to(device), sex.to(device) if getattr(model, "use_sex", False) else None)
+            maps = maps.to(device)
+            if pre is not None:
+                maps = pre.add_fine(maps)
+            model(maps, sex.to(device) if getattr(model, "use_sex", False) else None)
     finally:
         for m, mom in zip(bns, momenta):
             m.momentum = mom
@@ -76,11 +80,14 @@ def recalibrate_batchnorm(model: torch.nn.Module, loader, device: torch.device, 
 
 
 @torch.no_grad()
-def predict_maps(model: BoneAgeRegressor, loader, device: torch.device) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def predict_maps(model: BoneAgeRegressor, loader, device: torch.device,
+                 pre: Preprocessor | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     model.eval()
     preds, ages, sexes = [], [], []
     for maps, sex, age in loader:
         maps = maps.to(device, non_blocking=True)
+        if pre is not None:
+            maps = pre.add_fine(maps)
         p = model(maps, sex.to(device) if model.use_sex else None)
         preds.append(p.float().cpu().numpy())
         ages.append(age.numpy())
@@ -122,8 +129,11 @@ def train_regressor(cfg: TrainConfig, data: str, out: str, device: str | None = 
         detector.to("cpu")
     coarse = build_coarse(records, pre, load_hand_boxes(data), detector, progress)
     tr, va = split(len(records), cfg.val_fraction, cfg.seed)
-    train_set = MapDataset(coarse[tr], ages[tr], males[tr], pre, train=cfg.augment, seed=cfg.seed)
-    val_set = MapDataset(coarse[va], ages[va], males[va], pre, train=False)
+    on_device = bool(cfg.fine_on_device and pre.attention)
+    batch_pre = pre if on_device else None  # adds the fine map to each batch on the device
+    train_set = MapDataset(coarse[tr], ages[tr], males[tr], pre, train=cfg.augment, seed=cfg.seed,
+                           coarse_only=on_device)
+    val_set = MapDataset(coarse[va], ages[va], males[va], pre, train=False, coarse_only=on_device)
     gen = torch.Generator().manual_seed(cfg.seed)
     train_loader = torch.utils.data.DataLoader(train_set, batch_size=cfg.batch_size, shuffle=True, drop_last=True,
                                                num_workers=cfg.workers, generator=gen)
@@ -172,6 +182,8 @@ def train_regressor(cfg: TrainConfig, data: str, out: str, device: str | None = 
         bar = tqdm(train_loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch", disable=not progress)
         for maps, sex, age in bar:
             maps, sex, age = maps.to(dev, non_blocking=True), sex.to(dev), age.to(dev)
+            if batch_pre is not None:
+                maps = batch_pre.add_fine(maps)
             with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=amp):
                 pred = model(maps, sex if cfg.use_sex else None)
             loss = loss_fn(pred.float(), age)
@@ -181,8 +193,8 @@ def train_regressor(cfg: TrainConfig, data: str, out: str, device: str | None = 
             running += float(loss.detach()) * len(age)
             n += len(age)
             bar.set_postfix(loss=f"{running / n:.2f}", k=f"{loss_fn.k:.2f}")
-        recalibrate_batchnorm(model, train_loader, dev)
-        p, a, _ = predict_maps(model, val_loader, dev)
+        recalibrate_batchnorm(model, train_loader, dev, pre=batch_pre)
+        p, a, _ = predict_maps(model, val_loader, dev, pre=batch_pre)
         val_mae = float(np.abs(p - a).mean())
         history.append({"epoch": epoch + 1, "k": loss_fn.k, "train_loss": running / max(n, 1), "val_mae": val_mae})
         if progress:
@@ -265,7 +277,7 @@ def train_detector(data: str, out: str, epochs: int = 10, image_size: int = 320,
             loss.backward()
             opt.step()
             total += float(loss.detach())
-            bar.set_postfix(loss=f"{float(loss):.3f}")
+            bar.set_postfix(loss=f"{float(loss.detach()):.3f}")
         ious = []
         for i in va:
             r = records[i]
