@@ -84,7 +84,7 @@ def test_regressor_bad_inputs(kwargs, x, sex, match):
 
 def test_paper_init_is_gaussian_std_0001():
     m = BoneAgeRegressor(paper_init=True)
-    w = torch.cat([mod.weight.flatten() for mod in m.modules() if isinstance(mod, torch.nn.Conv2d)])
+    w = torch.cat([mod.weight.detach().flatten() for mod in m.modules() if isinstance(mod, torch.nn.Conv2d)])
     assert abs(float(w.std()) - 0.001) < 1e-4 and abs(float(w.mean())) < 1e-4
 
 
@@ -220,3 +220,14 @@ def test_ram_overlay_png(tmp_path, rng):
     assert png.ndim == 3 and png.shape[0] > 50 and png[..., :3].std() > 0
     with pytest.raises(ValueError, match="same shape"):
         ram_overlay(img, heat[:10], str(tmp_path / "bad.png"))
+
+
+def test_card_of_the_wrong_kind_is_refused(tmp_path):
+    from boneage_fast.models.checkpoint import load_detector
+
+    m = BoneAgeRegressor(in_channels=1, use_sex=False)
+    pre = Preprocessor(default_reference(), input_size=96, attention=False)
+    card = save_checkpoint(m, str(tmp_path / "r.json"), {"kind": "regressor", "model": m.config(),
+                                                          "preprocessing": pre.to_dict()})
+    with pytest.raises(CheckpointError, match="expected a detector"):
+        load_detector(card)

@@ -73,17 +73,22 @@ def load_weights(card_path: str, card: dict[str, Any] | None = None) -> dict[str
     return load_file(weights)
 
 
+def _load_kind(card_path: str, kind: str, build):
+    card = read_card(card_path)
+    if card.get("kind") != kind:
+        raise CheckpointError(f"{card_path}: a {card.get('kind')!r} card, expected a {kind}")
+    model = build(**card["model"])
+    model.load_state_dict(load_weights(card_path, card))
+    model.eval()
+    return model, card
+
+
 def load_regressor(card_path: str):
     """(BoneAgeRegressor in eval mode, Preprocessor, card) from a model card."""
     from boneage_fast.models.regressor import BoneAgeRegressor
     from boneage_fast.training.preprocess import Preprocessor
 
-    card = read_card(card_path)
-    if card.get("kind") != "regressor":
-        raise CheckpointError(f"{card_path}: a {card.get('kind')!r} card, expected a regressor")
-    model = BoneAgeRegressor(**card["model"])
-    model.load_state_dict(load_weights(card_path, card))
-    model.eval()
+    model, card = _load_kind(card_path, "regressor", BoneAgeRegressor)
     return model, Preprocessor.from_dict(card["preprocessing"]), card
 
 
@@ -91,10 +96,4 @@ def load_detector(card_path: str):
     """(HandDetector in eval mode, card) from a model card."""
     from boneage_fast.models.detector import HandDetector
 
-    card = read_card(card_path)
-    if card.get("kind") != "detector":
-        raise CheckpointError(f"{card_path}: a {card.get('kind')!r} card, expected a detector")
-    model = HandDetector(**card["model"])
-    model.load_state_dict(load_weights(card_path, card))
-    model.eval()
-    return model, card
+    return _load_kind(card_path, "detector", HandDetector)
