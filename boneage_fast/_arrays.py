@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 DTYPE_CODES = {"uint8": 0, "uint16": 1, "float32": 2}
+MAX_SIDE = 32768  # as the C++ core's kMaxSide
 _DEVICE_CODES = {"cpu": 0, "cuda": 1}
 
 
@@ -131,6 +132,9 @@ def wrap(x: Any, name: str = "image", *, ndim: int = 2) -> ArrayRef:
         raise ValueError(f"{name} must be {ndim}-D, got shape {tuple(ref.shape)}")
     if any(s == 0 for s in ref.shape):
         raise ValueError(f"{name} must be non-empty, got shape {tuple(ref.shape)}")
+    if any(s > MAX_SIDE for s in ref.shape):
+        # refused before any output is allocated
+        raise ValueError(f"{name} is too large: shape {tuple(ref.shape)}, at most {MAX_SIDE} pixels per side")
     return ref
 
 

@@ -163,6 +163,7 @@ def test_big_endian_input(rng):
         (np.zeros((5, 5), np.complex64), TypeError, "got complex64"),
         ("not an image", TypeError, "image must be"),
         ([[1.0, 2.0], [3.0, 4.0]], TypeError, "float64"),
+        (np.broadcast_to(np.uint8(0), (40000, 40000)), ValueError, "too large"),
     ],
 )
 def test_bad_images_raise(image, exc, match):

@@ -49,8 +49,8 @@ def _cfg(preset="S2", **kw):
 
 @pytest.mark.slow
 def test_regressor_learns_maturity(two_age_groups, tmp_path):
-    r = train_regressor(_cfg(), two_age_groups, str(tmp_path / "reg"), device="cpu", progress=False)
-    assert r["best_val_mae"] < 0.6 * r["baseline_val_mae"], r["history"]
+    r = train_regressor(_cfg(epochs=6), two_age_groups, str(tmp_path / "reg"), device="cpu", progress=False)
+    assert r["best_val_mae"] < 0.65 * r["baseline_val_mae"], r["history"]
     card = json.loads((tmp_path / "reg" / "best.json").read_text())
     assert card["metrics"]["best_val_mae"] == pytest.approx(r["best_val_mae"])
     assert card["config"]["name"] == "S2" and len(card["sha256"]) == 64
