@@ -229,8 +229,8 @@ def render(
     hand = build_hand(subject)
     outline = hand.outline_points()
     top = outline[:, 1].max()
-    bottom_mm = 10.0 * subject.size_scale - 0.0
-    span_mm = top - min(bottom_mm - 60.0 * subject.size_scale, top - 1.0)
+    # From the fingertips down to 50 mm (adult scale) below the distal radius.
+    span_mm = top + 50.0 * subject.size_scale
 
     # Pose: the hand from the fingertips down to the distal forearm fills 55-85 % of the height.
     fill = rng.uniform(0.65, 0.95) if nuisance else 0.8

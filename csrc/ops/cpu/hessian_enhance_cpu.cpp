@@ -165,7 +165,7 @@ float* scratch_planes(std::size_t count) {
 }
 
 struct WorkerBuffers {
-  std::vector<float> tile, a0, a1, a2, hxx, hxy, hyy, s2max, out;
+  std::vector<float> tile, a0, a1, a2, hxx, hxy, hyy, s2max;
 };
 
 }  // namespace
@@ -192,7 +192,6 @@ void hessian_enhance_cpu(const ImageView& in, const ImageView& out, const Hessia
     b.hxy.resize(kTileW);
     b.hyy.resize(kTileW);
     b.s2max.assign(kTileW, 0.0f);
-    b.out.resize(kTileW);
   }
 
   // Automatic c needs every scale's terms before any response: keep them in planes.
