@@ -56,14 +56,16 @@ def hessian_enhance(
     the order (or repetition) of ``sigmas``.
 
     The derivative filters are the discrete composition of two sampled Gaussian
-    (derivative) kernels of ``sigma / sqrt(2)`` each, truncated at ``ceil(4 sigma)``
+    (derivative) kernels of ``sigma / sqrt(2)`` each, truncated at ``ceil(5 sigma)``
     pixels, with half-sample symmetric ("reflect") borders -- the operator of
-    ``skimage.feature.hessian_matrix(..., use_gaussian_derivatives=True)``.
+    ``skimage.feature.hessian_matrix(..., use_gaussian_derivatives=True)``. The
+    second-derivative taps are adjusted to sum to exactly zero, so a flat image gives
+    exactly 0 in float32.
 
     Args:
         image: 2-D uint8/uint16/float32 NumPy array, torch tensor (CPU/CUDA) or CuPy
             array. Integer images are filtered in float32 in their own grey units.
-        sigmas: one scale or a sequence of scales in pixels, each in (0, 64].
+        sigmas: one scale or a sequence of scales in pixels, each in (0, 50], at most 16.
         beta: Frangi's blobness sensitivity (> 0).
         c: Frangi's structureness sensitivity (> 0), in units of the normalised
             Hessian. ``None`` (default) selects Frangi's automatic choice: half the
@@ -80,7 +82,7 @@ def hessian_enhance(
 
     Raises:
         TypeError: unsupported array type or dtype, or non-numeric parameters.
-        ValueError: not 2-D, empty, NaN/Inf, no sigmas, a sigma <= 0, > 64 or
+        ValueError: not 2-D, empty, over 32768 px per side, NaN/Inf, no sigmas, a sigma <= 0, > 50 or
             non-finite, or a non-positive/non-finite beta or c.
         CudaError: a CUDA failure.
 
