@@ -88,7 +88,7 @@ def test_fine_tuning_starts_from_another_model(phantoms, tmp_path):
 def test_detector_finds_phantom_hands(tmp_path_factory, tmp_path):
     d = str(tmp_path_factory.mktemp("det"))
     write_phantom_dataset(d, 160, seed=9, size=(320, 256), progress=False)
-    r = train_detector(d, str(tmp_path / "det"), epochs=3, image_size=160, batch_size=8, lr=1e-3, device="cpu",
+    r = train_detector(d, str(tmp_path / "det"), epochs=4, image_size=160, batch_size=8, lr=5e-4, device="cpu",
                        progress=False)
     # chance: random boxes inside the image, scored against the same hand boxes
     import csv
