@@ -277,7 +277,7 @@ def render(
         small = np.clip(small, 0, None) ** np.float32(rng.uniform(0.8, 1.25))
     img = np.array(Image.fromarray(small.astype(np.float32), mode="F").resize((W, H), Image.BICUBIC), dtype=np.float32)
     if nuisance:
-        _burn_in(img, rng, frame, hand)
+        _burn_in(img, rng, frame(outline))
         _collimate(img, rng, np.arange(W, dtype=np.float32)[None, :], np.arange(H, dtype=np.float32)[:, None])
     noise_sd = rng.uniform(0.006, 0.02) if nuisance else 0.008
     img += noise_sd * np.sqrt(np.clip(img, 0.01, None)) * rng.standard_normal((H, W), dtype=np.float32)
@@ -322,12 +322,11 @@ def _font(size: int):
     return _FONT_CACHE[size]
 
 
-def _burn_in(img: np.ndarray, rng: np.random.Generator, frame: _Frame, hand: Hand) -> None:
+def _burn_in(img: np.ndarray, rng: np.random.Generator, hand_pts: np.ndarray) -> None:
     """A lead 'L' marker in a dark box and a line of burned-in text, away from the hand."""
     H, W = img.shape
     canvas = Image.fromarray(img, mode="F")
     draw = ImageDraw.Draw(canvas)
-    hand_pts = frame(hand.outline_points())
     hx0, hy0, hx1, hy1 = _box_of(hand_pts, (H, W))
     size = int(H * rng.uniform(0.05, 0.09))
     # the side with more room
