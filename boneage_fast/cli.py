@@ -147,7 +147,7 @@ def _predict(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if not args.data and not args.image:
         parser.error("give --data FOLDER or --image FILE ...")
     try:
-        predictor = Predictor(args.regressor, args.detector, args.device)
+        predictor = Predictor(args.regressor, args.device, detector=args.detector)
     except (FileNotFoundError, ValueError, CheckpointError) as exc:
         print(f"boneage predict: {exc}", file=sys.stderr)
         return 2

@@ -1,104 +1,306 @@
-"""End-to-end prediction: image file/array + sex -> bone age, with the box, scores,
-quality flags and per-stage timings."""
+"""End-to-end prediction: image (file, NumPy, torch or CuPy array) + sex -> bone age,
+with the hand box, detector score, quality flags, per-stage timings and the model id.
+
+Inference never imports the training code: the maps come from
+:mod:`boneage_fast.preprocess`, the same module training uses.
+"""
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
-from boneage_fast.io import Radiograph, from_array, read_image
+from boneage_fast.io import ImageReadError, Radiograph, from_array, read_image
 
+__all__ = ["Predictor", "Prediction", "NoHandFound", "ImageQualityError", "parse_sex", "predict",
+           "default_model_dir", "LOW_SCORE", "AGE_RANGE_MONTHS"]
+
+#: Detector score below which a found hand is flagged ``low_detector_score``.
 LOW_SCORE = 0.5
+#: Ages outside this range (months) are flagged ``age_out_of_range`` (never clipped).
+AGE_RANGE_MONTHS = (0.0, 228.0)
+
+
+class NoHandFound(ValueError):
+    """The detector found no hand in the image (in either polarity)."""
+
+    def __init__(self, source: str) -> None:
+        super().__init__(f"{source}: no hand found in the image (detector score below threshold in both polarities)")
+        self.source = source
+
+
+class ImageQualityError(ValueError):
+    """An image that cannot give a meaningful bone age (blank, flat, too small)."""
+
+    def __init__(self, source: str, reason: str) -> None:
+        super().__init__(f"{source}: {reason}")
+        self.source = source
+        self.reason = reason
 
 
 def parse_sex(sex: Any) -> bool:
-    """True for male. Accepts bool, 1/0, 'M'/'F', 'male'/'female' (any case).
+    """True for male. Accepts bool, 1/0, 'M'/'F', 'male'/'female', 'boy'/'girl' (any
+    case, surrounding spaces ignored).
 
     Raises:
         ValueError: anything else (naming what was received).
     """
     if isinstance(sex, (bool, np.bool_)):
         return bool(sex)
-    if isinstance(sex, (int, np.integer)) and int(sex) in (0, 1):
+    if isinstance(sex, (int, np.integer)) and not isinstance(sex, bool) and int(sex) in (0, 1):
         return bool(sex)
-    if isinstance(sex, str) and sex.strip().lower() in ("m", "male", "f", "female"):
-        return sex.strip().lower() in ("m", "male")
+    if isinstance(sex, (float, np.floating)) and float(sex) in (0.0, 1.0):
+        return bool(sex)
+    if isinstance(sex, str):
+        t = sex.strip().lower()
+        if t in ("m", "male", "boy", "1"):
+            return True
+        if t in ("f", "female", "girl", "0"):
+            return False
     raise ValueError(f"sex must be 'M'/'F', 'male'/'female', 1/0 or a bool, got {sex!r}")
 
 
 @dataclass
 class Prediction:
+    """One image's result.
+
+    Attributes:
+        boneage_months: the estimate in months (float; never clipped).
+        box: the hand box (x0, y0, x1, y1) in the image's pixels, or the box passed in.
+        box_score: the detector's score (None when the box was passed in).
+        flags: quality flags: ``low_detector_score``, ``inverted_polarity_corrected``,
+            ``age_out_of_range``.
+        timings_ms: per stage (read, detect, preprocess, regress, total).
+        model_id: sha256 of the regressor's weights (the card's).
+        heatmap: the RAM heatmap over the coarse map (input_size^2), when asked for.
+    """
+
     boneage_months: float
     box: tuple[float, float, float, float] | None
     box_score: float | None
     flags: list[str] = field(default_factory=list)
     timings_ms: dict[str, float] = field(default_factory=dict)
+    model_id: str = ""
+    sex: str = ""
+    source: str = ""
+    heatmap: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def boneage_years(self) -> float:
+        return self.boneage_months / 12.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "sex": self.sex, "boneage_months": round(self.boneage_months, 2),
+                "boneage_years": round(self.boneage_years, 3),
+                "box": None if self.box is None else [round(float(v), 1) for v in self.box],
+                "box_score": None if self.box_score is None else round(self.box_score, 4), "flags": self.flags,
+                "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()}, "model_id": self.model_id}
+
+
+def default_model_dir() -> str:
+    """The folder of the model that ships with the package (regressor.json +
+    detector.json and their weights)."""
+    return os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights")
+
+
+def resolve_device(device: str | None):
+    import torch
+
+    if device in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if not isinstance(device, str) or (device != "cpu" and not device.startswith("cuda")):
+        raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:N' or 'auto', got {device!r}")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} requested but torch sees no CUDA device")
+    return torch.device(device)
+
+
+def _to_radiograph(image: Any) -> Radiograph:
+    if isinstance(image, Radiograph):
+        return image
+    if isinstance(image, (str, os.PathLike)):
+        return read_image(image)
+    if isinstance(image, bytes):
+        raise TypeError("image must be a path (str or os.PathLike), an array or a Radiograph, got bytes; "
+                        "decode the bytes with os.fsdecode() if they are a file name")
+    if hasattr(image, "detach") and hasattr(image, "cpu"):  # torch tensor
+        return from_array(image.detach().cpu().numpy(), "<torch tensor>")
+    if type(image).__module__.startswith("cupy"):
+        import cupy
+
+        return from_array(cupy.asnumpy(image), "<cupy array>")
+    if isinstance(image, np.ndarray) or hasattr(image, "__array__"):
+        return from_array(image)
+    raise TypeError(f"image must be a path, a NumPy/torch/CuPy array or a Radiograph, got {type(image).__name__}")
+
+
+def check_quality(rad: Radiograph) -> None:
+    """Refuse images that cannot give a bone age: blank or flat ones (fewer than 0.1 %
+    of the 16-bit range between the 1st and 99th percentile).
+
+    Raises:
+        ImageQualityError: naming the image and the reason.
+    """
+    p = rad.pixels
+    step = max(1, int(np.sqrt(p.size / 65536)))
+    sample = p[::step, ::step]
+    lo, hi = np.percentile(sample, (1, 99))
+    if hi - lo < 65.535:
+        raise ImageQualityError(rad.source, f"image is blank or flat (1st-99th percentile span {hi - lo:.0f} "
+                                            "of 65535): no hand to assess")
 
 
 class Predictor:
-    """Loads a regressor (and, for the attention configurations, a hand detector) once
-    and predicts many images.
+    """Loads the hand detector and the regressor once and predicts many images.
 
     Args:
-        regressor: path of a regressor model card (``best.json``).
-        detector: path of a detector model card; needed unless boxes are passed.
-        device: 'cpu', 'cuda' or 'auto'.
+        model: the model to use: ``None`` for the model that ships with the package, a
+            folder holding ``regressor.json`` and ``detector.json``, or a regressor
+            card (``best.json``) -- then ``detector`` names its detector card.
+        device: 'cpu', 'cuda', 'cuda:N' or 'auto' (CUDA when torch sees a GPU).
+        backend: 'torch' or 'auto' (the PyTorch runtime).
+        detector: a detector card for a regressor card given as ``model``.
+        allow_other_detector: accept a detector whose sha256 differs from the one the
+            regressor was trained with (its card's ``detector_sha256``); by default
+            that is refused, because the regressor learned on that detector's crops.
+
+    Raises:
+        CheckpointError: missing or tampered weights, wrong kinds, mismatched detector.
+        ValueError: a bad device or backend.
     """
 
-    def __init__(self, regressor: str, detector: str | None = None, device: str = "cpu") -> None:
+    def __init__(self, model: str | os.PathLike[str] | None = None, device: str = "auto", backend: str = "auto", *,
+                 detector: str | os.PathLike[str] | None = None, allow_other_detector: bool = False) -> None:
         import torch
 
-        from boneage_fast.models.checkpoint import load_detector, load_regressor
-        from boneage_fast.training.train import resolve_device
+        from boneage_fast.models.checkpoint import CheckpointError, load_detector, load_regressor
 
+        if backend not in ("auto", "torch"):
+            raise ValueError(f"backend must be 'auto' or 'torch', got {backend!r}")
         self.device = resolve_device(device)
-        self.model, self.pre, self.card = load_regressor(regressor)
-        self.model.to(self.device)
+        model = default_model_dir() if model is None else os.fspath(model)
+        if os.path.isdir(model):
+            reg_card = os.path.join(model, "regressor.json")
+            det_card = os.path.join(model, "detector.json") if detector is None else os.fspath(detector)
+            if not os.path.isfile(reg_card):
+                raise CheckpointError(f"{model}: no regressor.json in the model folder")
+        else:
+            reg_card, det_card = model, None if detector is None else os.fspath(detector)
+        self.model, self.pre, self.card = load_regressor(reg_card)
+        self.model.to(self.device).to(memory_format=torch.channels_last)
+        self.model_id = str(self.card.get("sha256", ""))
         self.detector = None
-        if detector is not None:
-            self.detector, _ = load_detector(detector)
+        self.detector_card: dict[str, Any] | None = None
+        if det_card is not None and os.path.isfile(det_card):
+            self.detector, self.detector_card = load_detector(det_card)
             self.detector.to(self.device)
+            want = self.card.get("detector_sha256")
+            got = self.detector_card.get("sha256")
+            if want and got != want and not allow_other_detector:
+                raise CheckpointError(
+                    f"{det_card}: detector sha256 {got[:12]}... is not the one the regressor was trained with "
+                    f"({want[:12]}...); pass allow_other_detector=True to use it anyway")
+        elif det_card is not None:
+            raise CheckpointError(f"{det_card}: detector model card not found")
         self._torch = torch
 
-    def predict(self, image: Any, sex: Any = None, box: tuple[float, float, float, float] | None = None) -> Prediction:
+    # ------------------------------------------------------------------ stages
+    def _detect(self, rad: Radiograph, flags: list[str]) -> tuple[tuple[float, float, float, float], float, np.ndarray]:
+        pixels = rad.pixels
+        box, score = self.detector.detect(pixels)
+        if box is None or score < LOW_SCORE:
+            # Inverted films (MONOCHROME1 read as MONOCHROME2, negatives): try the other polarity.
+            inv = np.uint16(65535) - pixels
+            ibox, iscore = self.detector.detect(inv)
+            if ibox is not None and iscore >= LOW_SCORE and iscore > score:
+                flags.append("inverted_polarity_corrected")
+                return ibox, iscore, inv
+        if box is None:
+            raise NoHandFound(rad.source)
+        if score < LOW_SCORE:
+            flags.append("low_detector_score")
+        return box, score, pixels
+
+    def _regress(self, maps: np.ndarray, males: Sequence[bool]) -> np.ndarray:
+        torch = self._torch
+        with torch.no_grad():
+            x = torch.from_numpy(np.ascontiguousarray(maps)).to(self.device)
+            x = x.contiguous(memory_format=torch.channels_last)
+            s = torch.tensor([1.0 if m else 0.0 for m in males], device=self.device) if self.model.use_sex else None
+            return self.model(x, s).float().cpu().numpy()
+
+    def predict(self, image: Any, sex: Any = None, box: tuple[float, float, float, float] | None = None,
+                heatmap: bool = False) -> Prediction:
         """Bone age of one image.
 
+        Args:
+            image: a file path (PNG/JPEG/TIFF/BMP/DICOM), a 2-D NumPy/torch/CuPy array
+                (bright = bone) or a :class:`~boneage_fast.io.Radiograph`.
+            sex: 'M'/'F', 'male'/'female', 1/0 or a bool (see :func:`parse_sex`); needed
+                by models that use sex.
+            box: a hand box (x0, y0, x1, y1) to use instead of the detector.
+            heatmap: also return the RAM heatmap (``Prediction.heatmap``).
+
         Raises:
-            ImageReadError: unreadable file. ValueError: bad sex, missing box/detector.
+            ImageReadError: unreadable file. ImageQualityError: blank/flat image.
+            NoHandFound: the detector found no hand. ValueError: a bad sex or box.
+            TypeError: an unsupported image type.
         """
-        torch = self._torch
         t0 = time.perf_counter()
-        rad = image if isinstance(image, Radiograph) else read_image(image) if isinstance(image, (str, bytes)) or \
-            hasattr(image, "__fspath__") else from_array(image)
-        male = parse_sex(sex) if (sex is not None or self.model.use_sex) else None
+        male = self._sex(sex)
+        rad = _to_radiograph(image)
         timings = {"read": 1e3 * (time.perf_counter() - t0)}
+        check_quality(rad)
         flags: list[str] = []
         score = None
+        pixels = rad.pixels
         if self.pre.attention and box is None:
             if self.detector is None:
-                raise ValueError("this regressor crops the hand: pass a detector model card or a box")
+                raise ValueError("this regressor crops the hand: load it with a detector card or pass a box")
             t = time.perf_counter()
-            box, score = self.detector.detect(rad.pixels)
+            box, score, pixels = self._detect(rad, flags)
             timings["detect"] = 1e3 * (time.perf_counter() - t)
-            if box is None:
-                flags.append("no_hand_found")
-                h, w = rad.shape
-                box = (0.0, 0.0, float(w), float(h))
-            elif score < LOW_SCORE:
-                flags.append("low_detector_score")
         t = time.perf_counter()
-        maps = self.pre.maps(self.pre.coarse(rad.pixels, box))
+        maps = self.pre.maps(pixels, box)
         timings["preprocess"] = 1e3 * (time.perf_counter() - t)
         t = time.perf_counter()
-        with torch.no_grad():
-            x = torch.from_numpy(maps)[None].to(self.device)
-            s = torch.tensor([1.0 if male else 0.0], device=self.device) if self.model.use_sex else None
-            age = float(self.model(x, s)[0])
+        age = float(self._regress(maps[None], [bool(male)])[0])
         timings["regress"] = 1e3 * (time.perf_counter() - t)
+        hm = None
+        if heatmap:
+            from boneage_fast.models.ram import ram
+
+            torch = self._torch
+            x = torch.from_numpy(maps[None]).to(self.device)
+            s = torch.tensor([1.0 if male else 0.0], device=self.device) if self.model.use_sex else None
+            hm = ram(self.model, x, s)[0].cpu().numpy()
         timings["total"] = 1e3 * (time.perf_counter() - t0)
-        if not 0.0 <= age <= 240.0:
+        if not AGE_RANGE_MONTHS[0] <= age <= AGE_RANGE_MONTHS[1]:
             flags.append("age_out_of_range")
-        return Prediction(age, box, score, flags, timings)
+        return Prediction(age, box, score, flags, timings, self.model_id,
+                          "" if male is None else ("M" if male else "F"), rad.source, hm)
+
+    def _sex(self, sex: Any) -> bool | None:
+        if sex is None:
+            if self.model.use_sex:
+                raise ValueError("this model uses sex: pass sex='M' or 'F' (or 1/0, True/False)")
+            return None
+        return parse_sex(sex)
+
+
+def predict(image: Any, sex: Any, *, model: str | os.PathLike[str] | None = None, device: str = "auto") -> Prediction:
+    """Bone age of one image with the shipped model (or ``model``); see
+    :meth:`Predictor.predict`. The predictor is built once per (model, device) and kept."""
+    key = (None if model is None else os.path.abspath(os.fspath(model)), device)
+    pr = _PREDICTORS.get(key)
+    if pr is None:
+        pr = _PREDICTORS[key] = Predictor(model, device)
+    return pr.predict(image, sex)
+
+
+_PREDICTORS: dict[tuple[str | None, str], Predictor] = {}
+_ = ImageReadError  # re-exported for callers catching read errors from predict()

@@ -9,6 +9,8 @@ import torch
 from torch import nn
 from torchvision.models.detection import fasterrcnn_mobilenet_v3_large_320_fpn
 
+from boneage_fast.preprocess import detector_input
+
 
 class HandDetector(nn.Module):
     """torchvision's Faster R-CNN (MobileNetV3-Large FPN, built with ``weights=None`` and
@@ -34,16 +36,10 @@ class HandDetector(nn.Module):
     @staticmethod
     def to_input(image: np.ndarray, size: int) -> tuple[torch.Tensor, float]:
         """uint16/uint8/float 2-D image -> (3, h, w) float tensor in [0, 1] scaled so the
-        longer side is ``size``, and that scale factor."""
-        a = np.asarray(image, dtype=np.float32)
-        lo, hi = float(a.min()), float(a.max())
-        a = (a - lo) / max(hi - lo, 1e-6)
-        h, w = a.shape
-        s = size / max(h, w)
-        t = torch.from_numpy(a)[None, None]
-        t = torch.nn.functional.interpolate(t, size=(max(int(round(h * s)), 1), max(int(round(w * s)), 1)),
-                                            mode="area")
-        return t[0].expand(3, -1, -1).contiguous(), s
+        longer side is ``size`` (:func:`boneage_fast.preprocess.detector_input`), and
+        that scale factor."""
+        a, s = detector_input(image, size)
+        return torch.from_numpy(a)[None].expand(3, -1, -1), s
 
     def forward(self, images: list[torch.Tensor], targets: list[dict[str, torch.Tensor]] | None = None):
         return self.model(images, targets)
@@ -52,10 +48,15 @@ class HandDetector(nn.Module):
     def detect(self, image: np.ndarray) -> tuple[tuple[float, float, float, float] | None, float]:
         """Best hand box (x0, y0, x1, y1) in the image's pixels and its score; (None, 0.0)
         when nothing is found."""
+        t, s = self.to_input(image, self.image_size)
+        return self.detect_input(t, s)
+
+    @torch.no_grad()
+    def detect_input(self, t: torch.Tensor, scale: float) -> tuple[tuple[float, float, float, float] | None, float]:
+        """:meth:`detect` on an input already made by :meth:`to_input`."""
         was = self.training
         self.eval()
         try:
-            t, s = self.to_input(image, self.image_size)
             dev = next(self.parameters()).device
             out = self.model([t.to(dev)])[0]
         finally:
@@ -63,24 +64,5 @@ class HandDetector(nn.Module):
         if len(out["scores"]) == 0:
             return None, 0.0
         i = int(torch.argmax(out["scores"]))
-        box = (out["boxes"][i] / s).tolist()
+        box = (out["boxes"][i] / scale).tolist()
         return (box[0], box[1], box[2], box[3]), float(out["scores"][i])
-
-
-def crop_box(image: np.ndarray, box: tuple[float, float, float, float], margin: float = 0.08) -> np.ndarray:
-    """The square crop around ``box`` enlarged by ``margin`` on each side, padded with the
-    image's minimum where it leaves the image (coarse attention before resizing)."""
-    h, w = image.shape
-    x0, y0, x1, y1 = box
-    if not (x1 > x0 and y1 > y0):
-        raise ValueError(f"box must have x1 > x0 and y1 > y0, got {box}")
-    side = max(x1 - x0, y1 - y0) * (1 + 2 * margin)
-    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-    X0, Y0 = int(round(cx - side / 2)), int(round(cy - side / 2))
-    S = max(int(round(side)), 2)
-    out = np.full((S, S), image.min(), dtype=image.dtype)
-    sx0, sy0 = max(X0, 0), max(Y0, 0)
-    sx1, sy1 = min(X0 + S, w), min(Y0 + S, h)
-    if sx1 > sx0 and sy1 > sy0:
-        out[sy0 - Y0:sy1 - Y0, sx0 - X0:sx1 - X0] = image[sy0:sy1, sx0:sx1]
-    return out

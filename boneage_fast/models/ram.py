@@ -30,7 +30,7 @@ def ram(model: BoneAgeRegressor, x: torch.Tensor, sex: torch.Tensor | None = Non
     try:
         with torch.enable_grad():
             sex_t = model._check(x, sex)
-            feats = model.features(x).detach()
+            feats = model.features(model.standardize(x)).detach()
             pooled = model.pooled(feats).detach().requires_grad_(True)
             age = model.head_from_pooled(pooled, sex_t)
             (w,) = torch.autograd.grad(age.sum(), pooled)

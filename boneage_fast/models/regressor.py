@@ -26,13 +26,18 @@ class BoneAgeRegressor(nn.Module):
             in the paper; otherwise torchvision's Inception-V3 init.
         age_offset, age_scale: the last layer predicts ``(age - offset) / scale``; the
             default centres it on the RSNA mean so training starts near the right range.
+        input_mean, input_std: per-channel standardisation applied to ``x`` first (the
+            training maps' statistics; kept in the weights, so every runtime applies it).
 
     Inputs: ``x`` float (N, in_channels, H, W) with H, W >= 75 (512 in the paper),
-    ``sex`` float (N,) or (N, 1). Output: bone age in months, shape (N,).
+    ``sex`` float (N,) or (N, 1). Output: bone age in months, float32, shape (N,).
+    Under autocast the head's last layer and the output affine run in float32, so
+    predictions are not quantised to the half-precision step (0.5-1 month near 128).
     """
 
     def __init__(self, in_channels: int = 2, use_sex: bool = True, dropout: float = 0.5, paper_init: bool = False,
-                 age_offset: float = 127.0, age_scale: float = 40.0) -> None:
+                 age_offset: float = 127.0, age_scale: float = 40.0, input_mean: list[float] | None = None,
+                 input_std: list[float] | None = None) -> None:
         super().__init__()
         if in_channels < 1:
             raise ValueError(f"in_channels must be >= 1, got {in_channels}")
@@ -53,6 +58,12 @@ class BoneAgeRegressor(nn.Module):
         )
         self.register_buffer("age_offset", torch.tensor(float(age_offset)))
         self.register_buffer("age_scale", torch.tensor(float(age_scale)))
+        mean = [0.0] * in_channels if input_mean is None else [float(v) for v in input_mean]
+        std = [1.0] * in_channels if input_std is None else [float(v) for v in input_std]
+        if len(mean) != in_channels or len(std) != in_channels or not all(v > 0 for v in std):
+            raise ValueError(f"input_mean/input_std must hold {in_channels} values (std > 0), got {mean} / {std}")
+        self.register_buffer("input_mean", torch.tensor(mean).view(1, -1, 1, 1))
+        self.register_buffer("input_std", torch.tensor(std).view(1, -1, 1, 1))
         if paper_init:
             for m in self.modules():
                 if isinstance(m, (nn.Conv2d, nn.Linear)):
@@ -63,7 +74,15 @@ class BoneAgeRegressor(nn.Module):
     def config(self) -> dict[str, Any]:
         return {"in_channels": self.in_channels, "use_sex": self.use_sex,
                 "dropout": float(self.conv_dropout.p), "age_offset": float(self.age_offset),
-                "age_scale": float(self.age_scale)}
+                "age_scale": float(self.age_scale), "input_mean": self.input_mean.flatten().tolist(),
+                "input_std": self.input_std.flatten().tolist()}
+
+    def set_input_stats(self, mean: list[float], std: list[float]) -> None:
+        """Set the per-channel standardisation (from the training maps)."""
+        if len(mean) != self.in_channels or len(std) != self.in_channels or not all(v > 0 for v in std):
+            raise ValueError(f"need {self.in_channels} means and positive stds, got {mean} / {std}")
+        self.input_mean.copy_(torch.tensor([float(v) for v in mean]).view(1, -1, 1, 1))
+        self.input_std.copy_(torch.tensor([float(v) for v in std]).view(1, -1, 1, 1))
 
     def _check(self, x: torch.Tensor, sex: torch.Tensor | None) -> torch.Tensor | None:
         if x.ndim != 4 or x.shape[1] != self.in_channels:
@@ -85,9 +104,17 @@ class BoneAgeRegressor(nn.Module):
     def head_from_pooled(self, pooled: torch.Tensor, sex: torch.Tensor | None) -> torch.Tensor:
         z = self.conv_dropout(pooled)
         if sex is not None:
-            z = torch.cat([z, sex], dim=1)
-        return self.head(z).squeeze(1) * self.age_scale + self.age_offset
+            z = torch.cat([z, sex.to(z.dtype)], dim=1)
+        h = self.head[:-1](z)
+        # The last layer and the affine in float32 even under autocast: in bf16 the
+        # output near 128 months would step by 0.5-1 month.
+        with torch.autocast(device_type=h.device.type, enabled=False):
+            out = self.head[-1](h.float()).squeeze(1)
+            return out * self.age_scale.float() + self.age_offset.float()
+
+    def standardize(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.input_mean.to(x.dtype)) / self.input_std.to(x.dtype)
 
     def forward(self, x: torch.Tensor, sex: torch.Tensor | None = None) -> torch.Tensor:
         sex = self._check(x, sex)
-        return self.head_from_pooled(self.pooled(self.features(x)), sex)
+        return self.head_from_pooled(self.pooled(self.features(self.standardize(x))), sex)

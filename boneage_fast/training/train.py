@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import time
@@ -13,7 +14,7 @@ import torch
 
 from boneage_fast.models.checkpoint import (
     CheckpointError,
-    load_detector,
+    atomic_torch_save,
     load_weights,
     read_card,
     save_checkpoint,
@@ -21,9 +22,17 @@ from boneage_fast.models.checkpoint import (
 from boneage_fast.models.detector import HandDetector
 from boneage_fast.models.loss import DynamicAttentionLoss, k_schedule
 from boneage_fast.models.regressor import BoneAgeRegressor
+from boneage_fast.preprocess import Preprocessor, build_reference, calibrate_fine_c
 from boneage_fast.training.config import TrainConfig
-from boneage_fast.training.data import MapDataset, build_coarse, load_hand_boxes, load_records, split
-from boneage_fast.training.preprocess import Preprocessor, default_reference
+from boneage_fast.training.data import (
+    MapDataset,
+    build_crop_cache,
+    build_detector_cache,
+    finish_batch,
+    index_folder,
+    load_hand_boxes,
+    split,
+)
 
 
 def seed_everything(seed: int) -> None:
@@ -50,33 +59,45 @@ def _loss_k(cfg: TrainConfig, epoch: int) -> float:
     return k_schedule(epoch, cfg.epochs, cfg.k_start, 1.0)
 
 
+def _bn_layers(model: torch.nn.Module) -> list[torch.nn.modules.batchnorm._BatchNorm]:
+    return [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+
+
 @torch.no_grad()
-def recalibrate_batchnorm(model: torch.nn.Module, loader, device: torch.device, max_batches: int = 20,
+def recalibrate_batchnorm(model: torch.nn.Module, batches, device: torch.device, max_batches: int = 20,
                           pre: Preprocessor | None = None) -> None:
     """Re-estimate every BatchNorm's running statistics as a plain average over up to
-    ``max_batches`` training batches at the current weights ("precise BN"). Short or
-    high-learning-rate runs otherwise validate with stale running statistics."""
-    bns = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    ``max_batches`` training batches at the current weights ("precise BN"), with
+    dropout in eval mode -- the statistics inference will meet (the semantics of
+    ``torch.optim.swa_utils.update_bn``). With dropout active the head's BatchNorms
+    would record the variance of dropped-out features, larger than at inference, and
+    shrink every prediction towards the mean."""
+    bns = _bn_layers(model)
     if not bns:
         return
     momenta = [m.momentum for m in bns]
+    was = model.training
     for m in bns:
         m.reset_running_stats()
         m.momentum = None  # cumulative moving average
-    was = model.training
-    model.train()
+    model.eval()
+    for m in bns:
+        m.train()
     try:
-        for b, (maps, sex, _) in enumerate(loader):
+        for b, (maps, sex, _, bright) in enumerate(batches):
             if b >= max_batches:
                 break
-            maps = maps.to(device)
-            if pre is not None:
-                maps = pre.add_fine(maps)
-            model(maps, sex.to(device) if getattr(model, "use_sex", False) else None)
+            maps = finish_batch(maps.to(device), bright, pre)
+            model(_layout(maps), sex.to(device) if getattr(model, "use_sex", False) else None)
     finally:
         for m, mom in zip(bns, momenta):
             m.momentum = mom
         model.train(was)
+
+
+def _layout(x: torch.Tensor) -> torch.Tensor:
+    # channels-last: ~1.6x faster convolutions on the CPU, and the tensor-core layout on GPUs
+    return x.contiguous(memory_format=torch.channels_last)
 
 
 @torch.no_grad()
@@ -84,21 +105,93 @@ def predict_maps(model: BoneAgeRegressor, loader, device: torch.device,
                  pre: Preprocessor | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     model.eval()
     preds, ages, sexes = [], [], []
-    for maps, sex, age in loader:
-        maps = maps.to(device, non_blocking=True)
-        if pre is not None:
-            maps = pre.add_fine(maps)
-        p = model(maps, sex.to(device) if model.use_sex else None)
+    for maps, sex, age, bright in loader:
+        maps = finish_batch(maps.to(device, non_blocking=True), bright, pre)
+        p = model(_layout(maps), sex.to(device) if model.use_sex else None)
         preds.append(p.float().cpu().numpy())
         ages.append(age.numpy())
         sexes.append(sex.numpy())
     return np.concatenate(preds), np.concatenate(ages), np.concatenate(sexes)
 
 
+def _input_stats(pre: Preprocessor, cache, rows: np.ndarray, n: int = 256) -> tuple[list[float], list[float]]:
+    pick = rows[np.linspace(0, len(rows) - 1, min(n, len(rows))).astype(int)]
+    maps = np.stack([pre.maps_from_crop(cache.read(int(i))) for i in pick]).astype(np.float64)
+    mean = maps.mean(axis=(0, 2, 3))
+    std = np.maximum(maps.std(axis=(0, 2, 3)), 1e-3)
+    return [float(v) for v in mean], [float(v) for v in std]
+
+
+def _make_optimizer(cfg: TrainConfig, model: torch.nn.Module, steps: int):
+    params = [p for p in model.parameters() if p.requires_grad]
+    if cfg.optimizer == "adamw":
+        opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    else:
+        opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor(cfg.schedule, steps, cfg.warmup))
+    return opt, sched
+
+
+def lr_factor(schedule: str, steps: int, warmup: float):
+    """The learning-rate multiplier per optimiser step. "onecycle": linear warm-up over
+    the first ``warmup`` fraction of the steps, then cosine decay to 1/1000;
+    "constant": 1 (the paper)."""
+    if schedule == "constant":
+        return lambda step: 1.0
+    w = max(1, int(round(warmup * steps)))
+
+    def f(step: int) -> float:
+        if step < w:
+            return (step + 1) / w
+        t = min((step - w) / max(steps - w, 1), 1.0)
+        return 1e-3 + (1.0 - 1e-3) * 0.5 * (1.0 + math.cos(math.pi * t))
+
+    return f
+
+
+def prepare_regressor_data(cfg: TrainConfig, data: str, progress: bool = True, max_images: int | None = None,
+                           pre: Preprocessor | None = None) -> dict[str, Any]:
+    """Index the folder, build (or reuse) the crop cache, split, and -- unless ``pre``
+    is given (resume) -- derive the preprocessing from the training split: the
+    reference histogram and the fine map's fixed c."""
+    items, missing = index_folder(data)
+    if max_images:
+        items = items[:max_images]
+    if pre is None:
+        pre = Preprocessor(None, cfg.input_size, cfg.margin, cfg.attention, tuple(cfg.sigmas))
+    cache_dir = cfg.cache_dir or os.path.join(data, ".boneage_cache")
+    cache = build_crop_cache(items, pre, cache_dir, load_hand_boxes(data), cfg.detector if cfg.attention else None,
+                             cfg.workers, progress)
+    ok = np.array([i for i in range(len(items)) if cache.index["done"][i]], dtype=np.int64)
+    skipped = [(r, p, why) for r, p, why in missing]
+    skipped += [(items[int(i)].id, items[int(i)].path, why) for i, why in cache.index["failed"].items()]
+    if len(ok) < 4:
+        raise ValueError(f"{data}: need at least 4 usable images, found {len(ok)}"
+                         + (f" ({len(skipped)} skipped, e.g. {skipped[0][2]})" if skipped else ""))
+    tr_pos, va_pos = split(len(ok), cfg.val_fraction, cfg.seed)
+    tr, va = ok[tr_pos], ok[va_pos]
+    if pre.attention and pre.reference is None:
+        pick = tr[np.linspace(0, len(tr) - 1, min(512, len(tr))).astype(int)]
+        pre.reference = build_reference(cache.read(int(i)) for i in pick)
+    if pre.attention and pre.fine_c is None:
+        pick = tr[np.linspace(0, len(tr) - 1, min(64, len(tr))).astype(int)]
+        pre.fine_c = calibrate_fine_c((pre.coarse_from_crop(cache.read(int(i))) for i in pick), pre.sigmas)
+    ages = np.array([it.boneage for it in items], np.float32)
+    males = np.array([1.0 if it.male else 0.0 for it in items], np.float32)
+    return {"items": items, "cache": cache, "pre": pre, "train": tr, "val": va, "ages": ages, "males": males,
+            "skipped": skipped}
+
+
 def train_regressor(cfg: TrainConfig, data: str, out: str, device: str | None = None, resume: bool = False,
-                    init_from: str | None = None, progress: bool = True, max_images: int | None = None) -> dict[str, Any]:
+                    init_from: str | None = None, progress: bool = True, max_images: int | None = None,
+                    stop_after: int | None = None) -> dict[str, Any]:
     """Train a BoneAgeRegressor on an RSNA-layout folder; write ``out/best.json`` +
     ``.safetensors`` (lowest validation MAE), ``out/last.*`` and ``out/last_state.pt``.
+
+    ``resume`` continues from ``out/last_state.pt`` (optimiser, schedule, random
+    streams and loader position are restored, so a resumed run equals an uninterrupted
+    one); ``stop_after`` ends this call after that many epochs (a time-boxed run that
+    a later ``resume`` completes).
 
     Raises:
         FileNotFoundError / ValueError / CheckpointError: bad data, config or checkpoints.
@@ -108,107 +201,117 @@ def train_regressor(cfg: TrainConfig, data: str, out: str, device: str | None = 
     dev = resolve_device(device)
     seed_everything(cfg.seed)
     t_start = time.time()
-    records, skipped = load_records(data)
-    if max_images:
-        records = records[:max_images]
-    if len(records) < 4:
-        raise ValueError(f"{data}: need at least 4 readable images, found {len(records)}")
-    ages = np.array([r.boneage for r in records], np.float32)
-    males = np.array([1.0 if r.male else 0.0 for r in records], np.float32)
-
     state_path = os.path.join(out, "last_state.pt")
+    pre = None
     if resume:
         if not os.path.isfile(state_path):
             raise CheckpointError(f"{state_path}: nothing to resume from")
         pre = Preprocessor.from_dict(read_card(os.path.join(out, "last.json"))["preprocessing"])
-    else:
-        pre = Preprocessor(default_reference(), cfg.input_size, cfg.margin, cfg.attention, tuple(cfg.sigmas))
-    detector = None
-    if cfg.attention and cfg.detector:
-        detector, _ = load_detector(cfg.detector)
-        detector.to("cpu")
-    coarse = build_coarse(records, pre, load_hand_boxes(data), detector, progress)
-    tr, va = split(len(records), cfg.val_fraction, cfg.seed)
+    d = prepare_regressor_data(cfg, data, progress, max_images, pre)
+    pre, cache, tr, va, ages, males = d["pre"], d["cache"], d["train"], d["val"], d["ages"], d["males"]
     on_device = bool(cfg.fine_on_device and pre.attention)
     batch_pre = pre if on_device else None  # adds the fine map to each batch on the device
-    train_set = MapDataset(coarse[tr], ages[tr], males[tr], pre, train=cfg.augment, seed=cfg.seed,
+    train_set = MapDataset(cache, tr, ages[tr], males[tr], pre, train=cfg.augment, seed=cfg.seed,
                            coarse_only=on_device)
-    val_set = MapDataset(coarse[va], ages[va], males[va], pre, train=False, coarse_only=on_device)
+    val_set = MapDataset(cache, va, ages[va], males[va], pre, train=False, coarse_only=on_device)
+    # precise BN: a fixed subset of training images, unaugmented (the maps inference sees)
+    bn_rows = tr[np.random.default_rng([cfg.seed, 5]).permutation(len(tr))[: cfg.bn_batches * cfg.batch_size]]
+    bn_set = MapDataset(cache, bn_rows, ages[bn_rows], males[bn_rows], pre, train=False, coarse_only=on_device)
     gen = torch.Generator().manual_seed(cfg.seed)
+    kw = dict(num_workers=cfg.workers, persistent_workers=cfg.workers > 0)
     train_loader = torch.utils.data.DataLoader(train_set, batch_size=cfg.batch_size, shuffle=True, drop_last=True,
-                                               num_workers=cfg.workers, generator=gen)
-    val_loader = torch.utils.data.DataLoader(val_set, batch_size=cfg.batch_size, num_workers=cfg.workers)
+                                               generator=gen, **kw)
+    val_loader = torch.utils.data.DataLoader(val_set, batch_size=cfg.batch_size, **kw)
+    bn_loader = torch.utils.data.DataLoader(bn_set, batch_size=cfg.batch_size, drop_last=len(bn_rows) > cfg.batch_size,
+                                            **kw)
     if len(train_loader) == 0:
         raise ValueError(f"training split ({len(tr)} images) is smaller than one batch ({cfg.batch_size})")
 
+    mean, std = _input_stats(pre, cache, tr)
     model = BoneAgeRegressor(pre.channels, cfg.use_sex, cfg.dropout, cfg.paper_init,
-                             age_offset=float(ages[tr].mean()), age_scale=max(float(ages[tr].std()), 1.0))
+                             age_offset=float(ages[tr].mean()), age_scale=max(float(ages[tr].std()), 1.0),
+                             input_mean=mean, input_std=std)
     if init_from:
         src = read_card(init_from)
         state = load_weights(init_from, src)
         own = model.state_dict()
-        compatible = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+        # The standardisation comes from this data set; everything else that fits transfers.
+        compatible = {k: v.to(own[k].dtype) for k, v in state.items()
+                      if k in own and own[k].shape == v.shape and k not in ("input_mean", "input_std")}
         if not compatible:
             raise CheckpointError(f"{init_from}: no weights match this model's shapes")
         model.load_state_dict(compatible, strict=False)
-    model.to(dev)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    model.to(dev).to(memory_format=torch.channels_last)
+    steps = cfg.epochs * len(train_loader)
+    opt, sched = _make_optimizer(cfg, model, steps)
     loss_fn = DynamicAttentionLoss(_loss_k(cfg, 0))
     history: list[dict[str, float]] = []
     best = float("inf")
     start_epoch = 0
     if resume:
-        st = torch.load(state_path, map_location="cpu", weights_only=False)
+        st = torch.load(state_path, map_location="cpu", weights_only=True)
         model.load_state_dict(load_weights(os.path.join(out, "last.json")))
-        model.to(dev)
         opt.load_state_dict(st["optimizer"])
-        start_epoch, best, history = st["epoch"] + 1, st["best"], st["history"]
+        sched.load_state_dict(st["scheduler"])
+        gen.set_state(st["loader_rng"])
+        torch.set_rng_state(st["torch_rng"])
+        start_epoch, best, history = int(st["epoch"]) + 1, float(st["best"]), json.loads(st["history"])
     amp = dev.type == "cuda"
     base_mae = float(np.abs(ages[va] - ages[tr].mean()).mean())
 
     def card(metrics: dict[str, Any]) -> dict[str, Any]:
+        det = read_card(cfg.detector) if (cfg.attention and cfg.detector) else None
         return {"kind": "regressor", "model": model.config(), "preprocessing": pre.to_dict(),
                 "config": cfg.to_dict(),
-                "training": {"data": os.path.abspath(data), "images": len(records), "train": len(tr), "val": len(va),
-                             "skipped": skipped, "device": str(dev), "seconds": round(time.time() - t_start, 1),
+                "detector_sha256": det["sha256"] if det else None,
+                "training": {"data": os.path.abspath(data), "images": len(d["items"]), "train": len(tr),
+                             "val": len(va), "skipped": d["skipped"][:100], "n_skipped": len(d["skipped"]),
+                             "boxes": "detector" if det else ("boxes.csv" if cfg.attention else "whole image"),
+                             "device": str(dev), "seconds": round(time.time() - t_start, 1),
                              "torch": torch.__version__},
                 "metrics": metrics}
 
-    for epoch in range(start_epoch, cfg.epochs):
+    end_epoch = cfg.epochs if stop_after is None else min(cfg.epochs, start_epoch + max(int(stop_after), 1))
+    for epoch in range(start_epoch, end_epoch):
         loss_fn.set_k(_loss_k(cfg, epoch))
         train_set.epoch = epoch
         model.train()
         running, n = 0.0, 0
         bar = tqdm(train_loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch", disable=not progress)
-        for maps, sex, age in bar:
+        for maps, sex, age, bright in bar:
             maps, sex, age = maps.to(dev, non_blocking=True), sex.to(dev), age.to(dev)
-            if batch_pre is not None:
-                maps = batch_pre.add_fine(maps)
+            maps = _layout(finish_batch(maps, bright, batch_pre))
             with torch.autocast(device_type="cuda", dtype=torch.bfloat16, enabled=amp):
                 pred = model(maps, sex if cfg.use_sex else None)
             loss = loss_fn(pred.float(), age)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            sched.step()
             running += float(loss.detach()) * len(age)
             n += len(age)
             bar.set_postfix(loss=f"{running / n:.2f}", k=f"{loss_fn.k:.2f}")
-        recalibrate_batchnorm(model, train_loader, dev, pre=batch_pre)
+        torch_rng = torch.get_rng_state()  # the BN re-estimate must not shift the training stream
+        recalibrate_batchnorm(model, bn_loader, dev, cfg.bn_batches, pre=batch_pre)
         p, a, _ = predict_maps(model, val_loader, dev, pre=batch_pre)
+        torch.set_rng_state(torch_rng)
         val_mae = float(np.abs(p - a).mean())
-        history.append({"epoch": epoch + 1, "k": loss_fn.k, "train_loss": running / max(n, 1), "val_mae": val_mae})
+        history.append({"epoch": epoch + 1, "k": loss_fn.k, "lr": float(opt.param_groups[0]["lr"]),
+                        "train_loss": running / max(n, 1), "val_mae": val_mae})
         if progress:
             print(f"epoch {epoch + 1}: train loss {running / max(n, 1):.2f}, val MAE {val_mae:.2f} months "
                   f"(predict-the-mean {base_mae:.2f})", flush=True)
         metrics = {"val_mae": val_mae, "best_val_mae": min(best, val_mae), "baseline_val_mae": base_mae,
                    "epoch": epoch + 1, "history": history}
-        save_checkpoint(model, os.path.join(out, "last.json"), card(metrics))
         if val_mae < best:
             best = val_mae
             save_checkpoint(model, os.path.join(out, "best.json"), card(metrics))
-        torch.save({"optimizer": opt.state_dict(), "epoch": epoch, "best": best, "history": history}, state_path)
+        save_checkpoint(model, os.path.join(out, "last.json"), card(metrics))
+        atomic_torch_save({"optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "epoch": epoch,
+                           "best": best, "history": json.dumps(history), "loader_rng": gen.get_state(),
+                           "torch_rng": torch.get_rng_state()}, state_path)
     return {"best_val_mae": best, "baseline_val_mae": base_mae, "history": history, "out": out,
-            "seconds": time.time() - t_start}
+            "seconds": time.time() - t_start, "preprocessing": pre}
 
 
 # ---------------------------------------------------------------- detector
@@ -221,27 +324,41 @@ def box_iou(a, b) -> float:
 
 def train_detector(data: str, out: str, epochs: int = 10, image_size: int = 320, batch_size: int = 4,
                    lr: float = 1e-3, seed: int = 0, device: str | None = None, val_fraction: float = 0.15,
-                   progress: bool = True, max_images: int | None = None) -> dict[str, Any]:
+                   progress: bool = True, max_images: int | None = None, workers: int = 0,
+                   cache_dir: str | None = None) -> dict[str, Any]:
     """Train the HandDetector on the hand boxes of an RSNA-layout folder (boxes.csv);
-    checkpoints by validation mean IoU."""
+    checkpoints by validation mean IoU. The resized inputs are cached on disk
+    (:func:`~boneage_fast.training.data.build_detector_cache`) and read per batch."""
     from tqdm import tqdm
 
     dev = resolve_device(device)
     seed_everything(seed)
     t_start = time.time()
-    records, skipped = load_records(data)
+    items, skipped = index_folder(data)
     boxes = load_hand_boxes(data)
-    records = [r for r in records if r.id in boxes]
+    items = [it for it in items if it.id in boxes]
     if max_images:
-        records = records[:max_images]
-    if len(records) < 4:
-        raise ValueError(f"{data}: need at least 4 images with a 'hand' box in boxes.csv, found {len(records)}")
-    inputs = []
-    for r in tqdm(records, desc="resize", unit="img", disable=not progress):
-        t, s = HandDetector.to_input(r.image.pixels, image_size)
-        x0, y0, x1, y1 = boxes[r.id]
-        inputs.append((t, torch.tensor([[x0 * s, y0 * s, x1 * s, y1 * s]], dtype=torch.float32), s))
-    tr, va = split(len(records), val_fraction, seed)
+        items = items[:max_images]
+    if len(items) < 4:
+        raise ValueError(f"{data}: need at least 4 images with a 'hand' box in boxes.csv, found {len(items)}")
+    cache = build_detector_cache(items, image_size, cache_dir or os.path.join(data, ".boneage_cache"), workers,
+                                 progress)
+    skipped = list(skipped) + [(items[int(i)].id, items[int(i)].path, why) for i, why in cache.index["failed"].items()]
+    ok = np.array([i for i in range(len(items)) if cache.index["done"][i]], dtype=np.int64)
+    if len(ok) < 4:
+        raise ValueError(f"{data}: need at least 4 readable images with a hand box, found {len(ok)}")
+
+    def sample(i: int) -> tuple[torch.Tensor, torch.Tensor, float]:
+        meta = cache.index["boxes"][i]
+        h, w = meta["hw"]
+        s = float(meta["scale"])
+        a = cache.read(i)[:h, :w].astype(np.float32) / 65535.0
+        x0, y0, x1, y1 = boxes[items[i].id]
+        return (torch.from_numpy(a)[None].expand(3, -1, -1),
+                torch.tensor([[x0 * s, y0 * s, x1 * s, y1 * s]], dtype=torch.float32), s)
+
+    tr_pos, va_pos = split(len(ok), val_fraction, seed)
+    tr, va = ok[tr_pos], ok[va_pos]
     model = HandDetector(image_size).to(dev)
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
     rng = np.random.default_rng(seed)
@@ -249,9 +366,10 @@ def train_detector(data: str, out: str, epochs: int = 10, image_size: int = 320,
 
     def card(metrics):
         return {"kind": "detector", "model": model.config(), "metrics": metrics,
-                "training": {"data": os.path.abspath(data), "images": len(records), "train": len(tr), "val": len(va),
+                "training": {"data": os.path.abspath(data), "images": len(items), "train": len(tr), "val": len(va),
                              "epochs": epochs, "lr": lr, "batch_size": batch_size, "seed": seed,
-                             "skipped": skipped, "device": str(dev), "seconds": round(time.time() - t_start, 1)}}
+                             "skipped": skipped[:100], "n_skipped": len(skipped), "device": str(dev),
+                             "seconds": round(time.time() - t_start, 1)}}
 
     for epoch in range(epochs):
         model.train()
@@ -262,8 +380,7 @@ def train_detector(data: str, out: str, epochs: int = 10, image_size: int = 320,
         for b in bar:
             imgs, targets = [], []
             for i in order[b:b + batch_size]:
-                t, box, _ = inputs[i]
-                box = box.clone()
+                t, box, _ = sample(int(i))
                 if rng.random() < 0.5:  # horizontal flip
                     t = t.flip(-1)
                     w = t.shape[-1]
@@ -280,18 +397,18 @@ def train_detector(data: str, out: str, epochs: int = 10, image_size: int = 320,
             bar.set_postfix(loss=f"{float(loss.detach()):.3f}")
         ious = []
         for i in va:
-            r = records[i]
-            box, _ = model.detect(r.image.pixels)
-            ious.append(0.0 if box is None else box_iou(box, boxes[r.id]))
+            t, _, s = sample(int(i))
+            box, _ = model.detect_input(t, s)
+            ious.append(0.0 if box is None else box_iou(box, boxes[items[int(i)].id]))
         miou = float(np.mean(ious))
         history.append({"epoch": epoch + 1, "train_loss": total, "val_mean_iou": miou})
         if progress:
             print(f"detector epoch {epoch + 1}: val mean IoU {miou:.3f}", flush=True)
         metrics = {"val_mean_iou": miou, "best_val_mean_iou": max(best, miou), "history": history}
-        save_checkpoint(model, os.path.join(out, "last.json"), card(metrics))
         if miou > best:
             best = miou
             save_checkpoint(model, os.path.join(out, "best.json"), card(metrics))
+        save_checkpoint(model, os.path.join(out, "last.json"), card(metrics))
     with open(os.path.join(out, "history.json"), "w") as f:
         json.dump(history, f, indent=2)
     return {"best_val_mean_iou": best, "history": history, "out": out, "seconds": time.time() - t_start}
