@@ -12,6 +12,7 @@ import numpy as np
 
 DTYPE_CODES = {"uint8": 0, "uint16": 1, "float32": 2}
 MAX_SIDE = 32768  # as the C++ core's kMaxSide
+MAX_BATCH = 65535  # as the C++ core's kMaxBatch
 _DEVICE_CODES = {"cpu": 0, "cuda": 1}
 
 
@@ -28,10 +29,21 @@ class ArrayRef:
     ptr: int
     strides: tuple[int, ...]  # in elements
 
-    def desc(self) -> tuple[int, int, int, int, int, int, int, int]:
-        h, w = self.shape
-        sy, sx = self.strides
-        return (self.ptr, h, w, sy, sx, DTYPE_CODES[self.dtype], _DEVICE_CODES[self.device], self.device_id)
+    def desc(self) -> tuple[int, ...]:
+        """(ptr, batch, height, width, stride_n, stride_y, stride_x, dtype, device, device_id)."""
+        if len(self.shape) == 2:
+            (h, w), (sy, sx), n, sn = self.shape, self.strides, 1, 0
+        else:
+            (n, h, w), (sn, sy, sx) = self.shape, self.strides
+        return (self.ptr, n, h, w, sn, sy, sx, DTYPE_CODES[self.dtype], _DEVICE_CODES[self.device], self.device_id)
+
+    @property
+    def batch(self) -> int:
+        return 1 if len(self.shape) == 2 else int(self.shape[0])
+
+    @property
+    def image_shape(self) -> tuple[int, int]:
+        return (int(self.shape[-2]), int(self.shape[-1]))
 
     @property
     def device_code(self) -> int:
@@ -101,8 +113,8 @@ def _describe(x: Any) -> str:
     return f"{type(x).__module__}.{type(x).__name__}"
 
 
-def wrap(x: Any, name: str = "image", *, ndim: int = 2) -> ArrayRef:
-    """Describe ``x`` for the core.
+def wrap(x: Any, name: str = "image", *, ndim: int | tuple[int, ...] = 2) -> ArrayRef:
+    """Describe ``x`` for the core (``ndim``: the accepted numbers of dimensions).
 
     Raises:
         TypeError: unsupported array type, dtype or device.
@@ -128,11 +140,16 @@ def wrap(x: Any, name: str = "image", *, ndim: int = 2) -> ArrayRef:
         if arr.dtype == object:
             raise TypeError(f"{name} must be a numeric array, got {_describe(x)}")
         ref = _wrap_numpy(arr, name)
-    if len(ref.shape) != ndim:
-        raise ValueError(f"{name} must be {ndim}-D, got shape {tuple(ref.shape)}")
+    allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+    if len(ref.shape) not in allowed:
+        what = " or ".join(f"{d}-D" for d in allowed)
+        extra = " (an image, or an (N, H, W) batch)" if allowed == (2, 3) else ""
+        raise ValueError(f"{name} must be {what}{extra}, got shape {tuple(ref.shape)}")
     if any(s == 0 for s in ref.shape):
         raise ValueError(f"{name} must be non-empty, got shape {tuple(ref.shape)}")
-    if any(s > MAX_SIDE for s in ref.shape):
+    if len(ref.shape) == 3 and ref.shape[0] > MAX_BATCH:
+        raise ValueError(f"{name} holds too many images: {ref.shape[0]}, at most {MAX_BATCH} per call")
+    if any(s > MAX_SIDE for s in ref.shape[-2:]):
         # refused before any output is allocated
         raise ValueError(f"{name} is too large: shape {tuple(ref.shape)}, at most {MAX_SIDE} pixels per side")
     return ref

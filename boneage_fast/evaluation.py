@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from boneage_fast.data.datasets import _parse_bool
+
 #: The paper's age bins (months); ages above 216 fall in the last bin.
 AGE_BINS = ((0, 36), (36, 72), (72, 108), (108, 144), (144, 180), (180, 216))
 
@@ -46,9 +48,9 @@ def load_predictions(path: str) -> Predictions:
             try:
                 t.append(float(row["boneage"]))
                 p.append(float(row["pred"]))
-                m.append(str(row["male"]).strip().lower() in ("1", "true", "m", "male"))
             except ValueError:
                 raise ValueError(f"{path} line {i}: boneage and pred must be numbers") from None
+            m.append(_parse_bool(row["male"], f"{path} line {i}"))
             if not (math.isfinite(t[-1]) and math.isfinite(p[-1])):
                 raise ValueError(f"{path} line {i}: boneage and pred must be finite")
             ids.append(row["id"])

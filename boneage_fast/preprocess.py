@@ -286,11 +286,11 @@ class Preprocessor:
 
     def add_fine(self, coarse):
         """torch (N, 1, S, S) coarse batch -> (N, 2, S, S) [coarse, fine] on the batch's own
-        device: the CUDA kernel for CUDA batches (no host round trip), the CPU kernel
-        otherwise -- the same op as :meth:`maps_from_crop`."""
+        device, in one batched call: the CUDA kernel for CUDA batches (no host round
+        trip), the CPU kernel otherwise -- the same op as :meth:`maps_from_crop`."""
         import torch
 
-        fine = torch.stack([self.fine(c[0].float().contiguous()) for c in coarse])[:, None]
+        fine = self.fine(coarse[:, 0].float().contiguous())[:, None]
         return torch.cat([coarse, fine.to(coarse.dtype)], dim=1)
 
     # ------------------------------------------------------------------ augmentation

@@ -70,6 +70,8 @@ def test_evaluate_cli_writes_tables_and_plots(tmp_path, rng, capsys):
     ("id,boneage,male,pred\n1,abc,1,3\n", "must be numbers"),
     ("id,boneage,male,pred\n1,nan,1,3\n", "finite"),
     ("id,boneage,male,pred\n", "no predictions"),
+    ("id,boneage,male,pred\n1,20,unknown,3\n", "male must be"),  # once read as female
+    ("id,boneage,male,pred\n1,20,,3\n", "male must be"),
 ])
 def test_bad_prediction_files(tmp_path, content, match):
     (tmp_path / "p.csv").write_text(content)

@@ -154,7 +154,8 @@ def test_big_endian_input(rng):
 @pytest.mark.parametrize(
     "image, exc, match",
     [
-        (np.zeros((3, 8, 8), np.float32), ValueError, r"image must be 2-D, got shape \(3, 8, 8\)"),
+        (np.zeros((2, 3, 8, 8), np.float32), ValueError, r"image must be 2-D or 3-D .*got shape \(2, 3, 8, 8\)"),
+        (np.zeros((0, 8, 8), np.float32), ValueError, r"non-empty, got shape \(0, 8, 8\)"),
         (np.zeros((8,), np.float32), ValueError, "2-D"),
         (np.zeros((0, 5), np.float32), ValueError, r"non-empty, got shape \(0, 5\)"),
         (np.zeros((5, 5), np.float64), TypeError, "got float64"),
@@ -207,3 +208,24 @@ def test_tensor_on_unsupported_device_is_a_type_error():
     torch = pytest.importorskip("torch")
     with pytest.raises(TypeError, match="CPU or a CUDA device, got device meta"):
         hessian_enhance(torch.ones((4, 4), device="meta"))
+
+
+# ---------------------------------------------------------------- batches
+def test_batch_equals_each_image_alone(device, rng):
+    # (N, H, W): every image filtered on its own, with its own automatic c -- images of
+    # very different contrast must not share one c.
+    imgs = np.stack([ref.smooth_random(rng, (37, 53)) * scale for scale in (1.0, 30.0, 0.01, 5.0)]).astype(np.float32)
+    for c in (None, 0.05):
+        out = to_numpy(hessian_enhance(to_device(imgs, device), (1.0, 2.0), c=c))
+        assert out.shape == imgs.shape and out.dtype == np.float32
+        for i in range(len(imgs)):
+            np.testing.assert_array_equal(out[i], to_numpy(hessian_enhance(to_device(imgs[i], device), (1.0, 2.0), c=c)))
+
+
+def test_strided_batches(device, rng):
+    base = (ref.smooth_random(rng, (6, 40, 48)) * 1000).astype(np.float32)
+    views = [base[::2], base[:, ::-1], base.transpose(0, 2, 1), base[1:4, 3:30, 5:40]]
+    for v in views:
+        got = to_numpy(hessian_enhance(to_device(np.ascontiguousarray(v), device) if device != "cpu" else v))
+        want = np.stack([hessian_enhance(np.ascontiguousarray(x)) for x in v])
+        np.testing.assert_array_equal(got, want)

@@ -179,7 +179,8 @@ def test_bad_reference_file_raises(tmp_path):
 @pytest.mark.parametrize(
     "image, exc, match",
     [
-        (np.zeros((2, 8, 8), np.uint8), ValueError, r"image must be 2-D, got shape \(2, 8, 8\)"),
+        (np.zeros((1, 2, 8, 8), np.uint8), ValueError, r"image must be 2-D or 3-D .*got shape \(1, 2, 8, 8\)"),
+        (np.zeros((0, 8, 8), np.uint8), ValueError, "non-empty"),
         (np.zeros((4, 0), np.uint8), ValueError, "non-empty"),
         (np.zeros((4, 4), np.float64), TypeError, "got float64"),
         (np.zeros((4, 4), np.int16), TypeError, "got int16"),
@@ -193,7 +194,7 @@ def test_bad_images_raise(image, exc, match):
 
 def test_bad_reference_image_raises():
     with pytest.raises(ValueError, match=r"reference must be 2-D"):
-        match_histograms(np.zeros((4, 4), np.uint8), np.zeros((2, 2, 2), np.uint8))
+        match_histograms(np.zeros((4, 4), np.uint8), np.zeros((2, 2, 2, 2), np.uint8))
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf])
@@ -202,3 +203,24 @@ def test_non_finite_pixels_raise(device, bad, rng):
     img[3, 4] = bad
     with pytest.raises(ValueError, match="NaN or Inf"):
         match_histograms(to_device(img, device), np.arange(4, dtype=np.uint8).reshape(2, 2))
+
+
+# ---------------------------------------------------------------- batches
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
+def test_batch_equals_each_image_alone(device, dtype, rng):
+    # Each image of an (N, H, W) batch is matched on its own histogram.
+    rh = ReferenceHistogram.from_image(rng.integers(0, 4000, size=(30, 30)).astype(np.uint16))
+    imgs = np.stack([ref.as_dtype(rng.random((23, 31)) ** p, dtype) for p in (0.5, 1.0, 3.0)])
+    out = to_numpy(match_histograms(to_device(imgs, device), rh))
+    assert out.shape == imgs.shape and out.dtype == np.float32
+    for i in range(len(imgs)):
+        np.testing.assert_array_equal(out[i], to_numpy(match_histograms(to_device(imgs[i], device), rh)))
+
+
+def test_strided_batches_and_reference_from_a_batch(rng):
+    base = rng.integers(0, 65535, size=(5, 20, 24)).astype(np.uint16)
+    rh = ReferenceHistogram.from_image(base)  # a batch pools into one reference
+    assert rh == ReferenceHistogram.from_image(base.reshape(-1, 24))
+    for v in (base[::2], base[:, :, ::-1], base.transpose(0, 2, 1)):
+        np.testing.assert_array_equal(match_histograms(v, rh), np.stack([match_histograms(np.ascontiguousarray(x), rh)
+                                                                        for x in v]))

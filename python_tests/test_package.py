@@ -67,8 +67,9 @@ def test_torch_uint16_and_bad_dtypes(rng):
         hessian_enhance(torch.zeros((4, 4), dtype=torch.float64))
     with pytest.raises(TypeError, match="got int64"):
         match_histograms(torch.zeros((4, 4), dtype=torch.int64), a)
-    with pytest.raises(ValueError, match=r"2-D, got shape \(1, 4, 4\)"):
-        hessian_enhance(torch.zeros((1, 4, 4)))
+    with pytest.raises(ValueError, match=r"2-D or 3-D .*got shape \(1, 1, 4, 4\)"):
+        hessian_enhance(torch.zeros((1, 1, 4, 4)))
+    assert hessian_enhance(torch.zeros((1, 4, 4))).shape == (1, 4, 4)  # a batch of one
 
 
 def test_foreign_cuda_array_type_is_refused():

@@ -23,7 +23,7 @@ from boneage_fast.preprocess import (
     detector_input,
     square_crop,
 )
-from python_tests._reference import frangi, hessian, smooth_random
+from _reference import frangi, hessian, smooth_random, well_conditioned
 
 
 def _stretch(a: np.ndarray) -> np.ndarray:
@@ -151,8 +151,6 @@ def test_fixed_c_fine_map_is_local_a_bright_speck_changes_nothing_far_away(rng):
 
 
 def test_fine_map_equals_frangi_with_the_fixed_c(rng):
-    from python_tests._reference import well_conditioned
-
     coarse = smooth_random(rng, (64, 72)).astype(np.float32)
     pre = Preprocessor(_uniform_reference(), input_size=64, sigmas=(1.0, 2.0), fine_c=0.05)
     ok = well_conditioned(coarse, pre.sigmas)

@@ -64,7 +64,9 @@ def hessian_enhance(
 
     Args:
         image: 2-D uint8/uint16/float32 NumPy array, torch tensor (CPU/CUDA) or CuPy
-            array. Integer images are filtered in float32 in their own grey units.
+            array, or an (N, H, W) batch of them (each image filtered on its own, with
+            its own automatic c; on CUDA in one set of launches). Integer images are
+            filtered in float32 in their own grey units.
         sigmas: one scale or a sequence of scales in pixels, each in (0, 50], at most 16.
         beta: Frangi's blobness sensitivity (> 0).
         c: Frangi's structureness sensitivity (> 0), in units of the normalised
@@ -89,7 +91,7 @@ def hessian_enhance(
     Memory: with the automatic c, the CPU path keeps two float32 planes per scale
     (8 bytes x pixels x scales); on CUDA the workspace also holds three row-pass planes.
     """
-    img = wrap(image, "image")
+    img = wrap(image, "image", ndim=(2, 3))
     sig = _sigmas_list(sigmas)
     beta_f = _real(beta, "beta")
     if c is None:
@@ -99,10 +101,11 @@ def hessian_enhance(
         if not c_f > 0:
             raise ValueError(f"c must be positive (or None for automatic), got {c!r}")
     out = img.empty(img.shape)
-    dst = wrap(out, "out")
+    dst = wrap(out, "out", ndim=(2, 3))
     nbytes = 0
-    if img.device == "cuda" and sig:
-        nbytes = _C.hessian_workspace_bytes(img.shape[0], img.shape[1], len(sig), c is None, img.device_code)
+    if img.device == "cuda" and 0 < len(sig) <= 16:  # invalid sigmas are refused by the core below
+        h, w = img.image_shape
+        nbytes = _C.hessian_workspace_bytes(img.batch, h, w, len(sig), c is None, img.device_code)
     ws_owner, ws = img.workspace(nbytes)
     _C.hessian_enhance(
         img.desc(), dst.desc(), ws, sig, beta_f, c_f, not bool(black_ridges), bool(check_finite), img.stream()

@@ -86,7 +86,7 @@ class ReferenceHistogram:
         Raises:
             TypeError / ValueError: as for :func:`match_histograms`'s ``image``.
         """
-        ref = wrap(image, "reference")
+        ref = wrap(image, "reference", ndim=(2, 3))
         if ref.kind == "numpy":
             arr = ref.obj
             if arr.dtype.kind == "f" and not np.isfinite(arr).all():
@@ -211,7 +211,10 @@ def match_histograms(image: Any, reference: Any, *, check_finite: bool = True) -
     maps to the reference maximum (quantile 1), as in the integer path.
 
     Args:
-        image: 2-D uint8/uint16/float32 NumPy array, torch tensor (CPU/CUDA) or CuPy array.
+        image: 2-D uint8/uint16/float32 NumPy array, torch tensor (CPU/CUDA) or CuPy array,
+            or an (N, H, W) batch (each image matched on its own histogram; on CUDA one
+            set of launches with per-image statistics, no host synchronisation unless
+            ``check_finite`` on a float batch).
         reference: an image (any of the above kinds, on any device) or a
             :class:`ReferenceHistogram`.
         check_finite: refuse NaN/Inf in float images. The CPU always checks; on CUDA,
@@ -227,19 +230,25 @@ def match_histograms(image: Any, reference: Any, *, check_finite: bool = True) -
         ValueError: not 2-D, empty, NaN/Inf, or a reference with no mass.
         CudaError: a CUDA failure.
     """
-    img = wrap(image, "image")
+    img = wrap(image, "image", ndim=(2, 3))
     if not isinstance(reference, ReferenceHistogram):
         reference = ReferenceHistogram.from_image(reference)
     values, quantiles = reference._arrays_for(img)
+    return _match_with_arrays(img, values, quantiles, len(reference), check_finite)
+
+
+def _match_with_arrays(img: ArrayRef, values: Any, quantiles: Any, size: int, check_finite: bool) -> Any:
+    """The kernel call, with the reference already as float64 arrays on the image's
+    device (validated when the ReferenceHistogram was built)."""
     out = img.empty(img.shape)
-    dst = wrap(out, "out")
-    ws_owner, ws = img.workspace(_C.match_workspace_bytes(DTYPE_CODES[img.dtype], img.device_code))
+    dst = wrap(out, "out", ndim=(2, 3))
+    ws_owner, ws = img.workspace(_C.match_workspace_bytes(img.batch, DTYPE_CODES[img.dtype], img.device_code))
     _C.match_histograms(
         img.desc(),
         dst.desc(),
         data_ptr(values),
         data_ptr(quantiles),
-        len(reference),
+        int(size),
         img.device_code,
         img.device_id,
         bool(check_finite),

@@ -35,10 +35,11 @@ void register_ops(py::module_& m) {
 
   m.def(
       "hessian_workspace_bytes",
-      [](int64_t h, int64_t w, int n_scales, bool auto_c, int device) {
-        return hessian_workspace_bytes(h, w, n_scales, auto_c, static_cast<Device>(device));
+      [](int64_t n, int64_t h, int64_t w, int n_scales, bool auto_c, int device) {
+        return hessian_workspace_bytes(n, h, w, n_scales, auto_c, static_cast<Device>(device));
       },
-      py::arg("height"), py::arg("width"), py::arg("n_scales"), py::arg("auto_c"), py::arg("device"));
+      py::arg("batch"), py::arg("height"), py::arg("width"), py::arg("n_scales"), py::arg("auto_c"),
+      py::arg("device"));
 
   m.def(
       "match_histograms",
@@ -63,10 +64,10 @@ void register_ops(py::module_& m) {
 
   m.def(
       "match_workspace_bytes",
-      [](int dtype, int device) {
-        return match_workspace_bytes(static_cast<DType>(dtype), static_cast<Device>(device));
+      [](int64_t batch, int dtype, int device) {
+        return match_workspace_bytes(batch, static_cast<DType>(dtype), static_cast<Device>(device));
       },
-      py::arg("dtype"), py::arg("device"));
+      py::arg("batch"), py::arg("dtype"), py::arg("device"));
 }
 
 }  // namespace bindings

@@ -9,10 +9,12 @@
 
 namespace boneage {
 
-std::size_t hessian_workspace_bytes(int64_t height, int64_t width, int n_scales, bool auto_c,
+std::size_t hessian_workspace_bytes(int64_t batch, int64_t height, int64_t width, int n_scales, bool auto_c,
                                     Device device) {
   if (device == Device::kCPU) return 0;
-  return detail::hessian_workspace_bytes_cuda(height, width, n_scales, auto_c);
+  // Sized from untrusted numbers before any validation: clamp instead of overflowing.
+  if (batch < 1 || height < 1 || width < 1 || n_scales < 1) return 0;
+  return detail::hessian_workspace_bytes_cuda(batch, height, width, std::min(n_scales, kMaxScales), auto_c);
 }
 
 void hessian_enhance(const ImageView& in, const ImageView& out, const HessianParams& p,
@@ -46,10 +48,11 @@ void hessian_enhance(const ImageView& in, const ImageView& out, const HessianPar
   plan.check_finite = p.check_finite && in.dtype == DType::kFloat32;
 
   if (in.device == Device::kCPU) {
-    detail::hessian_enhance_cpu(in, out, plan);
+    // Per-image statistics (the automatic c) for each image of a batch.
+    for (int64_t n = 0; n < in.batch; ++n) detail::hessian_enhance_cpu(in.image(n), out.image(n), plan);
   } else {
     const std::size_t need = detail::hessian_workspace_bytes_cuda(
-        in.height, in.width, static_cast<int>(plan.scales.size()), plan.auto_c);
+        in.batch, in.height, in.width, static_cast<int>(plan.scales.size()), plan.auto_c);
     BONEAGE_CHECK_VALUE(ws.data != nullptr && ws.bytes >= need, "workspace must hold ", need,
                         " bytes on the image's device, got ", ws.bytes);
     detail::hessian_enhance_cuda(in, out, plan, ws, stream);

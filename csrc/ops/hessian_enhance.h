@@ -22,7 +22,7 @@ struct HessianPlan {
 void hessian_enhance_cpu(const ImageView& in, const ImageView& out, const HessianPlan& plan);
 void hessian_enhance_cuda(const ImageView& in, const ImageView& out, const HessianPlan& plan,
                           Workspace ws, StreamHandle stream);
-std::size_t hessian_workspace_bytes_cuda(int64_t height, int64_t width, int n_scales, bool auto_c);
+std::size_t hessian_workspace_bytes_cuda(int64_t batch, int64_t height, int64_t width, int n_scales, bool auto_c);
 
 }  // namespace detail
 }  // namespace boneage

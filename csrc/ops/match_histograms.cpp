@@ -8,9 +8,9 @@
 
 namespace boneage {
 
-std::size_t match_workspace_bytes(DType dtype, Device device) {
-  if (device == Device::kCPU) return 0;
-  return detail::match_workspace_bytes_cuda(dtype);
+std::size_t match_workspace_bytes(int64_t batch, DType dtype, Device device) {
+  if (device == Device::kCPU || batch < 1) return 0;
+  return detail::match_workspace_bytes_cuda(batch, dtype);
 }
 
 void match_histograms(const ImageView& in, const ImageView& out, const ReferenceView& ref,
@@ -36,9 +36,10 @@ void match_histograms(const ImageView& in, const ImageView& out, const Reference
                         "reference quantiles must lie in (0, 1] and end at 1");
   }
   if (in.device == Device::kCPU) {
-    detail::match_histograms_cpu(in, out, ref, check_finite);
+    // Each image of a batch is matched on its own histogram.
+    for (int64_t n = 0; n < in.batch; ++n) detail::match_histograms_cpu(in.image(n), out.image(n), ref, check_finite);
   } else {
-    const std::size_t need = detail::match_workspace_bytes_cuda(in.dtype);
+    const std::size_t need = detail::match_workspace_bytes_cuda(in.batch, in.dtype);
     BONEAGE_CHECK_VALUE(ws.data != nullptr && ws.bytes >= need, "workspace must hold ", need,
                         " bytes on the image's device, got ", ws.bytes);
     detail::match_histograms_cuda(in, out, ref, check_finite, ws, stream);

@@ -10,7 +10,7 @@ void match_histograms_cpu(const ImageView& in, const ImageView& out, const Refer
                           bool check_finite);
 void match_histograms_cuda(const ImageView& in, const ImageView& out, const ReferenceView& ref,
                            bool check_finite, Workspace ws, StreamHandle stream);
-std::size_t match_workspace_bytes_cuda(DType dtype);
+std::size_t match_workspace_bytes_cuda(int64_t batch, DType dtype);
 
 }  // namespace detail
 }  // namespace boneage

@@ -33,7 +33,9 @@ struct HessianParams {
 
 void hessian_enhance(const ImageView& in, const ImageView& out, const HessianParams& p,
                      Workspace ws, StreamHandle stream);
-std::size_t hessian_workspace_bytes(int64_t height, int64_t width, int n_scales, bool auto_c,
+// Workspace of a (batch, height, width) call; 0 on the CPU (and for nonsensical sizes,
+// which the op then refuses with a ValueError).
+std::size_t hessian_workspace_bytes(int64_t batch, int64_t height, int64_t width, int n_scales, bool auto_c,
                                     Device device);
 
 // ---------------------------------------------------------------- match_histograms
@@ -52,7 +54,7 @@ constexpr int kFloatBins = 65536;
 
 void match_histograms(const ImageView& in, const ImageView& out, const ReferenceView& ref,
                       bool check_finite, Workspace ws, StreamHandle stream);
-std::size_t match_workspace_bytes(DType dtype, Device device);
+std::size_t match_workspace_bytes(int64_t batch, DType dtype, Device device);
 
 // ---------------------------------------------------------------- CUDA runtime info
 bool cuda_compiled();

@@ -17,9 +17,9 @@ namespace {
 }  // namespace
 
 void hessian_enhance_cuda(const ImageView&, const ImageView&, const HessianPlan&, Workspace, StreamHandle) { no_cuda(); }
-std::size_t hessian_workspace_bytes_cuda(int64_t, int64_t, int, bool) { no_cuda(); }
+std::size_t hessian_workspace_bytes_cuda(int64_t, int64_t, int64_t, int, bool) { no_cuda(); }
 void match_histograms_cuda(const ImageView&, const ImageView&, const ReferenceView&, bool, Workspace, StreamHandle) { no_cuda(); }
-std::size_t match_workspace_bytes_cuda(DType) { no_cuda(); }
+std::size_t match_workspace_bytes_cuda(int64_t, DType) { no_cuda(); }
 
 }  // namespace detail
 }  // namespace boneage

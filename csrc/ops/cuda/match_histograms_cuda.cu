@@ -20,12 +20,15 @@ int bins_for(DType d) {
 
 }  // namespace
 
-std::size_t match_workspace_bytes_cuda(DType dtype) {
+// Per image: a histogram, a table of bins + 1 entries and 4 state words (a segmented
+// reduction: every image of a batch has its own statistics).
+std::size_t match_workspace_bytes_cuda(int64_t batch, DType dtype) {
   const std::size_t bins = static_cast<std::size_t>(bins_for(dtype));
+  const std::size_t b = static_cast<std::size_t>(batch);
   std::size_t off = 0;
-  off = cuda::WorkspaceCarver::size_of(off, bins * sizeof(unsigned));
-  off = cuda::WorkspaceCarver::size_of(off, (bins + 1) * sizeof(float));
-  off = cuda::WorkspaceCarver::size_of(off, 4 * sizeof(unsigned));
+  off = cuda::WorkspaceCarver::size_of(off, b * bins * sizeof(unsigned));
+  off = cuda::WorkspaceCarver::size_of(off, b * (bins + 1) * sizeof(float));
+  off = cuda::WorkspaceCarver::size_of(off, b * 4 * sizeof(unsigned));
   return off;
 }
 
@@ -34,16 +37,18 @@ void match_histograms_cuda(const ImageView& in, const ImageView& out, const Refe
   cuda::DeviceGuard guard(in.device_id);
   cudaStream_t st = cuda::as_stream(stream);
   const int bins = bins_for(in.dtype);
+  const int64_t B = in.batch;
   cuda::WorkspaceCarver carve(ws.data, ws.bytes);
-  unsigned* hist = carve.take<unsigned>(bins);
-  float* table = carve.take<float>(bins + 1);
-  unsigned* state = carve.take<unsigned>(4);
-  BONEAGE_CUDA_CHECK(cudaMemsetAsync(hist, 0, bins * sizeof(unsigned), st));
+  unsigned* hist = carve.take<unsigned>(static_cast<std::size_t>(B) * bins);
+  float* table = carve.take<float>(static_cast<std::size_t>(B) * (bins + 1));
+  unsigned* state = carve.take<unsigned>(static_cast<std::size_t>(B) * 4);
+  BONEAGE_CUDA_CHECK(cudaMemsetAsync(hist, 0, static_cast<std::size_t>(B) * bins * sizeof(unsigned), st));
 
-  const cuda::MatchSrc src{in.data, in.height, in.width, in.stride_y, in.stride_x};
+  const cuda::MatchSrc src{in.data, in.height, in.width, in.stride_n, in.stride_y, in.stride_x};
   const dim3 block(32, 8);
   const dim3 grid(static_cast<unsigned>((in.width + block.x - 1) / block.x),
-                  static_cast<unsigned>((in.height + block.y - 1) / block.y));
+                  static_cast<unsigned>((in.height + block.y - 1) / block.y), static_cast<unsigned>(B));
+  const unsigned per_image = static_cast<unsigned>(B);
   float* dst = out.ptr<float>();
   const int64_t N = in.numel();
 
@@ -53,25 +58,25 @@ void match_histograms_cuda(const ImageView& in, const ImageView& out, const Refe
     else
       cuda::histogram_int_kernel<uint16_t><<<grid, block, 0, st>>>(src, hist);
     BONEAGE_CUDA_CHECK_LAUNCH();
-    cuda::lut_kernel<kScanThreads><<<1, kScanThreads, 0, st>>>(hist, bins, N, ref.quantiles, ref.values,
-                                                               ref.size, table);
+    cuda::lut_kernel<kScanThreads><<<per_image, kScanThreads, 0, st>>>(hist, bins, N, ref.quantiles, ref.values,
+                                                                       ref.size, table);
     BONEAGE_CUDA_CHECK_LAUNCH();
     if (in.dtype == DType::kUInt8)
-      cuda::apply_lut_kernel<uint8_t><<<grid, block, 0, st>>>(src, table, dst);
+      cuda::apply_lut_kernel<uint8_t><<<grid, block, 0, st>>>(src, bins, table, dst);
     else
-      cuda::apply_lut_kernel<uint16_t><<<grid, block, 0, st>>>(src, table, dst);
+      cuda::apply_lut_kernel<uint16_t><<<grid, block, 0, st>>>(src, bins, table, dst);
     BONEAGE_CUDA_CHECK_LAUNCH();
     return;
   }
 
-  cuda::init_minmax_kernel<<<1, 1, 0, st>>>(state);
+  cuda::init_minmax_kernel<<<static_cast<unsigned>((B + 255) / 256), 256, 0, st>>>(state, B);
   BONEAGE_CUDA_CHECK_LAUNCH();
   cuda::minmax_kernel<<<grid, block, 0, st>>>(src, state);
   BONEAGE_CUDA_CHECK_LAUNCH();
   cuda::histogram_float_kernel<<<grid, block, 0, st>>>(src, state, bins, hist);
   BONEAGE_CUDA_CHECK_LAUNCH();
-  cuda::edge_kernel<kScanThreads><<<1, kScanThreads, 0, st>>>(hist, bins, N, state, ref.quantiles,
-                                                              ref.values, ref.size, table);
+  cuda::edge_kernel<kScanThreads><<<per_image, kScanThreads, 0, st>>>(hist, bins, N, state, ref.quantiles,
+                                                                      ref.values, ref.size, table);
   BONEAGE_CUDA_CHECK_LAUNCH();
   cuda::apply_float_kernel<<<grid, block, 0, st>>>(src, state, bins, table, dst);
   BONEAGE_CUDA_CHECK_LAUNCH();
