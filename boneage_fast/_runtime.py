@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
-from boneage_fast import _C
+try:
+    from boneage_fast import _C
+except ImportError as exc:  # pragma: no cover - exercised by a subprocess test
+    _here = os.path.dirname(os.path.abspath(__file__))
+    raise ImportError(
+        f"boneage_fast's compiled module (_C) was not found next to {_here}. "
+        + ("You are importing the source tree (the current directory holds the repository's boneage_fast/ "
+           "folder, which shadows the installed package): run Python from another directory, or install "
+           "in place with `pip install --no-build-isolation -e .`."
+           if os.path.isfile(os.path.join(os.path.dirname(_here), "pyproject.toml"))
+           else "Reinstall the package: `pip install --force-reinstall boneage_fast`.")
+    ) from exc
 
 #: Raised when a CUDA call fails (or CUDA input reaches a build without CUDA kernels).
 CudaError = _C.CudaError

@@ -16,7 +16,7 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--size", nargs=2, type=int, default=(1024, 832), metavar=("H", "W"))
     demo.add_argument("--repeats", type=int, default=5)
 
-    sub.add_parser("info", help="print what was compiled (CUDA, architectures, threads)")
+    sub.add_parser("info", help="build (CUDA, architectures, threads), devices, runtimes and the shipped model")
 
     ph = sub.add_parser("phantom", help="write a synthetic hand-radiograph dataset (RSNA layout)")
     ph.add_argument("--n", type=int, required=True, help="number of images")
@@ -44,14 +44,43 @@ def main(argv: list[str] | None = None) -> int:
     tr.add_argument("--init-from", default=None, help="fine-tune: start from this regressor model card")
     tr.add_argument("--max-images", type=int, default=None)
 
-    pr = sub.add_parser("predict", help="predict bone ages of an RSNA-layout folder or of image files")
-    pr.add_argument("--regressor", required=True, help="regressor model card")
-    pr.add_argument("--detector", default=None, help="detector model card (attention models)")
-    pr.add_argument("--data", default=None, help="RSNA-layout folder (labels.csv gives sex and truth)")
-    pr.add_argument("--image", nargs="*", default=[], help="image files (with --sex)")
-    pr.add_argument("--sex", default=None, help="M or F for --image")
-    pr.add_argument("--out", default=None, help="predictions CSV (id, boneage, male, pred)")
-    pr.add_argument("--device", default="auto")
+    pr = sub.add_parser("predict", help="bone age of image files with the shipped (or a given) model")
+    pr.add_argument("images", nargs="+", help="image files (PNG, JPEG, TIFF, BMP, DICOM)")
+    pr.add_argument("--sex", required=False, default=None, help="M or F (also male/female, 1/0)")
+    pr.add_argument("--json", action="store_true", help="one JSON object per image")
+    pr.add_argument("--heatmap", default=None, metavar="PNG",
+                    help="write the regression activation map over the hand crop (one image; for several, "
+                         "a {stem} placeholder names each file)")
+    _model_args(pr)
+
+    sc = sub.add_parser("score", help="score a folder or CSV of images into a results CSV (resumable)")
+    sc.add_argument("input", help="a folder (RSNA layout with labels.csv, or plain images) or a CSV (path, sex[, boneage])")
+    sc.add_argument("--out", required=True, help="results CSV; rows are appended, a rerun skips finished ones")
+    sc.add_argument("--sex", default=None, help="sex of every image of a plain folder")
+    sc.add_argument("--workers", type=int, default=2, help="decoding/detection processes (0: in this process)")
+    sc.add_argument("--batch", type=int, default=None, help="regressor batch size")
+    sc.add_argument("--limit", type=int, default=None, help="score at most this many new images")
+    _model_args(sc)
+
+    be = sub.add_parser("bench", help="per-stage and end-to-end latency and throughput vs the paper's 1.5 s")
+    be.add_argument("--images", type=int, default=8, help="phantom files of clinical size to time")
+    be.add_argument("--repeats", type=int, default=3)
+    be.add_argument("--batch", type=int, default=8)
+    be.add_argument("--json", default=None, metavar="PATH", help="also write the report as JSON")
+    be.add_argument("--no-compare", action="store_true", help="do not time the PyTorch path beside another backend")
+    _model_args(be)
+
+    ex = sub.add_parser("export", help="export the regressor to ONNX or build a TensorRT engine")
+    ex.add_argument("--format", choices=("onnx", "tensorrt"), default="onnx")
+    ex.add_argument("--out", default=None, help="output file (default: the runtime cache)")
+    ex.add_argument("--max-batch", type=int, default=64, help="TensorRT: largest batch of the engine")
+    ex.add_argument("--model", default=None, help="model folder or regressor card (default: the shipped model)")
+
+    old = sub.add_parser("predict-folder", help="predictions CSV (id, boneage, male, pred) of an RSNA-layout folder, "
+                                                "for boneage evaluate")
+    old.add_argument("--data", required=True, help="RSNA-layout folder (labels.csv gives sex and truth)")
+    old.add_argument("--out", required=True, help="predictions CSV (id, boneage, male, pred)")
+    _model_args(old)
 
     ev = sub.add_parser("evaluate", help="paper-style tables, t-test and plots from a predictions CSV")
     ev.add_argument("predictions")
@@ -64,6 +93,14 @@ def main(argv: list[str] | None = None) -> int:
         return _train(parser, args)
     if args.command == "predict":
         return _predict(parser, args)
+    if args.command == "predict-folder":
+        return _predict_folder(args)
+    if args.command == "score":
+        return _score(args)
+    if args.command == "bench":
+        return _bench(args)
+    if args.command == "export":
+        return _export(args)
     if args.command == "evaluate":
         from boneage_fast.evaluation import evaluate, markdown_table
 
@@ -79,11 +116,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"t = {t['t']:.3f}, p = {t['p']:.3g}")
         return 0
     if args.command == "info":
-        from boneage_fast import build_info, cuda_is_available
-
-        info = build_info()
-        info["cuda_is_available"] = cuda_is_available()
-        print(json.dumps(info, indent=2))
+        print(json.dumps(_info(), indent=2))
         return 0
     if args.command == "phantom":
         if args.n < 1:
@@ -138,49 +171,181 @@ def _train(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         return 2
 
 
-def _predict(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
-    from boneage_fast.evaluation import save_predictions
-    from boneage_fast.io import ImageReadError
-    from boneage_fast.models.checkpoint import CheckpointError
+def _model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", default=None, help="model folder (regressor.json + detector.json) or a regressor card; "
+                                                  "default: the model shipped with the package")
+    p.add_argument("--detector", default=None, help="detector card, when --model is a regressor card")
+    p.add_argument("--device", default="auto", help="cpu, cuda or auto")
+    p.add_argument("--backend", default="auto", help="torch, onnxruntime, tensorrt or auto")
+
+
+def _predictor(args: argparse.Namespace, **kw):
     from boneage_fast.pipeline import Predictor
 
-    if not args.data and not args.image:
-        parser.error("give --data FOLDER or --image FILE ...")
+    return Predictor(args.model, args.device, args.backend, detector=args.detector, **kw)
+
+
+def _info() -> dict:
+    import importlib.util
+    import os
+
+    from boneage_fast import build_info, cuda_is_available
+    from boneage_fast.pipeline import default_model_dir
+
+    info = build_info()
+    info["cuda_is_available"] = cuda_is_available()
+    info["runtimes"] = {m: importlib.util.find_spec(m) is not None for m in ("torch", "onnxruntime", "tensorrt", "cupy")}
+    if info["runtimes"]["torch"]:
+        import torch
+
+        info["torch"] = {"version": torch.__version__, "cuda": torch.cuda.is_available(),
+                         "devices": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]}
+    card = os.path.join(default_model_dir(), "regressor.json")
+    if os.path.isfile(card):
+        with open(card, encoding="utf-8") as f:
+            c = json.load(f)
+        info["default_model"] = {"folder": default_model_dir(), "sha256": c.get("sha256"),
+                                 "config": c.get("config", {}).get("name"), "input_size":
+                                 c.get("preprocessing", {}).get("input_size"), "metrics": {
+                                     k: v for k, v in c.get("metrics", {}).items() if k != "history"},
+                                 "notice": c.get("notice")}
+    else:
+        info["default_model"] = None
+    return info
+
+
+def _predict(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    from boneage_fast.io import ImageReadError
+    from boneage_fast.models.checkpoint import CheckpointError
+
     try:
-        predictor = Predictor(args.regressor, args.device, detector=args.detector)
-    except (FileNotFoundError, ValueError, CheckpointError) as exc:
+        predictor = _predictor(args)
+    except (FileNotFoundError, ValueError, ImportError, CheckpointError) as exc:
         print(f"boneage predict: {exc}", file=sys.stderr)
         return 2
-    rows, failures = [], []
-    if args.data:
-        from boneage_fast.data.datasets import RSNADataset
-
-        import os
-
-        ds = RSNADataset(os.path.join(args.data, "labels.csv"), os.path.join(args.data, "images"), on_error="skip")
-        for rec in ds:
-            try:
-                p = predictor.predict(rec.image, rec.male)
-            except ValueError as exc:
-                failures.append((rec.id, str(exc)))
-                continue
-            rows.append((rec.id, rec.boneage, rec.male, p.boneage_months))
-        failures += [(i, reason) for i, _, reason in ds.skipped]
-    for path in args.image:
+    failures = 0
+    for path in args.images:
         try:
-            p = predictor.predict(path, args.sex)
-        except (ImageReadError, ValueError) as exc:
-            failures.append((path, str(exc)))
+            p = predictor.predict(path, args.sex, heatmap=bool(args.heatmap))
+        except (ImageReadError, ValueError, TypeError) as exc:
+            failures += 1
+            print(json.dumps({"image": path, "error": str(exc)}) if args.json else f"{path}: error: {exc}",
+                  file=sys.stdout if args.json else sys.stderr)
             continue
-        print(json.dumps({"image": path, "boneage_months": round(p.boneage_months, 2), "box": p.box,
-                          "box_score": p.box_score, "flags": p.flags, "timings_ms": p.timings_ms}))
-    if args.out and rows:
+        if args.heatmap:
+            import os
+
+            from boneage_fast.models.ram import ram_overlay
+
+            stem = os.path.splitext(os.path.basename(path))[0]
+            out = args.heatmap.format(stem=stem) if "{stem}" in args.heatmap else args.heatmap
+            ram_overlay(p.coarse_map, p.heatmap, out)
+        if args.json:
+            print(json.dumps({"image": path, **p.to_dict()}))
+        else:
+            t = p.timings_ms
+            flags = f"  flags: {', '.join(p.flags)}" if p.flags else ""
+            print(f"{path}: bone age {p.boneage_months:.1f} months ({p.boneage_years:.2f} years), sex {p.sex}, "
+                  f"hand box score {p.box_score if p.box_score is not None else float('nan'):.2f}; "
+                  f"{t['total']:.0f} ms (read {t.get('read', 0):.0f}, detect {t.get('detect', 0):.0f}, "
+                  f"maps {t.get('preprocess', 0):.0f}, regressor {t.get('regress', 0):.0f}){flags}")
+    return 0 if failures < len(args.images) else 1
+
+
+def _predict_folder(args: argparse.Namespace) -> int:
+    import os
+
+    from boneage_fast.data.datasets import RSNADataset
+    from boneage_fast.evaluation import save_predictions
+    from boneage_fast.models.checkpoint import CheckpointError
+
+    try:
+        predictor = _predictor(args)
+        ds = RSNADataset(os.path.join(args.data, "labels.csv"), os.path.join(args.data, "images"), on_error="skip")
+    except (FileNotFoundError, ValueError, ImportError, CheckpointError) as exc:
+        print(f"boneage predict-folder: {exc}", file=sys.stderr)
+        return 2
+    rows, failures = [], []
+    for rec in ds:
+        try:
+            p = predictor.predict(rec.image, rec.male)
+        except ValueError as exc:
+            failures.append((rec.id, str(exc)))
+            continue
+        rows.append((rec.id, rec.boneage, rec.male, p.boneage_months))
+    failures += [(i, reason) for i, _, reason in ds.skipped]
+    if rows:
         ids, truth, male, pred = zip(*rows)
         save_predictions(args.out, ids, truth, male, pred)
         print(f"{len(rows)} predictions -> {args.out}")
     for what, reason in failures:
         print(f"skipped {what}: {reason}", file=sys.stderr)
-    return 0 if rows or (args.image and len(failures) < len(args.image)) else 1
+    return 0 if rows else 1
+
+
+def _score(args: argparse.Namespace) -> int:
+    from boneage_fast.evaluation import markdown_table
+    from boneage_fast.models.checkpoint import CheckpointError
+    from boneage_fast.scoring import score
+
+    try:
+        r = score(args.input, args.out, args.model, args.device, args.backend, args.sex, args.workers, args.batch,
+                  limit=args.limit)
+    except (FileNotFoundError, ValueError, ImportError, CheckpointError) as exc:
+        print(f"boneage score: {exc}", file=sys.stderr)
+        return 2
+    print(f"scored {r['scored']} images, {r['failed']} failed (recorded with their error), "
+          f"{r['skipped_as_done']} already in {args.out}; {r['seconds']:.1f} s. "
+          f"The file holds {r['rows']} rows ({r['rows_ok']} with an age).")
+    if "mae" in r:
+        print(markdown_table(r["mae"], f"MAE against the labels ({r['mae']['overall']['n']} images)"))
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from boneage_fast.bench import format_report, run_bench
+    from boneage_fast.models.checkpoint import CheckpointError
+
+    try:
+        r = run_bench(args.model, args.device, args.backend, args.images, args.repeats, batch=args.batch,
+                      compare_torch=not args.no_compare)
+    except (FileNotFoundError, ValueError, ImportError, CheckpointError) as exc:
+        print(f"boneage bench: {exc}", file=sys.stderr)
+        return 2
+    print(format_report(r))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(r, f, indent=1)
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from boneage_fast.models.checkpoint import CheckpointError
+
+    try:
+        from boneage_fast.pipeline import Predictor
+
+        if args.format == "onnx":
+            from boneage_fast.runtime.onnx import cached_onnx, export_onnx
+
+            pr = Predictor(args.model, "cpu", "torch")
+            path = export_onnx(pr.model, args.out, pr.pre.input_size) if args.out else \
+                cached_onnx(pr.model, pr.card, pr.pre.input_size)
+        else:
+            pr = Predictor(args.model, "cuda", "tensorrt", max_batch=args.max_batch)
+            from boneage_fast.runtime.tensorrt import engine_path
+
+            path = engine_path(pr.card, pr.pre.input_size, pr.max_batch)
+            if args.out:
+                import shutil
+
+                shutil.copyfile(path, args.out)
+                path = args.out
+    except (FileNotFoundError, ValueError, ImportError, CheckpointError) as exc:
+        print(f"boneage export: {exc}", file=sys.stderr)
+        return 2
+    print(path)
+    return 0
 
 
 if __name__ == "__main__":

@@ -77,6 +77,7 @@ class Prediction:
         timings_ms: per stage (read, detect, preprocess, regress, total).
         model_id: sha256 of the regressor's weights (the card's).
         heatmap: the RAM heatmap over the coarse map (input_size^2), when asked for.
+        coarse_map: the coarse map (the hand crop the model saw), with the heatmap.
     """
 
     boneage_months: float
@@ -88,6 +89,7 @@ class Prediction:
     sex: str = ""
     source: str = ""
     heatmap: np.ndarray | None = field(default=None, repr=False)
+    coarse_map: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def boneage_years(self) -> float:
@@ -162,7 +164,16 @@ class Predictor:
             folder holding ``regressor.json`` and ``detector.json``, or a regressor
             card (``best.json``) -- then ``detector`` names its detector card.
         device: 'cpu', 'cuda', 'cuda:N' or 'auto' (CUDA when torch sees a GPU).
-        backend: 'torch' or 'auto' (the PyTorch runtime).
+        backend: the regressor's runtime: 'torch', 'onnxruntime' (CPU), 'tensorrt'
+            (CUDA, fp16 engine) or 'auto' -- ONNX Runtime on the CPU, TensorRT on CUDA
+            when it is installed, PyTorch otherwise. The detector runs in PyTorch.
+        precision: the regressor's arithmetic on CUDA: 'fp32', 'bf16' or 'fp16'
+            (autocast; the head's last layer stays float32). Default 'fp32' on the CPU,
+            'bf16' on CUDA. The CPU always computes in float32.
+        compile: ``torch.compile`` the regressor (CUDA; the first call of each batch
+            size then takes a while). Default False.
+        max_batch: the most images :meth:`predict_batch` sends through the regressor at
+            once (default 16 on the CPU, 64 on CUDA).
         detector: a detector card for a regressor card given as ``model``.
         allow_other_detector: accept a detector whose sha256 differs from the one the
             regressor was trained with (its card's ``detector_sha256``); by default
@@ -174,14 +185,24 @@ class Predictor:
     """
 
     def __init__(self, model: str | os.PathLike[str] | None = None, device: str = "auto", backend: str = "auto", *,
+                 precision: str | None = None, compile: bool = False, max_batch: int | None = None,
                  detector: str | os.PathLike[str] | None = None, allow_other_detector: bool = False) -> None:
         import torch
 
         from boneage_fast.models.checkpoint import CheckpointError, load_detector, load_regressor
 
-        if backend not in ("auto", "torch"):
-            raise ValueError(f"backend must be 'auto' or 'torch', got {backend!r}")
+        if backend not in ("auto", "torch", "onnxruntime", "tensorrt"):
+            raise ValueError(f"backend must be 'auto', 'torch', 'onnxruntime' or 'tensorrt', got {backend!r}")
         self.device = resolve_device(device)
+        cuda = self.device.type == "cuda"
+        self.precision = precision or ("bf16" if cuda else "fp32")
+        if self.precision not in ("fp32", "bf16", "fp16"):
+            raise ValueError(f"precision must be 'fp32', 'bf16' or 'fp16', got {precision!r}")
+        if self.precision != "fp32" and not cuda:
+            raise ValueError(f"precision {self.precision!r} needs a CUDA device; the CPU computes in fp32")
+        self.max_batch = int(max_batch) if max_batch is not None else (64 if cuda else 16)
+        if self.max_batch < 1:
+            raise ValueError(f"max_batch must be at least 1, got {max_batch}")
         model = default_model_dir() if model is None else os.fspath(model)
         if os.path.isdir(model):
             reg_card = os.path.join(model, "regressor.json")
@@ -192,7 +213,26 @@ class Predictor:
             reg_card, det_card = model, None if detector is None else os.fspath(detector)
         self.model, self.pre, self.card = load_regressor(reg_card)
         self.model.to(self.device).to(memory_format=torch.channels_last)
+        self._forward = torch.compile(self.model) if compile else self.model
         self.model_id = str(self.card.get("sha256", ""))
+        self.backend = self._choose_backend(backend, cuda)
+        self._runtime = None
+        if self.backend == "onnxruntime":
+            from boneage_fast.runtime.onnx import OnnxRegressor, cached_onnx
+
+            self._runtime = OnnxRegressor(cached_onnx(self.model, self.card, self.pre.input_size), self.model.use_sex,
+                                          threads=torch.get_num_threads())
+            self.model.to(memory_format=torch.channels_last)
+        elif self.backend == "tensorrt":
+            from boneage_fast.runtime.onnx import cached_onnx
+            from boneage_fast.runtime.tensorrt import TensorRTRegressor, build_engine, engine_path
+
+            path = engine_path(self.card, self.pre.input_size, self.max_batch)
+            if not os.path.isfile(path):
+                onnx = cached_onnx(self.model, self.card, self.pre.input_size)
+                build_engine(onnx, path, self.pre.channels, self.pre.input_size, self.max_batch, self.model.use_sex)
+            self._runtime = TensorRTRegressor(path, self.model.use_sex, self.max_batch)
+            self.model.to(self.device)
         self.detector = None
         self.detector_card: dict[str, Any] | None = None
         if det_card is not None and os.path.isfile(det_card):
@@ -207,6 +247,27 @@ class Predictor:
         elif det_card is not None:
             raise CheckpointError(f"{det_card}: detector model card not found")
         self._torch = torch
+
+    @staticmethod
+    def _choose_backend(backend: str, cuda: bool) -> str:
+        import importlib.util
+
+        def have(mod: str) -> bool:
+            return importlib.util.find_spec(mod) is not None
+
+        if backend == "auto":
+            if cuda:
+                return "tensorrt" if have("tensorrt") else "torch"
+            return "onnxruntime" if have("onnxruntime") else "torch"
+        if backend == "onnxruntime" and cuda:
+            raise ValueError("backend 'onnxruntime' runs on the CPU: use device='cpu' (or backend='tensorrt'/'torch')")
+        if backend == "tensorrt" and not cuda:
+            raise ValueError("backend 'tensorrt' needs a CUDA device")
+        if backend == "onnxruntime" and not have("onnxruntime"):
+            raise ImportError("backend 'onnxruntime' needs onnxruntime: pip install onnxruntime")
+        if backend == "tensorrt" and not have("tensorrt"):
+            raise ImportError("backend 'tensorrt' needs TensorRT: pip install 'boneage_fast[tensorrt]'")
+        return backend
 
     # ------------------------------------------------------------------ stages
     def _detect(self, rad: Radiograph, flags: list[str]) -> tuple[tuple[float, float, float, float], float, np.ndarray]:
@@ -225,13 +286,23 @@ class Predictor:
             flags.append("low_detector_score")
         return box, score, pixels
 
-    def _regress(self, maps: np.ndarray, males: Sequence[bool]) -> np.ndarray:
+    def _regress(self, maps: np.ndarray, males: Sequence[bool | None]) -> np.ndarray:
         torch = self._torch
-        with torch.no_grad():
-            x = torch.from_numpy(np.ascontiguousarray(maps)).to(self.device)
-            x = x.contiguous(memory_format=torch.channels_last)
-            s = torch.tensor([1.0 if m else 0.0 for m in males], device=self.device) if self.model.use_sex else None
-            return self.model(x, s).float().cpu().numpy()
+        out = []
+        if self._runtime is not None:
+            sex = np.array([1.0 if m else 0.0 for m in males], np.float32)
+            for i in range(0, len(maps), self.max_batch):
+                out.append(self._runtime(maps[i:i + self.max_batch], sex[i:i + self.max_batch]))
+            return np.concatenate(out)
+        for i in range(0, len(maps), self.max_batch):
+            with torch.no_grad(), torch.autocast(self.device.type, dtype=_AMP[self.precision],
+                                                 enabled=self.precision != "fp32"):
+                x = torch.from_numpy(np.ascontiguousarray(maps[i:i + self.max_batch])).to(self.device)
+                x = x.contiguous(memory_format=torch.channels_last)
+                s = (torch.tensor([1.0 if m else 0.0 for m in males[i:i + self.max_batch]], device=self.device)
+                     if self.model.use_sex else None)
+                out.append(self._forward(x, s).float().cpu().numpy())
+        return np.concatenate(out)
 
     def predict(self, image: Any, sex: Any = None, box: tuple[float, float, float, float] | None = None,
                 heatmap: bool = False) -> Prediction:
@@ -250,6 +321,64 @@ class Predictor:
             NoHandFound: the detector found no hand. ValueError: a bad sex or box.
             TypeError: an unsupported image type.
         """
+        maps, p = self._prepare(image, sex, box)
+        t = time.perf_counter()
+        age = float(self._regress(maps[None], [p.sex == "M" if p.sex else None])[0])
+        p = self._finish(p, age, 1e3 * (time.perf_counter() - t))
+        if heatmap:
+            from boneage_fast.models.ram import ram
+
+            torch = self._torch
+            x = torch.from_numpy(maps[None]).to(self.device)
+            s = torch.tensor([1.0 if p.sex == "M" else 0.0], device=self.device) if self.model.use_sex else None
+            p.heatmap = ram(self.model, x, s)[0].cpu().numpy()
+            p.coarse_map = maps[0]
+        return p
+
+    def predict_batch(self, images: Sequence[Any], sexes: Sequence[Any] | Any, on_error: str = "raise"
+                      ) -> list[Prediction | Exception]:
+        """Bone ages of many images; the regressor runs on batches of up to
+        ``max_batch`` maps.
+
+        Args:
+            images: paths, arrays or Radiographs (as for :meth:`predict`).
+            sexes: one per image, or one value for all.
+            on_error: 'raise' (the first failure raises) or 'return' (a failed image's
+                entry is its exception; the others are still predicted).
+
+        Returns:
+            One :class:`Prediction` (or exception, with ``on_error='return'``) per image,
+            in order. Timings are per image; ``regress`` is its share of the batch.
+        """
+        if on_error not in ("raise", "return"):
+            raise ValueError(f"on_error must be 'raise' or 'return', got {on_error!r}")
+        images = list(images)
+        if isinstance(sexes, (str, bytes, bool, int, float, np.generic)) or sexes is None:
+            sexes = [sexes] * len(images)
+        sexes = list(sexes)
+        if len(sexes) != len(images):
+            raise ValueError(f"sexes must hold one value per image ({len(images)}), got {len(sexes)}")
+        results: list[Prediction | Exception | None] = [None] * len(images)
+        ready: list[tuple[int, np.ndarray, Prediction]] = []
+        for i, (image, sex) in enumerate(zip(images, sexes)):
+            try:
+                ready.append((i, *self._prepare(image, sex)))
+            except (ValueError, TypeError) as exc:  # ImageReadError, NoHandFound, ImageQualityError ...
+                if on_error == "raise":
+                    raise
+                results[i] = exc
+        if ready:
+            t = time.perf_counter()
+            ages = self._regress(np.stack([m for _, m, _ in ready]),
+                                 [p.sex == "M" if p.sex else None for _, _, p in ready])
+            share = 1e3 * (time.perf_counter() - t) / len(ready)
+            for (i, _, p), age in zip(ready, ages):
+                results[i] = self._finish(p, float(age), share)
+        return results  # type: ignore[return-value]
+
+    def _prepare(self, image: Any, sex: Any, box: tuple[float, float, float, float] | None = None
+                 ) -> tuple[np.ndarray, Prediction]:
+        """Everything before the regressor: read, check, detect, maps."""
         t0 = time.perf_counter()
         male = self._sex(sex)
         rad = _to_radiograph(image)
@@ -267,22 +396,17 @@ class Predictor:
         t = time.perf_counter()
         maps = self.pre.maps(pixels, box)
         timings["preprocess"] = 1e3 * (time.perf_counter() - t)
-        t = time.perf_counter()
-        age = float(self._regress(maps[None], [bool(male)])[0])
-        timings["regress"] = 1e3 * (time.perf_counter() - t)
-        hm = None
-        if heatmap:
-            from boneage_fast.models.ram import ram
-
-            torch = self._torch
-            x = torch.from_numpy(maps[None]).to(self.device)
-            s = torch.tensor([1.0 if male else 0.0], device=self.device) if self.model.use_sex else None
-            hm = ram(self.model, x, s)[0].cpu().numpy()
         timings["total"] = 1e3 * (time.perf_counter() - t0)
+        return maps, Prediction(float("nan"), box, score, flags, timings, self.model_id,
+                                "" if male is None else ("M" if male else "F"), rad.source)
+
+    def _finish(self, p: Prediction, age: float, regress_ms: float) -> Prediction:
+        p.boneage_months = age
+        p.timings_ms["regress"] = regress_ms
+        p.timings_ms["total"] += regress_ms
         if not AGE_RANGE_MONTHS[0] <= age <= AGE_RANGE_MONTHS[1]:
-            flags.append("age_out_of_range")
-        return Prediction(age, box, score, flags, timings, self.model_id,
-                          "" if male is None else ("M" if male else "F"), rad.source, hm)
+            p.flags.append("age_out_of_range")
+        return p
 
     def _sex(self, sex: Any) -> bool | None:
         if sex is None:
@@ -303,4 +427,19 @@ def predict(image: Any, sex: Any, *, model: str | os.PathLike[str] | None = None
 
 
 _PREDICTORS: dict[tuple[str | None, str], Predictor] = {}
+
+
+def _amp_dtypes() -> dict[str, Any]:
+    import torch
+
+    return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+class _LazyAmp(dict):
+    def __missing__(self, key: str) -> Any:
+        self.update(_amp_dtypes())
+        return dict.__getitem__(self, key)
+
+
+_AMP: dict[str, Any] = _LazyAmp()
 _ = ImageReadError  # re-exported for callers catching read errors from predict()

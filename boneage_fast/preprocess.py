@@ -203,14 +203,16 @@ class AugmentParams:
     brightness: float
 
     @classmethod
-    def draw(cls, rng: np.random.Generator, size: int) -> AugmentParams:
-        """The paper's ranges: rotation +-20 deg, translation <= 0.2, scaling <= 0.2,
-        horizontal flip, brightness x 0.8-1.2."""
-        angle = rng.uniform(-20, 20)
-        scale = rng.uniform(0.8, 1.2)
-        tx, ty = rng.uniform(-0.2, 0.2, size=2) * size
+    def draw(cls, rng: np.random.Generator, size: int, strength: float = 1.0) -> AugmentParams:
+        """The paper's ranges times ``strength``: rotation +-20 deg, translation <= 0.2,
+        scaling <= 0.2, brightness x 0.8-1.2 (at strength 1); horizontal flip always
+        with probability 1/2."""
+        k = float(strength)
+        angle = rng.uniform(-20, 20) * k
+        scale = 1.0 + rng.uniform(-0.2, 0.2) * k
+        tx, ty = rng.uniform(-0.2, 0.2, size=2) * size * k
         return cls(float(angle), float(scale), float(tx), float(ty), bool(rng.random() < 0.5),
-                   float(rng.uniform(0.8, 1.2)))
+                   float(1.0 + rng.uniform(-0.2, 0.2) * k))
 
 
 @dataclass

@@ -62,7 +62,7 @@ def test_bad_loss_parameters(kwargs):
 # ---------------------------------------------------------------- regressor, RAM
 def test_regressor_shapes_gradients_and_sex_effect():
     torch.manual_seed(0)
-    m = BoneAgeRegressor(in_channels=2, use_sex=True, dropout=0.0)
+    m = BoneAgeRegressor(init="torchvision", in_channels=2, use_sex=True, dropout=0.0)
     x = torch.randn(3, 2, 96, 112)
     y = m(x, torch.tensor([1.0, 0.0, 1.0]))
     assert y.shape == (3,) and y.dtype == torch.float32
@@ -86,15 +86,28 @@ def test_regressor_bad_inputs(kwargs, x, sex, match):
         m(x, sex)
 
 
-def test_paper_init_is_gaussian_std_0001():
-    m = BoneAgeRegressor(paper_init=True)
-    w = torch.cat([mod.weight.detach().flatten() for mod in m.modules() if isinstance(mod, torch.nn.Conv2d)])
+def test_initialisations():
+    def conv_std(m):
+        return float(torch.cat([mod.weight.detach().flatten() for mod in m.modules()
+                                if isinstance(mod, torch.nn.Conv2d)]).std())
+
+    paper = BoneAgeRegressor(paper_init=True)
+    w = torch.cat([mod.weight.detach().flatten() for mod in paper.modules() if isinstance(mod, torch.nn.Conv2d)])
     assert abs(float(w.std()) - 0.001) < 1e-4 and abs(float(w.mean())) < 1e-4
+    assert conv_std(BoneAgeRegressor(init="torchvision")) == pytest.approx(0.1, rel=0.15)  # truncated normal 0.1
+    default = BoneAgeRegressor()
+    assert conv_std(default) < 0.05  # PyTorch's Kaiming-uniform: fan-in scaled, far smaller
+    # the default starts every prediction at the mean age (the last layer is zero)
+    assert not default.head[-1].weight.any() and not default.head[-1].bias.any()
+    with torch.no_grad():
+        assert torch.equal(default.eval()(torch.rand(2, 2, 80, 80), torch.tensor([1.0, 0.0])), torch.full((2,), 127.0))
+    with pytest.raises(ValueError, match="init must be"):
+        BoneAgeRegressor(init="xavier")
 
 
 def test_ram_is_the_coefficient_weighted_feature_average():
     torch.manual_seed(1)
-    m = BoneAgeRegressor(in_channels=1, use_sex=False, dropout=0.0).eval()
+    m = BoneAgeRegressor(init="torchvision", in_channels=1, use_sex=False, dropout=0.0).eval()
     x = torch.randn(2, 1, 99, 99)
     h = ram(m, x)
     assert h.shape == (2, 99, 99)
@@ -124,7 +137,7 @@ def test_detector_builds_offline_and_returns_box_or_none(rng):
 # ---------------------------------------------------------------- checkpoints, configs
 def test_checkpoint_roundtrip_gives_identical_predictions(tmp_path):
     torch.manual_seed(2)
-    m = BoneAgeRegressor(in_channels=2, use_sex=True).eval()
+    m = BoneAgeRegressor(init="torchvision", in_channels=2, use_sex=True).eval()
     pre = Preprocessor(_reference(), input_size=96)
     card = save_checkpoint(m, str(tmp_path / "best.json"),
                            {"kind": "regressor", "model": m.config(), "preprocessing": pre.to_dict()})
@@ -175,6 +188,8 @@ def test_presets_differ_as_documented():
     ("S5", {"schedule": "step"}, ValueError, "schedule"),
     ("S5", {"warmup": 1.0}, ValueError, "warmup"),
     ("S5", {"weight_decay": -1.0}, ValueError, "weight_decay"),
+    ("S5", {"init": "xavier"}, ValueError, "init must be"),
+    ("S5", {"augment_strength": 1.5}, ValueError, "augment_strength"),
 ])
 def test_bad_configs(spec, overrides, exc, match):
     with pytest.raises(exc, match=match):
@@ -223,7 +238,7 @@ def test_bf16_autocast_does_not_quantise_the_age():
     # (bf16 near 128 months steps by 0.5-1 month).
     torch.manual_seed(3)
     # batch statistics (train mode, no dropout) keep the head's values at a realistic size
-    m = BoneAgeRegressor(in_channels=2, use_sex=True, dropout=0.0, age_offset=127.0, age_scale=41.0)
+    m = BoneAgeRegressor(init="torchvision", in_channels=2, use_sex=True, dropout=0.0, age_offset=127.0, age_scale=41.0)
     x, sex = torch.rand(16, 2, 80, 80), (torch.rand(16) > 0.5).float()
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
         out = m(x, sex)
@@ -239,10 +254,10 @@ def test_bf16_autocast_does_not_quantise_the_age():
 
 def test_input_standardisation_lives_in_the_model(tmp_path):
     torch.manual_seed(4)
-    m = BoneAgeRegressor(in_channels=2, use_sex=False, dropout=0.0, input_mean=[0.3, 0.05], input_std=[0.2, 0.1])
+    m = BoneAgeRegressor(init="torchvision", in_channels=2, use_sex=False, dropout=0.0, input_mean=[0.3, 0.05], input_std=[0.2, 0.1])
     m.eval()
     x = torch.rand(2, 2, 80, 80)
-    plain = BoneAgeRegressor(in_channels=2, use_sex=False, dropout=0.0)
+    plain = BoneAgeRegressor(init="torchvision", in_channels=2, use_sex=False, dropout=0.0)
     plain.load_state_dict({k: v for k, v in m.state_dict().items() if not k.startswith("input_")}, strict=False)
     plain.eval()
     z = (x - torch.tensor([0.3, 0.05]).view(1, 2, 1, 1)) / torch.tensor([0.2, 0.1]).view(1, 2, 1, 1)
@@ -303,7 +318,7 @@ def _calibrated(m: BoneAgeRegressor, size: int = 96) -> BoneAgeRegressor:
 
 def test_half_precision_checkpoint_is_smaller_and_exact_up_to_rounding(tmp_path):
     torch.manual_seed(6)
-    m = _calibrated(BoneAgeRegressor(in_channels=2, use_sex=True, dropout=0.0))
+    m = _calibrated(BoneAgeRegressor(init="torchvision", in_channels=2, use_sex=True, dropout=0.0))
     pre = Preprocessor(_reference(), input_size=96).to_dict()
     full = save_checkpoint(m, str(tmp_path / "f.json"), {"kind": "regressor", "model": m.config(), "preprocessing": pre})
     half = save_checkpoint(m, str(tmp_path / "h.json"), {"kind": "regressor", "model": m.config(), "preprocessing": pre},

@@ -22,8 +22,14 @@ class BoneAgeRegressor(nn.Module):
         in_channels: input maps (2 = [coarse, fine]; 1 for the plain-image baseline S1).
         use_sex: concatenate sex (1 = male, 0 = female) to the pooled features.
         dropout: dropout probability on the pooled features ("conv") and after each FC.
-        paper_init: Gaussian init (mean 0, std 0.001) of every conv and linear weight, as
-            in the paper; otherwise torchvision's Inception-V3 init.
+        paper_init: shorthand for ``init="paper"``.
+        init: the initialisation of the conv and linear weights. "pytorch" (default):
+            PyTorch's layer defaults (Kaiming-uniform), with the last layer zeroed so
+            training starts at the mean age; "torchvision": torchvision's Inception-V3
+            init (truncated normal, std 0.1); "paper": Gaussian, mean 0, std 0.001, as
+            in the paper. Under Adam a BatchNorm network's effective step is the
+            learning rate over the weights' scale: torchvision's large weights made
+            training ~10x slower (docs/results.md).
         age_offset, age_scale: the last layer predicts ``(age - offset) / scale``; the
             default centres it on the RSNA mean so training starts near the right range.
         input_mean, input_std: per-channel standardisation applied to ``x`` first (the
@@ -37,13 +43,17 @@ class BoneAgeRegressor(nn.Module):
 
     def __init__(self, in_channels: int = 2, use_sex: bool = True, dropout: float = 0.5, paper_init: bool = False,
                  age_offset: float = 127.0, age_scale: float = 40.0, input_mean: list[float] | None = None,
-                 input_std: list[float] | None = None) -> None:
+                 input_std: list[float] | None = None, init: str = "pytorch") -> None:
         super().__init__()
         if in_channels < 1:
             raise ValueError(f"in_channels must be >= 1, got {in_channels}")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
-        trunk = inception_v3(weights=None, aux_logits=False, init_weights=True, transform_input=False)
+        if paper_init:
+            init = "paper"
+        if init not in ("pytorch", "torchvision", "paper"):
+            raise ValueError(f"init must be 'pytorch', 'torchvision' or 'paper', got {init!r}")
+        trunk = inception_v3(weights=None, aux_logits=False, init_weights=init == "torchvision", transform_input=False)
         trunk.Conv2d_1a_3x3 = BasicConv2d(in_channels, 32, kernel_size=3, stride=2)
         self.features = nn.Sequential(*[getattr(trunk, name) for name in _TRUNK])
         self.pool = nn.AdaptiveAvgPool2d(1)
@@ -64,12 +74,15 @@ class BoneAgeRegressor(nn.Module):
             raise ValueError(f"input_mean/input_std must hold {in_channels} values (std > 0), got {mean} / {std}")
         self.register_buffer("input_mean", torch.tensor(mean).view(1, -1, 1, 1))
         self.register_buffer("input_std", torch.tensor(std).view(1, -1, 1, 1))
-        if paper_init:
+        if init == "paper":
             for m in self.modules():
                 if isinstance(m, (nn.Conv2d, nn.Linear)):
                     nn.init.normal_(m.weight, mean=0.0, std=0.001)
                     if m.bias is not None:
                         nn.init.zeros_(m.bias)
+        elif init == "pytorch":
+            nn.init.zeros_(self.head[-1].weight)
+            nn.init.zeros_(self.head[-1].bias)
 
     def config(self) -> dict[str, Any]:
         return {"in_channels": self.in_channels, "use_sex": self.use_sex,

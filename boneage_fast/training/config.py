@@ -39,7 +39,8 @@ class TrainConfig:
     warmup: float = 0.25  # fraction of the steps spent warming up (onecycle)
     weight_decay: float = 1e-4
     dropout: float = 0.5
-    paper_init: bool = False
+    init: str = "pytorch"  # "pytorch" | "torchvision" | "paper" (see BoneAgeRegressor)
+    augment_strength: float = 1.0  # scales the paper's augmentation ranges (1 = +-20 deg, 0.2, 0.2, 0.8-1.2)
     augment: bool = True
     val_fraction: float = 0.15
     seed: int = 0
@@ -75,6 +76,10 @@ class TrainConfig:
             errors.append(f"warmup must be in (0, 1), got {self.warmup}")
         if not self.weight_decay >= 0:
             errors.append(f"weight_decay must be >= 0, got {self.weight_decay}")
+        if self.init not in ("pytorch", "torchvision", "paper"):
+            errors.append(f"init must be 'pytorch', 'torchvision' or 'paper', got {self.init!r}")
+        if not 0 <= self.augment_strength <= 1:
+            errors.append(f"augment_strength must be in [0, 1], got {self.augment_strength}")
         if self.bn_batches < 1:
             errors.append(f"bn_batches must be >= 1, got {self.bn_batches}")
         if not 0 <= self.dropout < 1:

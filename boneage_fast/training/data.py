@@ -355,9 +355,9 @@ class MapDataset(torch.utils.data.Dataset):
     """
 
     def __init__(self, cache: CropCache, rows: np.ndarray, ages: np.ndarray, males: np.ndarray, pre: Preprocessor,
-                 train: bool, seed: int = 0, coarse_only: bool = False) -> None:
+                 train: bool, seed: int = 0, coarse_only: bool = False, strength: float = 1.0) -> None:
         self.cache, self.rows, self.ages, self.males, self.pre = cache, np.asarray(rows), ages, males, pre
-        self.train, self.seed, self.coarse_only = train, seed, coarse_only
+        self.train, self.seed, self.coarse_only, self.strength = train, seed, coarse_only, strength
         self.epoch = 0
 
     def __len__(self) -> int:
@@ -368,7 +368,8 @@ class MapDataset(torch.utils.data.Dataset):
         crop = self.cache.read(i)
         bright = 1.0
         if self.train:
-            p = AugmentParams.draw(np.random.default_rng([self.seed, self.epoch, i]), self.pre.input_size)
+            p = AugmentParams.draw(np.random.default_rng([self.seed, self.epoch, i]), self.pre.input_size,
+                                   self.strength)
             maps = augment_maps(self.pre, self.pre.coarse_from_crop(crop), p, self.coarse_only)
             if self.coarse_only:
                 bright = p.brightness
