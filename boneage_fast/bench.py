@@ -5,7 +5,6 @@ radiographs written to disk at clinical sizes."""
 from __future__ import annotations
 
 import os
-import platform
 import tempfile
 import time
 from typing import Any
@@ -21,16 +20,9 @@ def _machine(device: str) -> str:
         import torch
 
         return torch.cuda.get_device_name()
-    cpu = ""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return f"{cpu or platform.processor() or platform.machine()}, {os.cpu_count()} CPUs"
+    from boneage_fast._runtime import cpu_name
+
+    return cpu_name()
 
 
 def phantom_files(n: int, folder: str, seed: int = 0) -> list[tuple[str, str]]:

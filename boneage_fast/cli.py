@@ -27,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     ph.add_argument("--format", choices=("png16", "png8", "dicom"), default="png16")
     ph.add_argument("--workers", type=int, default=1, help="rendering processes")
     ph.add_argument("--clean", action="store_true", help="no acquisition nuisance (upright, centred, no markers)")
+    ph.add_argument("--scale", type=float, default=1.0, help="scale the random clinical sizes (0.5: 400-1300 px)")
 
     tr = sub.add_parser("train", help="train the hand detector or the regressor")
     tr.add_argument("what", choices=("detector", "regressor"))
@@ -45,7 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     tr.add_argument("--max-images", type=int, default=None)
 
     pr = sub.add_parser("predict", help="bone age of image files with the shipped (or a given) model")
-    pr.add_argument("images", nargs="+", help="image files (PNG, JPEG, TIFF, BMP, DICOM)")
+    pr.add_argument("images", nargs="*", help="image files (PNG, JPEG, TIFF, BMP, DICOM)")
+    pr.add_argument("--example", action="store_true",
+                    help="predict the example radiograph that ships with the package (a synthetic phantom)")
     pr.add_argument("--sex", required=False, default=None, help="M or F (also male/female, 1/0)")
     pr.add_argument("--json", action="store_true", help="one JSON object per image")
     pr.add_argument("--heatmap", default=None, metavar="PNG",
@@ -127,8 +130,10 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--size must be between 256 and 4096 pixels per side, got {args.size}")
         from boneage_fast.data.writer import write_phantom_dataset
 
+        if not 0.1 <= args.scale <= 1.5:
+            parser.error(f"--scale must be in [0.1, 1.5], got {args.scale}")
         labels = write_phantom_dataset(args.out, args.n, args.seed, tuple(args.size) if args.size else None,
-                                       args.format, args.workers, clean=args.clean)
+                                       args.format, args.workers, clean=args.clean, size_scale=args.scale)
         print(labels)
         return 0
     if args.command == "demo":
@@ -214,9 +219,26 @@ def _info() -> dict:
     return info
 
 
+def example_images() -> list[tuple[str, str]]:
+    """(path, sex) of the example radiographs shipped in boneage_fast/examples."""
+    import os
+
+    folder = os.path.join(os.path.dirname(os.path.abspath(__file__)), "examples")
+    with open(os.path.join(folder, "examples.json"), encoding="utf-8") as f:
+        meta = json.load(f)
+    return [(os.path.join(folder, name), m["sex"]) for name, m in sorted(meta.items())]
+
+
 def _predict(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     from boneage_fast.io import ImageReadError
     from boneage_fast.models.checkpoint import CheckpointError
+
+    if args.example:
+        for path, sex in example_images():
+            args.images.append(path)
+            args.sex = args.sex or sex
+    if not args.images:
+        parser.error("give image files, or --example")
 
     try:
         predictor = _predictor(args)

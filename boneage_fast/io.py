@@ -102,13 +102,17 @@ def from_array(array: Any, source: str = "<array>") -> Radiograph:
     return Radiograph(np.ascontiguousarray(pixels), source, bits, None, {"format": "array"})
 
 
-def read_image(path: str | os.PathLike[str]) -> Radiograph:
+def read_image(path: str | bytes | os.PathLike[str]) -> Radiograph:
     """Read a radiograph file (PNG, JPEG, TIFF, BMP by content; DICOM by content or suffix).
 
     Raises:
         ImageReadError: missing, empty, truncated, corrupt or non-image file; DICOM
             without pixel data or with an undecodable transfer syntax; size out of range.
     """
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)  # a file name given as bytes (os.listdir(b"...") gives those)
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str, bytes or os.PathLike file name, got {type(path).__name__}")
     path = os.fspath(path)
     if not os.path.exists(path):
         raise ImageReadError(path, "no such file")

@@ -188,3 +188,15 @@ def test_real_radiographs_read():
         r = read_image(path)
         assert r.pixels.dtype == np.uint16 and r.pixels.ndim == 2
         assert 500 <= max(r.shape) <= 4000 and r.pixels.std() > 0, path
+
+
+def test_bytes_and_bad_path_types(tmp_path):
+    from PIL import Image
+
+    a = (np.arange(64 * 48, dtype=np.uint32).reshape(64, 48) % 65536).astype(np.uint16)
+    Image.fromarray(a).save(tmp_path / "x.png")
+    np.testing.assert_array_equal(read_image(str(tmp_path / "x.png").encode()).pixels, a)
+    with pytest.raises(TypeError, match="path must be"):
+        read_image(12)
+    with pytest.raises(ImageReadError, match="no such file"):
+        read_image(b"/nonexistent/file.png")

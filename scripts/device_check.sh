@@ -33,8 +33,9 @@ status+=("pytest (all, CUDA included)|rc=$rc|$(tail -1 "$OUT/pytest.log")")
 timeout 300 pytest python_tests -q -m cuda -p no:cacheprovider >"$OUT/pytest_cuda.log" 2>&1
 status+=("pytest -m cuda|rc=$?|$(tail -1 "$OUT/pytest_cuda.log")")
 
-# 2. compute-sanitizer on a driver that launches every kernel (all dtypes, both c modes).
-for tool in memcheck racecheck; do
+# 2. compute-sanitizer on a driver that launches every kernel (all dtypes, both c modes,
+#    single images and batches).
+for tool in memcheck racecheck initcheck; do
   timeout 240 compute-sanitizer --tool "$tool" --error-exitcode 99 python scripts/sanitize_driver.py >"$OUT/sanitize_$tool.log" 2>&1
   rc=$?
   summary=$(grep -E "ERROR SUMMARY|RACECHECK SUMMARY" "$OUT/sanitize_$tool.log" | tail -1)
@@ -45,7 +46,14 @@ done
 timeout 240 python benchmarks/bench_ops.py --gpu --out "$OUT/bench_gpu.json" >"$OUT/bench_gpu.log" 2>&1
 status+=("benchmarks --gpu|rc=$?|bench_gpu.json")
 
+# 4. The product on the GPU: the shipped model end to end (file -> age), torch bf16,
+#    beside nothing else; per-stage p50/p95/p99 and batch throughput.
+timeout 240 boneage bench --device cuda --backend torch --images 8 --repeats 5 --batch 64 \
+  --json "$OUT/bench_e2e_gpu.json" >"$OUT/bench_e2e_gpu.log" 2>&1
+status+=("boneage bench --device cuda|rc=$?|bench_e2e_gpu.json")
+
 echo
-cat "$OUT/bench_gpu.log" | tail -8
+tail -8 "$OUT/bench_gpu.log"
+tail -12 "$OUT/bench_e2e_gpu.log"
 echo
 printf '%s\n' "${status[@]}" | column -t -s'|'

@@ -19,7 +19,6 @@ import argparse
 import csv
 import json
 import os
-import platform
 import sys
 import time
 
@@ -28,10 +27,15 @@ import numpy as np
 PROFILES = {
     # The recipe is the package default (AdamW, one-cycle, standardised inputs); only
     # the sizes differ.
-    "cpu": dict(n_train=4000, n_test=400, n_det=600, size=(512, 416), input_size=128, epochs=8, batch=32,
-                det_epochs=4, det_size=224, workers=2, fine_on_device=False, dropout=0.2),
-    "gpu": dict(n_train=12000, n_test=1000, n_det=2000, size=(1024, 832), input_size=384, epochs=12, batch=64,
-                det_epochs=6, det_size=320, workers=8, fine_on_device=True, dropout=0.5),
+    # size None: the phantom's clinical sizes (800-2600 px, random aspect); 8-bit PNGs like RSNA's.
+    "cpu": dict(n_train=5000, n_test=500, n_det=600, size=None, size_scale=0.5, fmt="png8", input_size=128,
+                epochs=8, batch=32,
+                det_epochs=4, det_size=224, workers=0, cache_workers=2, fine_on_device=False, dropout=0.2,
+                augment_strength=0.0),
+    "gpu": dict(n_train=12000, n_test=1000, n_det=2000, size=None, size_scale=1.0, fmt="png8", input_size=384,
+                epochs=12, batch=64,
+                det_epochs=6, det_size=320, workers=8, cache_workers=8, fine_on_device=True, dropout=0.5,
+                augment_strength=1.0),
 }
 SETTINGS = ("S1", "S2", "S3", "S4", "S5")
 DESCRIPTION = {
@@ -48,13 +52,9 @@ def _hardware(device: str) -> str:
         import torch
 
         return torch.cuda.get_device_name()
-    name = ""
-    try:
-        with open("/proc/cpuinfo") as f:
-            name = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), "")
-    except OSError:
-        pass
-    return f"{name or platform.machine()}, {os.cpu_count()} CPUs"
+    from boneage_fast._runtime import cpu_name
+
+    return cpu_name()
 
 
 def predict_set(predictor, test_dir: str, out_csv: str) -> None:
@@ -107,12 +107,14 @@ def main(argv: list[str] | None = None) -> int:
         for k, (n, seed) in sets.items():
             if not os.path.isfile(os.path.join(dirs[k], "labels.csv")):
                 t = time.time()
-                write_phantom_dataset(dirs[k], n, seed=seed, size=prof["size"], workers=prof["workers"], progress=False)
+                write_phantom_dataset(dirs[k], n, seed=seed, size=prof["size"], fmt=prof["fmt"],
+                                      workers=max(prof["cache_workers"], 1), progress=False,
+                                      size_scale=prof["size_scale"])
                 log("rendered", set=k, n=n, seconds=round(time.time() - t, 1))
         if not os.path.isfile(det_card):
             r = train_detector(dirs["detector"], os.path.dirname(det_card), epochs=prof["det_epochs"],
                                image_size=prof["det_size"], batch_size=8, device=device, progress=False,
-                               workers=prof["workers"])
+                               workers=prof["cache_workers"])
             log("detector", best_val_mean_iou=r["best_val_mean_iou"], seconds=round(r["seconds"], 1))
         for seed in args.seeds:
             for name in args.settings:
@@ -122,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 cfg = load_config(name, input_size=prof["input_size"], epochs=prof["epochs"], batch_size=prof["batch"],
                                   seed=seed, detector=det_card if name != "S1" else None, dropout=prof["dropout"],
-                                  workers=prof["workers"], fine_on_device=prof["fine_on_device"],
+                                  workers=prof["workers"], cache_workers=prof["cache_workers"],
+                                  fine_on_device=prof["fine_on_device"], augment_strength=prof["augment_strength"],
                                   cache_dir=os.path.join(work, "cache"))
                 r = train_regressor(cfg, dirs["train"], run, device=device, progress=False)
                 log("trained", setting=name, seed=seed, best_val_mae=r["best_val_mae"],
@@ -173,14 +176,18 @@ def write_report(args, prof, work: str, dirs: dict[str, str], det_card: str, dev
         path = os.path.join(work, f"{name}_seed{seed}", "best.json")
         return json.load(open(path)) if os.path.isfile(path) else {}
 
+    size_text = (f"random clinical sizes × {prof['size_scale']}: {800 * prof['size_scale']:.0f}–"
+                 f"{2600 * prof['size_scale']:.0f} px tall, aspect 0.7–1" if prof["size"] is None
+                 else f"{prof['size'][0]}×{prof['size'][1]} px")
     md = ["# Phantom experiment: the paper's Table II, S1–S5", "",
           f"Produced by `python scripts/phantom_experiment.py --profile {args.profile}` (seeds "
           f"{', '.join(str(s) for s in sorted({s for r in runs.values() for s in r}))}) on {_hardware(device)}, "
           f"torch {torch.__version__}.", "",
-          f"Profile `{args.profile}`: {prof['n_train']} training phantoms ({prof['size'][0]}×{prof['size'][1]} px; "
+          f"Profile `{args.profile}`: {prof['n_train']} training phantoms ({size_text}, {prof['fmt']}; "
           "15 % of them held out for validation), a separate test set of "
           f"{prof['n_test']} phantoms and a separate detector set of {prof['n_det']}; regressor input "
-          f"{prof['input_size']}² px, {prof['epochs']} epochs, batch {prof['batch']}, dropout {prof['dropout']}; the "
+          f"{prof['input_size']}² px, {prof['epochs']} epochs, batch {prof['batch']}, dropout {prof['dropout']}, "
+          f"augmentation strength {prof['augment_strength']} (1 = the paper's ranges; 0 = horizontal flips only); the "
           "package's default recipe (AdamW, peak lr 1e-3, one-cycle warm-up + cosine, inputs standardised in the "
           f"model, precise-BN before validation). Detector: {prof['det_epochs']} epochs at {prof['det_size']} px on "
           f"the detector set, validation mean IoU {det.get('metrics', {}).get('best_val_mean_iou', float('nan')):.3f}. "
@@ -257,6 +264,9 @@ def write_report(args, prof, work: str, dirs: dict[str, str], det_card: str, dev
            "![validation curves](results/validation_curves.png)"]
     if "S5" in runs:
         md += ["![S5 predicted vs true](results/S5_scatter.png)", "![S5 Bland–Altman](results/S5_bland_altman.png)"]
+    ablation = os.path.join(os.path.dirname(os.path.abspath(args.out)), "ablation.md")
+    if os.path.isfile(ablation):  # the hand-written record of how the recipe was found
+        md += ["", open(ablation, encoding="utf-8").read().rstrip()]
     with open(args.out, "w") as f:
         f.write("\n".join(md) + "\n")
     print("\n".join(md))

@@ -32,6 +32,16 @@ def main() -> int:
                 worst = max(worst, float((np.abs(g - hessian_enhance(a, (1, 2), c=c)) > 1e-3).mean()))
             g = match_histograms(t, ref).cpu().numpy()
             worst = max(worst, float((np.abs(g - match_histograms(a, ref)) > 1e-3 * 4000).mean()))
+        # an (N, H, W) batch, non-contiguous along N: each image against its own CPU result
+        stack = (rng.random((5, *shape)) * 4000).astype(np.uint16)[::2]
+        tb = torch.from_numpy(stack.astype(np.int32)).to(torch.uint16).cuda()
+        for c in (None, 0.1):
+            g = hessian_enhance(tb, (1, 2), c=c).cpu().numpy()
+            worst = max(worst, float((np.abs(g - hessian_enhance(stack, (1, 2), c=c)) > 1e-3).mean()))
+        g = match_histograms(tb, ref).cpu().numpy()
+        worst = max(worst, float((np.abs(g - match_histograms(stack, ref)) > 1e-3 * 4000).mean()))
+        g = match_histograms(tb.float(), ref).cpu().numpy()
+        worst = max(worst, float((np.abs(g - match_histograms(stack.astype(np.float32), ref)) > 1e-3 * 4000).mean()))
         bad = f.copy()
         bad[0, 0] = np.nan
         try:

@@ -192,6 +192,7 @@ def render(
     male: bool,
     seed: int,
     size: tuple[int, int] | None = None,
+    size_scale: float = 1.0,
     bits: int = 16,
     hard_fraction: float = 0.03,
     nuisance: bool = True,
@@ -202,6 +203,8 @@ def render(
         bone_age: true bone age in months, 0..228.
         male: sex (True = male).
         seed: everything random (subject traits, pose, acquisition, noise) follows it.
+        size_scale: with ``size=None``, scales the drawn size (0.5: 400-1300 px tall),
+            for faster sets with the same variety of sizes and aspects.
         size: (height, width) in pixels, each 256..4096; ``None`` draws a size like the
             real images (height 800-2600, aspect 0.7-1.0).
         bits: 16 (uint16) or 8 (uint8) output.
@@ -220,6 +223,8 @@ def render(
     if size is None:
         H = int(rng.integers(800, 2601))
         W = int(H * rng.uniform(0.7, 1.0))
+        if size_scale != 1.0:
+            H, W = max(int(round(H * size_scale)), 256), max(int(round(W * size_scale)), 256)
     else:
         H, W = (int(v) for v in size)
     if not (256 <= H <= 4096 and 256 <= W <= 4096):

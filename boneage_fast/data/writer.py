@@ -39,13 +39,14 @@ def _write_dicom(path: str, image: np.ndarray, spacing: float, pid: str) -> None
     ds.save_as(path, enforce_file_format=True)
 
 
-def _render_one(args: tuple[int, float, bool, int, tuple[int, int] | None, str, str, bool]) -> dict[str, Any]:
+def _render_one(args: tuple[int, float, bool, int, tuple[int, int] | None, str, str, bool, float]) -> dict[str, Any]:
     from PIL import Image
 
     from boneage_fast.data.phantom import render
 
-    i, age, male, seed, size, fmt, out_dir, clean = args
-    s = render(age, male, seed=seed, size=size, bits=8 if fmt == "png8" else 16, nuisance=not clean)
+    i, age, male, seed, size, fmt, out_dir, clean, size_scale = args
+    s = render(age, male, seed=seed, size=size, size_scale=size_scale, bits=8 if fmt == "png8" else 16,
+               nuisance=not clean)
     rid = f"{i:06d}"
     if fmt == "dicom":
         _write_dicom(os.path.join(out_dir, "images", rid + ".dcm"), s.image, s.pixel_spacing_mm, rid)
@@ -56,10 +57,11 @@ def _render_one(args: tuple[int, float, bool, int, tuple[int, int] | None, str, 
 
 def write_phantom_dataset(out_dir: str, n: int, seed: int = 0, size: tuple[int, int] | None = None,
                           fmt: str = "png16", workers: int = 1, progress: bool = True, clean: bool = False,
-                          ages: Any = None, males: Any = None) -> str:
+                          ages: Any = None, males: Any = None, size_scale: float = 1.0) -> str:
     """Render ``n`` phantoms whose ages and sexes follow the RSNA training distribution
     (``clean=True``: upright, centred, no acquisition nuisance); ``ages``/``males``
-    give the labels explicitly instead.
+    give the labels explicitly instead; ``size_scale`` scales the random clinical sizes
+    (``size=None``).
 
     Returns:
         The path of ``labels.csv``.
@@ -79,7 +81,10 @@ def write_phantom_dataset(out_dir: str, n: int, seed: int = 0, size: tuple[int, 
     ages, males = np.asarray(ages, dtype=float), np.asarray(males, dtype=bool)
     if ages.shape != (n,) or males.shape != (n,):
         raise ValueError(f"ages and males must hold n = {n} values each")
-    jobs = [(i, float(ages[i]), bool(males[i]), seed * 1_000_003 + i, size, fmt, out_dir, clean) for i in range(n)]
+    if not 0.1 <= size_scale <= 1.5:
+        raise ValueError(f"size_scale must be in [0.1, 1.5], got {size_scale}")
+    jobs = [(i, float(ages[i]), bool(males[i]), seed * 1_000_003 + i, size, fmt, out_dir, clean, size_scale)
+            for i in range(n)]
     from tqdm import tqdm
 
     bar = tqdm(total=n, desc="phantoms", unit="img", disable=not progress)

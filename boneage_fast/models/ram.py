@@ -42,7 +42,10 @@ def ram(model: BoneAgeRegressor, x: torch.Tensor, sex: torch.Tensor | None = Non
 
 def ram_overlay(image: np.ndarray, heatmap: np.ndarray, path: str, alpha: float = 0.45) -> None:
     """Write a PNG of ``image`` (2-D) with ``heatmap`` (same shape) over it in colour."""
-    import matplotlib
+    try:
+        import matplotlib
+    except ImportError as exc:
+        raise ImportError("drawing a heatmap needs matplotlib: pip install 'boneage_fast[eval]'") from exc
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -92,7 +92,7 @@ class ReferenceHistogram:
             if arr.dtype.kind == "f" and not np.isfinite(arr).all():
                 raise ValueError("reference contains NaN or Inf values")
             if arr.dtype.kind == "u":
-                counts = np.bincount(arr.reshape(-1))
+                counts = _C.integer_histogram(ref.desc())  # C++, multi-threaded; no copy of the image
                 return cls.from_counts(np.arange(counts.size), counts)
             vals, counts = np.unique(arr, return_counts=True)
             return cls.from_counts(vals, counts)

@@ -44,7 +44,8 @@ class TrainConfig:
     augment: bool = True
     val_fraction: float = 0.15
     seed: int = 0
-    workers: int = 0  # data-loader worker processes (also the crop-cache builders)
+    workers: int = 0  # data-loader worker processes
+    cache_workers: int | None = None  # processes building the crop cache (None: as many as workers)
     detector: str | None = None  # model card of a HandDetector; None: use boxes.csv hand boxes
     fine_on_device: bool = False  # compute fine maps per batch on the training device (CUDA kernel)
     cache_dir: str | None = None  # crop cache; None: DATA/.boneage_cache
@@ -88,6 +89,8 @@ class TrainConfig:
             errors.append(f"val_fraction must be in (0, 1), got {self.val_fraction}")
         if self.workers < 0:
             errors.append(f"workers must be >= 0, got {self.workers}")
+        if self.cache_workers is not None and self.cache_workers < 0:
+            errors.append(f"cache_workers must be >= 0, got {self.cache_workers}")
         if errors:
             raise ValueError(f"invalid training config {self.name!r}: " + "; ".join(errors))
         return self

@@ -161,7 +161,7 @@ def prepare_regressor_data(cfg: TrainConfig, data: str, progress: bool = True, m
         pre = Preprocessor(None, cfg.input_size, cfg.margin, cfg.attention, tuple(cfg.sigmas))
     cache_dir = cfg.cache_dir or os.path.join(data, ".boneage_cache")
     cache = build_crop_cache(items, pre, cache_dir, load_hand_boxes(data), cfg.detector if cfg.attention else None,
-                             cfg.workers, progress)
+                             cfg.workers if cfg.cache_workers is None else cfg.cache_workers, progress)
     ok = np.array([i for i in range(len(items)) if cache.index["done"][i]], dtype=np.int64)
     skipped = [(r, p, why) for r, p, why in missing]
     skipped += [(items[int(i)].id, items[int(i)].path, why) for i, why in cache.index["failed"].items()]

@@ -1,4 +1,5 @@
 // Thin bindings of the ops: convert descriptors under the GIL, release it, call C++.
+#include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
@@ -61,6 +62,21 @@ void register_ops(py::module_& m) {
       py::arg("src"), py::arg("dst"), py::arg("ref_values"), py::arg("ref_quantiles"),
       py::arg("ref_size"), py::arg("ref_device"), py::arg("ref_device_id"), py::arg("check_finite"),
       py::arg("workspace"), py::arg("stream"));
+
+  m.def(
+      "integer_histogram",
+      [](const ImageDesc& src) {
+        const ImageView in = to_view(src, "reference");
+        const py::ssize_t bins = in.dtype == DType::kUInt8 ? 256 : 65536;
+        py::array_t<uint64_t> counts(bins);
+        uint64_t* out = counts.mutable_data();
+        {
+          py::gil_scoped_release release;
+          integer_histogram(in, out);
+        }
+        return counts;
+      },
+      py::arg("src"));
 
   m.def(
       "match_workspace_bytes",

@@ -8,6 +8,15 @@
 
 namespace boneage {
 
+void integer_histogram(const ImageView& in, uint64_t* counts) {
+  check_image(in, "reference");
+  BONEAGE_CHECK_TYPE(in.dtype == DType::kUInt8 || in.dtype == DType::kUInt16,
+                     "reference must be uint8 or uint16 for an integer histogram, got ", dtype_name(in.dtype));
+  BONEAGE_CHECK_VALUE(in.device == Device::kCPU, "integer_histogram runs on the CPU, got a ",
+                      device_name(in.device), " image");
+  detail::integer_histogram_cpu(in, counts);
+}
+
 std::size_t match_workspace_bytes(int64_t batch, DType dtype, Device device) {
   if (device == Device::kCPU || batch < 1) return 0;
   return detail::match_workspace_bytes_cuda(batch, dtype);

@@ -8,6 +8,8 @@ namespace detail {
 
 void match_histograms_cpu(const ImageView& in, const ImageView& out, const ReferenceView& ref,
                           bool check_finite);
+// Counts of each grey level (256 for uint8, 65536 for uint16) over all images of `in`.
+void integer_histogram_cpu(const ImageView& in, uint64_t* counts);
 void match_histograms_cuda(const ImageView& in, const ImageView& out, const ReferenceView& ref,
                            bool check_finite, Workspace ws, StreamHandle stream);
 std::size_t match_workspace_bytes_cuda(int64_t batch, DType dtype);

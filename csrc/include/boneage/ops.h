@@ -55,6 +55,9 @@ constexpr int kFloatBins = 65536;
 void match_histograms(const ImageView& in, const ImageView& out, const ReferenceView& ref,
                       bool check_finite, Workspace ws, StreamHandle stream);
 std::size_t match_workspace_bytes(int64_t batch, DType dtype, Device device);
+// Counts of each grey level of a uint8 (256 bins) or uint16 (65536 bins) CPU image or
+// batch, summed over the batch: how a reference histogram is built.
+void integer_histogram(const ImageView& in, uint64_t* counts);
 
 // ---------------------------------------------------------------- CUDA runtime info
 bool cuda_compiled();

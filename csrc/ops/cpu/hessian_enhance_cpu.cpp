@@ -205,7 +205,7 @@ void hessian_enhance_cpu(const ImageView& in, const ImageView& out, const Hessia
   std::atomic<bool> nonfinite{false};
   float* dst = out.ptr<float>();
 
-  cpu::parallel_for(n_tiles, [&](int64_t tile, int worker) {
+  cpu::parallel_for(n_tiles, workers, [&](int64_t tile, int worker) {
     WorkerBuffers& b = buffers[worker];
     const int64_t y0 = (tile / tiles_x) * kTileH;
     const int64_t x0 = (tile % tiles_x) * kTileW;

@@ -32,18 +32,17 @@ inline RowRange rows_of(int64_t task, int64_t rows_per_task, int64_t H) {
 
 int64_t rows_per_task_for(int64_t W) { return std::max<int64_t>(1, (1 << 17) / std::max<int64_t>(W, 1)); }
 
+// Counts of every grey level of one image: per-worker histograms over row bands, summed.
 template <class T>
-void match_integer(const ImageView& in, const ImageView& out, const ReferenceView& ref) {
+std::vector<uint64_t> histogram_of(const ImageView& in) {
   constexpr int kBins = 1 << (8 * sizeof(T));
-  const int64_t H = in.height, W = in.width, N = H * W;
+  const int64_t H = in.height, W = in.width;
   const T* src = in.ptr<const T>();
-  float* dst = out.ptr<float>();
   const int64_t rpt = rows_per_task_for(W);
   const int64_t n_tasks = (H + rpt - 1) / rpt;
   const int workers = cpu::workers_for(n_tasks);
-
   std::vector<std::vector<uint32_t>> hists(workers, std::vector<uint32_t>(kBins, 0));
-  cpu::parallel_for(n_tasks, [&](int64_t task, int worker) {
+  cpu::parallel_for(n_tasks, workers, [&](int64_t task, int worker) {
     uint32_t* h = hists[worker].data();
     const RowRange r = rows_of(task, rpt, H);
     for (int64_t y = r.y0; y < r.y1; ++y) {
@@ -55,12 +54,26 @@ void match_integer(const ImageView& in, const ImageView& out, const ReferenceVie
       }
     }
   });
+  std::vector<uint64_t> counts(kBins, 0);
+  for (int w = 0; w < workers; ++w)
+    for (int v = 0; v < kBins; ++v) counts[v] += hists[w][v];
+  return counts;
+}
+
+template <class T>
+void match_integer(const ImageView& in, const ImageView& out, const ReferenceView& ref) {
+  constexpr int kBins = 1 << (8 * sizeof(T));
+  const int64_t H = in.height, W = in.width, N = H * W;
+  const T* src = in.ptr<const T>();
+  float* dst = out.ptr<float>();
+  const int64_t rpt = rows_per_task_for(W);
+  const int64_t n_tasks = (H + rpt - 1) / rpt;
+
+  const std::vector<uint64_t> counts = histogram_of<T>(in);
   std::vector<uint64_t> cum(kBins);
   uint64_t run = 0;
   for (int v = 0; v < kBins; ++v) {
-    uint64_t c = 0;
-    for (int w = 0; w < workers; ++w) c += hists[w][v];
-    run += c;
+    run += counts[v];
     cum[v] = run;
   }
   // Only levels up to the largest present one are ever looked up.
@@ -101,7 +114,7 @@ void match_float(const ImageView& in, const ImageView& out, const ReferenceView&
   std::vector<float> lo(workers, std::numeric_limits<float>::infinity());
   std::vector<float> hi(workers, -std::numeric_limits<float>::infinity());
   std::atomic<bool> nonfinite{false};
-  cpu::parallel_for(n_tasks, [&](int64_t task, int worker) {
+  cpu::parallel_for(n_tasks, workers, [&](int64_t task, int worker) {
     const RowRange r = rows_of(task, rpt, H);
     float l = lo[worker], h = hi[worker];
     bool bad = false;
@@ -140,7 +153,7 @@ void match_float(const ImageView& in, const ImageView& out, const ReferenceView&
 
   // Pass 2: histogram.
   std::vector<std::vector<uint32_t>> hists(workers, std::vector<uint32_t>(kFloatBins, 0));
-  cpu::parallel_for(n_tasks, [&](int64_t task, int worker) {
+  cpu::parallel_for(n_tasks, workers, [&](int64_t task, int worker) {
     uint32_t* h = hists[worker].data();
     const RowRange r = rows_of(task, rpt, H);
     for (int64_t y = r.y0; y < r.y1; ++y) {
@@ -180,6 +193,16 @@ void match_float(const ImageView& in, const ImageView& out, const ReferenceView&
 }
 
 }  // namespace
+
+void integer_histogram_cpu(const ImageView& in, uint64_t* counts) {
+  const int bins = in.dtype == DType::kUInt8 ? 256 : 65536;
+  std::fill(counts, counts + bins, uint64_t{0});
+  for (int64_t n = 0; n < in.batch; ++n) {
+    const std::vector<uint64_t> c =
+        in.dtype == DType::kUInt8 ? histogram_of<uint8_t>(in.image(n)) : histogram_of<uint16_t>(in.image(n));
+    for (int v = 0; v < bins; ++v) counts[v] += c[v];
+  }
+}
 
 void match_histograms_cpu(const ImageView& in, const ImageView& out, const ReferenceView& ref,
                           bool check_finite) {

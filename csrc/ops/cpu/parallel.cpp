@@ -52,8 +52,12 @@ int workers_for(int64_t n_tasks) {
 }
 
 void parallel_for(int64_t n_tasks, const std::function<void(int64_t, int)>& fn) {
+  parallel_for(n_tasks, workers_for(n_tasks), fn);
+}
+
+void parallel_for(int64_t n_tasks, int workers, const std::function<void(int64_t, int)>& fn) {
   if (n_tasks <= 0) return;
-  const int workers = workers_for(n_tasks);
+  workers = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(workers, n_tasks)));
   if (workers == 1) {
     for (int64_t t = 0; t < n_tasks; ++t) fn(t, 0);
     return;
@@ -71,8 +75,13 @@ void parallel_for(int64_t n_tasks, const std::function<void(int64_t, int)>& fn) 
     }
   };
   std::vector<std::thread> pool;
-  pool.reserve(workers - 1);
-  for (int w = 1; w < workers; ++w) pool.emplace_back(body, w);
+  try {
+    pool.reserve(workers - 1);
+    for (int w = 1; w < workers; ++w) pool.emplace_back(body, w);
+  } catch (...) {
+    // Out of threads (or memory): the started workers and this one share the tasks; no
+    // joinable thread may be destroyed, which would call std::terminate.
+  }
   body(0);
   for (auto& t : pool) t.join();
   if (error) std::rethrow_exception(error);
