@@ -1,9 +1,15 @@
 """boneage_fast: pediatric bone age from a hand radiograph and the child's sex.
 
 Implements Ren et al., "Regression Convolutional Neural Network for Automated
-Pediatric Bone Age Assessment from Hand Radiograph" (IEEE JBHI). This release holds
-the foundation: the two attention-module kernels in :mod:`boneage_fast.ops`
-(histogram matching and multiscale Hessian enhancement), on the CPU and on CUDA.
+Pediatric Bone Age Assessment from Hand Radiograph" (IEEE JBHI):
+
+    import boneage_fast
+    p = boneage_fast.predict("hand.png", "F")       # the model that ships with the package
+    p.boneage_months, p.box, p.flags, p.timings_ms
+
+:class:`Predictor` keeps a model loaded for many images; :mod:`boneage_fast.ops` holds
+the attention kernels (histogram matching, multiscale Hessian) on the CPU and CUDA.
+The shipped model was trained on synthetic phantoms: not for clinical use.
 """
 
 from __future__ import annotations
@@ -16,11 +22,24 @@ from boneage_fast._runtime import (
     set_num_threads,
 )
 from boneage_fast import ops
+from boneage_fast.pipeline import (  # no torch import until a Predictor is built
+    ImageQualityError,
+    NoHandFound,
+    Prediction,
+    Predictor,
+    parse_sex,
+    predict,
+)
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
+    "predict",
     "Predictor",
+    "Prediction",
+    "NoHandFound",
+    "ImageQualityError",
+    "parse_sex",
     "CudaError",
     "build_info",
     "cuda_is_available",
@@ -29,12 +48,3 @@ __all__ = [
     "ops",
     "__version__",
 ]
-
-
-def __getattr__(name: str):
-    # Predictor pulls in PyTorch: import it only when asked for.
-    if name == "Predictor":
-        from boneage_fast.pipeline import Predictor
-
-        return Predictor
-    raise AttributeError(f"module 'boneage_fast' has no attribute {name!r}")

@@ -17,10 +17,12 @@ import numpy as np
 from boneage_fast.io import ImageReadError, Radiograph, from_array, read_image
 
 __all__ = ["Predictor", "Prediction", "NoHandFound", "ImageQualityError", "parse_sex", "predict",
-           "default_model_dir", "LOW_SCORE", "AGE_RANGE_MONTHS"]
+           "default_model_dir", "LOW_SCORE", "NO_HAND_SCORE", "AGE_RANGE_MONTHS"]
 
 #: Detector score below which a found hand is flagged ``low_detector_score``.
 LOW_SCORE = 0.5
+#: Detector score below which there is no hand (``NoHandFound``), in either polarity.
+NO_HAND_SCORE = 0.2
 #: Ages outside this range (months) are flagged ``age_out_of_range`` (never clipped).
 AGE_RANGE_MONTHS = (0.0, 228.0)
 
@@ -280,7 +282,7 @@ class Predictor:
             if ibox is not None and iscore >= LOW_SCORE and iscore > score:
                 flags.append("inverted_polarity_corrected")
                 return ibox, iscore, inv
-        if box is None:
+        if box is None or score < NO_HAND_SCORE:
             raise NoHandFound(rad.source)
         if score < LOW_SCORE:
             flags.append("low_detector_score")

@@ -203,10 +203,17 @@ def train_regressor(cfg: TrainConfig, data: str, out: str, device: str | None = 
     t_start = time.time()
     state_path = os.path.join(out, "last_state.pt")
     pre = None
+    src_pre_reused = False
     if resume:
         if not os.path.isfile(state_path):
             raise CheckpointError(f"{state_path}: nothing to resume from")
         pre = Preprocessor.from_dict(read_card(os.path.join(out, "last.json"))["preprocessing"])
+    elif init_from:
+        # Fine-tuning keeps the maps the source model learned on: its reference
+        # histogram, fine-map c and input standardisation, when the maps are the same kind.
+        src_pre = Preprocessor.from_dict(read_card(init_from)["preprocessing"])
+        if (src_pre.attention, src_pre.input_size) == (cfg.attention, cfg.input_size):
+            pre, src_pre_reused = src_pre, True
     d = prepare_regressor_data(cfg, data, progress, max_images, pre)
     pre, cache, tr, va, ages, males = d["pre"], d["cache"], d["train"], d["val"], d["ages"], d["males"]
     on_device = bool(cfg.fine_on_device and pre.attention)
@@ -235,9 +242,11 @@ def train_regressor(cfg: TrainConfig, data: str, out: str, device: str | None = 
         src = read_card(init_from)
         state = load_weights(init_from, src)
         own = model.state_dict()
-        # The standardisation comes from this data set; everything else that fits transfers.
+        # Everything that fits transfers; the standardisation too when the source's
+        # preprocessing is kept (else it comes from this data set).
+        keep_own = () if src_pre_reused else ("input_mean", "input_std")
         compatible = {k: v.to(own[k].dtype) for k, v in state.items()
-                      if k in own and own[k].shape == v.shape and k not in ("input_mean", "input_std")}
+                      if k in own and own[k].shape == v.shape and k not in keep_own}
         if not compatible:
             raise CheckpointError(f"{init_from}: no weights match this model's shapes")
         model.load_state_dict(compatible, strict=False)
