@@ -214,8 +214,11 @@ def test_cli_predict_json_and_heatmap(films, tmp_path, capsys):
     assert "sex must be" in capsys.readouterr().err
 
 
-def test_python_dash_m_runs_the_cli():
-    out = subprocess.run([sys.executable, "-m", "boneage_fast", "info"], capture_output=True, text=True, check=True)
+def test_python_dash_m_runs_the_cli(tmp_path):
+    # cwd outside the checkout: there the source tree (no compiled extension) would shadow
+    # the installed package
+    out = subprocess.run([sys.executable, "-m", "boneage_fast", "info"], capture_output=True, text=True,
+                         check=True, cwd=tmp_path)
     info = json.loads(out.stdout)
     assert info["default_model"]["sha256"] and info["runtimes"]["torch"]
 
@@ -265,7 +268,8 @@ def test_score_survives_kill_9_without_losing_or_duplicating_rows(films, tmp_pat
     out = tmp_path / "results.csv"
     cmd = [sys.executable, "-m", "boneage_fast", "score", str(d), "--out", str(out), "--device", "cpu",
            "--workers", "0", "--batch", "1"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                            cwd=tmp_path)
     deadline = time.time() + 240
     while time.time() < deadline:
         if out.exists() and len(_keys(out)) >= 3:
@@ -278,7 +282,7 @@ def test_score_survives_kill_9_without_losing_or_duplicating_rows(films, tmp_pat
     # a half-written last line, as a kill in mid-write leaves it
     with open(out, "a") as f:
         f.write("999,/x/y.png,F,12")
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path)
     got = _keys(out)
     assert sorted(got) == sorted(keys) and len(got) == len(set(got)) and "999" not in got
 

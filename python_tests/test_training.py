@@ -42,6 +42,14 @@ def phantoms(tmp_path_factory):
     return d
 
 
+def _shipped_detector() -> str:
+    # The detector that ships with the package: a 1-epoch test detector misses too many
+    # phantom hands for the end-to-end tests to be about the pipeline rather than it.
+    from boneage_fast.pipeline import default_model_dir
+
+    return os.path.join(default_model_dir(), "detector.json")
+
+
 def _cfg(preset="S2", **kw):
     base = dict(input_size=96, epochs=5, batch_size=16, lr=1e-3, dropout=0.0, augment=False, val_fraction=0.2)
     base.update(kw)
@@ -124,20 +132,19 @@ def test_bad_training_inputs(tmp_path, phantoms, capsys):
 
 
 def test_predict_pipeline_and_cli_end_to_end(phantoms, tmp_path, capsys):
-    det = tmp_path / "det"
-    train_detector(phantoms, str(det), epochs=1, image_size=160, batch_size=8, device="cpu", progress=False)
-    cfg = _cfg(preset="S5", epochs=1, input_size=80, batch_size=8, detector=str(det / "best.json"))
+    det = _shipped_detector()
+    cfg = _cfg(preset="S5", epochs=1, input_size=80, batch_size=8, detector=det)
     train_regressor(cfg, phantoms, str(tmp_path / "s5"), device="cpu", progress=False)
     from boneage_fast.pipeline import Predictor
 
-    pr = Predictor(str(tmp_path / "s5" / "best.json"), "cpu", detector=str(det / "best.json"))
+    pr = Predictor(str(tmp_path / "s5" / "best.json"), "cpu", detector=det)
     img = os.path.join(phantoms, "images", "000000.png")
     p = pr.predict(img, "F")
     assert np.isfinite(p.boneage_months) and p.box is not None and p.timings_ms["total"] > 0
     with pytest.raises(ValueError, match="sex must be"):
         pr.predict(img, "unknown")
     out = tmp_path / "pred.csv"
-    assert main(["predict", "--regressor", str(tmp_path / "s5" / "best.json"), "--detector", str(det / "best.json"),
+    assert main(["predict-folder", "--model", str(tmp_path / "s5" / "best.json"), "--detector", det,
                  "--data", phantoms, "--out", str(out), "--device", "cpu"]) == 0
     assert len(out.read_text().splitlines()) == 49
     assert main(["evaluate", str(out), "--out", str(tmp_path / "ev"), "--no-plots"]) == 0
@@ -183,13 +190,10 @@ def test_predictor_gives_the_model_output_on_the_training_maps(phantoms, tmp_pat
     from boneage_fast.training.data import MapDataset
     from boneage_fast.training.train import prepare_regressor_data
 
-    det = tmp_path / "det"
-    train_detector(phantoms, str(det), epochs=1, image_size=160, batch_size=8, device="cpu", progress=False)
-    cfg = _cfg(preset="S5", epochs=1, input_size=80, batch_size=8, detector=str(det / "best.json"),
-               cache_dir=str(tmp_path / "cache"))
+    det = _shipped_detector()
+    cfg = _cfg(preset="S5", epochs=1, input_size=80, batch_size=8, detector=det, cache_dir=str(tmp_path / "cache"))
     train_regressor(cfg, phantoms, str(tmp_path / "s5"), device="cpu", progress=False)
-    pr = Predictor(str(tmp_path / "s5" / "best.json"), "cpu", detector=str(det / "best.json"),
-                   allow_other_detector=False)
+    pr = Predictor(str(tmp_path / "s5" / "best.json"), "cpu", detector=det, allow_other_detector=False)
     d = prepare_regressor_data(cfg, phantoms, progress=False, pre=pr.pre)
     ds = MapDataset(d["cache"], d["val"], d["ages"][d["val"]], d["males"][d["val"]], pr.pre, train=False)
     checked = 0
@@ -201,12 +205,10 @@ def test_predictor_gives_the_model_output_on_the_training_maps(phantoms, tmp_pat
         with torch.no_grad():
             want = float(pr.model(maps[None].contiguous(memory_format=torch.channels_last), sex[None])[0])
         got = pr.predict(item.path, bool(item.male))
-        if "inverted_polarity_corrected" in got.flags:  # a barely trained detector may retry inverted
-            continue
         np.testing.assert_allclose(got.box, box, atol=0.01)
         assert got.boneage_months == pytest.approx(want, abs=1e-4)
         checked += 1
-    assert checked >= 1
+    assert checked == min(4, len(ds))
 
 
 def test_regressor_refuses_a_detector_it_was_not_trained_with(phantoms, tmp_path):
