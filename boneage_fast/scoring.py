@@ -202,7 +202,10 @@ def score(input_path: str, out_csv: str, model: str | None = None, device: str =
 
     try:
         if workers > 0 and todo:
-            ctx = mp.get_context("fork")
+            # spawn, not fork: a child forked from a process whose PyTorch/OpenMP thread
+            # pools have run can deadlock on a lock a parent thread held at the fork
+            # (seen: score workers hanging in futex_wait once the parent had predicted).
+            ctx = mp.get_context("spawn")
             pool = ctx.Pool(workers, _init, (model,))
             results: Iterator = pool.imap(_prepare, todo, chunksize=1)
         else:

@@ -127,7 +127,9 @@ def main(argv: list[str] | None = None) -> int:
                                   workers=prof["workers"], cache_workers=prof["cache_workers"],
                                   fine_on_device=prof["fine_on_device"], augment_strength=prof["augment_strength"],
                                   cache_dir=os.path.join(work, "cache"))
-                r = train_regressor(cfg, dirs["train"], run, device=device, progress=False)
+                # an interrupted run (killed session) continues from its last epoch
+                resume = os.path.isfile(os.path.join(run, "last_state.pt"))
+                r = train_regressor(cfg, dirs["train"], run, device=device, progress=False, resume=resume)
                 log("trained", setting=name, seed=seed, best_val_mae=r["best_val_mae"],
                     baseline=r["baseline_val_mae"], seconds=round(r["seconds"], 1))
                 pr = Predictor(os.path.join(run, "best.json"), "cpu" if device == "cpu" else device, "torch",

@@ -69,6 +69,9 @@ class OnnxRegressor:
         so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if threads:
             so.intra_op_num_threads = int(threads)
+        # ONNX Runtime's idle workers spin for a while after each run: on a small CPU
+        # they take the cores from the detector and the decoder of the next image.
+        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(onnx_path, so, providers=["CPUExecutionProvider"])
         self.use_sex = use_sex
         self.path = onnx_path
