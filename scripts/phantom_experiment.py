@@ -208,6 +208,14 @@ def write_report(args, prof, work: str, dirs: dict[str, str], det_card: str, dev
         secs = [seconds(name, s) for s in seeds_all if s in runs[name]]
         md.append(f"| {name} | {DESCRIPTION[name]} | " + " | ".join("–" if v is None else f"{v:.2f}" for v in vals)
                   + f" | {np.mean(got):.2f}{sd} | " + ", ".join(f"{s:.0f}" for s in secs if s) + " |")
+    missing = [n for n in SETTINGS if n not in runs]
+    if missing:
+        md += ["", f"- **Not run at this profile yet: {', '.join(missing)}** (no finished run in the work folder; "
+               f"`--settings {' '.join(missing)}` adds them and the report picks them up)."]
+    one_seed = [n for n in runs if len(runs[n]) < 3]
+    if one_seed:
+        md += [f"- Fewer than 3 seeds: {', '.join(one_seed)} — a single-seed result is one draw, not a claim "
+               "that holds over seeds (`--seeds 1 2` adds them)."]
     md += ["", f"- Predict-the-mean baseline on the test set: {base:.2f} months.",
            f"- Rater-noise floor: the simulated rater (SD {RATER_SD_MONTHS} months) is off the truth by {floor:.2f} "
            "months MAE on this test set; the models are trained and scored against the true bone age."]
