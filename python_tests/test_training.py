@@ -206,7 +206,7 @@ def test_predictor_gives_the_model_output_on_the_training_maps(phantoms, tmp_pat
             want = float(pr.model(maps[None].contiguous(memory_format=torch.channels_last), sex[None])[0])
         got = pr.predict(item.path, bool(item.male))
         np.testing.assert_allclose(got.box, box, atol=0.01)
-        assert got.boneage_months == pytest.approx(want, abs=1e-4)
+        assert got.boneage_months == pytest.approx(want, abs=1e-3)  # float32 roundoff at ~150 months
         checked += 1
     assert checked == min(4, len(ds))
 
