@@ -277,6 +277,9 @@ def write_report(args, prof, work: str, dirs: dict[str, str], det_card: str, dev
     ablation = os.path.join(os.path.dirname(os.path.abspath(args.out)), "ablation.md")
     if os.path.isfile(ablation):  # the hand-written record of how the recipe was found
         md += ["", open(ablation, encoding="utf-8").read().rstrip()]
+    transfer = os.path.join(os.path.dirname(os.path.abspath(args.out)), "transfer.md")
+    if os.path.isfile(transfer):  # written by scripts/transfer_experiment.py
+        md += ["", "#" + open(transfer, encoding="utf-8").read().rstrip()]
     with open(args.out, "w") as f:
         f.write("\n".join(md) + "\n")
     print("\n".join(md))
