@@ -214,7 +214,7 @@ def write_report(args, prof, work: str, dirs: dict[str, str], det_card: str, dev
                f"`--settings {' '.join(missing)}` adds them and the report picks them up)."]
     one_seed = [n for n in runs if len(runs[n]) < 3]
     if one_seed:
-        md += [f"- Fewer than 3 seeds: {', '.join(one_seed)} — a single-seed result is one draw, not a claim "
+        md += [f"- Fewer than 3 seeds: {', '.join(f'{n} ({len(runs[n])})' for n in one_seed)} — not yet a claim "
                "that holds over seeds (`--seeds 1 2` adds them)."]
     md += ["", f"- Predict-the-mean baseline on the test set: {base:.2f} months.",
            f"- Rater-noise floor: the simulated rater (SD {RATER_SD_MONTHS} months) is off the truth by {floor:.2f} "
