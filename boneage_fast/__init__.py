@@ -19,6 +19,8 @@ from boneage_fast._runtime import (
     build_info,
     cuda_is_available,
     get_num_threads,
+    memory_stats,
+    release_memory,
     set_num_threads,
 )
 from boneage_fast import ops
@@ -44,6 +46,8 @@ __all__ = [
     "build_info",
     "cuda_is_available",
     "get_num_threads",
+    "memory_stats",
+    "release_memory",
     "set_num_threads",
     "ops",
     "__version__",

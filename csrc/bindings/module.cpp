@@ -56,6 +56,11 @@ PYBIND11_MODULE(_C, m) {
         "Number of visible CUDA devices; 0 when not compiled or none usable. Never raises.");
   m.def("get_num_threads", &boneage::cpu::num_threads);
   m.def("set_num_threads", &boneage::cpu::set_num_threads, py::arg("n"));
+  m.def("pool_threads", &boneage::cpu::pool_threads,
+        "Helper threads the CPU kernels' pool has started in this process.");
+  m.def("scratch_bytes", &boneage::cpu::scratch_bytes, "Bytes held by idle CPU scratch buffers.");
+  m.def("release_scratch", &boneage::cpu::release_scratch, py::call_guard<py::gil_scoped_release>(),
+        "Frees the idle CPU scratch buffers; returns the bytes freed.");
 
   boneage::bindings::register_ops(m);
 }

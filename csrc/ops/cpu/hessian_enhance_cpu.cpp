@@ -153,17 +153,6 @@ bool load_tile(const ImageView& in, int64_t y0, int64_t x0, int th, int tw, int 
   return bad;
 }
 
-float* scratch_planes(std::size_t count) {
-  thread_local std::unique_ptr<float[]> buffer;
-  thread_local std::size_t capacity = 0;
-  if (count > capacity) {
-    buffer.reset();
-    buffer.reset(new float[count]);
-    capacity = count;
-  }
-  return buffer.get();
-}
-
 struct WorkerBuffers {
   std::vector<float> tile, a0, a1, a2, hxx, hxy, hyy, s2max;
 };
@@ -195,10 +184,12 @@ void hessian_enhance_cpu(const ImageView& in, const ImageView& out, const Hessia
   }
 
   // Automatic c needs every scale's terms before any response: keep them in planes.
-  // The planes are kept per calling thread between calls: fresh pages for ~100 MB of
+  // The planes are leased from a small cache between calls: fresh pages for ~100 MB of
   // planes (2560 x 2048, 3 scales) cost more in page faults than the filtering itself.
   const int64_t N = H * W;
-  float* planes = plan.auto_c ? scratch_planes(static_cast<std::size_t>(2 * n_scales * N)) : nullptr;
+  std::unique_ptr<cpu::ScratchLease> lease;
+  if (plan.auto_c) lease.reset(new cpu::ScratchLease(static_cast<std::size_t>(2 * n_scales * N)));
+  float* planes = lease ? lease->get() : nullptr;
   auto blob_plane = [&](int s) { return planes + (2 * s) * N; };
   auto s2_plane = [&](int s) { return planes + (2 * s + 1) * N; };
 
