@@ -163,7 +163,7 @@ def _read_dicom(path: str) -> Radiograph:
         from pydicom.errors import InvalidDicomError
         from pydicom.pixels import apply_modality_lut, apply_voi_lut
     except ImportError as exc:  # pragma: no cover - pydicom is a dependency
-        raise ImportError("reading DICOM needs pydicom: pip install 'boneage_fast[dicom]'") from exc
+        raise ImportError("reading DICOM needs pydicom (a dependency): pip install pydicom") from exc
     try:
         ds = pydicom.dcmread(path)
     except InvalidDicomError as exc:
@@ -189,17 +189,46 @@ def _read_dicom(path: str) -> Radiograph:
             raise ImageReadError(path, f"unsupported photometric interpretation {photometric}")
         values = raw
     else:
-        values = apply_modality_lut(raw, ds).astype(np.float64)
+        values = apply_modality_lut(raw, ds)
         if "VOILUTSequence" in ds or "WindowCenter" in ds:
-            values = np.asarray(apply_voi_lut(values, ds), dtype=np.float64)
+            if values.dtype.kind == "f" and np.array_equal(values, np.round(values)):
+                values = values.astype(np.int64)  # a LUT is indexed by integers
+            values = apply_voi_lut(values, ds)
+        values = np.asarray(values, dtype=np.float64)
     if values.ndim != 2:
         raise ImageReadError(path, f"pixel data has shape {values.shape}, expected a 2-D image")
     if photometric == "MONOCHROME1":  # after windowing: bright = dense
         values = values.max() + values.min() - values
     pixels, _ = _to_uint16(path, values.astype(np.float64))
-    spacing = ds.get("PixelSpacing") or ds.get("ImagerPixelSpacing")
-    spacing_mm = (float(spacing[0]), float(spacing[1])) if spacing is not None and len(spacing) == 2 else None
-    bits = int(ds.get("BitsStored", 16) or 16)
     meta = {"format": "DICOM", "photometric": photometric,
             "transfer_syntax": str(getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", ""))}
+    spacing_mm, note = _dicom_spacing(ds)
+    if note:
+        meta["pixel_spacing_note"] = note
+    try:
+        bits = int(ds.get("BitsStored", 16) or 16)
+    except (TypeError, ValueError):
+        bits = 16
     return Radiograph(np.ascontiguousarray(pixels), path, bits, spacing_mm, meta)
+
+
+def _dicom_spacing(ds: Any) -> tuple[tuple[float, float] | None, str | None]:
+    """(row, column) spacing in mm from PixelSpacing, else ImagerPixelSpacing; ``None``
+    with a note when both are missing or unusable (one value, zero, negative, not a
+    number, absurd). The image is still read: spacing is informative, not required."""
+    for keyword in ("PixelSpacing", "ImagerPixelSpacing"):
+        try:
+            value = ds.get(keyword)
+        except Exception:  # noqa: BLE001 - pydicom may fail to parse a malformed DS
+            return None, f"{keyword} cannot be parsed"
+        if value is None or value == "":
+            continue
+        try:
+            items = [value] if isinstance(value, (str, bytes, float, int)) else list(value)
+            mm = tuple(float(v) for v in items)
+        except (TypeError, ValueError):
+            return None, f"{keyword} {value!r} is not numeric"
+        if len(mm) != 2 or not all(np.isfinite(v) and 0.005 <= v <= 5.0 for v in mm):
+            return None, f"{keyword} {value!r} is not two spacings between 0.005 and 5 mm"
+        return (mm[0], mm[1]), None
+    return None, None
