@@ -122,9 +122,24 @@ def read_image(path: str | bytes | os.PathLike[str]) -> Radiograph:
         raise ImageReadError(path, "file is empty")
     with open(path, "rb") as f:
         head = f.read(132)
-    if head[128:132] == b"DICM" or path.lower().endswith(_DICOM_SUFFIXES):
-        return _read_dicom(path)
-    return _read_pillow(path)
+    dicom = head[128:132] == b"DICM" or path.lower().endswith(_DICOM_SUFFIXES)
+    try:
+        return _read_dicom(path) if dicom else _read_pillow(path)
+    except ImageReadError:
+        raise
+    except _DECODER_FAILURES as exc:  # a parser failing late (pydicom parses elements lazily)
+        if isinstance(exc, _NOT_DECODER_FAILURES):
+            raise
+        what = "corrupt DICOM file" if dicom else "corrupt or truncated image data"
+        raise ImageReadError(path, f"{what} ({type(exc).__name__}: {str(exc)[:200]})") from None
+
+
+# Decoders fail on damaged data in many ways: Pillow and pydicom with assorted Python
+# exceptions, pylibjpeg-rle (Rust, through pyo3) with a PanicException that derives from
+# BaseException. Each becomes an ImageReadError naming the file; an interrupt, a
+# SystemExit or running out of memory is not a property of the file and passes through.
+_DECODER_FAILURES = BaseException
+_NOT_DECODER_FAILURES = (KeyboardInterrupt, SystemExit, GeneratorExit, MemoryError)
 
 
 def _read_pillow(path: str) -> Radiograph:
@@ -153,6 +168,10 @@ def _read_pillow(path: str) -> Radiograph:
         raise ImageReadError(path, f"image is too large to decode safely ({exc})") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageReadError(path, f"corrupt or truncated image data ({exc})") from None
+    except _DECODER_FAILURES as exc:  # any other failure of a decoder on damaged data
+        if isinstance(exc, _NOT_DECODER_FAILURES):
+            raise
+        raise ImageReadError(path, f"corrupt or truncated image data ({type(exc).__name__}: {exc})") from None
     pixels, bits = _to_uint16(path, a)
     return Radiograph(np.ascontiguousarray(pixels), path, bits, None, {"format": fmt, "mode": mode})
 
@@ -168,7 +187,9 @@ def _read_dicom(path: str) -> Radiograph:
         ds = pydicom.dcmread(path)
     except InvalidDicomError as exc:
         raise ImageReadError(path, f"not a valid DICOM file ({exc})") from None
-    except Exception as exc:  # noqa: BLE001 - pydicom raises many types on corrupt input
+    except _DECODER_FAILURES as exc:  # pydicom raises many types on corrupt input
+        if isinstance(exc, _NOT_DECODER_FAILURES):
+            raise
         raise ImageReadError(path, f"corrupt DICOM file ({type(exc).__name__}: {exc})") from None
     if "PixelData" not in ds and "FloatPixelData" not in ds and "DoubleFloatPixelData" not in ds:
         raise ImageReadError(path, "DICOM file has no pixel data")
@@ -178,7 +199,9 @@ def _read_dicom(path: str) -> Radiograph:
         raise ImageReadError(path, f"multi-frame DICOM ({ds.NumberOfFrames} frames) is not a single radiograph")
     try:
         raw = ds.pixel_array
-    except Exception as exc:  # noqa: BLE001
+    except _DECODER_FAILURES as exc:
+        if isinstance(exc, _NOT_DECODER_FAILURES):
+            raise
         ts = getattr(getattr(ds, "file_meta", None), "TransferSyntaxUID", "unknown")
         raise ImageReadError(path, f"cannot decode pixel data (transfer syntax {ts}): {exc}") from None
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).upper()
