@@ -46,28 +46,21 @@ def linked_dataset(src: str, dst: str, n: int) -> None:
     decoded, cropped and cached on its own."""
     import csv
 
+    from boneage_fast.data.writer import link_dataset
+
     with open(os.path.join(src, "labels.csv"), newline="") as f:
         labels = list(csv.DictReader(f))
-    boxes: dict[str, list[dict]] = {}
+    old_boxes: dict[str, list[dict]] = {}
     with open(os.path.join(src, "boxes.csv"), newline="") as f:
         for r in csv.DictReader(f):
-            boxes.setdefault(r["id"], []).append(r)
-    os.makedirs(os.path.join(dst, "images"), exist_ok=True)
-    with open(os.path.join(dst, "labels.csv"), "w", newline="") as fl, \
-            open(os.path.join(dst, "boxes.csv"), "w", newline="") as fb:
-        wl = csv.DictWriter(fl, fieldnames=list(labels[0]))
-        wb = csv.DictWriter(fb, fieldnames=["id", "class", "x0", "y0", "x1", "y1"])
-        wl.writeheader()
-        wb.writeheader()
-        for i in range(n):
-            r = dict(labels[i % len(labels)])
-            old, new = r["id"], f"{i:06d}"
-            link = os.path.join(dst, "images", new + ".png")
-            if not os.path.lexists(link):
-                os.symlink(os.path.abspath(os.path.join(src, "images", old + ".png")), link)
-            wl.writerow({**r, "id": new})
-            for b in boxes.get(old, []):
-                wb.writerow({**b, "id": new})
+            old_boxes.setdefault(r["id"], []).append(r)
+    entries, boxes = [], {}
+    for i in range(n):
+        r = labels[i % len(labels)]
+        new = f"{i:06d}"
+        entries.append({**r, "id": new, "image": os.path.join(src, "images", r["id"] + ".png")})
+        boxes[new] = old_boxes.get(r["id"], [])
+    link_dataset(dst, entries, boxes)
 
 
 def tree_pss_bytes(pid: int) -> int:

@@ -8,6 +8,7 @@ Inference never imports the training code: the maps come from
 from __future__ import annotations
 
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Sequence
@@ -191,7 +192,7 @@ class Predictor:
                  detector: str | os.PathLike[str] | None = None, allow_other_detector: bool = False) -> None:
         import torch
 
-        from boneage_fast.models.checkpoint import CheckpointError, load_detector, load_regressor
+        from boneage_fast.models.checkpoint import CheckpointError, load_regressor, read_card
 
         if backend not in ("auto", "torch", "onnxruntime", "tensorrt"):
             raise ValueError(f"backend must be 'auto', 'torch', 'onnxruntime' or 'tensorrt', got {backend!r}")
@@ -235,11 +236,18 @@ class Predictor:
                 build_engine(onnx, path, self.pre.channels, self.pre.input_size, self.max_batch, self.model.use_sex)
             self._runtime = TensorRTRegressor(path, self.model.use_sex, self.max_batch)
             self.model.to(self.device)
-        self.detector = None
+        # The detector's card is checked now; its weights load on first use, so a
+        # process that only regresses (the parent of `boneage score`'s workers) never
+        # pays for them.
+        self._detector = None
+        self._detector_path: str | None = None
+        self._detector_lock = threading.Lock()
         self.detector_card: dict[str, Any] | None = None
         if det_card is not None and os.path.isfile(det_card):
-            self.detector, self.detector_card = load_detector(det_card)
-            self.detector.to(self.device)
+            self.detector_card = read_card(det_card)
+            if self.detector_card.get("kind") != "detector":
+                raise CheckpointError(f"{det_card}: a {self.detector_card.get('kind')!r} card, expected a detector")
+            self._detector_path = det_card
             want = self.card.get("detector_sha256")
             got = self.detector_card.get("sha256")
             if want and got != want and not allow_other_detector:
@@ -249,6 +257,18 @@ class Predictor:
         elif det_card is not None:
             raise CheckpointError(f"{det_card}: detector model card not found")
         self._torch = torch
+
+    @property
+    def detector(self) -> Any:
+        """The hand detector (loaded on first use), or ``None`` without a detector card."""
+        if self._detector is None and self._detector_path is not None:
+            with self._detector_lock:
+                if self._detector is None:
+                    from boneage_fast.models.checkpoint import load_detector
+
+                    det, _ = load_detector(self._detector_path)
+                    self._detector = det.to(self.device)
+        return self._detector
 
     @staticmethod
     def _choose_backend(backend: str, cuda: bool) -> str:

@@ -121,3 +121,26 @@ def test_phantom_cli_bad_options(argv):
     with pytest.raises(SystemExit) as e:
         main(argv)
     assert e.value.code == 2
+
+
+def test_link_dataset_makes_folds_and_many_entries_over_few_files(tmp_path, rng):
+    from boneage_fast.data.writer import link_dataset
+
+    (tmp_path / "src").mkdir()
+    _rsna(tmp_path / "src", rng)
+    src = tmp_path / "src" / "img"
+    originals = list(RSNADataset(tmp_path / "src" / "labels.csv", src))
+    entries = [{"id": f"e{i}", "image": str(src / f"{1000 + i % 4}.png"), "boneage": 10 + i, "male": i % 2}
+               for i in range(7)]
+    boxes = {"e2": [{"class": "hand", "x0": 1, "y0": 2, "x1": 30, "y1": 40}]}
+    out = link_dataset(str(tmp_path / "linked"), entries, boxes)
+    recs = list(RSNADataset(tmp_path / "linked" / "labels.csv", tmp_path / "linked" / "images"))
+    assert [r.id for r in recs] == [f"e{i}" for i in range(7)] and [r.boneage for r in recs] == list(range(10, 17))
+    for i, r in enumerate(recs):  # each entry reads its source file
+        np.testing.assert_array_equal(r.image.pixels, originals[i % 4].image.pixels)
+    with open(tmp_path / "linked" / "boxes.csv") as f:
+        assert list(csv.DictReader(f)) == [{"id": "e2", "class": "hand", "x0": "1", "y0": "2", "x1": "30", "y1": "40"}]
+    link_dataset(out, entries[:3])  # a rerun over existing links is fine
+    assert len(list(RSNADataset(tmp_path / "linked" / "labels.csv", tmp_path / "linked" / "images"))) == 3
+    with pytest.raises(ValueError, match="entries is empty"):
+        link_dataset(str(tmp_path / "none"), [])

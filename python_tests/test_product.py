@@ -191,6 +191,25 @@ def test_a_tampered_model_is_refused(tmp_path):
         Predictor(str(tmp_path), "cpu")
 
 
+def test_the_detector_loads_on_first_use_and_a_tampered_one_is_refused_then(films, tmp_path):
+    path, sex, _, _ = films[1]
+    pr = Predictor(device="cpu")
+    assert pr._detector is None  # the score parent only regresses: no detector weights
+    assert pr.detector_card["sha256"] == pr.card["detector_sha256"]  # the card is checked up front
+    pr.predict(path, sex)
+    assert pr._detector is not None and pr.detector is pr._detector
+    folder = tmp_path / "model"
+    shutil.copytree(default_model_dir(), folder)
+    card = json.load(open(folder / "detector.json"))
+    w = folder / card["weights"]
+    data = bytearray(w.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    w.write_bytes(bytes(data))
+    bad = Predictor(str(folder), "cpu")
+    with pytest.raises(CheckpointError, match="sha256"):
+        bad.predict(path, sex)
+
+
 def test_predictor_knobs_are_checked():
     with pytest.raises(ValueError, match="precision"):
         Predictor(device="cpu", precision="int8")

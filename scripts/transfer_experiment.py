@@ -35,37 +35,23 @@ REAL = os.path.join(HERE, "..", "..", "shared", "realdata")
 
 def build_folder(work: str) -> list[dict]:
     """An RSNA-layout folder (labels.csv + images/) of links to the 47 labelled images."""
+    from boneage_fast.data.writer import link_dataset
+
     rows = []
-    os.makedirs(os.path.join(work, "images"), exist_ok=True)
     for sub in ("rsna_preprocessed_train40", "rsna_raw7"):
         with open(os.path.join(REAL, sub, "labels.csv")) as f:
             for r in csv.DictReader(f):
-                src = os.path.abspath(os.path.join(REAL, sub, r["path"]))
-                dst = os.path.join(work, "images", f"{r['id']}.png")
-                if not os.path.exists(dst):
-                    os.symlink(src, dst)
-                rows.append({"id": r["id"], "boneage": float(r["boneage_months"]), "male": int(r["male"]), "set": sub})
-    with open(os.path.join(work, "labels.csv"), "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["id", "boneage", "male"])
-        for r in rows:
-            w.writerow([r["id"], r["boneage"], r["male"]])
+                rows.append({"id": r["id"], "boneage": float(r["boneage_months"]), "male": int(r["male"]),
+                             "image": os.path.join(REAL, sub, r["path"]), "set": sub})
+    link_dataset(work, [{k: r[k] for k in ("id", "image", "boneage", "male")} for r in rows])
     return rows
 
 
 def subset(work: str, rows: list[dict], ids: set[str], name: str) -> str:
-    d = os.path.join(work, name)
-    os.makedirs(os.path.join(d, "images"), exist_ok=True)
-    with open(os.path.join(d, "labels.csv"), "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["id", "boneage", "male"])
-        for r in rows:
-            if r["id"] in ids:
-                w.writerow([r["id"], r["boneage"], r["male"]])
-                dst = os.path.join(d, "images", f"{r['id']}.png")
-                if not os.path.exists(dst):
-                    os.symlink(os.path.realpath(os.path.join(work, "images", f"{r['id']}.png")), dst)
-    return d
+    from boneage_fast.data.writer import link_dataset
+
+    return link_dataset(os.path.join(work, name),
+                        [{k: r[k] for k in ("id", "image", "boneage", "male")} for r in rows if r["id"] in ids])
 
 
 def main(argv: list[str] | None = None) -> int:

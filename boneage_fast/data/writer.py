@@ -112,3 +112,41 @@ def write_phantom_dataset(out_dir: str, n: int, seed: int = 0, size: tuple[int, 
             for cls, x0, y0, x1, y1 in r["boxes"]:
                 w.writerow((r["id"], cls, f"{x0:.1f}", f"{y0:.1f}", f"{x1:.1f}", f"{y1:.1f}"))
     return labels
+
+
+def link_dataset(out_dir: str, entries: list[dict[str, Any]], boxes: dict[str, list[dict[str, Any]]] | None = None
+                 ) -> str:
+    """An RSNA-layout folder whose images are symbolic links to existing files, for
+    subsets, cross-validation folds or many entries over few files without copying.
+
+    Args:
+        out_dir: the folder to write (``labels.csv``, ``images/<id><suffix>``, and
+            ``boxes.csv`` when ``boxes`` is given); existing links are kept.
+        entries: one dict per row: ``id``, ``image`` (the source file) and the label
+            columns (``boneage``, ``male``, ...), written in the first entry's order.
+        boxes: optional rows of ``boxes.csv`` per *new* id (``class, x0, y0, x1, y1``).
+
+    Returns:
+        ``out_dir``.
+    """
+    if not entries:
+        raise ValueError("entries is empty: a dataset needs at least one image")
+    os.makedirs(os.path.join(out_dir, "images"), exist_ok=True)
+    columns = ["id"] + [k for k in entries[0] if k not in ("id", "image")]
+    with open(os.path.join(out_dir, "labels.csv"), "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
+        w.writeheader()
+        for e in entries:
+            src = os.path.realpath(e["image"])
+            link = os.path.join(out_dir, "images", str(e["id"]) + os.path.splitext(src)[1])
+            if not os.path.lexists(link):
+                os.symlink(src, link)
+            w.writerow(e)
+    if boxes is not None:
+        with open(os.path.join(out_dir, "boxes.csv"), "w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=["id", "class", "x0", "y0", "x1", "y1"], extrasaction="ignore")
+            w.writeheader()
+            for e in entries:
+                for b in boxes.get(str(e["id"]), []):
+                    w.writerow({**b, "id": e["id"]})
+    return out_dir
