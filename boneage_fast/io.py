@@ -12,6 +12,7 @@ Bad files raise :class:`ImageReadError` (a ``ValueError``) naming the file and t
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -124,7 +125,13 @@ def read_image(path: str | bytes | os.PathLike[str]) -> Radiograph:
         head = f.read(132)
     dicom = head[128:132] == b"DICM" or path.lower().endswith(_DICOM_SUFFIXES)
     try:
-        return _read_dicom(path) if dicom else _read_pillow(path)
+        if dicom:
+            return _read_dicom(path)
+        if head.startswith(_PNG_SIGNATURE):
+            fast = _read_png_grey(path)
+            if fast is not None:
+                return fast
+        return _read_pillow(path)
     except ImageReadError:
         raise
     except _DECODER_FAILURES as exc:  # a parser failing late (pydicom parses elements lazily)
@@ -132,6 +139,88 @@ def read_image(path: str | bytes | os.PathLike[str]) -> Radiograph:
             raise
         what = "corrupt DICOM file" if dicom else "corrupt or truncated image data"
         raise ImageReadError(path, f"{what} ({type(exc).__name__}: {str(exc)[:200]})") from None
+
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _inflate(data: bytes, size: int) -> bytes | None:
+    """zlib data -> at most ``size + 1`` bytes (ISA-L's inflate when installed: ~2x zlib's);
+    ``None`` when the stream is broken or goes on past ``size + 1`` bytes."""
+    try:
+        from isal import isal_zlib as z
+    except ImportError:  # pragma: no cover - isal is a dependency; zlib is the fallback
+        import zlib as z
+    try:
+        d = z.decompressobj()
+        out = d.decompress(data, size + 1)
+        return out if d.eof and not d.unconsumed_tail else None
+    except Exception:  # noqa: BLE001 - any inflate failure: Pillow decodes and reports
+        return None
+
+
+def _read_png_grey(path: str) -> Radiograph | None:
+    """The fast path for the common radiograph file, a non-interlaced 8- or 16-bit grey
+    PNG: chunk CRCs checked, IDAT inflated with ISA-L, rows unfiltered in C++
+    (``benchmarks/bench_read.py``: about twice Pillow's speed on clinical 16-bit files).
+
+    Returns ``None`` for anything else or anything unexpected (other colour types,
+    interlacing, a bad CRC, a broken stream ...): Pillow then decodes the file, or
+    reports what is wrong with it. The pixels equal Pillow's (tested). A complete stream
+    with fewer rows than the header promises is an error here (Pillow pads with black).
+
+    Raises:
+        ImageReadError: the image data does not fill the image."""
+    import struct
+    import zlib
+
+    with open(path, "rb") as f:
+        data = f.read()
+    pos, idat, header = 8, [], None
+    try:
+        while pos + 12 <= len(data):
+            (n,) = struct.unpack_from(">I", data, pos)
+            kind = data[pos + 4:pos + 8]
+            end = pos + 8 + n
+            if end + 4 > len(data):
+                return None
+            body = data[pos + 8:end]
+            if zlib.crc32(body, zlib.crc32(kind)) != struct.unpack_from(">I", data, end)[0]:
+                return None
+            if header is None:
+                if kind != b"IHDR" or n != 13:
+                    return None
+                header = struct.unpack(">IIBBBBB", body)
+            elif kind == b"IDAT":
+                idat.append(body)
+            elif kind == b"IEND":
+                break
+            elif kind in (b"PLTE", b"tRNS"):  # palette or transparency: Pillow's conversion
+                return None
+            pos = end + 4
+        else:
+            return None  # no IEND
+    except struct.error:
+        return None
+    width, height, depth, colour, compression, filtering, interlace = header
+    if colour != 0 or depth not in (8, 16) or compression or filtering or interlace or not idat:
+        return None
+    _check_size(path, height, width)
+    size = height * (1 + width * depth // 8)
+    raw = _inflate(b"".join(idat), size)
+    if raw is None:
+        return None  # a broken stream: Pillow reports it
+    if len(raw) != size:  # Pillow would fill the missing rows with black, silently
+        raise ImageReadError(path, f"corrupt image data: {len(raw)} bytes after decompression, the "
+                                   f"{width}x{height} {depth}-bit header needs {size}")
+    from boneage_fast import _C
+
+    try:
+        a = _C.png_unfilter(raw, height, width, depth, sys.byteorder == "little")
+    except ValueError:
+        return None
+    pixels, bits = _to_uint16(path, a)
+    return Radiograph(pixels, path, bits, None, {"format": "PNG", "mode": "I;16" if depth == 16 else "L"})
 
 
 # Decoders fail on damaged data in many ways: Pillow and pydicom with assorted Python

@@ -1,9 +1,11 @@
 // boneage_fast._C: the private compiled module. The public API lives in Python.
+#include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
 #include "boneage/errors.h"
 #include "boneage/ops.h"
+#include "io/png_unfilter.h"
 #include "ops/cpu/parallel.h"
 
 namespace py = pybind11;
@@ -61,6 +63,29 @@ PYBIND11_MODULE(_C, m) {
   m.def("scratch_bytes", &boneage::cpu::scratch_bytes, "Bytes held by idle CPU scratch buffers.");
   m.def("release_scratch", &boneage::cpu::release_scratch, py::call_guard<py::gil_scoped_release>(),
         "Frees the idle CPU scratch buffers; returns the bytes freed.");
+
+  m.def(
+      "png_unfilter",
+      [](py::buffer raw, int64_t height, int64_t width, int bit_depth, bool swap16) {
+        const py::buffer_info info = raw.request();
+        if (info.itemsize != 1 || info.ndim != 1 || (info.ndim == 1 && info.strides[0] != 1))
+          throw boneage::ValueError("png_unfilter: raw must be contiguous bytes");
+        if (bit_depth != 8 && bit_depth != 16) throw boneage::ValueError("png_unfilter: bit depth must be 8 or 16");
+        if (height <= 0 || width <= 0) throw boneage::ValueError("png_unfilter: bad size");
+        const int bpp = bit_depth / 8;
+        py::array out = bpp == 2 ? py::array(py::dtype::of<uint16_t>(), {height, width})
+                                 : py::array(py::dtype::of<uint8_t>(), {height, width});
+        auto* dst = static_cast<uint8_t*>(out.mutable_data());
+        const auto* src = static_cast<const uint8_t*>(info.ptr);
+        const auto size = static_cast<std::size_t>(info.size);
+        {
+          py::gil_scoped_release release;
+          boneage::io::png_unfilter(src, size, height, width * bpp, bpp, swap16 && bpp == 2, dst);
+        }
+        return out;
+      },
+      py::arg("raw"), py::arg("height"), py::arg("width"), py::arg("bit_depth"), py::arg("swap16"),
+      "Reverses the row filters of a non-interlaced greyscale PNG's inflated data.");
 
   boneage::bindings::register_ops(m);
 }
