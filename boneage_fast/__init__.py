@@ -14,6 +14,18 @@ The shipped model was trained on synthetic phantoms: not for clinical use.
 
 from __future__ import annotations
 
+import os as _os
+import sys as _sys
+
+# PyTorch's CPU threads (GNU OpenMP) spin while they wait for work. When the CPUs are
+# shared with other busy processes -- a workstation, a scoring job beside training --
+# spinning threads starve each other: the detector went from ~0.1 s to ~4.7 s per image
+# on a loaded 2-core machine, and to ~0.15 s with passive waiting. OpenMP reads this once,
+# when torch is imported, so it is set here (before any torch import of ours) unless the
+# user chose a policy or imported torch first. See the README ("Threads").
+if "torch" not in _sys.modules:
+    _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 from boneage_fast._runtime import (
     CudaError,
     build_info,

@@ -78,3 +78,26 @@ def test_foreign_cuda_array_type_is_refused():
 
     with pytest.raises(TypeError, match="unsupported CUDA array type"):
         hessian_enhance(FakeCuda())
+
+
+@pytest.mark.parametrize("preset, first, want", [
+    (None, "", "PASSIVE"),  # our default: no spinning OpenMP threads on shared CPUs
+    ("ACTIVE", "", "ACTIVE"),  # the user's choice wins
+    (None, "import torch; ", "unset"),  # torch came first: too late to matter, left alone
+])
+def test_openmp_wait_policy_default(tmp_path, preset, first, want):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    if preset:
+        env["OMP_WAIT_POLICY"] = preset
+    code = (f"{first}import sys, os, boneage_fast; "
+            "print(os.environ.get('OMP_WAIT_POLICY', 'unset'), 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    policy, torch_loaded = out.stdout.split()
+    assert policy == want
+    assert torch_loaded == ("True" if first else "False")  # importing the package does not import torch
