@@ -17,14 +17,16 @@ from __future__ import annotations
 import os as _os
 import sys as _sys
 
-# PyTorch's CPU threads (GNU OpenMP) spin while they wait for work. When the CPUs are
-# shared with other busy processes -- a workstation, a scoring job beside training --
-# spinning threads starve each other: the detector went from ~0.1 s to ~4.7 s per image
-# on a loaded 2-core machine, and to ~0.15 s with passive waiting. OpenMP reads this once,
-# when torch is imported, so it is set here (before any torch import of ours) unless the
-# user chose a policy or imported torch first. See the README ("Threads").
-if "torch" not in _sys.modules:
-    _os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# PyTorch's CPU threads (GNU OpenMP) spin for a while before they sleep. When the CPUs
+# are shared with other busy processes -- a workstation, a scoring job beside training --
+# spinning threads starve each other. The detector alone, 2 threads, median of 20 on the
+# 2-core machine: idle 31 ms with OpenMP's default spin, loaded (a training run on both
+# cores) 2,293 ms; with GOMP_SPINCOUNT=5000, 32 ms idle and 97 ms loaded; fully passive
+# waiting, 72 ms idle and 50 ms loaded. OpenMP reads this once, when torch is imported,
+# so it is set here (before any torch import of ours) unless the user chose a policy or
+# a spin count, or imported torch first. See the README ("Threads").
+if "torch" not in _sys.modules and "OMP_WAIT_POLICY" not in _os.environ:
+    _os.environ.setdefault("GOMP_SPINCOUNT", "5000")
 
 from boneage_fast._runtime import (
     CudaError,

@@ -81,23 +81,23 @@ def test_foreign_cuda_array_type_is_refused():
 
 
 @pytest.mark.parametrize("preset, first, want", [
-    (None, "", "PASSIVE"),  # our default: no spinning OpenMP threads on shared CPUs
-    ("ACTIVE", "", "ACTIVE"),  # the user's choice wins
-    (None, "import torch; ", "unset"),  # torch came first: too late to matter, left alone
+    ({}, "", "5000"),  # our default: OpenMP threads spin briefly, then sleep
+    ({"GOMP_SPINCOUNT": "100"}, "", "100"),  # the user's choice wins
+    ({"OMP_WAIT_POLICY": "ACTIVE"}, "", "unset"),  # a chosen policy is left alone
+    ({}, "import torch; ", "unset"),  # torch came first: too late to matter, left alone
 ])
-def test_openmp_wait_policy_default(tmp_path, preset, first, want):
+def test_openmp_spin_default(tmp_path, preset, first, want):
     import os
     import subprocess
     import sys
 
-    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
-    if preset:
-        env["OMP_WAIT_POLICY"] = preset
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    env.update(preset)
     code = (f"{first}import sys, os, boneage_fast; "
-            "print(os.environ.get('OMP_WAIT_POLICY', 'unset'), 'torch' in sys.modules)")
+            "print(os.environ.get('GOMP_SPINCOUNT', 'unset'), 'torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
                          timeout=120)
     assert out.returncode == 0, out.stderr
-    policy, torch_loaded = out.stdout.split()
-    assert policy == want
+    spin, torch_loaded = out.stdout.split()
+    assert spin == want
     assert torch_loaded == ("True" if first else "False")  # importing the package does not import torch
