@@ -216,7 +216,10 @@ def write_report(args, prof, work: str, dirs: dict[str, str], det_card: str, dev
     if one_seed:
         md += [f"- Fewer than 3 seeds: {', '.join(f'{n} ({len(runs[n])})' for n in one_seed)} — not yet a claim "
                "that holds over seeds (`--seeds 1 2` adds them)."]
-    md += ["", f"- Predict-the-mean baseline on the test set: {base:.2f} months.",
+    md += ["", "- Training time is the logged wall time of a run's last part: a run interrupted and resumed "
+           "(`last_state.pt`) counts only the part after the resume, and runs that shared the 2-core machine "
+           "with other work took longer. Compare MAE across settings, not times.",
+           f"- Predict-the-mean baseline on the test set: {base:.2f} months.",
            f"- Rater-noise floor: the simulated rater (SD {RATER_SD_MONTHS} months) is off the truth by {floor:.2f} "
            "months MAE on this test set; the models are trained and scored against the true bone age."]
     # paired t-tests vs S5, per seed
