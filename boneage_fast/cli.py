@@ -200,6 +200,10 @@ def _info() -> dict:
     info = build_info()
     info["cuda_is_available"] = cuda_is_available()
     info["runtimes"] = {m: importlib.util.find_spec(m) is not None for m in ("torch", "onnxruntime", "tensorrt", "cupy")}
+    # What the readers can decode: ISA-L for the grey-PNG fast path, pydicom's plugins
+    # for compressed DICOM (JPEG baseline/lossless, JPEG 2000, RLE, JPEG-LS).
+    info["readers"] = {m: importlib.util.find_spec(m) is not None
+                       for m in ("isal", "pylibjpeg", "libjpeg", "openjpeg", "rle", "jpeg_ls")}
     if info["runtimes"]["torch"]:
         import torch
 

@@ -24,7 +24,10 @@ def test_demo_writes_pngs_and_reports_timings(tmp_path, capsys):
 
 def test_info_prints_build(capsys):
     assert main(["info"]) == 0
-    assert "cuda_is_available" in json.loads(capsys.readouterr().out)
+    info = json.loads(capsys.readouterr().out)
+    assert "cuda_is_available" in info
+    # the default install brings the PNG fast path's inflate and every DICOM codec plugin
+    assert info["readers"] == {m: True for m in ("isal", "pylibjpeg", "libjpeg", "openjpeg", "rle", "jpeg_ls")}
 
 
 @pytest.mark.parametrize("argv", [["demo", "--size", "5", "5"], ["demo", "--repeats", "0"], ["nope"]])
