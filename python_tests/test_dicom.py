@@ -18,38 +18,21 @@ import pytest
 from boneage_fast.io import ImageReadError, read_image
 
 pydicom = pytest.importorskip("pydicom")
-from pydicom.dataset import Dataset, FileMetaDataset  # noqa: E402
+from _dicom import dicom_dataset  # noqa: E402
+from pydicom.dataset import Dataset  # noqa: E402
 from pydicom.encaps import encapsulate  # noqa: E402
 from pydicom.uid import (  # noqa: E402
-    ExplicitVRLittleEndian,
     JPEG2000,
     JPEG2000Lossless,
     JPEGBaseline8Bit,
     JPEGLosslessSV1,
     JPEGLSLossless,
     RLELossless,
-    SecondaryCaptureImageStorage,
-    generate_uid,
 )
 
 
-def _dataset(shape, *, bits_stored=12, signed=False, bits_allocated=16, photometric="MONOCHROME2"):
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = Dataset()
-    ds.file_meta = meta
-    ds.SOPClassUID = SecondaryCaptureImageStorage
-    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
-    ds.Modality = "DX"
-    ds.Rows, ds.Columns = shape
-    ds.SamplesPerPixel = 1
-    ds.PhotometricInterpretation = photometric
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit = bits_allocated, bits_stored, bits_stored - 1
-    ds.PixelRepresentation = int(signed)
-    ds.ImagerPixelSpacing = [0.1, 0.1]
-    return ds
+def _dataset(shape, **kwargs):
+    return dicom_dataset(shape, ImagerPixelSpacing=[0.1, 0.1], **kwargs)
 
 
 def _save(ds, path):

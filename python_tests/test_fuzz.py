@@ -185,22 +185,10 @@ def _encode(kind: str, rng: np.random.Generator) -> bytes:
 
 
 def _dicom_bytes(kind: str, a12: np.ndarray) -> bytes:
-    from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.uid import (ExplicitVRLittleEndian, JPEG2000Lossless, JPEGLSLossless, RLELossless,
-                             SecondaryCaptureImageStorage, generate_uid)
+    from _dicom import dicom_dataset
+    from pydicom.uid import JPEG2000Lossless, JPEGLSLossless, RLELossless
 
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = Dataset()
-    ds.file_meta = meta
-    ds.SOPClassUID = SecondaryCaptureImageStorage
-    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
-    ds.Rows, ds.Columns = a12.shape
-    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
-    ds.PixelSpacing = [0.1, 0.1]
+    ds = dicom_dataset(a12.shape, PixelSpacing=[0.1, 0.1])
     syntax = {"dicom": None, "dicom-rle": RLELossless, "dicom-jls": JPEGLSLossless, "dicom-j2k": JPEG2000Lossless}[kind]
     if syntax is None:
         ds.PixelData = a12.astype("<u2").tobytes()

@@ -15,8 +15,8 @@ from PIL import Image
 from boneage_fast.io import ImageReadError, from_array, read_image
 
 pydicom = pytest.importorskip("pydicom")
-from pydicom.dataset import Dataset, FileMetaDataset  # noqa: E402
-from pydicom.uid import JPEG2000Lossless, ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid  # noqa: E402
+from _dicom import dicom_dataset  # noqa: E402
+from pydicom.uid import JPEG2000Lossless, ExplicitVRLittleEndian  # noqa: E402
 
 
 def _grey(rng, shape=(64, 80), hi=255, dtype=np.uint8):
@@ -25,20 +25,8 @@ def _grey(rng, shape=(64, 80), hi=255, dtype=np.uint8):
 
 def write_dicom(path, pixels, photometric="MONOCHROME2", slope=None, intercept=None, window=None,
                 with_pixels=True, transfer_syntax=ExplicitVRLittleEndian):
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = transfer_syntax
-    ds = Dataset()
-    ds.file_meta = meta
-    ds.SOPClassUID = SecondaryCaptureImageStorage
-    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
-    ds.Modality = "CR"
-    ds.Rows, ds.Columns = pixels.shape
-    ds.SamplesPerPixel = 1
-    ds.PhotometricInterpretation = photometric
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
-    ds.PixelSpacing = [0.143, 0.15]
+    ds = dicom_dataset(pixels.shape, photometric=photometric, Modality="CR", PixelSpacing=[0.143, 0.15])
+    ds.file_meta.TransferSyntaxUID = transfer_syntax
     if slope is not None:
         ds.RescaleSlope, ds.RescaleIntercept = slope, intercept
     if window is not None:

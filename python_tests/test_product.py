@@ -177,14 +177,20 @@ def test_predict_batch_equals_predict_and_records_failures(predictor, films, tmp
         predictor.predict_batch(paths, ["F"] * 2)
 
 
-def test_a_tampered_model_is_refused(tmp_path):
+def _shipped_model_with_a_flipped_byte(tmp_path, card_name: str):
+    """A copy of the shipped model folder with one byte of ``card_name``'s weights flipped."""
     folder = tmp_path / "model"
     shutil.copytree(default_model_dir(), folder)
-    card = json.load(open(folder / "regressor.json"))
+    card = json.load(open(folder / card_name))
     w = folder / card["weights"]
     data = bytearray(w.read_bytes())
     data[len(data) // 2] ^= 0xFF
     w.write_bytes(bytes(data))
+    return folder
+
+
+def test_a_tampered_model_is_refused(tmp_path):
+    folder = _shipped_model_with_a_flipped_byte(tmp_path, "regressor.json")
     with pytest.raises(CheckpointError, match="sha256"):
         Predictor(str(folder), "cpu")
     with pytest.raises(CheckpointError, match="no regressor.json"):
@@ -198,14 +204,7 @@ def test_the_detector_loads_on_first_use_and_a_tampered_one_is_refused_then(film
     assert pr.detector_card["sha256"] == pr.card["detector_sha256"]  # the card is checked up front
     pr.predict(path, sex)
     assert pr._detector is not None and pr.detector is pr._detector
-    folder = tmp_path / "model"
-    shutil.copytree(default_model_dir(), folder)
-    card = json.load(open(folder / "detector.json"))
-    w = folder / card["weights"]
-    data = bytearray(w.read_bytes())
-    data[len(data) // 2] ^= 0xFF
-    w.write_bytes(bytes(data))
-    bad = Predictor(str(folder), "cpu")
+    bad = Predictor(str(_shipped_model_with_a_flipped_byte(tmp_path, "detector.json")), "cpu")
     with pytest.raises(CheckpointError, match="sha256"):
         bad.predict(path, sex)
 

@@ -146,25 +146,22 @@ void register_fork_handler() {
 #endif
 }
 
-Pool& pool() {
-  Pool* p = g_pool.load(std::memory_order_acquire);
+// The process's instance in `slot`, made on first use. A thread that loses the race
+// deletes its own (unused) one; a forked child finds the slot empty again.
+template <typename T>
+T& lazily(std::atomic<T*>& slot) {
+  T* p = slot.load(std::memory_order_acquire);
   if (p) return *p;
   register_fork_handler();
-  Pool* fresh = new Pool();
-  if (g_pool.compare_exchange_strong(p, fresh, std::memory_order_acq_rel)) return *fresh;
-  delete fresh;  // another thread won the race; ours has no threads yet
+  T* fresh = new T();
+  if (slot.compare_exchange_strong(p, fresh, std::memory_order_acq_rel)) return *fresh;
+  delete fresh;  // a pool that lost the race has started no threads
   return *p;
 }
 
-ScratchCache& scratch_cache() {
-  ScratchCache* c = g_scratch.load(std::memory_order_acquire);
-  if (c) return *c;
-  register_fork_handler();
-  ScratchCache* fresh = new ScratchCache();
-  if (g_scratch.compare_exchange_strong(c, fresh, std::memory_order_acq_rel)) return *fresh;
-  delete fresh;
-  return *c;
-}
+Pool& pool() { return lazily(g_pool); }
+
+ScratchCache& scratch_cache() { return lazily(g_scratch); }
 
 }  // namespace
 
