@@ -134,7 +134,7 @@ def read_image(path: str | bytes | os.PathLike[str]) -> Radiograph:
         return _read_pillow(path)
     except ImageReadError:
         raise
-    except _DECODER_FAILURES as exc:  # a parser failing late (pydicom parses elements lazily)
+    except _DECODER_FAILURES as exc:  # any other decoder failure, incl. pydicom's lazy parsing
         if isinstance(exc, _NOT_DECODER_FAILURES):
             raise
         what = "corrupt DICOM file" if dicom else "corrupt or truncated image data"
@@ -162,7 +162,7 @@ def _inflate(data: bytes, size: int) -> bytes | None:
 def _read_png_grey(path: str) -> Radiograph | None:
     """The fast path for the common radiograph file, a non-interlaced 8- or 16-bit grey
     PNG: chunk CRCs checked, IDAT inflated with ISA-L, rows unfiltered in C++
-    (``benchmarks/bench_read.py``: about twice Pillow's speed on clinical 16-bit files).
+    (``benchmarks/test_bench_read.py``: about twice Pillow's speed on clinical 16-bit files).
 
     Returns ``None`` for anything else or anything unexpected (other colour types,
     interlacing, a bad CRC, a broken stream ...): Pillow then decodes the file, or
@@ -257,10 +257,6 @@ def _read_pillow(path: str) -> Radiograph:
         raise ImageReadError(path, f"image is too large to decode safely ({exc})") from None
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageReadError(path, f"corrupt or truncated image data ({exc})") from None
-    except _DECODER_FAILURES as exc:  # any other failure of a decoder on damaged data
-        if isinstance(exc, _NOT_DECODER_FAILURES):
-            raise
-        raise ImageReadError(path, f"corrupt or truncated image data ({type(exc).__name__}: {exc})") from None
     pixels, bits = _to_uint16(path, a)
     return Radiograph(np.ascontiguousarray(pixels), path, bits, None, {"format": fmt, "mode": mode})
 
