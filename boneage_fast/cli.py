@@ -28,6 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     ph.add_argument("--workers", type=int, default=1, help="rendering processes")
     ph.add_argument("--clean", action="store_true", help="no acquisition nuisance (upright, centred, no markers)")
     ph.add_argument("--scale", type=float, default=1.0, help="scale the random clinical sizes (0.5: 400-1300 px)")
+    ph.add_argument("--style", choices=("v1", "v2"), default="v1",
+                    help="phantom generation: v1 (the shipped model's training data) or v2 (film-like anatomy)")
 
     tr = sub.add_parser("train", help="train the hand detector or the regressor")
     tr.add_argument("what", choices=("detector", "regressor"))
@@ -133,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
         if not 0.1 <= args.scale <= 1.5:
             parser.error(f"--scale must be in [0.1, 1.5], got {args.scale}")
         labels = write_phantom_dataset(args.out, args.n, args.seed, tuple(args.size) if args.size else None,
-                                       args.format, args.workers, clean=args.clean, size_scale=args.scale)
+                                       args.format, args.workers, clean=args.clean, size_scale=args.scale,
+                                       style=args.style)
         print(labels)
         return 0
     if args.command == "demo":

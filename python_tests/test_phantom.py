@@ -13,15 +13,16 @@ from boneage_fast.data.phantom import ROI_CLASSES, render
 AGES = np.arange(0, 229, 6)
 
 
-def _hand(age, male, seed=0):
-    return build_hand(sample_subject(float(age), male, np.random.default_rng(seed), hard_fraction=0.0))
+def _hand(age, male, seed=0, version=1):
+    return build_hand(sample_subject(float(age), male, np.random.default_rng(seed), hard_fraction=0.0), version)
 
 
+@pytest.mark.parametrize("version", [1, 2])
 @pytest.mark.parametrize("male", [True, False])
-def test_carpals_appear_in_atlas_order_and_never_disappear(male):
+def test_carpals_appear_in_atlas_order_and_never_disappear(male, version):
     counts, first_seen = [], {}
     for age in AGES:
-        present = _hand(age, male).carpals_present
+        present = _hand(age, male, version=version).carpals_present
         counts.append(len(present))
         for name in present:
             first_seen.setdefault(name, age)
@@ -53,9 +54,10 @@ def test_distal_phalanges_fuse_first_radius_last(male):
     assert fuse_age["distal"] < fuse_age["proximal"] <= fuse_age["middle"] < fuse_age["radius"]
 
 
+@pytest.mark.parametrize("version", [1, 2])
 @pytest.mark.parametrize("age", [24, 60, 96, 132, 168, 190])
-def test_girls_ahead_of_boys_at_the_same_age(age):
-    girl, boy = _hand(age, False), _hand(age, True)
+def test_girls_ahead_of_boys_at_the_same_age(age, version):
+    girl, boy = _hand(age, False, version=version), _hand(age, True, version=version)
     assert len(girl.carpals_present) >= len(boy.carpals_present)
     for g in anatomy.EPIPHYSIS_EVENTS:
         rg, fg = girl.epiphyses[g]
@@ -87,17 +89,19 @@ def test_hard_cases_decouple_size_from_maturity():
 
 
 # ---------------------------------------------------------------- rendered images
-def test_render_is_deterministic_and_seed_dependent():
-    a = render(100.0, True, seed=11, size=(600, 500))
-    b = render(100.0, True, seed=11, size=(600, 500))
-    c = render(100.0, True, seed=12, size=(600, 500))
+@pytest.mark.parametrize("style", ["v1", "v2"])
+def test_render_is_deterministic_and_seed_dependent(style):
+    a = render(100.0, True, seed=11, size=(600, 500), style=style)
+    b = render(100.0, True, seed=11, size=(600, 500), style=style)
+    c = render(100.0, True, seed=12, size=(600, 500), style=style)
     assert np.array_equal(a.image, b.image) and a.labels() == b.labels()
     assert not np.array_equal(a.image, c.image)
 
 
+@pytest.mark.parametrize("style", ["v1", "v2"])
 @pytest.mark.parametrize("age, male", [(6, True), (72, False), (150, True), (220, False)])
-def test_boxes_contain_the_hand_and_the_rois(age, male):
-    s = render(age, male, seed=int(age), size=(800, 640), nuisance=False)
+def test_boxes_contain_the_hand_and_the_rois(age, male, style):
+    s = render(age, male, seed=int(age), size=(800, 640), nuisance=False, style=style)
     H, W = s.image.shape
     x0, y0, x1, y1 = s.hand_box
     assert 0 <= x0 < x1 <= W - 1 and 0 <= y0 < y1 <= H - 1
@@ -114,10 +118,11 @@ def test_boxes_contain_the_hand_and_the_rois(age, male):
         assert x0 - 1 <= rx0 < rx1 <= x1 + 1 and y0 - 1 <= ry0 < ry1 <= y1 + 1
 
 
-def test_acquisition_ranges_and_labels():
+@pytest.mark.parametrize("style", ["v1", "v2"])
+def test_acquisition_ranges_and_labels(style):
     sizes, angles = [], []
     for seed in range(12):
-        s = render(120.0, bool(seed % 2), seed=seed, bits=8 if seed % 3 == 0 else 16)
+        s = render(120.0, bool(seed % 2), seed=seed, bits=8 if seed % 3 == 0 else 16, style=style)
         H, W = s.image.shape
         sizes.append(max(H, W))
         angles.append(s.extra["angle_deg"])
@@ -136,8 +141,9 @@ def test_rater_noise_has_the_documented_spread():
     assert abs(np.std(d) - RATER_SD_MONTHS) < 1.5 and abs(np.mean(d)) < 1.6
 
 
-def test_bone_brighter_than_soft_tissue_and_cortex_than_medulla():
-    s = render(150.0, True, seed=4, size=(1600, 1280), nuisance=False)
+@pytest.mark.parametrize("style", ["v1", "v2"])
+def test_bone_brighter_than_soft_tissue_and_cortex_than_medulla(style):
+    s = render(150.0, True, seed=4, size=(1600, 1280), nuisance=False, style=style)
     img = s.image.astype(float)
     bone = next(b for b in s.hand.bones if b.name == "metacarpal3")
     axis = (bone.p1 - bone.p0) / np.hypot(*(bone.p1 - bone.p0))
@@ -160,19 +166,22 @@ def test_bone_brighter_than_soft_tissue_and_cortex_than_medulla():
     (dict(bone_age="x", male=True, seed=0), "bone_age"),
     (dict(bone_age=10, male=True, seed=0, bits=12), "bits"),
     (dict(bone_age=10, male=True, seed=0, size=(10, 10)), "size"),
+    (dict(bone_age=10, male=True, seed=0, style="v3"), "style"),
+    (dict(bone_age=10, male=True, seed=0, style=None), "style"),
 ])
 def test_bad_arguments_raise(kwargs, match):
     with pytest.raises(ValueError, match=match):
         render(**kwargs)
 
 
+@pytest.mark.parametrize("style", ["v1", "v2"])
 @pytest.mark.parametrize("male", [True, False])
-def test_wrist_fills_with_bone_as_carpals_ossify(male):
+def test_wrist_fills_with_bone_as_carpals_ossify(male, style):
     # Image-level maturity: in the wrist ROI, the share of pixels brighter than the soft
     # tissue grows with bone age as carpals appear and grow.
     shares = []
     for age in (6, 48, 108, 180):
-        s = render(float(age), male, seed=21, size=(1200, 960), nuisance=False, hard_fraction=0.0)
+        s = render(float(age), male, seed=21, size=(1200, 960), nuisance=False, hard_fraction=0.0, style=style)
         img = s.image.astype(float)
         _, x0, y0, x1, y1 = next(r for r in s.roi_boxes if r[0] == "Wrist")
         roi = img[int(y0):int(y1), int(x0):int(x1)]

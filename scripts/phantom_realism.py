@@ -22,7 +22,7 @@ Per age band and sex-pooled, the report gives the real 5th/50th/95th percentiles
 phantom median and the fraction of phantoms inside the real 5-95 % range (90 % would be a
 phantom drawn from the real distribution).
 
-    python scripts/phantom_realism.py --n 240 --out docs/phantom_geometry.md
+    python scripts/phantom_realism.py --n 240 --styles v1 v2 --out docs/phantom_geometry.md
 """
 
 from __future__ import annotations
@@ -104,7 +104,7 @@ def real_rows() -> list[tuple[float, bool, dict[str, float]]]:
     return rows
 
 
-def phantom_rows(n: int, seed: int) -> list[tuple[float, bool, dict[str, float]]]:
+def phantom_rows(n: int, seed: int, style: str = "v1") -> list[tuple[float, bool, dict[str, float]]]:
     from boneage_fast.data.datasets import sample_rsna_ages
     from boneage_fast.data.phantom import render
 
@@ -112,57 +112,66 @@ def phantom_rows(n: int, seed: int) -> list[tuple[float, bool, dict[str, float]]
     ages, males = sample_rsna_ages(n, rng)
     rows = []
     for i in range(n):
-        s = render(float(ages[i]), bool(males[i]), seed=seed * 100_000 + i, size_scale=0.5, nuisance=False)
+        s = render(float(ages[i]), bool(males[i]), seed=seed * 100_000 + i, size_scale=0.5, nuisance=False,
+                   style=style)
         f = features(s.roi_boxes)
         if f is not None:
             rows.append((float(ages[i]), bool(males[i]), f))
     return rows
 
 
-def report(real, phantom, command: str) -> str:
+def report(real, phantoms: dict[str, list], command: str) -> str:
+    styles = list(phantoms)
+    counts = ", ".join(f"{len(p)} {st} phantoms" for st, p in phantoms.items())
     lines = ["# Phantom hand geometry against real hands", "",
-             "The baseline for the phantom-v2 issue (the current phantom). Box *sizes* compare "
-             "the phantom's ROI convention with the annotators' as much as anatomy; centre "
-             "distances are anatomy.", "",
+             "Box *sizes* compare the phantom's ROI convention with the annotators' as much as "
+             "anatomy; centre distances are anatomy.", "",
              f"`{command}` — {len(real)} real RSNA hands with all 17 ROI boxes "
-             f"(Koitka et al. 2018), {len(phantom)} phantoms with the RSNA age mix. "
+             f"(Koitka et al. 2018); {counts} with the RSNA age mix (the same subjects in each style). "
              "Features are scale- and rotation-free ratios (see the script's docstring); "
              "`inside` is the fraction of phantoms within the real 5–95 % range of the same "
              "age band (a phantom drawn from the real distribution would give ~90 %).", ""]
-    worst = []
+    worst: dict[str, list] = {st: [] for st in styles}
+    head = "| feature | real p5 | real median | real p95 | " + " | ".join(f"{st} median | {st} inside" for st in styles) + " |"
     for lo, hi in BANDS:
         r = [f for a, _, f in real if lo <= a < hi]
-        p = [f for a, _, f in phantom if lo <= a < hi]
-        lines += [f"## Bone age {lo}–{hi} months: {len(r)} real, {len(p)} phantoms", "",
-                  "| feature | real p5 | real median | real p95 | phantom median | inside |", "|---|---:|---:|---:|---:|---:|"]
+        ps = {st: [f for a, _, f in rows if lo <= a < hi] for st, rows in phantoms.items()}
+        lines += [f"## Bone age {lo}–{hi} months: {len(r)} real, " + ", ".join(f"{len(p)} {st}" for st, p in ps.items()),
+                  "", head, "|---|---:|---:|---:|" + "---:|---:|" * len(styles)]
         for k in FEATURES:
             rv = np.array([f[k] for f in r])
-            pv = np.array([f[k] for f in p])
-            if len(rv) < 5 or len(pv) == 0:
+            if len(rv) < 5 or any(len(p) == 0 for p in ps.values()):
                 continue
             p5, p50, p95 = np.percentile(rv, [5, 50, 95])
-            inside = float(np.mean((pv >= p5) & (pv <= p95)))
-            worst.append((inside, k, lo, hi))
-            lines.append(f"| {k} | {p5:.3f} | {p50:.3f} | {p95:.3f} | {np.median(pv):.3f} | {100 * inside:.0f} % |")
+            cells = []
+            for st, p in ps.items():
+                pv = np.array([f[k] for f in p])
+                inside = float(np.mean((pv >= p5) & (pv <= p95)))
+                worst[st].append((inside, k, lo, hi))
+                cells.append(f"{np.median(pv):.3f} | {100 * inside:.0f} %")
+            lines.append(f"| {k} | {p5:.3f} | {p50:.3f} | {p95:.3f} | " + " | ".join(cells) + " |")
         lines.append("")
-    worst.sort()
-    lines += ["## Furthest from real hands", ""]
-    lines += [f"- {k}, {lo}–{hi} months: {100 * v:.0f} % inside" for v, k, lo, hi in worst[:6]]
+    lines += ["## Summary", "", "| style | mean inside | features × bands under 50 % inside |", "|---|---:|---|"]
+    for st in styles:
+        w = sorted(worst[st])
+        low = ", ".join(f"{k} {lo}–{hi} ({100 * v:.0f} %)" for v, k, lo, hi in w if v < 0.5) or "none"
+        lines.append(f"| {st} | {100 * np.mean([v for v, *_ in w]):.0f} % | {low} |")
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--n", type=int, default=240, help="phantoms to render")
+    ap.add_argument("--n", type=int, default=240, help="phantoms to render per style")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--styles", nargs="+", default=["v1", "v2"], choices=["v1", "v2"])
     ap.add_argument("--out", default=os.path.join(HERE, "..", "docs", "phantom_geometry.md"))
     args = ap.parse_args(argv)
     if not os.path.isdir(os.path.join(REAL, "rsna_ossification_roi_boxes")):
         print(f"{REAL}: ../shared/realdata is not beside this checkout", file=sys.stderr)
         return 2
     real = real_rows()
-    phantom = phantom_rows(args.n, args.seed)
-    text = report(real, phantom, "python scripts/phantom_realism.py " + " ".join(argv if argv is not None else sys.argv[1:]))
+    phantoms = {st: phantom_rows(args.n, args.seed, st) for st in args.styles}
+    text = report(real, phantoms, "python scripts/phantom_realism.py " + " ".join(argv if argv is not None else sys.argv[1:]))
     with open(args.out, "w") as f:
         f.write(text)
     print(text)

@@ -73,6 +73,37 @@ CARPAL_SHAPE = {
     "pisiform": ((-19.0, 3.0), (4.0, 4.0), 0.0),
 }
 
+# ------------------------------------------------------------------ phantom v2 geometry
+# Carpals as superellipses: centre, semi-axes (mm), tilt, exponent. Packed with ~1 mm
+# joint spaces between neighbours (relaxed numerically from a sketch of the adult PA
+# wrist; the pisiform projects over the triquetrum on a PA film, as in real hands).
+# A young carpal has smaller axes and a lower exponent around the same centre, so it
+# lies inside its adult outline: no overlap at any age if none in the adult.
+CARPAL_SHAPE_V2 = {
+    "capitate": ((3.0, 16.5), (7.3, 11.6), 0.05, 3.1),
+    "hamate": ((-12.6, 18.8), (6.8, 10.0), -0.25, 2.9),
+    "triquetrum": ((-18.5, 3.4), (7.0, 5.4), -0.5, 2.8),
+    "lunate": ((-3.9, -1.6), (7.3, 6.2), 0.0, 2.8),
+    "scaphoid": ((14.4, 2.2), (11.1, 5.9), 0.6, 2.7),
+    "trapezium": ((30.3, 12.0), (6.8, 7.6), 0.5, 2.9),
+    "trapezoid": ((16.4, 17.8), (5.3, 6.2), 0.2, 3.1),
+    "pisiform": ((-19.5, 1.5), (4.9, 4.9), 0.0, 2.0),
+}
+CARPUS_CENTRE_V2 = (3.0, 12.0)
+# v2 metacarpal bases sit on the distal carpal row and fan out to the v1 heads.
+RAY_BASE_X_V2 = (31.0, 13.5, 3.5, -6.5, -15.5)
+RAY_BASE_Y_V2 = (21.5, 25.5, 29.0, 29.5, 29.0)
+RAY_ANGLE_V2 = (0.62, 0.19, 0.03, -0.14, -0.34)
+# Distal ends of the radius and ulna (x, top y) and shaft half-widths (mm, adult), v2:
+# below the proximal carpal row with room for the epiphyses; the radius-ulna spacing
+# is fitted to the Koitka et al. ROI boxes (scripts/phantom_realism.py).
+FOREARM_V2 = {"radius": (6.0, -16.5, 7.5), "ulna": (-21.0, -20.0, 4.3)}
+# v2 proportions against the RSNA ROI geometry: metacarpals shorter, proximal phalanges
+# longer than the v1 table (pip_over_mcp and dip_over_mcp were below the real range).
+LENGTH_SCALE_V2 = {"metacarpal": 0.92, "proximal": 1.12, "middle": 1.08, "distal": 1.02}
+# ROI half sizes (multiples of the bone half-width) fitted to the annotators' boxes.
+ROI_HALF_V2 = {"MCP": 2.5, "PIP": 2.3, "DIP": 2.3, "radius": 2.2, "ulna": 2.0, "wrist": 30.0}
+
 
 def smoothstep(x: float) -> float:
     x = min(max(x, 0.0), 1.0)
@@ -99,11 +130,18 @@ def epiphysis_state(group: str, bone_age: float, male: bool) -> tuple[float, flo
     return ratio, fusion
 
 
-def carpal_size(name: str, bone_age: float, male: bool) -> float:
-    """Fraction of adult size of a carpal bone (0 before it ossifies)."""
+def carpal_size(name: str, bone_age: float, male: bool, version: int = 1) -> float:
+    """Fraction of adult size of a carpal bone (0 before it ossifies).
+
+    Version 2 grows faster early (at 9-10 years the carpals are large, packed bones),
+    reaching the adult size at 14 (boys) / 12 (girls) years of bone age.
+    """
     onset = event(CARPAL_ONSET[name], male)
     if bone_age < onset:
         return 0.0
+    if version >= 2:
+        adult_at = event((168.0, 144.0), male)
+        return 0.3 + 0.7 * smoothstep((bone_age - onset) / max(adult_at - onset, 1.0)) ** 0.5
     adult_at = event((180.0, 156.0), male)
     return 0.22 + 0.78 * smoothstep((bone_age - onset) / max(adult_at - onset, 1.0)) ** 0.8
 
@@ -169,6 +207,7 @@ class LongBone:
     half_width: float
     flare0: float  # relative widening at p0
     flare1: float  # relative widening at p1
+    kind: str = ""  # v2 shape model: metacarpal, phalanx, distal, radius, ulna ("" = v1 capsule)
 
 
 @dataclass
@@ -178,6 +217,10 @@ class Ellipse:
     axes: np.ndarray  # semi-axes (a along the rotated x, b along the rotated y)
     angle: float
     density: float = 1.0
+    exponent: float = 2.0  # v2: superellipse exponent (2 = ellipse; larger = boxier)
+    # v2 epiphyses: 0 = a disc; towards +-1 a cap whose side facing the metaphysis wraps
+    # it (+: the side towards -y of the ellipse's own frame, i.e. proximal; -: distal)
+    cap: float = 0.0
 
 
 @dataclass
@@ -212,8 +255,17 @@ def _rot(v: np.ndarray, a: float) -> np.ndarray:
     return np.array([c * v[0] - s * v[1], s * v[0] + c * v[1]])
 
 
-def build_hand(subject: Subject) -> Hand:
-    """Lay out bones, epiphyses, carpals and soft tissue for a subject."""
+def build_hand(subject: Subject, version: int = 1) -> Hand:
+    """Lay out bones, epiphyses, carpals and soft tissue for a subject.
+
+    ``version`` 2 is phantom v2's anatomy: shaped long bones (flared bases and heads,
+    waisted shafts; the renderer draws cortex and canal from ``LongBone.kind``),
+    epiphyses that cap the metaphysis, packed superellipse carpals, the forearm and ROI
+    boxes fitted to real hands. Version 1 is kept unchanged for the shipped model.
+    """
+    if version not in (1, 2):
+        raise ValueError(f"version must be 1 or 2, got {version!r}")
+    v2 = version == 2
     s, male, ba = subject.size_scale, subject.male, subject.bone_age
     hand = Hand(subject)
     groups = ("metacarpal", "proximal", "middle", "distal")
@@ -223,46 +275,65 @@ def build_hand(subject: Subject) -> Hand:
         hand.epiphyses[g] = epiphysis_state(g, ba, male)
     hand.joints = {"DIP": [], "PIP": [], "MCP": [], "Radius": [], "Ulna": [], "Wrist": []}
     w = subject.width_scale
-    gap = 2.4 * s  # joint space between bones (mm)
+    gap = (3.0 if v2 else 2.4) * s  # joint space between bones (mm)
     for ray in range(5):
-        angle = RAY_ANGLE[ray] + subject.finger_spread * (2 - ray) * (0.6 if ray else 0.3)
+        ray_angle, base_x, base_y = (RAY_ANGLE_V2, RAY_BASE_X_V2, RAY_BASE_Y_V2) if v2 else \
+            (RAY_ANGLE, RAY_BASE_X, RAY_BASE_Y)
+        angle = ray_angle[ray] + subject.finger_spread * (2 - ray) * (0.6 if ray else 0.3)
         axis = _rot(np.array([0.0, 1.0]), -angle)
-        base = np.array([RAY_BASE_X[ray], RAY_BASE_Y[ray]]) * s
+        base = np.array([base_x[ray], base_y[ray]]) * s
         p = base.copy()
         tip_radius = 0.0
         for gi, g in enumerate(groups):
             L = ADULT_LENGTHS[g][ray]
             if L is None:
                 continue
-            L = L * s * subject.proportions[ray, gi]
+            L = L * s * subject.proportions[ray, gi] * (LENGTH_SCALE_V2[g] if v2 else 1.0)
             hw = 0.5 * ADULT_WIDTHS[g] * sw * w * (1.12 if ray == 0 else 1.0) * (0.9 if ray == 4 else 1.0)
             group = "thumb_metacarpal" if (g == "metacarpal" and ray == 0) else g
             ratio, fusion = hand.epiphyses[group]
             # Epiphysis at the base (phalanges, thumb metacarpal) or the head (metacarpals 2-5).
             at_head = g == "metacarpal" and ray != 0
-            ep_thick = (0.2 + 0.14 * ratio) * 2 * hw if ratio > 0 else 0.0
-            physis = (1.0 - fusion) * 1.4 * s if ratio > 0 else 0.0
+            ep_thick = ((0.28 + 0.18 * ratio) if v2 else (0.2 + 0.14 * ratio)) * 2 * hw if ratio > 0 else 0.0
+            if v2:  # the growth plate narrows as the epiphysis matures, then closes
+                physis = (1.0 - fusion) * (1.5 - 0.7 * min(ratio, 1.0)) if ratio > 0 else 0.0
+            else:
+                physis = (1.0 - fusion) * 1.4 * s if ratio > 0 else 0.0
             if not at_head and ratio > 0:
                 ep_c = p + axis * (ep_thick / 2)
                 p = p + axis * (ep_thick + physis)
                 L -= ep_thick + physis
             p0 = p
             p1 = p + axis * L
-            hand.bones.append(LongBone(f"{g}{ray + 1}", p0, p1, hw, 0.30, 0.22 if g != "distal" else 0.08))
+            if v2:
+                kind = "metacarpal" if g == "metacarpal" else "distal" if g == "distal" else "phalanx"
+                base_flare, head_flare = {"metacarpal": (0.22, 0.45), "phalanx": (0.45, 0.25),
+                                          "distal": (0.45, 0.12)}[kind]
+                hand.bones.append(LongBone(f"{g}{ray + 1}", p0, p1, hw, base_flare, head_flare, kind))
+            else:
+                hand.bones.append(LongBone(f"{g}{ray + 1}", p0, p1, hw, 0.30, 0.22 if g != "distal" else 0.08))
             if ratio > 0:
                 if at_head:
                     ep_c = p1 + axis * (physis + ep_thick / 2)
-                ax = np.array([hw * 1.25 * ratio, ep_thick / 2])
-                hand.ossicles.append(Ellipse(f"epi_{g}{ray + 1}", ep_c, ax, -angle, 1.0))
+                if v2:
+                    # as wide as the metaphysis it sits on when it caps (ratio 1)
+                    end_w = hw * (1.0 + (head_flare if at_head else base_flare))
+                    ax = np.array([end_w * 0.95 * ratio, ep_thick / 2])
+                    cap = smoothstep((ratio - 0.85) / 0.2) * (1.0 - fusion)
+                    hand.ossicles.append(Ellipse(f"epi_{g}{ray + 1}", ep_c, ax, -angle, 1.0,
+                                                 2.2 if at_head else 2.8, cap if at_head else -cap))
+                else:
+                    ax = np.array([hw * 1.25 * ratio, ep_thick / 2])
+                    hand.ossicles.append(Ellipse(f"epi_{g}{ray + 1}", ep_c, ax, -angle, 1.0))
                 if at_head:
                     p1 = p1 + axis * (physis + ep_thick)
             joint_hw = 1.7 * hw
             if g == "metacarpal":
-                hand.joints["MCP"].append((p1 + axis * gap / 2, joint_hw))
-            elif g == "proximal":
-                hand.joints["PIP"].append((p1 + axis * gap / 2, joint_hw))  # thumb: IP joint
+                hand.joints["MCP"].append((p1 + axis * gap / 2, ROI_HALF_V2["MCP"] * hw if v2 else joint_hw))
+            elif g == "proximal":  # thumb: IP joint
+                hand.joints["PIP"].append((p1 + axis * gap / 2, ROI_HALF_V2["PIP"] * hw if v2 else joint_hw))
             elif g == "middle":
-                hand.joints["DIP"].append((p1 + axis * gap / 2, joint_hw))
+                hand.joints["DIP"].append((p1 + axis * gap / 2, ROI_HALF_V2["DIP"] * hw if v2 else joint_hw))
             p = p1 + axis * gap
             tip_radius = hw
         finger_r = (10.5 if ray == 0 else 9.0 if ray < 4 else 7.5) * sw * w
@@ -282,27 +353,65 @@ def build_hand(subject: Subject) -> Hand:
     hand.tissue.append((np.array([-3.0, -175.0]) * s, np.array([0.0, 10.0]) * s, 27.0 * sw * w))
     # carpals
     for name in CARPAL_ORDER:
-        f = carpal_size(name, ba, male)
+        f = carpal_size(name, ba, male, version)
         if f <= 0:
             continue
-        (cx, cy), (a, b), ang = CARPAL_SHAPE[name]
-        # Young carpals are round and sit nearer the centre of their adult place.
-        roundness = 1 - 0.5 * (1 - f)
-        r = math.sqrt(a * b)
-        axes = np.array([r + (a - r) * roundness, r + (b - r) * roundness]) * f * s
-        hand.ossicles.append(Ellipse(name, np.array([cx, cy]) * s, axes, ang, 1.0))
+        if v2:
+            (cx, cy), (a, b), ang, p = CARPAL_SHAPE_V2[name]
+            # The carpus packs tighter than the adult layout while it grows: centres
+            # move towards the carpus centre by g >= every carpal's size fraction, so
+            # the packing stays overlap-free (a homothety, then each bone shrinks
+            # inside its own scaled outline).
+            g = 0.35 + 0.65 * carpal_size("capitate", ba, male, version)
+            cx, cy = CARPUS_CENTRE_V2[0] + (cx - CARPUS_CENTRE_V2[0]) * g, CARPUS_CENTRE_V2[1] + (cy - CARPUS_CENTRE_V2[1]) * g
+            # A young carpal is a rounder, smaller copy inside its adult outline.
+            r = min(a, b) + (max(a, b) - min(a, b)) * f
+            axes = np.array([min(a, r), min(b, r)]) * f * s
+            expo = 2.0 + (p - 2.0) * f
+            hand.ossicles.append(Ellipse(name, np.array([cx, cy]) * s, axes, ang, 1.0, expo))
+            if name == "hamate" and f > 0.6:  # the hook, seen end-on as a ring
+                hand.ossicles.append(Ellipse("hamate_hook", np.array([cx + 1.5, cy - 2.5]) * s,
+                                             np.array([2.0, 2.4]) * s * f, 0.3, 0.6))
+        else:
+            (cx, cy), (a, b), ang = CARPAL_SHAPE[name]
+            # Young carpals are round and sit nearer the centre of their adult place.
+            roundness = 1 - 0.5 * (1 - f)
+            r = math.sqrt(a * b)
+            axes = np.array([r + (a - r) * roundness, r + (b - r) * roundness]) * f * s
+            hand.ossicles.append(Ellipse(name, np.array([cx, cy]) * s, axes, ang, 1.0))
         hand.carpals_present.append(name)
     # radius and ulna shafts (distal ends at the origin / slightly lower), with epiphyses
-    for name, x, lo, hw in (("radius", 6.0, 0.0, 8.0), ("ulna", -16.0, -3.5, 4.8)):
+    forearm = ((n, *FOREARM_V2[n]) for n in ("radius", "ulna")) if v2 else \
+        (("radius", 6.0, 0.0, 8.0), ("ulna", -16.0, -3.5, 4.8))
+    for name, x, lo, hw in forearm:
+        if v2 and name == "ulna":
+            # young forearms are relatively wide: the radius-ulna spacing (against the
+            # wrist-MCP distance) falls from ~0.39 under 5 years to ~0.34 (RSNA ROI boxes)
+            x = FOREARM_V2["radius"][0] + (x - FOREARM_V2["radius"][0]) * (1.0 + 0.25 * (1.0 - smoothstep(ba / 120.0)))
         ratio, fusion = hand.epiphyses[name]
         top = np.array([x, lo]) * s
-        hand.bones.append(LongBone(name, top - np.array([0.0, 140.0]) * s, top, hw * sw * w, -0.2, 0.5))
+        if v2:
+            hand.bones.append(LongBone(name, top - np.array([0.0, 140.0]) * s, top, hw * sw * w, 0.0,
+                                       0.55 if name == "radius" else 0.3, name))
+        else:
+            hand.bones.append(LongBone(name, top - np.array([0.0, 140.0]) * s, top, hw * sw * w, -0.2, 0.5))
         if ratio > 0:
             thick = (2.5 + 3.5 * ratio) * s
             c = top + np.array([0.0, (1 - fusion) * 1.2 * s + thick / 2])
-            hand.ossicles.append(Ellipse(f"epi_{name}", c, np.array([hw * 1.4 * ratio * sw * w, thick / 2]),
-                                         0.08 if name == "radius" else 0.0, 1.0))
+            if v2:
+                end_w = hw * sw * w * (1.55 if name == "radius" else 1.3)
+                cap = smoothstep((ratio - 0.85) / 0.2) * (1.0 - fusion)
+                # the radial epiphysis is a wedge, thicker on the radial (thumb) side
+                hand.ossicles.append(Ellipse(f"epi_{name}", c, np.array([end_w * 0.95 * ratio, thick / 2]),
+                                             0.12 if name == "radius" else 0.0, 1.0, 2.8, cap))
+            else:
+                hand.ossicles.append(Ellipse(f"epi_{name}", c, np.array([hw * 1.4 * ratio * sw * w, thick / 2]),
+                                             0.08 if name == "radius" else 0.0, 1.0))
         key = "Radius" if name == "radius" else "Ulna"
-        hand.joints[key].append((top + np.array([0.0, 3.0]) * s, 1.5 * hw * s))
-    hand.joints["Wrist"].append((np.array([1.0, 11.0]) * s, 24.0 * s))
+        half = ROI_HALF_V2[name] * hw * s if v2 else 1.5 * hw * s
+        hand.joints[key].append((top + np.array([0.0, 3.0]) * s, half))
+    if v2:
+        hand.joints["Wrist"].append((np.array([4.0, 9.0]) * s, ROI_HALF_V2["wrist"] * s))
+    else:
+        hand.joints["Wrist"].append((np.array([1.0, 11.0]) * s, 24.0 * s))
     return hand

@@ -21,9 +21,13 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from boneage_fast.data import film
 from boneage_fast.data.anatomy import MAX_BONE_AGE, Ellipse, Hand, LongBone, build_hand, sample_subject
 
-__all__ = ["PhantomSample", "render", "RATER_SD_MONTHS", "ROI_CLASSES"]
+__all__ = ["PhantomSample", "render", "RATER_SD_MONTHS", "ROI_CLASSES", "STYLES"]
+
+#: Phantom generations: v1 (the shipped model's training data) and v2 (film.py).
+STYLES = ("v1", "v2")
 
 #: SD of the simulated rater's reading around the true bone age (months). Reported
 #: inter-reader variability of Greulich-Pyle readings is roughly half a year.
@@ -196,6 +200,7 @@ def render(
     bits: int = 16,
     hard_fraction: float = 0.03,
     nuisance: bool = True,
+    style: str = "v1",
 ) -> PhantomSample:
     """Render one phantom.
 
@@ -211,6 +216,11 @@ def render(
         hard_fraction: probability that the subject's size disagrees with its maturity.
         nuisance: add acquisition nuisance (rotation, borders, markers, text, gradient,
             gamma, noise); False gives a clean, upright, centred hand.
+        style: ``"v1"`` (the phantom the shipped model was trained on: capsule bones
+            drawn at <= 640 px and scaled up) or ``"v2"`` (shaped bones, packed carpals,
+            capping epiphyses, a smooth soft-tissue silhouette, drawn at the output
+            resolution: :mod:`boneage_fast.data.film`). The same seed gives the same
+            subject, pose and size in both.
 
     Raises:
         ValueError: bone age out of range, bad size or bits.
@@ -219,6 +229,8 @@ def render(
         raise ValueError(f"bone_age must be a number of months in [0, {MAX_BONE_AGE:g}], got {bone_age!r}")
     if bits not in (8, 16):
         raise ValueError(f"bits must be 8 or 16, got {bits!r}")
+    if style not in STYLES:
+        raise ValueError(f"style must be one of {', '.join(STYLES)}, got {style!r}")
     rng = np.random.default_rng(seed)
     if size is None:
         H = int(rng.integers(800, 2601))
@@ -231,7 +243,7 @@ def render(
         raise ValueError(f"size must be (height, width) with each side in [256, 4096], got {size!r}")
 
     subject = sample_subject(float(bone_age), bool(male), rng, hard_fraction)
-    hand = build_hand(subject)
+    hand = build_hand(subject, version=2 if style == "v2" else 1)
     outline = hand.outline_points()
     top = outline[:, 1].max()
     # From the fingertips down to 50 mm (adult scale) below the distal radius.
@@ -246,6 +258,48 @@ def render(
     centre_px = np.array([W / 2.0, H / 2.0]) + jitter
     frame = _Frame(centre_mm, centre_px, px_per_mm, angle)
 
+    if style == "v2":
+        img = film.radiograph(hand, frame, (H, W), rng, angle, nuisance)
+        if nuisance:
+            _burn_in(img, rng, frame(outline))
+            _collimate(img, rng, np.arange(W, dtype=np.float32)[None, :], np.arange(H, dtype=np.float32)[:, None])
+        out = film.read_out(img, rng, nuisance, bits)
+    else:
+        out = _expose_v1(hand, frame, (H, W), rng, nuisance, bits, outline)
+
+    # Boxes in output pixels.
+    pts = frame(outline)
+    hand_box = _box_of(pts, (H, W))
+    rois = []
+    for cls in ROI_CLASSES:
+        for c, half in hand.joints[cls]:
+            corners = np.array([c + np.array([dx, dy]) * half for dx in (-1, 1) for dy in (-1, 1)])
+            x0, y0, x1, y1 = _box_of(frame(corners), (H, W))
+            if x1 > x0 and y1 > y0:
+                rois.append((cls, x0, y0, x1, y1))
+    rater = float(np.clip(np.round(bone_age + rng.normal(0.0, RATER_SD_MONTHS)), 0, MAX_BONE_AGE))
+    return PhantomSample(
+        image=out,
+        boneage=float(bone_age),
+        rater_boneage=rater,
+        chronological_age=subject.chronological_age,
+        male=bool(male),
+        hand_box=hand_box,
+        roi_boxes=rois,
+        pixel_spacing_mm=1.0 / px_per_mm,
+        hard_case=subject.hard_case,
+        seed=int(seed),
+        extra={"angle_deg": math.degrees(angle), "carpals": list(hand.carpals_present), "style": style},
+        hand=hand,
+        frame=frame,
+    )
+
+
+def _expose_v1(hand: Hand, frame: _Frame, shape: tuple[int, int], rng: np.random.Generator, nuisance: bool,
+               bits: int, outline: np.ndarray) -> np.ndarray:
+    """The v1 film: anatomy drawn on a <= 640 px canvas and scaled up (kept as the
+    shipped model's training distribution; the random draws are in v1's order)."""
+    H, W = shape
     # Internal canvas: anatomy is rendered at <= _MAX_INTERNAL px and resized.
     k = min(1.0, _MAX_INTERNAL / max(H, W))
     h_int, w_int = max(int(round(H * k)), 8), max(int(round(W * k)), 8)
@@ -288,34 +342,7 @@ def render(
     img += noise_sd * np.sqrt(np.clip(img, 0.01, None)) * rng.standard_normal((H, W), dtype=np.float32)
     img = np.clip(img, 0.0, 1.0)
     peak = 65535 if bits == 16 else 255
-    out = np.round(img * peak).astype(np.uint16 if bits == 16 else np.uint8)
-
-    # Boxes in output pixels.
-    pts = frame(outline)
-    hand_box = _box_of(pts, (H, W))
-    rois = []
-    for cls in ROI_CLASSES:
-        for c, half in hand.joints[cls]:
-            corners = np.array([c + np.array([dx, dy]) * half for dx in (-1, 1) for dy in (-1, 1)])
-            x0, y0, x1, y1 = _box_of(frame(corners), (H, W))
-            if x1 > x0 and y1 > y0:
-                rois.append((cls, x0, y0, x1, y1))
-    rater = float(np.clip(np.round(bone_age + rng.normal(0.0, RATER_SD_MONTHS)), 0, MAX_BONE_AGE))
-    return PhantomSample(
-        image=out,
-        boneage=float(bone_age),
-        rater_boneage=rater,
-        chronological_age=subject.chronological_age,
-        male=bool(male),
-        hand_box=hand_box,
-        roi_boxes=rois,
-        pixel_spacing_mm=1.0 / px_per_mm,
-        hard_case=subject.hard_case,
-        seed=int(seed),
-        extra={"angle_deg": math.degrees(angle), "carpals": list(hand.carpals_present)},
-        hand=hand,
-        frame=frame,
-    )
+    return np.round(img * peak).astype(np.uint16 if bits == 16 else np.uint8)
 
 
 _FONT_CACHE: dict[int, Any] = {}

@@ -39,14 +39,15 @@ def _write_dicom(path: str, image: np.ndarray, spacing: float, pid: str) -> None
     ds.save_as(path, enforce_file_format=True)
 
 
-def _render_one(args: tuple[int, float, bool, int, tuple[int, int] | None, str, str, bool, float]) -> dict[str, Any]:
+def _render_one(args: tuple[int, float, bool, int, tuple[int, int] | None, str, str, bool, float, str]
+                ) -> dict[str, Any]:
     from PIL import Image
 
     from boneage_fast.data.phantom import render
 
-    i, age, male, seed, size, fmt, out_dir, clean, size_scale = args
+    i, age, male, seed, size, fmt, out_dir, clean, size_scale, style = args
     s = render(age, male, seed=seed, size=size, size_scale=size_scale, bits=8 if fmt == "png8" else 16,
-               nuisance=not clean)
+               nuisance=not clean, style=style)
     rid = f"{i:06d}"
     if fmt == "dicom":
         _write_dicom(os.path.join(out_dir, "images", rid + ".dcm"), s.image, s.pixel_spacing_mm, rid)
@@ -57,17 +58,18 @@ def _render_one(args: tuple[int, float, bool, int, tuple[int, int] | None, str, 
 
 def write_phantom_dataset(out_dir: str, n: int, seed: int = 0, size: tuple[int, int] | None = None,
                           fmt: str = "png16", workers: int = 1, progress: bool = True, clean: bool = False,
-                          ages: Any = None, males: Any = None, size_scale: float = 1.0) -> str:
+                          ages: Any = None, males: Any = None, size_scale: float = 1.0, style: str = "v1") -> str:
     """Render ``n`` phantoms whose ages and sexes follow the RSNA training distribution
     (``clean=True``: upright, centred, no acquisition nuisance); ``ages``/``males``
     give the labels explicitly instead; ``size_scale`` scales the random clinical sizes
-    (``size=None``).
+    (``size=None``); ``style`` picks the phantom generation (``v1``, ``v2``: see
+    :func:`boneage_fast.data.phantom.render`).
 
     Returns:
         The path of ``labels.csv``.
 
     Raises:
-        ValueError: bad n, format or workers.
+        ValueError: bad n, format, workers or style.
     """
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")
@@ -75,6 +77,10 @@ def write_phantom_dataset(out_dir: str, n: int, seed: int = 0, size: tuple[int, 
         raise ValueError(f"format must be one of {FORMATS}, got {fmt!r}")
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
+    from boneage_fast.data.phantom import STYLES
+
+    if style not in STYLES:
+        raise ValueError(f"style must be one of {', '.join(STYLES)}, got {style!r}")
     os.makedirs(os.path.join(out_dir, "images"), exist_ok=True)
     if ages is None or males is None:
         ages, males = sample_rsna_ages(n, np.random.default_rng([seed, 7]))
@@ -83,7 +89,7 @@ def write_phantom_dataset(out_dir: str, n: int, seed: int = 0, size: tuple[int, 
         raise ValueError(f"ages and males must hold n = {n} values each")
     if not 0.1 <= size_scale <= 1.5:
         raise ValueError(f"size_scale must be in [0.1, 1.5], got {size_scale}")
-    jobs = [(i, float(ages[i]), bool(males[i]), seed * 1_000_003 + i, size, fmt, out_dir, clean, size_scale)
+    jobs = [(i, float(ages[i]), bool(males[i]), seed * 1_000_003 + i, size, fmt, out_dir, clean, size_scale, style)
             for i in range(n)]
     from tqdm import tqdm
 
