@@ -6,6 +6,7 @@ crop, maps, regressor), written to docs/results.md with plots.
     python scripts/phantom_experiment.py --profile cpu                 # all five, seed 0
     python scripts/phantom_experiment.py --profile cpu --settings S1 S5 --seeds 1 2
     python scripts/phantom_experiment.py --profile gpu                 # a lent GPU
+    python scripts/phantom_experiment.py --profile cpu --settings S5 --style v2   # phantom v2 sets
 
 Three phantom sets with different seeds: the regressor's training set, a test set, and
 a detector set (the detector never sees the regressor's images, so the training crops
@@ -86,9 +87,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--work", default="/tmp/boneage_experiment")
     p.add_argument("--out", default=os.path.join(here, "..", "docs", "results.md"))
     p.add_argument("--report-only", action="store_true", help="only rewrite the report from finished runs")
+    p.add_argument("--style", choices=("v1", "v2"), default="v1",
+                   help="phantom generation of all three sets (v2: its own work folder and report)")
     args = p.parse_args(argv)
     prof = PROFILES[args.profile]
-    work = os.path.join(args.work, args.profile)
+    work = os.path.join(args.work, args.profile if args.style == "v1" else f"{args.profile}_{args.style}")
+    if args.style != "v1" and args.out == p.get_default("out"):
+        args.out = os.path.join(here, "..", "docs", f"results_phantom_{args.style}.md")
     os.makedirs(work, exist_ok=True)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     log_path = os.path.join(work, "log.jsonl")
@@ -109,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
                 t = time.time()
                 write_phantom_dataset(dirs[k], n, seed=seed, size=prof["size"], fmt=prof["fmt"],
                                       workers=max(prof["cache_workers"], 1), progress=False,
-                                      size_scale=prof["size_scale"])
+                                      size_scale=prof["size_scale"], style=args.style)
                 log("rendered", set=k, n=n, seconds=round(time.time() - t, 1))
         if not os.path.isfile(det_card):
             r = train_detector(dirs["detector"], os.path.dirname(det_card), epochs=prof["det_epochs"],
@@ -181,8 +186,10 @@ def write_report(args, prof, work: str, dirs: dict[str, str], det_card: str, dev
     size_text = (f"random clinical sizes × {prof['size_scale']}: {800 * prof['size_scale']:.0f}–"
                  f"{2600 * prof['size_scale']:.0f} px tall, aspect 0.7–1" if prof["size"] is None
                  else f"{prof['size'][0]}×{prof['size'][1]} px")
-    md = ["# Phantom experiment: the paper's Table II, S1–S5", "",
-          f"Produced by `python scripts/phantom_experiment.py --profile {args.profile}` (seeds "
+    style_flag = "" if args.style == "v1" else f" --style {args.style}"
+    md = ["# Phantom experiment: the paper's Table II, S1–S5"
+          + ("" if args.style == "v1" else f" (phantom {args.style})"), "",
+          f"Produced by `python scripts/phantom_experiment.py --profile {args.profile}{style_flag}` (seeds "
           f"{', '.join(str(s) for s in sorted({s for r in runs.values() for s in r}))}) on {_hardware(device)}, "
           f"torch {torch.__version__}.", "",
           f"Profile `{args.profile}`: {prof['n_train']} training phantoms ({size_text}, {prof['fmt']}; "

@@ -101,8 +101,12 @@ FOREARM_V2 = {"radius": (6.0, -16.5, 7.5), "ulna": (-21.0, -20.0, 4.3)}
 # v2 proportions against the RSNA ROI geometry: metacarpals shorter, proximal phalanges
 # longer than the v1 table (pip_over_mcp and dip_over_mcp were below the real range).
 LENGTH_SCALE_V2 = {"metacarpal": 0.92, "proximal": 1.12, "middle": 1.08, "distal": 1.02}
-# ROI half sizes (multiples of the bone half-width) fitted to the annotators' boxes.
-ROI_HALF_V2 = {"MCP": 2.5, "PIP": 2.3, "DIP": 2.3, "radius": 2.2, "ulna": 2.0, "wrist": 30.0}
+# v2 shafts are slimmer than v1's (against real films, v1's bones were thick).
+SHAFT_WIDTH_V2 = 0.88
+# ROI half sizes (multiples of the v2 bone half-width; wrist in mm) fitted to the
+# annotators' boxes.
+ROI_HALF_V2 = {"MCP": 2.5 / SHAFT_WIDTH_V2, "PIP": 2.3 / SHAFT_WIDTH_V2, "DIP": 2.3 / SHAFT_WIDTH_V2, "radius": 2.2,
+               "ulna": 2.0, "wrist": 30.0}
 
 
 def smoothstep(x: float) -> float:
@@ -290,6 +294,8 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
                 continue
             L = L * s * subject.proportions[ray, gi] * (LENGTH_SCALE_V2[g] if v2 else 1.0)
             hw = 0.5 * ADULT_WIDTHS[g] * sw * w * (1.12 if ray == 0 else 1.0) * (0.9 if ray == 4 else 1.0)
+            if v2:  # slimmer shafts (their flared ends keep the joints as wide)
+                hw *= SHAFT_WIDTH_V2
             group = "thumb_metacarpal" if (g == "metacarpal" and ray == 0) else g
             ratio, fusion = hand.epiphyses[group]
             # Epiphysis at the base (phalanges, thumb metacarpal) or the head (metacarpals 2-5).
@@ -336,7 +342,7 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
                 hand.joints["DIP"].append((p1 + axis * gap / 2, ROI_HALF_V2["DIP"] * hw if v2 else joint_hw))
             p = p1 + axis * gap
             tip_radius = hw
-        finger_r = (10.5 if ray == 0 else 9.0 if ray < 4 else 7.5) * sw * w
+        finger_r = (10.5 if ray == 0 else 9.0 if ray < 4 else 7.5) * sw * w * (1.1 if v2 else 1.0)
         tip = p + axis * (2.5 * tip_radius)
         mcp = hand.joints["MCP"][-1][0]
         hand.tissue.append((mcp, tip - axis * finger_r * 0.6, finger_r))
@@ -351,6 +357,13 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
     # palm, wrist and forearm soft tissue
     hand.tissue.append((np.array([0.0, 20.0]) * s, np.array([-2.0, 60.0]) * s, 24.0 * sw * w))
     hand.tissue.append((np.array([-3.0, -175.0]) * s, np.array([0.0, 10.0]) * s, 27.0 * sw * w))
+    if v2:
+        # the thenar eminence and the first web fill the space between the thumb and the
+        # index ray (real films have no gap of background there)
+        mc1 = next(b for b in hand.bones if b.name == "metacarpal1")
+        mc2 = next(b for b in hand.bones if b.name == "metacarpal2")
+        hand.tissue.append((0.6 * mc1.p0 + 0.4 * mc1.p1, 0.7 * mc2.p0 + 0.3 * mc2.p1, 17.0 * sw * w))
+        hand.tissue.append((0.15 * mc1.p0 + 0.85 * mc1.p1, 0.15 * mc2.p0 + 0.85 * mc2.p1, 9.0 * sw * w))
     # carpals
     for name in CARPAL_ORDER:
         f = carpal_size(name, ba, male, version)

@@ -1,0 +1,183 @@
+#!/usr/bin/env python3
+"""Phantom realism, part 2: measured on the real radiographs of ../shared/realdata.
+
+  detector   a phantom-trained hand detector on the 57 real images (rsna_raw7,
+             rsna_preprocessed_train40, raw_unlabeled10) against hand boxes annotated by
+             eye (scripts/data/real_hand_boxes.csv): fraction found at IoU >= 0.5, mean
+             IoU (a film with no detection counts as IoU 0).
+  regressor  a phantom-trained regressor with no fine-tuning on the 47 labelled images:
+             MAE, Spearman rho with the labels, and predict-the-mean (the constant that
+             is best for these 47 labels, which no model could know: a strict baseline).
+  gap        real-vs-phantom separability that needs no trained model: a ridge
+             classifier on 48x48 palm crops (the centre of the hand box, each crop
+             standardised), 5-fold cross-validated accuracy over the 57 real images and
+             57 phantoms of each style (same ages and sexes; 50 % = indistinguishable).
+
+    python scripts/phantom_realism_real.py --model boneage_fast/weights            # shipped (v1) model
+    python scripts/phantom_realism_real.py --model RUN/best.json --detector DET/best.json --parts detector regressor
+    python scripts/phantom_realism_real.py --parts gap --styles v1 v2
+
+Only the annotations live in the repository; the images are read from ../shared/realdata.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REAL = os.path.join(HERE, "..", "..", "shared", "realdata")
+SETS = ("rsna_raw7", "rsna_preprocessed_train40", "raw_unlabeled10")
+
+
+def real_images() -> list[dict]:
+    """The real films with their hand boxes, ages (None if unlabelled) and sexes."""
+    boxes = {}
+    with open(os.path.join(HERE, "data", "real_hand_boxes.csv")) as f:
+        for r in csv.DictReader(f):
+            boxes[(r["set"], r["id"])] = tuple(float(r[k]) for k in ("x0", "y0", "x1", "y1"))
+    rows = []
+    for sub in SETS:
+        with open(os.path.join(REAL, sub, "labels.csv")) as f:
+            for r in csv.DictReader(f):
+                age = float(r["boneage_months"]) if r["boneage_months"] else None
+                male = (r["male"] == "1") if r["male"] else None
+                rows.append({"set": sub, "id": r["id"], "path": os.path.join(REAL, sub, r["path"]),
+                             "boneage": age, "male": male, "box": boxes[(sub, r["id"])]})
+    return rows
+
+
+def iou(a, b) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def run_models(rows, model: str, detector: str | None) -> dict:
+    from scipy import stats
+
+    from boneage_fast.pipeline import NoHandFound, Predictor
+
+    pr = Predictor(model, "cpu", "torch", detector=detector, allow_other_detector=True)
+    ious, preds, truth = [], [], []
+    for r in rows:
+        try:
+            # unlabelled films: any sex (only their detection is scored)
+            p = pr.predict(r["path"], r["male"] if r["male"] is not None else False)
+            ious.append(iou(p.box, r["box"]))
+            if r["boneage"] is not None:
+                preds.append(p.boneage_months)
+                truth.append(r["boneage"])
+        except NoHandFound:
+            ious.append(0.0)
+            if r["boneage"] is not None:  # no hand found: counted at the mean of the labels
+                preds.append(float("nan"))
+                truth.append(r["boneage"])
+    ious_a = np.array(ious)
+    t = np.array(truth)
+    p = np.array(preds)
+    p = np.where(np.isnan(p), np.mean(t), p)
+    err = np.abs(p - t)
+    return {
+        "model_id": pr.model_id[:12],
+        "detector_id": str((pr.detector_card or {}).get("sha256", ""))[:12],
+        "n_films": len(rows),
+        "found_iou50": float(np.mean(ious_a >= 0.5)),
+        "mean_iou": float(ious_a.mean()),
+        "found_iou50_by_set": {s: float(np.mean(ious_a[[r["set"] == s for r in rows]] >= 0.5)) for s in SETS},
+        "n_labelled": int(len(t)),
+        "mae": float(err.mean()),
+        "mae_sd": float(err.std(ddof=1)),
+        "spearman": float(stats.spearmanr(p, t).statistic),
+        "mean_baseline": float(np.mean(np.abs(t - t.mean()))),
+        "pred_mean": float(p.mean()),
+        "pred_sd": float(p.std(ddof=1)),
+    }
+
+
+def palm_crop(pixels: np.ndarray, box, size: int = 48) -> np.ndarray:
+    """The centre of the hand box (half its short side), resized and standardised."""
+    from PIL import Image
+
+    x0, y0, x1, y1 = box
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    half = 0.25 * min(x1 - x0, y1 - y0)
+    im = Image.fromarray(pixels.astype(np.float32), mode="F").crop(
+        (int(cx - half), int(cy - half), int(cx + half), int(cy + half)))
+    a = np.asarray(im.resize((size, size), Image.BILINEAR), dtype=np.float64)
+    return (a - a.mean()) / max(a.std(), 1e-6)
+
+
+def gap(rows, styles: list[str], seed: int = 0, folds: int = 5, repeats: int = 3) -> dict:
+    """Cross-validated real-vs-phantom accuracy of a ridge classifier on palm crops."""
+    from boneage_fast.data.phantom import render
+    from boneage_fast.io import read_image
+
+    real = np.stack([palm_crop(read_image(r["path"]).pixels, r["box"]) for r in rows])
+    out = {}
+    for style in styles:
+        accs = []
+        for rep in range(repeats):
+            fake = []
+            for i, r in enumerate(rows):
+                age = r["boneage"] if r["boneage"] is not None else 36.0
+                male = r["male"] if r["male"] is not None else bool(i % 2)
+                s = render(age, male, seed=10_000 * (rep + 1) + i, bits=8, style=style)
+                fake.append(palm_crop(s.image, s.hand_box))
+            X = np.concatenate([real, np.stack(fake)]).reshape(2 * len(rows), -1)
+            y = np.r_[np.ones(len(rows)), -np.ones(len(rows))]
+            rng = np.random.default_rng(seed + rep)
+            order = rng.permutation(len(y))
+            hits = 0
+            for k in range(folds):
+                test = order[k::folds]
+                train = np.setdiff1d(order, test)
+                mu, sd = X[train].mean(0), X[train].std(0) + 1e-6
+                A = (X[train] - mu) / sd
+                # ridge (dual form: n << d), lambda = d
+                lam = A.shape[1]
+                alpha = np.linalg.solve(A @ A.T + lam * np.eye(len(train)), y[train] - y[train].mean())
+                w = A.T @ alpha
+                score = ((X[test] - mu) / sd) @ w + y[train].mean()
+                hits += int(np.sum(np.sign(score) == y[test]))
+            accs.append(hits / len(y))
+        out[style] = {"accuracy": float(np.mean(accs)), "per_repeat": [round(a, 3) for a in accs]}
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default=os.path.join(HERE, "..", "boneage_fast", "weights"),
+                    help="a model folder (regressor.json + detector.json) or a regressor card")
+    ap.add_argument("--detector", default=None, help="detector card (with a regressor card as --model)")
+    ap.add_argument("--parts", nargs="+", default=["detector", "regressor", "gap"],
+                    choices=["detector", "regressor", "gap"])
+    ap.add_argument("--styles", nargs="+", default=["v1", "v2"], choices=["v1", "v2"])
+    ap.add_argument("--json", default=None, help="also write the results here")
+    args = ap.parse_args(argv)
+    if not os.path.isdir(REAL):
+        print(f"{REAL}: ../shared/realdata is not beside this checkout", file=sys.stderr)
+        return 2
+    rows = real_images()
+    res: dict = {"command": "python scripts/phantom_realism_real.py " + " ".join(argv if argv is not None else sys.argv[1:])}
+    if {"detector", "regressor"} & set(args.parts):
+        res["models"] = run_models(rows, args.model, args.detector)
+    if "gap" in args.parts:
+        res["gap"] = gap(rows, args.styles)
+    text = json.dumps(res, indent=2)
+    print(text)
+    if args.json:
+        with open(args.json, "w") as f:
+            f.write(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
