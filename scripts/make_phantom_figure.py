@@ -1,5 +1,6 @@
-"""docs/phantom.png: phantoms of both sexes at 1, 3, 6, 9, 12, 15 and 18 years beside the
-real RSNA radiographs of ../shared/realdata/rsna_raw7 (read from there, never copied).
+"""docs/phantom.png: real radiographs of ../shared/realdata (read from there, never
+copied) beside phantoms v2 and v1 of the same bone age and sex, rendered at the same
+image size (so at about the same pixel scale), and zoomed wrists at one scale.
 
     python scripts/make_phantom_figure.py [--realdata ../shared/realdata] [--out docs/phantom.png]
 """
@@ -12,6 +13,17 @@ import os
 import sys
 
 import numpy as np
+
+# (folder, id): a real film per column, youngest first
+COLUMNS = [("rsna_raw7", "10186"), ("rsna_raw7", "10468"), ("rsna_raw7", "6488"), ("rsna_preprocessed_train40", "2687"),
+           ("rsna_preprocessed_train40", "1708"), ("rsna_preprocessed_train40", "1516"),
+           ("rsna_preprocessed_train40", "2838"), ("rsna_preprocessed_train40", "2670")]
+
+
+def _boxes(realdata: str) -> dict[tuple[str, str], tuple[float, ...]]:
+    here = os.path.dirname(os.path.abspath(__file__))
+    with open(os.path.join(here, "data", "real_hand_boxes.csv")) as f:
+        return {(r["set"], r["id"]): tuple(float(r[k]) for k in ("x0", "y0", "x1", "y1")) for r in csv.DictReader(f)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,40 +40,53 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--realdata", default=os.path.join(here, "..", "..", "shared", "realdata"))
     p.add_argument("--out", default=os.path.join(here, "..", "docs", "phantom.png"))
     args = p.parse_args(argv)
-
-    years = [1, 3, 6, 9, 12, 15, 18]
-    real_dir = os.path.join(args.realdata, "rsna_raw7")
-    real = []
-    if os.path.isdir(real_dir):
-        with open(os.path.join(real_dir, "labels.csv")) as f:
-            for row in csv.DictReader(f):
-                real.append((os.path.join(real_dir, row["path"]), float(row["boneage_months"]), row["male"] == "1"))
-        real.sort(key=lambda r: r[1])
-    rows = 3 if real else 2
-    fig, axes = plt.subplots(rows, 7, figsize=(21, 3.6 * rows), facecolor="black")
-    for r, male in enumerate((True, False)):
-        for c, y in enumerate(years):
-            s = render(12.0 * y, male, seed=100 + 10 * c + r, size=(1300, 1040))
-            ax = axes[r, c]
-            ax.imshow(s.image, cmap="gray")
-            ax.set_title(f"phantom {'boy' if male else 'girl'}, bone age {y} y", color="w", fontsize=10)
-    for c in range(7):
-        ax = axes[2, c] if real else None
-        if ax is None:
-            break
-        if c < len(real):
-            path, age, male = real[c]
-            ax.imshow(read_image(path).pixels, cmap="gray")
-            ax.set_title(f"real RSNA {'boy' if male else 'girl'}, bone age {age / 12:.1f} y", color="w", fontsize=10)
+    if not os.path.isdir(args.realdata):
+        print(f"{args.realdata}: the real films are not beside this checkout", file=sys.stderr)
+        return 2
+    boxes = _boxes(args.realdata)
+    labels = {}
+    for sub in {c[0] for c in COLUMNS}:
+        with open(os.path.join(args.realdata, sub, "labels.csv")) as f:
+            for r in csv.DictReader(f):
+                labels[(sub, r["id"])] = (os.path.join(args.realdata, sub, r["path"]), float(r["boneage_months"]),
+                                          r["male"] == "1")
+    n = len(COLUMNS)
+    fig, axes = plt.subplots(5, n, figsize=(2.6 * n, 17.5), facecolor="black",
+                             gridspec_kw={"height_ratios": [1.25, 1.25, 1.25, 1, 1]})
+    for c, key in enumerate(COLUMNS):
+        path, age, male = labels[key]
+        real = read_image(path).pixels.astype(np.float32)
+        H, W = real.shape
+        sex = "boy" if male else "girl"
+        v2 = render(age, male, seed=300 + c, size=(H, W), bits=8, style="v2")
+        v1 = render(age, male, seed=300 + c, size=(H, W), bits=8, style="v1")
+        for r, (img, title) in enumerate([(real, f"real {sex}, {age / 12:.1f} y"), (v2.image, f"phantom v2, {age / 12:.1f} y"),
+                                          (v1.image, f"phantom v1, {age / 12:.1f} y")]):
+            axes[r, c].imshow(img, cmap="gray")
+            axes[r, c].set_title(title, color="w", fontsize=10)
+        # zoomed wrists at one anatomical scale: a square of 0.55 x the hand box's width,
+        # the real one centred 72 % down the annotated hand box (the carpus of an upright
+        # hand), the phantom's on its wrist ROI
+        x0, y0, x1, y1 = boxes[key]
+        rc, rside = ((x0 + x1) / 2, y0 + 0.72 * (y1 - y0)), 0.55 * (x1 - x0)
+        _, wx0, wy0, wx1, wy1 = next(b for b in v2.roi_boxes if b[0] == "Wrist")
+        hx0, _, hx1, _ = v2.hand_box
+        pc, pside = ((wx0 + wx1) / 2, (wy0 + wy1) / 2), 0.55 * (hx1 - hx0)
+        for r, (img, (cx, cy), side, title) in enumerate([(real, rc, rside, "real wrist"),
+                                                          (v2.image, pc, pside, "v2 wrist")], start=3):
+            ys = slice(int(max(cy - side / 2, 0)), int(min(cy + side / 2, img.shape[0])))
+            xs = slice(int(max(cx - side / 2, 0)), int(min(cx + side / 2, img.shape[1])))
+            axes[r, c].imshow(img[ys, xs], cmap="gray")
+            axes[r, c].set_title(title, color="w", fontsize=10)
     for ax in axes.ravel():
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_facecolor("black")
-    fig.suptitle("boneage_fast phantom (rows 1-2) beside real radiographs (row 3, ../shared/realdata/rsna_raw7)",
-                 color="w")
+    fig.suptitle("Real radiographs (row 1, ../shared/realdata) beside phantoms v2 (row 2) and v1 (row 3) of the "
+                 "same bone age and sex at the same image size; zoomed wrists (rows 4-5)", color="w")
     fig.tight_layout()
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    fig.savefig(args.out, dpi=60, facecolor="black")
+    fig.savefig(args.out, dpi=55, facecolor="black")
     print(args.out)
     return 0
 
