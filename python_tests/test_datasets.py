@@ -96,6 +96,17 @@ def test_phantom_dataset_is_repeatable_and_yields_records():
     assert "hand_box" in a[0].extra and a[0].image.pixels.dtype == np.uint16
 
 
+def test_phantom_dataset_renders_the_style_it_is_given():
+    from boneage_fast.data.phantom import render
+
+    ds = PhantomDataset(2, seed=5, size=(300, 256), style="v2")
+    rec = next(iter(ds))
+    want = render(float(ds.ages[0]), bool(ds.males[0]), seed=5 * 1_000_003, size=(300, 256), style="v2")
+    assert np.array_equal(rec.image.pixels, want.image)
+    with pytest.raises(ValueError, match="style"):
+        PhantomDataset(2, style="v7")
+
+
 def test_rsna_age_distribution_matches_the_shipped_table():
     ages, males = sample_rsna_ages(20000, np.random.default_rng(0))
     assert 0 <= ages.min() and ages.max() <= 228
@@ -115,8 +126,32 @@ def test_phantom_cli_writes_rsna_layout(tmp_path, capsys):
     assert d[0].image.metadata["format"] == "DICOM" and d[0].image.pixel_spacing_mm is not None
 
 
+def test_phantom_cli_writes_the_v2_style_and_it_differs_from_v1(tmp_path):
+    from boneage_fast.data.phantom import render
+
+    out = tmp_path / "v2"
+    assert main(["phantom", "--n", "2", "--out", str(out), "--size", "320", "256", "--seed", "4", "--style", "v2"]) == 0
+    recs = list(RSNADataset(out / "labels.csv", out / "images"))
+    rows = list(csv.DictReader(open(out / "labels.csv")))
+    for rec, row in zip(recs, rows):
+        want = render(float(row["boneage"]), row["male"] == "1", seed=int(row["seed"]), size=(320, 256), style="v2")
+        other = render(float(row["boneage"]), row["male"] == "1", seed=int(row["seed"]), size=(320, 256), style="v1")
+        # labels.csv keeps the age to 0.01 month, so the re-render is near, not equal
+        near = np.abs(rec.image.pixels.astype(float) - want.image).mean()
+        far = np.abs(rec.image.pixels.astype(float) - other.image).mean()
+        assert near < 0.002 * 65535 and far > 10 * max(near, 1.0)
+
+
+def test_write_phantom_dataset_rejects_an_unknown_style(tmp_path):
+    from boneage_fast.data.writer import write_phantom_dataset
+
+    with pytest.raises(ValueError, match="style"):
+        write_phantom_dataset(str(tmp_path / "x"), 2, style="v9", progress=False)
+
+
 @pytest.mark.parametrize("argv", [["phantom", "--n", "0", "--out", "x"], ["phantom", "--n", "2", "--out", "x", "--size", "10", "10"],
-                                  ["phantom", "--n", "2", "--out", "x", "--format", "gif"]])
+                                  ["phantom", "--n", "2", "--out", "x", "--format", "gif"],
+                                  ["phantom", "--n", "2", "--out", "x", "--style", "v3"]])
 def test_phantom_cli_bad_options(argv):
     with pytest.raises(SystemExit) as e:
         main(argv)

@@ -154,10 +154,15 @@ def sample_rsna_ages(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.n
 class PhantomDataset:
     """Phantoms rendered on the fly: item ``i`` is always the same image for a seed."""
 
-    def __init__(self, n: int, seed: int = 0, size: tuple[int, int] | None = None, bits: int = 16) -> None:
+    def __init__(self, n: int, seed: int = 0, size: tuple[int, int] | None = None, bits: int = 16,
+                 style: str = "v1") -> None:
+        from boneage_fast.data.phantom import STYLES
+
         if n < 0:
             raise ValueError(f"n must be >= 0, got {n}")
-        self.n, self.seed, self.size, self.bits = n, seed, size, bits
+        if style not in STYLES:
+            raise ValueError(f"style must be one of {', '.join(STYLES)}, got {style!r}")
+        self.n, self.seed, self.size, self.bits, self.style = n, seed, size, bits, style
         self.ages, self.males = sample_rsna_ages(n, np.random.default_rng([seed, 1]))
         self.skipped: list[tuple[str, str, str]] = []
 
@@ -169,7 +174,8 @@ class PhantomDataset:
 
         if not 0 <= i < self.n:
             raise IndexError(f"phantom index {i} out of range 0..{self.n - 1}")
-        return render(float(self.ages[i]), bool(self.males[i]), seed=self.seed * 1_000_003 + i, size=self.size, bits=self.bits)
+        return render(float(self.ages[i]), bool(self.males[i]), seed=self.seed * 1_000_003 + i, size=self.size, bits=self.bits,
+                      style=self.style)
 
     def __iter__(self) -> Iterator[Record]:
         for i in range(self.n):
