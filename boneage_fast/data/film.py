@@ -50,7 +50,8 @@ _END_ROUNDING = {
 }
 
 
-def _window(shape, lo, hi):
+def window(shape, lo, hi):
+    """The pixel window (slices, x row, y column) covering lo..hi, or None if outside."""
     x0, y0 = int(max(math.floor(lo[0]), 0)), int(max(math.floor(lo[1]), 0))
     x1, y1 = int(min(math.ceil(hi[0]) + 1, shape[1])), int(min(math.ceil(hi[1]) + 1, shape[0]))
     if x1 <= x0 or y1 <= y0:
@@ -60,25 +61,36 @@ def _window(shape, lo, hi):
     return (slice(y0, y1), slice(x0, x1)), xs, ys
 
 
-def draw_long_bone(acc: np.ndarray, b: LongBone, T) -> None:
-    """Add a shaped long bone's bone path length (mm) to ``acc``."""
+def bone_coords(shape, b: LongBone, T):
+    """Pixel coordinates along (u, 0..1 from p0 to p1) and across (v, pixels) a long
+    bone over the window its outline can reach; None when it is off the canvas or too
+    small. Returns (slices, u, v, length in pixels, half-width in pixels)."""
     p0, p1 = T(b.p0), T(b.p1)
     hw = b.half_width * T.scale
     d = p1 - p0
     L = float(np.hypot(*d))
     if L < 1e-6 or hw < 0.3:
-        return
+        return None
     u_hat = d / L
     n_hat = np.array([-u_hat[1], u_hat[0]])
-    base_round, head_round = _END_ROUNDING.get(b.kind, (0.3, 0.5))
     pad = hw * (1.0 + max(b.flare0, b.flare1, 0.0)) + 2.0
-    win = _window(acc.shape, np.minimum(p0, p1) - pad, np.maximum(p0, p1) + pad)
+    win = window(shape, np.minimum(p0, p1) - pad, np.maximum(p0, p1) + pad)
     if win is None:
-        return
+        return None
     sl, xs, ys = win
     rx, ry = xs - _F32(p0[0]), ys - _F32(p0[1])
-    u = (rx * _F32(u_hat[0]) + ry * _F32(u_hat[1])) * _F32(1.0 / L)
+    u = (rx * _F32(u_hat[0]) + ry * _F32(u_hat[1])) / _F32(L)
     v = rx * _F32(n_hat[0]) + ry * _F32(n_hat[1])
+    return sl, u, v, L, hw
+
+
+def draw_long_bone(acc: np.ndarray, b: LongBone, T) -> None:
+    """Add a shaped long bone's bone path length (mm) to ``acc``."""
+    geo = bone_coords(acc.shape, b, T)
+    if geo is None:
+        return
+    sl, u, v, L, hw = geo
+    base_round, head_round = _END_ROUNDING.get(b.kind, (0.3, 0.5))
     uc = np.clip(u, 0.0, 1.0)
     # width profile: flares over the last ~15 % at each end, a slight waist mid-shaft
     mid = np.sin(_F32(math.pi) * uc)
@@ -111,7 +123,7 @@ def draw_ossicle(acc: np.ndarray, e: Ellipse, T) -> None:
         return
     lip = abs(e.cap) * 0.8
     r = max(a, b) * (1.0 + lip) + 2.0
-    win = _window(acc.shape, c - r, c + r)
+    win = window(acc.shape, c - r, c + r)
     if win is None:
         return
     sl, xs, ys = win
@@ -141,19 +153,21 @@ def draw_ossicle(acc: np.ndarray, e: Ellipse, T) -> None:
     acc[sl] += _F32(e.density) * depth * (2.0 * (outer - inner) + _F32(2.0 * interior) * inner)
 
 
-def _tissue_t4(acc: np.ndarray, p0_mm, p1_mm, r_mm: float, T) -> None:
+def tissue_t4(acc: np.ndarray, p0_mm, p1_mm, r_mm: float, T) -> None:
+    """Add a soft-tissue capsule's path length to the 4th power (for the soft union
+    (sum t^4)^(1/4): one outline over overlapping capsules, webs between fingers)."""
     p0, p1 = T(p0_mm), T(p1_mm)
     r = r_mm * T.scale
-    win = _window(acc.shape, np.minimum(p0, p1) - r - 2, np.maximum(p0, p1) + r + 2)
+    win = window(acc.shape, np.minimum(p0, p1) - r - 2, np.maximum(p0, p1) + r + 2)
     if win is None:
         return
     sl, xs, ys = win
     d = p1 - p0
     L2 = float(d @ d) or 1e-9
-    t = np.clip(((xs - _F32(p0[0])) * _F32(d[0]) + (ys - _F32(p0[1])) * _F32(d[1])) * _F32(1.0 / L2), 0, 1)
+    t = np.clip(((xs - _F32(p0[0])) * _F32(d[0]) + (ys - _F32(p0[1])) * _F32(d[1])) / _F32(L2), 0, 1)
     qx = xs - (_F32(p0[0]) + t * _F32(d[0]))
     qy = ys - (_F32(p0[1]) + t * _F32(d[1]))
-    thick = 2.0 * np.sqrt(np.clip(_F32(r * r) - qx * qx - qy * qy, 0.0, None)) * _F32(1.0 / T.scale)
+    thick = 2.0 * np.sqrt(np.clip(_F32(r * r) - qx * qx - qy * qy, 0.0, None)) / _F32(T.scale)
     t2 = thick * thick
     acc[sl] += t2 * t2
 
@@ -173,7 +187,7 @@ def soft_tissue(hand: Hand, T, shape: tuple[int, int]) -> np.ndarray:
     Ts = T.scaled(k)
     lo = np.zeros((max(int(H * k), 4), max(int(W * k), 4)), _F32)
     for p0, p1, r in hand.tissue:
-        _tissue_t4(lo, p0, p1, r, Ts)
+        tissue_t4(lo, p0, p1, r, Ts)
     lo = np.sqrt(np.sqrt(lo))  # soft union of the capsules (webs, one palm)
     lo = _F32(SOFT_SATURATION_MM) * (1.0 - np.exp(-lo * _F32(1.0 / SOFT_SATURATION_MM)))
     _smooth3(lo, 2)

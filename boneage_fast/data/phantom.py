@@ -95,37 +95,15 @@ class _Frame:
         return f
 
 
-def _window(shape, lo: np.ndarray, hi: np.ndarray):
-    x0, y0 = int(max(math.floor(lo[0]), 0)), int(max(math.floor(lo[1]), 0))
-    x1, y1 = int(min(math.ceil(hi[0]) + 1, shape[1])), int(min(math.ceil(hi[1]) + 1, shape[0]))
-    if x1 <= x0 or y1 <= y0:
-        return None
-    ys = np.arange(y0, y1, dtype=np.float32)[:, None]
-    xs = np.arange(x0, x1, dtype=np.float32)[None, :]
-    return (slice(y0, y1), slice(x0, x1)), xs, ys
-
-
 def _draw_long_bone(acc: np.ndarray, b: LongBone, T: _Frame, medulla: float) -> None:
-    p0, p1 = T(b.p0), T(b.p1)
-    hw = b.half_width * T.scale
-    d = p1 - p0
-    L = float(np.hypot(*d))
-    if L < 1e-6 or hw < 0.3:
+    geo = film.bone_coords(acc.shape, b, T)
+    if geo is None:
         return
-    u_hat = d / L
-    n_hat = np.array([-u_hat[1], u_hat[0]])
-    pad = hw * (1.0 + max(b.flare0, b.flare1, 0.0)) + 2.0
-    win = _window(acc.shape, np.minimum(p0, p1) - pad, np.maximum(p0, p1) + pad)
-    if win is None:
-        return
-    sl, xs, ys = win
-    rx, ry = xs - np.float32(p0[0]), ys - np.float32(p0[1])
-    u = (rx * np.float32(u_hat[0]) + ry * np.float32(u_hat[1])) / np.float32(L)
-    v = rx * np.float32(n_hat[0]) + ry * np.float32(n_hat[1])
+    sl, u, v, L, hw = geo
     uc = np.clip(u, 0.0, 1.0)
     h = hw * (1.0 + b.flare0 * np.exp(-uc / 0.1) + b.flare1 * np.exp(-(1.0 - uc) / 0.1))
     e = np.maximum(np.maximum(-u, u - 1.0), 0.0) * np.float32(L)
-    h = h * np.sqrt(np.clip(1.0 - (e / np.float32(0.8 * hw)) ** 2, 0.0, 1.0))
+    h = h * np.sqrt(np.clip(1.0 - (e / np.float32(0.8 * hw)) ** 2, 0.0, None))
     cortex = np.float32(max(0.28 * hw, 0.6))
     outer = np.sqrt(np.clip(h * h - v * v, 0.0, None))
     hi = np.maximum(h - cortex, 0.0)
@@ -139,7 +117,7 @@ def _draw_ellipse(acc: np.ndarray, e: Ellipse, T: _Frame, medulla: float) -> Non
     if a < 0.3 or b < 0.3:
         return
     r = max(a, b) + 2.0
-    win = _window(acc.shape, c - r, c + r)
+    win = film.window(acc.shape, c - r, c + r)
     if win is None:
         return
     sl, xs, ys = win
@@ -156,23 +134,6 @@ def _draw_ellipse(acc: np.ndarray, e: Ellipse, T: _Frame, medulla: float) -> Non
     outer = np.sqrt(np.clip(1.0 - rho2, 0.0, None))
     inner = np.sqrt(np.clip(1.0 - rho2 / (shell * shell), 0.0, None)) * shell
     acc[sl] += np.float32(e.density) * depth * (2.0 * (outer - inner) + 2.0 * medulla * inner)
-
-
-def _draw_tissue(acc: np.ndarray, p0_mm, p1_mm, r_mm: float, T: _Frame) -> None:
-    p0, p1 = T(p0_mm), T(p1_mm)
-    r = r_mm * T.scale
-    win = _window(acc.shape, np.minimum(p0, p1) - r - 2, np.maximum(p0, p1) + r + 2)
-    if win is None:
-        return
-    sl, xs, ys = win
-    d = p1 - p0
-    L2 = float(d @ d) or 1e-9
-    t = np.clip(((xs - np.float32(p0[0])) * np.float32(d[0]) + (ys - np.float32(p0[1])) * np.float32(d[1])) / np.float32(L2), 0, 1)
-    qx = xs - (np.float32(p0[0]) + t * np.float32(d[0]))
-    qy = ys - (np.float32(p0[1]) + t * np.float32(d[1]))
-    thick = 2.0 * np.sqrt(np.clip(np.float32(r * r) - qx * qx - qy * qy, 0.0, None)) / np.float32(T.scale)
-    t2 = thick * thick
-    acc[sl] += t2 * t2  # accumulated as t^4 for the soft union
 
 
 def _smooth_noise(rng: np.random.Generator, shape, sigma_px: float) -> np.ndarray:
@@ -311,7 +272,7 @@ def _expose_v1(hand: Hand, frame: _Frame, shape: tuple[int, int], rng: np.random
     Ts = Ti.scaled(ks)
     soft_lo = np.zeros((max(int(h_int * ks), 4), max(int(w_int * ks), 4)), np.float32)
     for p0, p1, r in hand.tissue:
-        _draw_tissue(soft_lo, p0, p1, r, Ts)
+        film.tissue_t4(soft_lo, p0, p1, r, Ts)
     soft_lo = np.sqrt(np.sqrt(soft_lo))
     soft = np.asarray(Image.fromarray(soft_lo, mode="F").resize((w_int, h_int), Image.BILINEAR), dtype=np.float32)
     medulla = 0.42
