@@ -172,7 +172,8 @@ def write_report(args, prof, work: str, dirs: dict[str, str], det_card: str, dev
         for row in csv.DictReader(f):
             rater[row["id"]] = float(row["rater_boneage"])
     floor = float(np.mean([abs(rater[k] - any_pred.truth[i]) for i, k in enumerate(any_pred.ids)]))
-    fig_dir = os.path.join(os.path.dirname(os.path.abspath(args.out)), "results")
+    fig_name = "results" if args.style == "v1" else f"results_phantom_{args.style}"
+    fig_dir = os.path.join(os.path.dirname(os.path.abspath(args.out)), fig_name)
     os.makedirs(fig_dir, exist_ok=True)
 
     def seconds(name, seed):
@@ -281,15 +282,19 @@ def write_report(args, prof, work: str, dirs: dict[str, str], det_card: str, dev
     if "S5" in runs:
         for pth in plots(runs["S5"][sorted(runs["S5"])[0]], fig_dir, prefix="S5_"):
             pass
-    md += ["## Figures", "", "![MAE by setting](results/mae_by_setting.png)",
-           "![validation curves](results/validation_curves.png)"]
+    md += ["## Figures", "", f"![MAE by setting]({fig_name}/mae_by_setting.png)",
+           f"![validation curves]({fig_name}/validation_curves.png)"]
     if "S5" in runs:
-        md += ["![S5 predicted vs true](results/S5_scatter.png)", "![S5 Bland–Altman](results/S5_bland_altman.png)"]
+        md += [f"![S5 predicted vs true]({fig_name}/S5_scatter.png)",
+               f"![S5 Bland–Altman]({fig_name}/S5_bland_altman.png)"]
+    if args.style != "v1":  # the ablation and transfer write-ups are about the v1 runs
+        md += ["", "Real films with this style's model (no fine-tuning) and the other realism measures: "
+               "[phantom.md](phantom.md)."]
     ablation = os.path.join(os.path.dirname(os.path.abspath(args.out)), "ablation.md")
-    if os.path.isfile(ablation):  # the hand-written record of how the recipe was found
+    if args.style == "v1" and os.path.isfile(ablation):  # the hand-written record of how the recipe was found
         md += ["", open(ablation, encoding="utf-8").read().rstrip()]
     transfer = os.path.join(os.path.dirname(os.path.abspath(args.out)), "transfer.md")
-    if os.path.isfile(transfer):  # written by scripts/transfer_experiment.py
+    if args.style == "v1" and os.path.isfile(transfer):  # written by scripts/transfer_experiment.py
         md += ["", "#" + open(transfer, encoding="utf-8").read().rstrip()]
     with open(args.out, "w") as f:
         f.write("\n".join(md) + "\n")

@@ -66,7 +66,7 @@ def run_models(rows, model: str, detector: str | None) -> dict:
     from boneage_fast.pipeline import NoHandFound, Predictor
 
     pr = Predictor(model, "cpu", "torch", detector=detector, allow_other_detector=True)
-    ious, preds, truth = [], [], []
+    ious, preds, truth, ids = [], [], [], []
     for r in rows:
         try:
             # unlabelled films: any sex (only their detection is scored)
@@ -75,11 +75,13 @@ def run_models(rows, model: str, detector: str | None) -> dict:
             if r["boneage"] is not None:
                 preds.append(p.boneage_months)
                 truth.append(r["boneage"])
+                ids.append(f"{r['set']}/{r['id']}")
         except NoHandFound:
             ious.append(0.0)
             if r["boneage"] is not None:  # no hand found: counted at the mean of the labels
                 preds.append(float("nan"))
                 truth.append(r["boneage"])
+                ids.append(f"{r['set']}/{r['id']}")
     ious_a = np.array(ious)
     t = np.array(truth)
     p = np.array(preds)
@@ -92,6 +94,7 @@ def run_models(rows, model: str, detector: str | None) -> dict:
         "found_iou50": float(np.mean(ious_a >= 0.5)),
         "mean_iou": float(ious_a.mean()),
         "found_iou50_by_set": {s: float(np.mean(ious_a[[r["set"] == s for r in rows]] >= 0.5)) for s in SETS},
+        "missed": [f"{r['set']}/{r['id']} (IoU {v:.2f})" for r, v in zip(rows, ious) if v < 0.5],
         "n_labelled": int(len(t)),
         "mae": float(err.mean()),
         "mae_sd": float(err.std(ddof=1)),
@@ -99,6 +102,7 @@ def run_models(rows, model: str, detector: str | None) -> dict:
         "mean_baseline": float(np.mean(np.abs(t - t.mean()))),
         "pred_mean": float(p.mean()),
         "pred_sd": float(p.std(ddof=1)),
+        "predictions": {i: [float(tt), round(float(pp), 2)] for i, tt, pp in zip(ids, t, p)},
     }
 
 
@@ -161,10 +165,23 @@ def main(argv: list[str] | None = None) -> int:
                     choices=["detector", "regressor", "gap"])
     ap.add_argument("--styles", nargs="+", default=["v1", "v2"], choices=["v1", "v2"])
     ap.add_argument("--json", default=None, help="also write the results here")
+    ap.add_argument("--compare", nargs=2, default=None, metavar=("A.json", "B.json"),
+                    help="only a paired t-test of two earlier --json results' absolute errors")
     args = ap.parse_args(argv)
     if not os.path.isdir(REAL):
         print(f"{REAL}: ../shared/realdata is not beside this checkout", file=sys.stderr)
         return 2
+    if args.compare:
+        from scipy import stats
+
+        a, b = (json.load(open(f))["models"]["predictions"] for f in args.compare)
+        keys = sorted(set(a) & set(b))
+        ea = np.array([abs(a[k][1] - a[k][0]) for k in keys])
+        eb = np.array([abs(b[k][1] - b[k][0]) for k in keys])
+        t = stats.ttest_rel(ea, eb)
+        print(json.dumps({"n": len(keys), "mae_a": float(ea.mean()), "mae_b": float(eb.mean()),
+                          "t": float(t.statistic), "p": float(t.pvalue)}, indent=2))
+        return 0
     rows = real_images()
     res: dict = {"command": "python scripts/phantom_realism_real.py " + " ".join(argv if argv is not None else sys.argv[1:])}
     if {"detector", "regressor"} & set(args.parts):
