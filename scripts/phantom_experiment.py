@@ -223,7 +223,7 @@ def write_report(args, prof, work: str, dirs: dict[str, str], det_card: str, dev
     one_seed = [n for n in runs if len(runs[n]) < 3]
     if one_seed:
         md += ([] if missing else [""]) + [
-            f"- Fewer than 3 seeds: {', '.join(f'{n} ({len(runs[n])})' for n in one_seed)} — a single run, not a "
+            f"- Fewer than 3 seeds: {', '.join(f'{n} ({len(runs[n])})' for n in one_seed)} — not yet a "
             "claim that holds over seeds (`--seeds 1 2` adds them)."]
     md += ["", "- Training time is the logged wall time of a run's last part: a run interrupted and resumed "
            "(`last_state.pt`) counts only the part after the resume, and runs that shared the 2-core machine "
