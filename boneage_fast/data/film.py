@@ -17,9 +17,10 @@ Compared with v1 (``phantom.render(style="v1")``, drawn at <= 640 px and scaled 
   correlates (a falling noise power spectrum), a display curve applied through a
   look-up table, and, for 8-bit films, occasional JPEG compression.
 
-Everything here is pure NumPy and Pillow on windows around each primitive, so a
-1024x1280 film renders in a few tens of milliseconds on one core
-(``benchmarks/bench_phantom.py``).
+Everything here is pure NumPy and Pillow on windows around each primitive: a 1024x1280
+film takes ~78 ms on one core of the 2-core Xeon (v1: ~47 ms), short of the 20 images/s
+target (``benchmarks/bench_phantom.py --style v2``; docs/phantom.md says where the time
+goes).
 """
 
 from __future__ import annotations
