@@ -103,7 +103,7 @@ def _draw_long_bone(acc: np.ndarray, b: LongBone, T: _Frame, medulla: float) -> 
     uc = np.clip(u, 0.0, 1.0)
     h = hw * (1.0 + b.flare0 * np.exp(-uc / 0.1) + b.flare1 * np.exp(-(1.0 - uc) / 0.1))
     e = np.maximum(np.maximum(-u, u - 1.0), 0.0) * np.float32(L)
-    h = h * np.sqrt(np.clip(1.0 - (e / np.float32(0.8 * hw)) ** 2, 0.0, None))
+    h = h * np.sqrt(np.clip(1.0 - (e / np.float32(0.8 * hw)) ** 2, 0.0, 1.0))
     cortex = np.float32(max(0.28 * hw, 0.6))
     outer = np.sqrt(np.clip(h * h - v * v, 0.0, None))
     hi = np.maximum(h - cortex, 0.0)
