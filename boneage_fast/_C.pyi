@@ -27,3 +27,9 @@ def match_histograms(
 ) -> None: ...
 def integer_histogram(src: ImageDesc) -> Any: ...  # numpy uint64 counts, 256 or 65536 bins
 def match_workspace_bytes(batch: int, dtype: int, device: int) -> int: ...
+def film_expose(
+    bone: Any, soft: Any, tex: Any, mu_soft: float, mu_bone: float, tex_amp: float, gain: float, bg: float,
+    heel: float, heel_axis: int,
+) -> None: ...  # in place over bone (float32, C-contiguous)
+def film_read_out(img: Any, seed: int, sd: float, lut: Any) -> Any: ...  # overwrites img; uint8/uint16 like lut
+def film_normal_deviates(seed: int, n: int) -> Any: ...  # float32

@@ -154,7 +154,11 @@ def test_bone_brighter_than_soft_tissue_and_cortex_than_medulla(style):
     profile = np.array([img[int(round(y)), int(round(x))] for x, y in pts])
     rel = np.abs(offsets) / bone.half_width
     centre = profile[rel < 0.25].mean()
-    rim = profile[(rel > 0.75) & (rel < 0.95)].max()
+    # the cortex: v1's is a thin shell at the capsule's edge; v2's mid-shaft is waisted
+    # to 0.9 of the half-width with a cortex ~38 % of that thick (film.draw_long_bone),
+    # so its brightest path runs at 0.55-0.8 of the half-width
+    lo, hi = (0.75, 0.95) if style == "v1" else (0.5, 0.85)
+    rim = profile[(rel > lo) & (rel < hi)].max()
     soft = profile[(rel > 1.25) & (rel < 1.55)].mean()
     background = np.median(img[:20, :20])
     assert rim > centre > soft > background

@@ -315,11 +315,23 @@ def _font(size: int):
     return _FONT_CACHE[size]
 
 
+def _draw_band(img: np.ndarray, top: float, bottom: float, draw_fn) -> None:
+    """Run ``draw_fn(ImageDraw, dy)`` on the rows top..bottom of ``img`` only (converting
+    the whole film to a Pillow image and back costs more than the drawing); ``dy`` is the
+    integer row offset to subtract from y coordinates, so the pixels are the same as
+    drawing on the whole film."""
+    H = img.shape[0]
+    r0, r1 = max(int(math.floor(top)) - 2, 0), min(int(math.ceil(bottom)) + 3, H)
+    if r1 <= r0:
+        return
+    canvas = Image.fromarray(img[r0:r1], mode="F")
+    draw_fn(ImageDraw.Draw(canvas), r0)
+    img[r0:r1] = np.asarray(canvas, dtype=np.float32)
+
+
 def _burn_in(img: np.ndarray, rng: np.random.Generator, hand_pts: np.ndarray) -> None:
     """A lead 'L' marker in a dark box and a line of burned-in text, away from the hand."""
     H, W = img.shape
-    canvas = Image.fromarray(img, mode="F")
-    draw = ImageDraw.Draw(canvas)
     hx0, hy0, hx1, hy1 = _box_of(hand_pts, (H, W))
     size = int(H * rng.uniform(0.05, 0.09))
     # the side with more room
@@ -328,14 +340,23 @@ def _burn_in(img: np.ndarray, rng: np.random.Generator, hand_pts: np.ndarray) ->
         rng.uniform(hx1 + 0.2 * size, max(hx1 + 0.2 * size + 1, W - 1.3 * size))
     y = rng.uniform(0.45 * H, 0.8 * H)
     if rng.random() < 0.8:
-        draw.rounded_rectangle((x, y, x + 1.1 * size, y + 1.9 * size), radius=size * 0.12, fill=0.12)
-        draw.text((x + 0.2 * size, y + 0.1 * size), "L", fill=0.97, font=_font(size))
+        def marker(draw, dy):
+            draw.rounded_rectangle((x, y - dy, x + 1.1 * size, y - dy + 1.9 * size), radius=size * 0.12, fill=0.12)
+            draw.text((x + 0.2 * size, y - dy + 0.1 * size), "L", fill=0.97, font=_font(size))
+
+        _draw_band(img, y - 0.5 * size, y + 2.5 * size, marker)
     if rng.random() < 0.6:
         text = rng.choice(["L", "LEFT", "PA", "R. HOSP", "HAND PA", "BA"]) + f" {int(rng.integers(1, 99)):02d}"
         tx = rng.uniform(0.02, 0.5) * W
         ty = rng.choice([rng.uniform(0.01, 0.05), rng.uniform(0.92, 0.96)]) * H
-        draw.text((tx, ty), text, fill=float(rng.uniform(0.7, 1.0)), font=_font(max(int(H * 0.025), 10)))
-    img[...] = np.asarray(canvas, dtype=np.float32)
+        fill = float(rng.uniform(0.7, 1.0))
+        fs = max(int(H * 0.025), 10)
+        font = _font(fs)
+
+        def label(draw, dy):
+            draw.text((tx, ty - dy), text, fill=fill, font=font)
+
+        _draw_band(img, ty - 0.5 * fs, ty + 2.0 * fs, label)
 
 
 def _collimate(img: np.ndarray, rng: np.random.Generator, xx: np.ndarray, yy: np.ndarray) -> None:

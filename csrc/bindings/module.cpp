@@ -13,6 +13,7 @@ namespace py = pybind11;
 namespace boneage {
 namespace bindings {
 void register_ops(py::module_& m);
+void register_phantom(py::module_& m);
 }
 }  // namespace boneage
 
@@ -88,4 +89,5 @@ PYBIND11_MODULE(_C, m) {
       "Reverses the row filters of a non-interlaced greyscale PNG's inflated data.");
 
   boneage::bindings::register_ops(m);
+  boneage::bindings::register_phantom(m);
 }

@@ -1,0 +1,83 @@
+// Bindings of the phantom film kernels (boneage_fast.data.film calls them).
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include "boneage/errors.h"
+#include "phantom/film.h"
+
+namespace py = pybind11;
+
+namespace boneage {
+namespace bindings {
+namespace {
+
+using F32 = py::array_t<float, py::array::c_style>;
+
+phantom::Grid grid(const F32& a, const char* name) {
+  BONEAGE_CHECK_VALUE(a.ndim() == 2, name, ": must be 2-D float32, got ", a.ndim(), "-D");
+  return phantom::Grid{a.data(), a.shape(0), a.shape(1)};
+}
+
+// A 2-D float32 C-contiguous array that the kernel may write (no silent copy).
+float* writable(py::array& a, const char* name) {
+  BONEAGE_CHECK_TYPE(a.dtype().is(py::dtype::of<float>()), name, ": must be float32");
+  BONEAGE_CHECK_VALUE(a.ndim() == 2, name, ": must be 2-D, got ", a.ndim(), "-D");
+  BONEAGE_CHECK_VALUE(a.flags() & py::array::c_style, name, ": must be C-contiguous");
+  BONEAGE_CHECK_VALUE(a.writeable(), name, ": must be writable");
+  return static_cast<float*>(a.mutable_data());
+}
+
+}  // namespace
+
+void register_phantom(py::module_& m) {
+  m.def(
+      "film_expose",
+      [](py::array bone, const F32& soft, const F32& tex, float mu_soft, float mu_bone, float tex_amp,
+         float gain, float bg, float heel, int heel_axis) {
+        float* b = writable(bone, "bone");
+        const phantom::Grid s = grid(soft, "soft"), t = grid(tex, "tex");
+        BONEAGE_CHECK_VALUE(heel_axis == 0 || heel_axis == 1, "heel_axis must be 0 or 1, got ", heel_axis);
+        const phantom::ExposeParams p{mu_soft, mu_bone, tex_amp, gain, bg, heel, heel_axis};
+        py::gil_scoped_release release;
+        phantom::expose(b, bone.shape(0), bone.shape(1), s, t, p, b);
+      },
+      py::arg("bone"), py::arg("soft"), py::arg("tex"), py::arg("mu_soft"), py::arg("mu_bone"),
+      py::arg("tex_amp"), py::arg("gain"), py::arg("bg"), py::arg("heel"), py::arg("heel_axis"),
+      "Exposes a film in place over `bone` (see csrc/phantom/film.h).");
+
+  m.def(
+      "film_read_out",
+      [](py::array img, uint64_t seed, float sd, py::array lut) {
+        float* im = writable(img, "img");
+        const bool u16 = lut.dtype().is(py::dtype::of<uint16_t>());
+        BONEAGE_CHECK_TYPE(u16 || lut.dtype().is(py::dtype::of<uint8_t>()), "lut: must be uint8 or uint16");
+        BONEAGE_CHECK_VALUE(lut.ndim() == 1 && (lut.flags() & py::array::c_style), "lut: must be 1-D contiguous");
+        const int64_t H = img.shape(0), W = img.shape(1);
+        py::array out = u16 ? py::array(py::dtype::of<uint16_t>(), {H, W}) : py::array(py::dtype::of<uint8_t>(), {H, W});
+        void* o = out.mutable_data();
+        const void* l = lut.data();
+        const int64_t n = lut.shape(0);
+        {
+          py::gil_scoped_release release;
+          phantom::read_out(im, H, W, seed, sd, l, n, u16 ? 16 : 8, o);
+        }
+        return out;
+      },
+      py::arg("img"), py::arg("seed"), py::arg("sd"), py::arg("lut"),
+      "Detector noise, blur and display look-up; overwrites `img` (see csrc/phantom/film.h).");
+
+  m.def(
+      "film_normal_deviates",
+      [](uint64_t seed, int64_t n) {
+        BONEAGE_CHECK_VALUE(n >= 0, "n must be >= 0");
+        py::array_t<float> out(n);
+        float* o = out.mutable_data();
+        py::gil_scoped_release release;
+        phantom::normal_deviates(seed, n, o);
+        return out;
+      },
+      py::arg("seed"), py::arg("n"), "The normal deviates film_read_out draws from `seed`.");
+}
+
+}  // namespace bindings
+}  // namespace boneage

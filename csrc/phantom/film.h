@@ -1,0 +1,48 @@
+// Phantom v2's film exposure and detector read-out (boneage_fast.data.film), fused so a
+// 1024x1280 film is a few passes over memory instead of a dozen NumPy temporaries.
+// Single-threaded on purpose: training sets are rendered by one worker process per core.
+#pragma once
+
+#include <cstdint>
+
+namespace boneage {
+namespace phantom {
+
+// A row-major float32 grid.
+struct Grid {
+  const float* data;
+  int64_t height;
+  int64_t width;
+};
+
+struct ExposeParams {
+  float mu_soft;   // 1/mm
+  float mu_bone;   // 1/mm
+  float tex_amp;   // relative modulation of the bone path by the texture
+  float gain;      // exposure scale of the attenuation
+  float bg;        // background level added to it
+  float heel;      // heel-effect slope over the whole image (0: none)
+  int heel_axis;   // 0: along the rows (y), 1: along the columns (x)
+};
+
+// out[y, x] = ((1 - exp(-(soft*mu_soft + bone*(1 + tex_amp*tex)*mu_bone))) * gain + bg)
+//             * (1 + heel * (t - 0.5)),  t = y/H or x/W,
+// with `soft` and `tex` coarse grids scaled up to bone's size by bilinear interpolation
+// (pixel centres aligned, edges clamped: the same as Pillow's BILINEAR resize when
+// enlarging). `bone` and `out` are height x width; `out` may alias `bone`.
+void expose(const float* bone, int64_t height, int64_t width, Grid soft, Grid tex,
+            const ExposeParams& p, float* out);
+
+// The detector: img += sd * sqrt(max(img, 0.01)) * N(0, 1) (quantum noise; the normal
+// deviates come from a xoshiro256+ stream seeded with `seed`, read through a 4096-entry
+// inverse-CDF table), then a [1, 2, 1]/4 blur along y and then x (edge rows and columns
+// kept), then out = lut[(uint16)(clamp(img, 0, 1) * (lut_size - 1))]. `img` is
+// overwritten; `out` is uint16 (bits 16) or uint8 (bits 8).
+void read_out(float* img, int64_t height, int64_t width, uint64_t seed, float sd, const void* lut,
+              int64_t lut_size, int bits, void* out);
+
+// The normal deviates read_out uses, for tests: n values from `seed`.
+void normal_deviates(uint64_t seed, int64_t n, float* out);
+
+}  // namespace phantom
+}  // namespace boneage
