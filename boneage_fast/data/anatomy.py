@@ -102,7 +102,7 @@ FOREARM_V2 = {"radius": (6.0, -16.5, 7.5), "ulna": (-21.0, -20.0, 4.3)}
 # longer than the v1 table (pip_over_mcp and dip_over_mcp were below the real range).
 LENGTH_SCALE_V2 = {"metacarpal": 0.92, "proximal": 1.12, "middle": 1.08, "distal": 1.02}
 # v2 shafts are slimmer than v1's (against real films, v1's bones were thick).
-SHAFT_WIDTH_V2 = 0.88
+SHAFT_WIDTH_V2 = 1.1
 # ROI half sizes (multiples of the v2 bone half-width; wrist in mm) fitted to the
 # annotators' boxes.
 ROI_HALF_V2 = {"MCP": 2.5 / SHAFT_WIDTH_V2, "PIP": 2.3 / SHAFT_WIDTH_V2, "DIP": 2.3 / SHAFT_WIDTH_V2, "radius": 2.2,
@@ -118,34 +118,50 @@ def event(ages: tuple[float, float], male: bool) -> float:
     return ages[0] if male else ages[1]
 
 
-def epiphysis_state(group: str, bone_age: float, male: bool) -> tuple[float, float]:
+def epiphysis_state(group: str, bone_age: float, male: bool, version: int = 1) -> tuple[float, float]:
     """(width ratio epiphysis/metaphysis, fusion 0..1) of an epiphysis group.
 
     The ratio is 0 before onset, grows to 1 at capping (then 1.05), and fusion goes from
-    0 to 1 over the last 18 months before the fusion age.
+    0 to 1 over the last 18 months before the fusion age. Version 2 grows fastest soon
+    after onset (real films: the distal radius and the phalangeal epiphyses are about
+    half as wide as their metaphyses by 3-4 years); version 1's S-curve is kept for the
+    shipped model.
     """
     onset, cap, fuse = (event(e, male) for e in EPIPHYSIS_EVENTS[group])
     if bone_age < onset:
         return 0.0, 0.0
-    ratio = 0.28 + 0.72 * smoothstep((bone_age - onset) / (cap - onset))
+    t = (bone_age - onset) / (cap - onset)
+    if version >= 2:
+        ratio = 0.3 + 0.7 * min(t, 1.0) ** 0.6
+    else:
+        ratio = 0.28 + 0.72 * smoothstep(t)
     if bone_age > cap:
         ratio = 1.0 + 0.05 * smoothstep((bone_age - cap) / 12.0)
     fusion = smoothstep((bone_age - (fuse - 18.0)) / 18.0)
     return ratio, fusion
 
 
+# v2 carpal growth: time constant (months) of the early, fast enlargement.
+CARPAL_GROWTH_TAU_V2 = 40.0
+
+
 def carpal_size(name: str, bone_age: float, male: bool, version: int = 1) -> float:
     """Fraction of adult size of a carpal bone (0 before it ossifies).
 
-    Version 2 grows faster early (at 9-10 years the carpals are large, packed bones),
-    reaching the adult size at 14 (boys) / 12 (girls) years of bone age.
+    Version 2 grows fastest soon after onset and saturates (1 - exp(-t / 40 months),
+    from 0.4 at onset to 1 at 14 (boys) / 12 (girls) years of bone age): against real
+    films the capitate and hamate are already large ovals at 1 year, and the carpals are
+    large, packed bones by 7-9 years.
     """
     onset = event(CARPAL_ONSET[name], male)
     if bone_age < onset:
         return 0.0
     if version >= 2:
         adult_at = event((168.0, 144.0), male)
-        return 0.3 + 0.7 * smoothstep((bone_age - onset) / max(adult_at - onset, 1.0)) ** 0.5
+        span = max(adult_at - onset, 1.0)
+        tau = CARPAL_GROWTH_TAU_V2
+        grown = (1.0 - math.exp(-min(bone_age - onset, span) / tau)) / (1.0 - math.exp(-span / tau))
+        return 0.4 + 0.6 * grown
     adult_at = event((180.0, 156.0), male)
     return 0.22 + 0.78 * smoothstep((bone_age - onset) / max(adult_at - onset, 1.0)) ** 0.8
 
@@ -276,7 +292,7 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
     # Young hands are relatively broad: widths grow more slowly than lengths.
     sw = s ** 0.75
     for g in EPIPHYSIS_EVENTS:
-        hand.epiphyses[g] = epiphysis_state(g, ba, male)
+        hand.epiphyses[g] = epiphysis_state(g, ba, male, version)
     hand.joints = {"DIP": [], "PIP": [], "MCP": [], "Radius": [], "Ulna": [], "Wrist": []}
     w = subject.width_scale
     gap = (3.0 if v2 else 2.4) * s  # joint space between bones (mm)
@@ -405,14 +421,14 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
         top = np.array([x, lo]) * s
         if v2:
             hand.bones.append(LongBone(name, top - np.array([0.0, 140.0]) * s, top, hw * sw * w, 0.0,
-                                       0.55 if name == "radius" else 0.3, name))
+                                       1.0 if name == "radius" else 0.3, name))
         else:
             hand.bones.append(LongBone(name, top - np.array([0.0, 140.0]) * s, top, hw * sw * w, -0.2, 0.5))
         if ratio > 0:
             thick = (2.5 + 3.5 * ratio) * s
             c = top + np.array([0.0, (1 - fusion) * 1.2 * s + thick / 2])
             if v2:
-                end_w = hw * sw * w * (1.55 if name == "radius" else 1.3)
+                end_w = hw * sw * w * (2.0 if name == "radius" else 1.3)
                 cap = smoothstep((ratio - 0.85) / 0.2) * (1.0 - fusion)
                 # the radial epiphysis is a wedge, thicker on the radial (thumb) side
                 hand.ossicles.append(Ellipse(f"epi_{name}", c, np.array([end_w * 0.95 * ratio, thick / 2]),

@@ -120,7 +120,11 @@ def draw_long_bone(acc: np.ndarray, b: LongBone, T) -> None:
     inner = np.sqrt(np.clip(hi * hi - v * v, 0.0, None))
     # dark marrow mid-shaft, brighter cancellous bone towards the ends
     medulla = 0.22 + 0.4 * (fb + fh)
-    acc[sl] += (2.0 * (outer - inner) + 2.0 * medulla * inner) * _F32(1.0 / T.scale)
+    # flared ends are flattened, wider than deep (the distal radius above all): the
+    # depth grows as the square root of the width, not with it
+    flat = np.sqrt(_F32(hw) * (1.0 - _F32(0.1) * mid) / np.maximum(h, _F32(1e-3)))
+    np.minimum(flat, 1.0, out=flat)
+    acc[sl] += (2.0 * (outer - inner) + 2.0 * medulla * inner) * flat * _F32(1.0 / T.scale)
 
 
 def draw_ossicle(acc: np.ndarray, e: Ellipse, T) -> None:
@@ -251,7 +255,9 @@ def radiograph(hand: Hand, T, shape: tuple[int, int], rng: np.random.Generator, 
     if nuisance:
         bright = rng.random() < 0.15
         bg = rng.uniform(0.25, 0.5) if bright else rng.uniform(0.0, 0.12)
-        gain = rng.uniform(0.75, 1.05)
+        # a bright background lifts the film's floor, not its bone: the exposure range
+        # shrinks to what is left above it (no bone saturates to white)
+        gain = rng.uniform(0.75, 1.05) * (1.0 - bg)
         # heel effect along the anode-cathode axis (either image axis) and a slight tilt
         heel = float(rng.normal(0.0, 0.1))
         axis = int(rng.integers(2))
