@@ -239,3 +239,60 @@ def test_eight_bit_films_are_sometimes_jpeg_compressed():
     eight = [blockiness(render(120.0, True, seed=i, size=(512, 512), bits=8, style="v2").image) for i in range(16)]
     sixteen = [blockiness(render(120.0, True, seed=i, size=(512, 512), bits=16, style="v2").image) for i in range(6)]
     assert max(eight) > 1.1 and max(sixteen) < 1.05
+
+
+@pytest.mark.parametrize("male", [True, False])
+def test_young_carpals_are_already_large_and_grow_fastest_first(male):
+    # real films: at ~1 year the capitate and hamate are ovals of about half their adult
+    # size (at the same hand scale), not dots; growth is fastest soon after onset
+    def linear(age, name="capitate"):
+        h = _hand(age, male)
+        e = next((o for o in h.ossicles if o.name == name), None)
+        return 0.0 if e is None else float(np.sqrt(e.axes.prod())) / h.subject.size_scale
+
+    adult = linear(228)
+    onset = anatomy.event(anatomy.CARPAL_ONSET["capitate"], male)
+    assert linear(onset + 9) > 0.45 * adult
+    first, second = linear(onset + 24) - linear(onset), linear(onset + 48) - linear(onset + 24)
+    assert first > second > 0
+    # v1 keeps its own (slower) curve for the shipped model's phantoms
+    assert anatomy.carpal_size("capitate", onset + 9, male, version=1) < 0.3
+
+
+@pytest.mark.parametrize("male", [True, False])
+def test_epiphyses_are_half_as_wide_as_their_metaphyses_within_two_years_of_onset(male):
+    for group in ("radius", "proximal", "metacarpal"):
+        onset = anatomy.event(anatomy.EPIPHYSIS_EVENTS[group][0], male)
+        ratio2 = anatomy.epiphysis_state(group, onset + 24, male, version=2)[0]
+        ratio1 = anatomy.epiphysis_state(group, onset + 24, male, version=1)[0]
+        assert ratio2 > 0.5 > ratio1, (group, ratio2, ratio1)
+        # still monotone up to capping
+        ages = np.linspace(onset, anatomy.event(anatomy.EPIPHYSIS_EVENTS[group][1], male), 30)
+        r = [anatomy.epiphysis_state(group, a, male, version=2)[0] for a in ages]
+        assert all(b >= a for a, b in zip(r, r[1:]))
+
+
+def test_flared_ends_are_flatter_than_the_shaft():
+    # a distal radius: wider than deep, so its path length per unit width falls where it flares
+    acc = np.zeros((700, 200), np.float32)
+    bone = LongBone("radius", np.array([25.0, 160.0]), np.array([25.0, 10.0]), 6.0, 0.0, 1.0, "radius")
+    film.draw_long_bone(acc, bone, _Identity())
+    rows = acc[acc.sum(axis=1) > 0]
+    mid = rows[len(rows) // 2]
+    end = max(rows[: len(rows) // 8], key=lambda r: (r > 0).sum())  # the widest row near p1
+    assert (end > 0).sum() > 1.6 * (mid > 0).sum()
+    assert end.max() / (end > 0).sum() < 0.8 * mid.max() / (mid > 0).sum()
+
+
+def test_bright_backgrounds_do_not_saturate_the_bones():
+    seen = 0
+    for seed in range(80):
+        s = render(150.0, True, seed=seed, size=(320, 256), style="v2")
+        img = s.image.astype(float) / 65535
+        if np.median(img[:, :8]) < 0.2:  # dark background: nothing to check
+            continue
+        seen += 1
+        x0, y0, x1, y1 = (int(v) for v in s.hand_box)
+        hand = img[y0:y1, x0:x1]
+        assert (hand >= 0.999).mean() < 0.01, seed
+    assert seen >= 3
