@@ -101,7 +101,8 @@ FOREARM_V2 = {"radius": (6.0, -16.5, 7.5), "ulna": (-21.0, -20.0, 4.3)}
 # v2 proportions against the RSNA ROI geometry: metacarpals shorter, proximal phalanges
 # longer than the v1 table (pip_over_mcp and dip_over_mcp were below the real range).
 LENGTH_SCALE_V2 = {"metacarpal": 0.92, "proximal": 1.12, "middle": 1.08, "distal": 1.02}
-# v2 shafts are slimmer than v1's (against real films, v1's bones were thick).
+# v2 shaft widths against the v1 table: the first v2 had 0.88; beside the real films of
+# ../shared/realdata (docs/phantom.png) its children's shafts were too slim.
 SHAFT_WIDTH_V2 = 1.1
 # ROI half sizes (multiples of the v2 bone half-width; wrist in mm) fitted to the
 # annotators' boxes.
@@ -379,6 +380,7 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
         mc1 = next(b for b in hand.bones if b.name == "metacarpal1")
         mc2 = next(b for b in hand.bones if b.name == "metacarpal2")
         hand.tissue.append((0.6 * mc1.p0 + 0.4 * mc1.p1, 0.7 * mc2.p0 + 0.3 * mc2.p1, 17.0 * sw * w))
+        hand.tissue.append((0.35 * mc1.p0 + 0.65 * mc1.p1, 0.45 * mc2.p0 + 0.55 * mc2.p1, 13.0 * sw * w))
         hand.tissue.append((0.15 * mc1.p0 + 0.85 * mc1.p1, 0.15 * mc2.p0 + 0.85 * mc2.p1, 9.0 * sw * w))
     # carpals
     for name in CARPAL_ORDER:

@@ -119,7 +119,9 @@ def draw_long_bone(acc: np.ndarray, b: LongBone, T) -> None:
     hi = np.maximum(h - cortex, 0.0)
     inner = np.sqrt(np.clip(hi * hi - v * v, 0.0, None))
     # dark marrow mid-shaft, brighter cancellous bone towards the ends
-    medulla = 0.22 + 0.4 * (fb + fh)
+    # (the wide forearm metaphyses are mostly cancellous: on real films the distal radius
+    # is no brighter than a metacarpal shaft)
+    medulla = 0.22 + _F32(0.12 if b.kind in ("radius", "ulna") else 0.4) * (fb + fh)
     # flared ends are flattened, wider than deep (the distal radius above all): the
     # depth grows as the square root of the width, not with it
     flat = np.sqrt(_F32(hw) * (1.0 - _F32(0.1) * mid) / np.maximum(h, _F32(1e-3)))
