@@ -146,6 +146,36 @@ def test_quality_control(predictor, films):
             predictor.predict((t * 60000).astype(np.uint16), sex)
 
 
+@pytest.mark.parametrize("style", ["v1", "v2"])
+def test_inverted_films_are_corrected_even_when_the_detector_finds_the_hand(predictor, style):
+    # the v2-trained detector scores inverted films 0.8-0.99, so polarity cannot rest on
+    # a failed detection: the palm must be brighter than its surroundings
+    from boneage_fast.pipeline import POLARITY_CONTRAST, polarity_contrast
+    from boneage_fast.data.phantom import render
+
+    for i in range(4):
+        px = render(30.0 + 45 * i, bool(i % 2), seed=900 + i, size=(560, 460), style=style).image
+        box, score = predictor.detector.detect(px)
+        assert polarity_contrast(px, box) > POLARITY_CONTRAST
+        inv = np.uint16(65535) - px
+        ibox, _ = predictor.detector.detect(inv)
+        assert ibox is None or polarity_contrast(inv, ibox) < POLARITY_CONTRAST
+        normal, flipped = predictor.predict(px, "M"), predictor.predict(inv, "M")
+        assert "inverted_polarity_corrected" not in normal.flags
+        assert "inverted_polarity_corrected" in flipped.flags
+        assert flipped.boneage_months == pytest.approx(normal.boneage_months, abs=1e-3)
+
+
+def test_polarity_contrast_needs_room_around_the_box():
+    from boneage_fast.pipeline import polarity_contrast
+
+    px = np.zeros((100, 100), np.uint16)
+    assert polarity_contrast(px, (0, 0, 100, 100)) is None  # no band outside the box
+    px[30:70, 30:70] = 40000
+    assert polarity_contrast(px, (30, 30, 70, 70)) == pytest.approx(40000 / 65535)
+    assert polarity_contrast(np.uint16(65535) - px, (30, 30, 70, 70)) == pytest.approx(-40000 / 65535)
+
+
 def test_age_outside_the_range_is_flagged_not_clipped(predictor, films, monkeypatch):
     path, sex, _, _ = films[0]
     monkeypatch.setattr(predictor, "_regress", lambda maps, males: np.full(len(maps), 250.0, np.float32))
