@@ -13,7 +13,7 @@
              standardised), 5-fold cross-validated accuracy over the 57 real images and
              57 phantoms of each style (same ages and sexes; 50 % = indistinguishable).
 
-    python scripts/phantom_realism_real.py --model boneage_fast/weights            # shipped (v1) model
+    python scripts/phantom_realism_real.py --model boneage_fast/weights            # the shipped (v2) model
     python scripts/phantom_realism_real.py --model RUN/best.json --detector DET/best.json --parts detector regressor
     python scripts/phantom_realism_real.py --parts gap --styles v1 v2
 

@@ -24,10 +24,13 @@ from PIL import Image, ImageDraw, ImageFont
 from boneage_fast.data import film
 from boneage_fast.data.anatomy import MAX_BONE_AGE, Ellipse, Hand, LongBone, build_hand, sample_subject
 
-__all__ = ["PhantomSample", "render", "RATER_SD_MONTHS", "ROI_CLASSES", "STYLES"]
+__all__ = ["PhantomSample", "render", "RATER_SD_MONTHS", "ROI_CLASSES", "STYLES", "DEFAULT_STYLE"]
 
-#: Phantom generations: v1 (the shipped model's training data) and v2 (film.py).
+#: Phantom generations: v1 (capsule bones drawn small and scaled up; the model shipped
+#: before 0.3 was trained on it) and v2 (shaped anatomy and film.py; the shipped model's
+#: training data).
 STYLES = ("v1", "v2")
+DEFAULT_STYLE = "v2"
 
 #: SD of the simulated rater's reading around the true bone age (months). Reported
 #: inter-reader variability of Greulich-Pyle readings is roughly half a year.
@@ -161,7 +164,7 @@ def render(
     bits: int = 16,
     hard_fraction: float = 0.03,
     nuisance: bool = True,
-    style: str = "v1",
+    style: str = DEFAULT_STYLE,
 ) -> PhantomSample:
     """Render one phantom.
 
@@ -177,11 +180,12 @@ def render(
         hard_fraction: probability that the subject's size disagrees with its maturity.
         nuisance: add acquisition nuisance (rotation, borders, markers, text, gradient,
             gamma, noise); False gives a clean, upright, centred hand.
-        style: ``"v1"`` (the phantom the shipped model was trained on: capsule bones
-            drawn at <= 640 px and scaled up) or ``"v2"`` (shaped bones, packed carpals,
-            capping epiphyses, a smooth soft-tissue silhouette, drawn at the output
-            resolution: :mod:`boneage_fast.data.film`). The same seed gives the same
-            subject, pose and size in both.
+        style: ``"v2"`` (the default and the shipped model's training data: shaped
+            bones, packed carpals, capping epiphyses, a smooth soft-tissue silhouette,
+            drawn at the output resolution: :mod:`boneage_fast.data.film`) or ``"v1"``
+            (capsule bones drawn at <= 640 px and scaled up; kept pixel for pixel for
+            the earlier experiments). The same seed gives the same subject, pose and
+            size in both.
 
     Raises:
         ValueError: bone age out of range, bad size or bits.
@@ -258,8 +262,8 @@ def render(
 
 def _expose_v1(hand: Hand, frame: _Frame, shape: tuple[int, int], rng: np.random.Generator, nuisance: bool,
                bits: int, outline: np.ndarray) -> np.ndarray:
-    """The v1 film: anatomy drawn on a <= 640 px canvas and scaled up (kept as the
-    shipped model's training distribution; the random draws are in v1's order)."""
+    """The v1 film: anatomy drawn on a <= 640 px canvas and scaled up (kept pixel for
+    pixel for the v1 experiments of docs/results.md; the random draws are in v1's order)."""
     H, W = shape
     # Internal canvas: anatomy is rendered at <= _MAX_INTERNAL px and resized.
     k = min(1.0, _MAX_INTERNAL / max(H, W))
