@@ -319,24 +319,24 @@ class Predictor:
     def _detect(self, rad: Radiograph, flags: list[str]) -> tuple[tuple[float, float, float, float], float, np.ndarray]:
         pixels = rad.pixels
         box, score = self.detector.detect(pixels)
-        if box is not None and score >= LOW_SCORE:
-            # A detector can find the hand in an inverted film too (the v2-trained one
-            # does, with scores of 0.8-0.99): check which way the palm's contrast runs.
-            c = polarity_contrast(pixels, box)
-            if c is not None and c < POLARITY_CONTRAST:
-                inv = np.uint16(65535) - pixels
-                ibox, iscore = self.detector.detect(inv)
-                ic = polarity_contrast(inv, ibox) if ibox is not None else None
-                if ibox is not None and iscore >= LOW_SCORE and ic is not None and ic >= POLARITY_CONTRAST:
-                    flags.append("inverted_polarity_corrected")
-                    return ibox, iscore, inv
-        if box is None or score < LOW_SCORE:
-            # Inverted films (MONOCHROME1 read as MONOCHROME2, negatives): try the other polarity.
+        # Inverted films (MONOCHROME1 read as MONOCHROME2, negatives): try the other
+        # polarity when no hand is found, and also when one is found but its palm is
+        # darker than its surroundings (a detector can find the hand in an inverted
+        # film: the v2-trained one does, with scores of 0.8-0.99).
+        found = box is not None and score >= LOW_SCORE
+        contrast = polarity_contrast(pixels, box) if found else None
+        if not found or (contrast is not None and contrast < POLARITY_CONTRAST):
             inv = np.uint16(65535) - pixels
             ibox, iscore = self.detector.detect(inv)
-            if ibox is not None and iscore >= LOW_SCORE and iscore > score:
-                flags.append("inverted_polarity_corrected")
-                return ibox, iscore, inv
+            if ibox is not None and iscore >= LOW_SCORE:
+                if found:  # the other polarity must look like a radiograph
+                    ic = polarity_contrast(inv, ibox)
+                    better = ic is not None and ic >= POLARITY_CONTRAST
+                else:
+                    better = iscore > score
+                if better:
+                    flags.append("inverted_polarity_corrected")
+                    return ibox, iscore, inv
         if box is None or score < NO_HAND_SCORE:
             raise NoHandFound(rad.source)
         if score < LOW_SCORE:

@@ -208,11 +208,15 @@ def soft_tissue_coarse(hand: Hand, T, shape: tuple[int, int]) -> np.ndarray:
     return _smooth3(lo, 2)
 
 
+def _enlarge(a: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Bilinear enlargement to ``shape`` (Pillow's; the exposure kernel's equals it)."""
+    H, W = shape
+    return np.asarray(Image.fromarray(a, mode="F").resize((W, H), Image.BILINEAR), dtype=_F32)
+
+
 def soft_tissue(hand: Hand, T, shape: tuple[int, int]) -> np.ndarray:
     """:func:`soft_tissue_coarse` at the output resolution (bilinear, as the film gets it)."""
-    H, W = shape
-    lo = soft_tissue_coarse(hand, T, shape)
-    return np.asarray(Image.fromarray(lo, mode="F").resize((W, H), Image.BILINEAR), dtype=_F32)
+    return _enlarge(soft_tissue_coarse(hand, T, shape), shape)
 
 
 def oriented_texture_coarse(rng: np.random.Generator, shape: tuple[int, int], angle: float,
@@ -238,9 +242,7 @@ def oriented_texture_coarse(rng: np.random.Generator, shape: tuple[int, int], an
 
 def oriented_texture(rng: np.random.Generator, shape: tuple[int, int], angle: float, px_per_mm: float) -> np.ndarray:
     """:func:`oriented_texture_coarse` at the output resolution (bilinear, as the film gets it)."""
-    H, W = shape
-    t = oriented_texture_coarse(rng, shape, angle, px_per_mm)
-    return np.asarray(Image.fromarray(t, mode="F").resize((W, H), Image.BILINEAR), dtype=_F32)
+    return _enlarge(oriented_texture_coarse(rng, shape, angle, px_per_mm), shape)
 
 
 def radiograph(hand: Hand, T, shape: tuple[int, int], rng: np.random.Generator, angle: float,
@@ -265,7 +267,7 @@ def radiograph(hand: Hand, T, shape: tuple[int, int], rng: np.random.Generator, 
         axis = int(rng.integers(2))
     else:
         bg, gain, heel, axis = 0.05, 0.9, 0.0, 0
-    # in place over `bone`: ((1 - exp(-(soft mu_soft + bone (1 + 0.08 tex) mu_bone))) gain + bg) (1 + ramp)
+    # in place over `bone`: ((1 - exp(-(soft mu_soft + bone (1 + amplitude tex) mu_bone))) gain + bg) (1 + ramp)
     _C.film_expose(bone, soft, tex, MU_SOFT, MU_BONE, TEXTURE_AMPLITUDE, gain, bg, heel, axis)
     return bone
 
@@ -279,7 +281,7 @@ def read_out(img: np.ndarray, rng: np.random.Generator, nuisance: bool, bits: in
     peak = 65535 if bits == 16 else 255
     lut = np.round(np.linspace(0.0, 1.0, LUT_LEVELS) ** gamma * peak).astype(np.uint16 if bits == 16 else np.uint8)
     # quantum noise sd * sqrt(signal), the detector's [1, 2, 1] blur (which colours the
-    # noise), then the display look-up: one pass in C++ (csrc/phantom/film.cpp)
+    # noise), then the display look-up, in C++ (csrc/phantom/film.cpp)
     out = _C.film_read_out(img, seed, sd, lut)
     if bits == 8 and nuisance and rng.random() < 0.3:
         buf = io.BytesIO()
