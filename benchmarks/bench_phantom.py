@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--repeats", type=int, default=60)
     p.add_argument("--out", default=None)
-    p.add_argument("--style", default="v1", choices=("v1", "v2"))
+    p.add_argument("--style", default="v1", choices=("v1", "v2", "v3"))
     args = p.parse_args(argv)
     size = (1280, 1024)
     for i in range(3):

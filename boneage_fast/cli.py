@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     ph.add_argument("--workers", type=int, default=1, help="rendering processes")
     ph.add_argument("--clean", action="store_true", help="no acquisition nuisance (upright, centred, no markers)")
     ph.add_argument("--scale", type=float, default=1.0, help="scale the random clinical sizes (0.5: 400-1300 px)")
-    ph.add_argument("--style", choices=("v1", "v2"), default="v2",
+    ph.add_argument("--style", choices=("v1", "v2", "v3"), default="v2",
                     help="phantom generation: v2 (film-like anatomy, the shipped model's training data) or v1 "
                          "(the earlier capsule phantom)")
 

@@ -142,7 +142,7 @@ def test_soft_tissue_is_one_smooth_saturating_silhouette():
 
     s = render(120.0, True, seed=3, size=(1000, 800), nuisance=False, style="v2")
     soft = film.soft_tissue(s.hand, s.frame, s.image.shape)
-    assert soft.max() <= film.SOFT_SATURATION_MM + 1e-3
+    assert soft.max() <= film.LOOKS["v2"].soft_saturation_mm + 1e-3
     labels, n = ndimage.label(soft > 1.0)
     assert n == 1  # fingers, palm, thenar eminence and forearm: one silhouette
     # smooth: no step between neighbouring pixels larger than a few per cent of the range

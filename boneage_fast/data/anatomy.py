@@ -18,7 +18,7 @@ near puberty; epiphyses cap before fusing, distal phalanges first, radius last.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -190,6 +190,26 @@ class Subject:
     proportions: np.ndarray  # per-bone length multipliers (individual variation)
     width_scale: float
     hard_case: bool  # size disagrees with maturity (growth-disorder-like)
+    # version 3's posture (0 = version 2's): radians the phalanges of rays 2-5 turn per
+    # ray away from the middle finger at the MCP joints, and the thumb's phalanges turn
+    # away from the index (:func:`sample_posture`)
+    phalanx_spread: float = 0.0
+    thumb_abduction: float = 0.0
+
+
+def sample_posture(subject: Subject, rng: np.random.Generator) -> Subject:
+    """``subject`` with version 3's finger posture drawn from ``rng``.
+
+    Fitted to the 327 RSNA hands of ``../shared/realdata/rsna_ossification_roi_boxes``
+    (``scripts/phantom_realism.py``'s ``finger_fan`` and ``thumb_angle``): the angle
+    between the index and little fingers (MCP -> DIP) is 39 degrees at the median, SD 14
+    (5-95 %: 16-61), the thumb (MCP -> IP) against the middle finger 36, SD 14, the two
+    correlated at 0.4; version 2's fixed rays gave 36 +- 4 and 36 +- 1.5.
+    """
+    z1, z2 = rng.standard_normal(2)
+    spread = float(np.clip(0.037 + 0.125 * z1, -0.25, 0.35))
+    thumb = float(np.clip(0.23 * (0.4 * z1 + 0.917 * z2), -0.4, 0.45))
+    return replace(subject, phalanx_spread=spread, thumb_abduction=thumb)
 
 
 def sample_subject(bone_age: float, male: bool, rng: np.random.Generator, hard_fraction: float = 0.03) -> Subject:
@@ -257,8 +277,11 @@ class Hand:
     epiphyses: dict[str, tuple[float, float]] = field(default_factory=dict)  # group -> (ratio, fusion)
     sesamoid: bool = False
 
-    def outline_points(self) -> np.ndarray:
-        """Points on the soft-tissue outline (for the hand box)."""
+    def outline_points(self, round_ends: bool = False) -> np.ndarray:
+        """Points on the soft-tissue outline (for the hand box). ``round_ends`` also
+        samples each capsule's rounded ends between their tip and their sides (a bent
+        thumb's or finger's tip can reach further out there; versions 1 and 2 keep the
+        boxes their models were trained on)."""
         pts = []
         for p0, p1, r in self.tissue:
             d = p1 - p0
@@ -268,6 +291,10 @@ class Hand:
                 pts += [c + r * n, c - r * n]
             u = d / max(np.hypot(*d), 1e-9)
             pts += [p1 + r * u, p0 - r * u]
+            if round_ends:
+                for a in np.linspace(-0.5 * math.pi, 0.5 * math.pi, 9)[1:-1]:
+                    ca, sa = math.cos(a), math.sin(a)
+                    pts += [p1 + r * (ca * u + sa * n), p0 - r * (ca * u + sa * n)]
         return np.array(pts)
 
 
@@ -282,16 +309,23 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
     ``version`` 2 is phantom v2's anatomy: shaped long bones (flared bases and heads,
     waisted shafts; the renderer draws cortex and canal from ``LongBone.kind``),
     epiphyses that cap the metaphysis, packed superellipse carpals, the forearm and ROI
-    boxes fitted to real hands. Version 1 is kept unchanged for the shipped model.
+    boxes fitted to real hands. Version 3 is version 2 with the finger posture of
+    ``subject.phalanx_spread`` and ``subject.thumb_abduction`` (the phalanges turn at the
+    MCP joints; version 2 ignores both). Version 1 is kept unchanged for the v1 experiments.
     """
-    if version not in (1, 2):
-        raise ValueError(f"version must be 1 or 2, got {version!r}")
-    v2 = version == 2
+    if version not in (1, 2, 3):
+        raise ValueError(f"version must be 1, 2 or 3, got {version!r}")
+    v2 = version >= 2
     s, male, ba = subject.size_scale, subject.male, subject.bone_age
     hand = Hand(subject)
     groups = ("metacarpal", "proximal", "middle", "distal")
     # Young hands are relatively broad: widths grow more slowly than lengths.
     sw = s ** 0.75
+    # version 3: bones as slender as the real films' (width in proportion to length) in
+    # plumper young hands (soft tissue broader still); the ROI boxes keep version 2's
+    # fitted sizes
+    bw = s if version == 3 else sw
+    tw = s ** 0.6 if version == 3 else sw
     for g in EPIPHYSIS_EVENTS:
         hand.epiphyses[g] = epiphysis_state(g, ba, male, version)
     hand.joints = {"DIP": [], "PIP": [], "MCP": [], "Radius": [], "Ulna": [], "Wrist": []}
@@ -300,8 +334,11 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
     for ray in range(5):
         ray_angle, base_x, base_y = (RAY_ANGLE_V2, RAY_BASE_X_V2, RAY_BASE_Y_V2) if v2 else \
             (RAY_ANGLE, RAY_BASE_X, RAY_BASE_Y)
-        angle = ray_angle[ray] + subject.finger_spread * (2 - ray) * (0.6 if ray else 0.3)
-        axis = _rot(np.array([0.0, 1.0]), -angle)
+        ray_angle0 = ray_angle[ray] + subject.finger_spread * (2 - ray) * (0.6 if ray else 0.3)
+        # version 3: the phalanges turn at the MCP joint
+        bend = 0.0
+        if version == 3:
+            bend = subject.thumb_abduction if ray == 0 else subject.phalanx_spread * (2 - ray) * 0.6
         base = np.array([base_x[ray], base_y[ray]]) * s
         p = base.copy()
         tip_radius = 0.0
@@ -309,8 +346,10 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
             L = ADULT_LENGTHS[g][ray]
             if L is None:
                 continue
+            angle = ray_angle0 if g == "metacarpal" else ray_angle0 + bend
+            axis = _rot(np.array([0.0, 1.0]), -angle)
             L = L * s * subject.proportions[ray, gi] * (LENGTH_SCALE_V2[g] if v2 else 1.0)
-            hw = 0.5 * ADULT_WIDTHS[g] * sw * w * (1.12 if ray == 0 else 1.0) * (0.9 if ray == 4 else 1.0)
+            hw = 0.5 * ADULT_WIDTHS[g] * bw * w * (1.12 if ray == 0 else 1.0) * (0.9 if ray == 4 else 1.0)
             if v2:  # slimmer shafts (their flared ends keep the joints as wide)
                 hw *= SHAFT_WIDTH_V2
             group = "thumb_metacarpal" if (g == "metacarpal" and ray == 0) else g
@@ -351,37 +390,39 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
                 if at_head:
                     p1 = p1 + axis * (physis + ep_thick)
             joint_hw = 1.7 * hw
+            roi_hw = hw * sw / bw
             if g == "metacarpal":
-                hand.joints["MCP"].append((p1 + axis * gap / 2, ROI_HALF_V2["MCP"] * hw if v2 else joint_hw))
+                hand.joints["MCP"].append((p1 + axis * gap / 2, ROI_HALF_V2["MCP"] * roi_hw if v2 else joint_hw))
             elif g == "proximal":  # thumb: IP joint
-                hand.joints["PIP"].append((p1 + axis * gap / 2, ROI_HALF_V2["PIP"] * hw if v2 else joint_hw))
+                hand.joints["PIP"].append((p1 + axis * gap / 2, ROI_HALF_V2["PIP"] * roi_hw if v2 else joint_hw))
             elif g == "middle":
-                hand.joints["DIP"].append((p1 + axis * gap / 2, ROI_HALF_V2["DIP"] * hw if v2 else joint_hw))
+                hand.joints["DIP"].append((p1 + axis * gap / 2, ROI_HALF_V2["DIP"] * roi_hw if v2 else joint_hw))
             p = p1 + axis * gap
             tip_radius = hw
-        finger_r = (10.5 if ray == 0 else 9.0 if ray < 4 else 7.5) * sw * w * (1.1 if v2 else 1.0)
+        finger_r = (10.5 if ray == 0 else 9.0 if ray < 4 else 7.5) * tw * w * (1.1 if v2 else 1.0)
         tip = p + axis * (2.5 * tip_radius)
         mcp = hand.joints["MCP"][-1][0]
         hand.tissue.append((mcp, tip - axis * finger_r * 0.6, finger_r))
         # the palm (rays 2-5) and the thenar eminence (thumb) around each metacarpal
-        palm_r = (15.0 if ray == 0 else 13.5) * sw * w
-        hand.tissue.append((base - axis * (4 * s), mcp - axis * (2 * s), palm_r))
+        palm_r = (15.0 if ray == 0 else 13.5) * tw * w
+        mc_axis = _rot(np.array([0.0, 1.0]), -ray_angle0)
+        hand.tissue.append((base - mc_axis * (4 * s), mcp - mc_axis * (2 * s), palm_r))
         if ray == 0 and ba >= event(SESAMOID_ONSET, male):
             mcp = hand.joints["MCP"][-1][0]
             hand.sesamoid = True
-            hand.ossicles.append(Ellipse("sesamoid", mcp + _rot(np.array([-3.0, -1.5]), -angle) * s,
+            hand.ossicles.append(Ellipse("sesamoid", mcp + _rot(np.array([-3.0, -1.5]), -ray_angle0) * s,
                                          np.array([2.2, 2.2]) * s, 0.0, 1.1))
     # palm, wrist and forearm soft tissue
-    hand.tissue.append((np.array([0.0, 20.0]) * s, np.array([-2.0, 60.0]) * s, 24.0 * sw * w))
-    hand.tissue.append((np.array([-3.0, -175.0]) * s, np.array([0.0, 10.0]) * s, 27.0 * sw * w))
+    hand.tissue.append((np.array([0.0, 20.0]) * s, np.array([-2.0, 60.0]) * s, 24.0 * tw * w))
+    hand.tissue.append((np.array([-3.0, -175.0]) * s, np.array([0.0, 10.0]) * s, 27.0 * tw * w))
     if v2:
         # the thenar eminence and the first web fill the space between the thumb and the
         # index ray (real films have no gap of background there)
         mc1 = next(b for b in hand.bones if b.name == "metacarpal1")
         mc2 = next(b for b in hand.bones if b.name == "metacarpal2")
-        hand.tissue.append((0.6 * mc1.p0 + 0.4 * mc1.p1, 0.7 * mc2.p0 + 0.3 * mc2.p1, 17.0 * sw * w))
-        hand.tissue.append((0.35 * mc1.p0 + 0.65 * mc1.p1, 0.45 * mc2.p0 + 0.55 * mc2.p1, 13.0 * sw * w))
-        hand.tissue.append((0.15 * mc1.p0 + 0.85 * mc1.p1, 0.15 * mc2.p0 + 0.85 * mc2.p1, 9.0 * sw * w))
+        hand.tissue.append((0.6 * mc1.p0 + 0.4 * mc1.p1, 0.7 * mc2.p0 + 0.3 * mc2.p1, 17.0 * tw * w))
+        hand.tissue.append((0.35 * mc1.p0 + 0.65 * mc1.p1, 0.45 * mc2.p0 + 0.55 * mc2.p1, 13.0 * tw * w))
+        hand.tissue.append((0.15 * mc1.p0 + 0.85 * mc1.p1, 0.15 * mc2.p0 + 0.85 * mc2.p1, 9.0 * tw * w))
     # carpals
     for name in CARPAL_ORDER:
         f = carpal_size(name, ba, male, version)
@@ -422,7 +463,7 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
         ratio, fusion = hand.epiphyses[name]
         top = np.array([x, lo]) * s
         if v2:
-            hand.bones.append(LongBone(name, top - np.array([0.0, 140.0]) * s, top, hw * sw * w, 0.0,
+            hand.bones.append(LongBone(name, top - np.array([0.0, 140.0]) * s, top, hw * bw * w, 0.0,
                                        1.0 if name == "radius" else 0.3, name))
         else:
             hand.bones.append(LongBone(name, top - np.array([0.0, 140.0]) * s, top, hw * sw * w, -0.2, 0.5))
@@ -430,7 +471,7 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
             thick = (2.5 + 3.5 * ratio) * s
             c = top + np.array([0.0, (1 - fusion) * 1.2 * s + thick / 2])
             if v2:
-                end_w = hw * sw * w * (2.0 if name == "radius" else 1.3)
+                end_w = hw * bw * w * (2.0 if name == "radius" else 1.3)
                 cap = smoothstep((ratio - 0.85) / 0.2) * (1.0 - fusion)
                 # the radial epiphysis is a wedge, thicker on the radial (thumb) side
                 hand.ossicles.append(Ellipse(f"epi_{name}", c, np.array([end_w * 0.95 * ratio, thick / 2]),

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import io
 import math
+from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image
@@ -36,16 +37,40 @@ from PIL import Image
 from boneage_fast import _C
 from boneage_fast.data.anatomy import Ellipse, Hand, LongBone
 
-__all__ = ["radiograph", "read_out"]
+__all__ = ["radiograph", "read_out", "Look", "LOOKS"]
 
-MU_SOFT = 0.014  # 1/mm, after the silhouette's saturation
-MU_BONE = 0.085  # 1/mm
-SOFT_SATURATION_MM = 30.0  # soft-tissue thickness above which more adds little contrast (palm, forearm)
 SOFT_GRID = 0.25  # the soft-tissue silhouette's grid, relative to the output resolution
 TEXTURE_AMPLITUDE = 0.08  # relative modulation of the bone path by the trabecular texture
 TEXTURE_GAIN = 1.95  # bilinear sampling (twice) shrinks the noise's variance; this restores ~1
 LUT_LEVELS = 16384  # display look-up table entries over [0, 1]
 _F32 = np.float32
+
+
+@dataclass(frozen=True)
+class Look:
+    """How a style's film turns path lengths into grey levels."""
+
+    mu_soft: float  # 1/mm, after the silhouette's saturation
+    mu_bone: float  # 1/mm
+    soft_saturation_mm: float  # soft-tissue thickness above which more adds little contrast
+    soft_smoothing: int  # [1, 2, 1] passes over the soft-tissue grid (softens the skin edge)
+    flat_tissue: bool  # flattened finger and palm cross-sections (:func:`tissue_t4`)
+    gain: tuple[float, float]  # exposure gain range (times 1 - background)
+    gamma: tuple[float, float]  # display curve exponent range (lower = brighter mid-tones)
+    clean_gamma: float  # the exponent without nuisance
+
+
+LOOKS = {
+    # v2 as it was measured and trained on (docs/results_phantom_v2.md): soft tissue and
+    # bone sit dark on the display (foreground median 0.30 against the real films' 0.52)
+    "v2": Look(mu_soft=0.014, mu_bone=0.085, soft_saturation_mm=30.0, soft_smoothing=2, flat_tissue=False, gain=(0.75, 1.05),
+               gamma=(0.75, 1.3), clean_gamma=1.0),
+    # v3: grey levels fitted to the 57 real films (docs/phantom.md, "tones"): soft
+    # tissue mid-grey with a crisp skin edge, the palm brighter than the fingers, bone
+    # near white
+    "v3": Look(mu_soft=0.016, mu_bone=0.13, soft_saturation_mm=60.0, soft_smoothing=1, flat_tissue=True, gain=(0.95, 1.3),
+               gamma=(0.7, 1.1), clean_gamma=0.9),
+}
 
 # End shapes of the long bones: (base rounding, head rounding) as a fraction of the
 # shaft's half-width: the length over which the outline closes.
@@ -167,9 +192,13 @@ def draw_ossicle(acc: np.ndarray, e: Ellipse, T) -> None:
     acc[sl] += _F32(e.density) * depth * (2.0 * (outer - inner) + _F32(2.0 * interior) * inner)
 
 
-def tissue_t4(acc: np.ndarray, p0_mm, p1_mm, r_mm: float, T) -> None:
+def tissue_t4(acc: np.ndarray, p0_mm, p1_mm, r_mm: float, T, flat: bool = False) -> None:
     """Add a soft-tissue capsule's path length to the 4th power (for the soft union
-    (sum t^4)^(1/4): one outline over overlapping capsules, webs between fingers)."""
+    (sum t^4)^(1/4): one outline over overlapping capsules, webs between fingers).
+
+    The cross-section is a circle (path 2 sqrt(r^2 - q^2)) or, with ``flat``, a
+    flattened one (2 r (1 - q^2/r^2)^(1/4)): a finger or palm wider than deep, whose
+    path length stays near its middle value out to a sharp skin edge."""
     p0, p1 = T(p0_mm), T(p1_mm)
     r = r_mm * T.scale
     win = window(acc.shape, np.minimum(p0, p1) - r - 2, np.maximum(p0, p1) + r + 2)
@@ -181,6 +210,9 @@ def tissue_t4(acc: np.ndarray, p0_mm, p1_mm, r_mm: float, T) -> None:
     t = np.clip(((xs - _F32(p0[0])) * _F32(d[0]) + (ys - _F32(p0[1])) * _F32(d[1])) / _F32(L2), 0, 1)
     qx = xs - (_F32(p0[0]) + t * _F32(d[0]))
     qy = ys - (_F32(p0[1]) + t * _F32(d[1]))
+    if flat:
+        acc[sl] += _F32((2.0 * r / T.scale) ** 4) * np.clip(1.0 - (qx * qx + qy * qy) * _F32(1.0 / (r * r)), 0.0, None)
+        return
     thick = 2.0 * np.sqrt(np.clip(_F32(r * r) - qx * qx - qy * qy, 0.0, None)) / _F32(T.scale)
     t2 = thick * thick
     acc[sl] += t2 * t2
@@ -194,7 +226,7 @@ def _smooth3(a: np.ndarray, passes: int = 1) -> np.ndarray:
     return a
 
 
-def soft_tissue_coarse(hand: Hand, T, shape: tuple[int, int]) -> np.ndarray:
+def soft_tissue_coarse(hand: Hand, T, shape: tuple[int, int], look: Look = LOOKS["v2"]) -> np.ndarray:
     """The hand's soft-tissue path length (mm) as one smooth, saturating silhouette, on
     a grid of a quarter of the output resolution (it has no detail finer than that;
     :func:`radiograph` scales it up inside the exposure kernel)."""
@@ -202,10 +234,11 @@ def soft_tissue_coarse(hand: Hand, T, shape: tuple[int, int]) -> np.ndarray:
     Ts = T.scaled(SOFT_GRID)
     lo = np.zeros((max(int(H * SOFT_GRID), 4), max(int(W * SOFT_GRID), 4)), _F32)
     for p0, p1, r in hand.tissue:
-        tissue_t4(lo, p0, p1, r, Ts)
+        tissue_t4(lo, p0, p1, r, Ts, look.flat_tissue)
     lo = np.sqrt(np.sqrt(lo))  # soft union of the capsules (webs, one palm)
-    lo = _F32(SOFT_SATURATION_MM) * (1.0 - np.exp(-lo * _F32(1.0 / SOFT_SATURATION_MM)))
-    return _smooth3(lo, 2)
+    sat = _F32(look.soft_saturation_mm)
+    lo = sat * (1.0 - np.exp(-lo * (1.0 / sat)))
+    return _smooth3(lo, look.soft_smoothing)
 
 
 def _enlarge(a: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -214,9 +247,9 @@ def _enlarge(a: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return np.asarray(Image.fromarray(a, mode="F").resize((W, H), Image.BILINEAR), dtype=_F32)
 
 
-def soft_tissue(hand: Hand, T, shape: tuple[int, int]) -> np.ndarray:
+def soft_tissue(hand: Hand, T, shape: tuple[int, int], look: Look = LOOKS["v2"]) -> np.ndarray:
     """:func:`soft_tissue_coarse` at the output resolution (bilinear, as the film gets it)."""
-    return _enlarge(soft_tissue_coarse(hand, T, shape), shape)
+    return _enlarge(soft_tissue_coarse(hand, T, shape, look), shape)
 
 
 def oriented_texture_coarse(rng: np.random.Generator, shape: tuple[int, int], angle: float,
@@ -246,10 +279,10 @@ def oriented_texture(rng: np.random.Generator, shape: tuple[int, int], angle: fl
 
 
 def radiograph(hand: Hand, T, shape: tuple[int, int], rng: np.random.Generator, angle: float,
-               nuisance: bool) -> np.ndarray:
+               nuisance: bool, look: Look = LOOKS["v2"]) -> np.ndarray:
     """The exposed film (linear, ~[0, 1], bright = dense) before markers and read-out."""
     H, W = shape
-    soft = soft_tissue_coarse(hand, T, shape)
+    soft = soft_tissue_coarse(hand, T, shape, look)
     bone = np.zeros((H, W), _F32)
     for b in hand.bones:
         draw_long_bone(bone, b, T)
@@ -261,23 +294,24 @@ def radiograph(hand: Hand, T, shape: tuple[int, int], rng: np.random.Generator, 
         bg = rng.uniform(0.25, 0.5) if bright else rng.uniform(0.0, 0.12)
         # a bright background lifts the film's floor, not its bone: the exposure range
         # shrinks to what is left above it (no bone saturates to white)
-        gain = rng.uniform(0.75, 1.05) * (1.0 - bg)
+        gain = rng.uniform(*look.gain) * (1.0 - bg)
         # heel effect along the anode-cathode axis (either image axis) and a slight tilt
         heel = float(rng.normal(0.0, 0.1))
         axis = int(rng.integers(2))
     else:
         bg, gain, heel, axis = 0.05, 0.9, 0.0, 0
     # in place over `bone`: ((1 - exp(-(soft mu_soft + bone (1 + amplitude tex) mu_bone))) gain + bg) (1 + ramp)
-    _C.film_expose(bone, soft, tex, MU_SOFT, MU_BONE, TEXTURE_AMPLITUDE, gain, bg, heel, axis)
+    _C.film_expose(bone, soft, tex, look.mu_soft, look.mu_bone, TEXTURE_AMPLITUDE, gain, bg, heel, axis)
     return bone
 
 
-def read_out(img: np.ndarray, rng: np.random.Generator, nuisance: bool, bits: int) -> np.ndarray:
+def read_out(img: np.ndarray, rng: np.random.Generator, nuisance: bool, bits: int,
+             look: Look = LOOKS["v2"]) -> np.ndarray:
     """Detector noise and blur, the display curve and quantisation (and JPEG for 8 bits).
     ``img`` (float32, C-contiguous) is overwritten."""
     sd = rng.uniform(0.008, 0.025) if nuisance else 0.01
     seed = int(rng.integers(0, 2**63))
-    gamma = rng.uniform(0.75, 1.3) if nuisance else 1.0
+    gamma = rng.uniform(*look.gamma) if nuisance else look.clean_gamma
     peak = 65535 if bits == 16 else 255
     lut = np.round(np.linspace(0.0, 1.0, LUT_LEVELS) ** gamma * peak).astype(np.uint16 if bits == 16 else np.uint8)
     # quantum noise sd * sqrt(signal), the detector's [1, 2, 1] blur (which colours the

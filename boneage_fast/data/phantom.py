@@ -22,14 +22,15 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from boneage_fast.data import film
-from boneage_fast.data.anatomy import MAX_BONE_AGE, Ellipse, Hand, LongBone, build_hand, sample_subject
+from boneage_fast.data.anatomy import (MAX_BONE_AGE, Ellipse, Hand, LongBone, build_hand, sample_posture,
+                                       sample_subject)
 
 __all__ = ["PhantomSample", "render", "RATER_SD_MONTHS", "ROI_CLASSES", "STYLES", "DEFAULT_STYLE"]
 
 #: Phantom generations: v1 (capsule bones drawn small and scaled up; the model shipped
 #: before 0.3 was trained on it) and v2 (shaped anatomy and film.py; the shipped model's
 #: training data).
-STYLES = ("v1", "v2")
+STYLES = ("v1", "v2", "v3")
 DEFAULT_STYLE = "v2"
 
 #: SD of the simulated rater's reading around the true bone age (months). Reported
@@ -208,8 +209,11 @@ def render(
         raise ValueError(f"size must be (height, width) with each side in [256, 4096], got {size!r}")
 
     subject = sample_subject(float(bone_age), bool(male), rng, hard_fraction)
-    hand = build_hand(subject, version=2 if style == "v2" else 1)
-    outline = hand.outline_points()
+    if style == "v3":
+        # from a stream of its own, so that the subject, pose and size stay v2's
+        subject = sample_posture(subject, np.random.default_rng([abs(int(seed)), 3]))
+    hand = build_hand(subject, version=int(style[1]))
+    outline = hand.outline_points(round_ends=style == "v3")
     top = outline[:, 1].max()
     # From the fingertips down to 50 mm (adult scale) below the distal radius.
     span_mm = top + 50.0 * subject.size_scale
@@ -223,12 +227,13 @@ def render(
     centre_px = np.array([W / 2.0, H / 2.0]) + jitter
     frame = _Frame(centre_mm, centre_px, px_per_mm, angle)
 
-    if style == "v2":
-        img = film.radiograph(hand, frame, (H, W), rng, angle, nuisance)
+    if style != "v1":
+        look = film.LOOKS[style]
+        img = film.radiograph(hand, frame, (H, W), rng, angle, nuisance, look)
         if nuisance:
             _burn_in(img, rng, frame(outline))
             _collimate(img, rng, np.arange(W, dtype=np.float32)[None, :], np.arange(H, dtype=np.float32)[:, None])
-        out = film.read_out(img, rng, nuisance, bits)
+        out = film.read_out(img, rng, nuisance, bits, look)
     else:
         out = _expose_v1(hand, frame, (H, W), rng, nuisance, bits, outline)
 
