@@ -390,7 +390,7 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
                 if at_head:
                     p1 = p1 + axis * (physis + ep_thick)
             joint_hw = 1.7 * hw
-            roi_hw = hw * sw / bw
+            roi_hw = hw if version != 3 else hw * sw / bw
             if g == "metacarpal":
                 hand.joints["MCP"].append((p1 + axis * gap / 2, ROI_HALF_V2["MCP"] * roi_hw if v2 else joint_hw))
             elif g == "proximal":  # thumb: IP joint

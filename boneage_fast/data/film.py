@@ -236,8 +236,8 @@ def soft_tissue_coarse(hand: Hand, T, shape: tuple[int, int], look: Look = LOOKS
     for p0, p1, r in hand.tissue:
         tissue_t4(lo, p0, p1, r, Ts, look.flat_tissue)
     lo = np.sqrt(np.sqrt(lo))  # soft union of the capsules (webs, one palm)
-    sat = _F32(look.soft_saturation_mm)
-    lo = sat * (1.0 - np.exp(-lo * (1.0 / sat)))
+    sat = look.soft_saturation_mm
+    lo = _F32(sat) * (1.0 - np.exp(-lo * _F32(1.0 / sat)))
     return _smooth3(lo, look.soft_smoothing)
 
 
