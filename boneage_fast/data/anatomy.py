@@ -90,6 +90,13 @@ CARPAL_SHAPE_V2 = {
     "pisiform": ((-19.5, 1.5), (4.9, 4.9), 0.0, 2.0),
 }
 CARPUS_CENTRE_V2 = (3.0, 12.0)
+# Version 3's adult carpal outlines narrow towards one end (``Ellipse.taper``: + the
+# distal end, - the proximal end), as on a PA film: the hamate a wedge with its apex
+# towards the lunate, the capitate's head and neck narrower than its body, the lunate
+# narrower distally, the triquetrum pyramidal. Narrowing only, so the packing of
+# version 2 stays free of overlaps.
+CARPAL_TAPER_V3 = {"capitate": -0.3, "hamate": -0.55, "triquetrum": -0.35, "lunate": 0.3, "scaphoid": 0.15,
+                   "trapezium": 0.2, "trapezoid": -0.25, "pisiform": 0.0}
 # v2 metacarpal bases sit on the distal carpal row and fan out to the v1 heads.
 RAY_BASE_X_V2 = (31.0, 13.5, 3.5, -6.5, -15.5)
 RAY_BASE_Y_V2 = (21.5, 25.5, 29.0, 29.5, 29.0)
@@ -262,6 +269,9 @@ class Ellipse:
     # v2 epiphyses: 0 = a disc; towards +-1 a cap whose side facing the metaphysis wraps
     # it (+: the side towards -y of the ellipse's own frame, i.e. proximal; -: distal)
     cap: float = 0.0
+    # v3 carpals: the outline narrows linearly along its own y to 1 - |taper| of its
+    # width at one end (+: the +y end, -: the -y end)
+    taper: float = 0.0
 
 
 @dataclass
@@ -440,7 +450,9 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
             r = min(a, b) + (max(a, b) - min(a, b)) * f
             axes = np.array([min(a, r), min(b, r)]) * f * s
             expo = 2.0 + (p - 2.0) * f
-            hand.ossicles.append(Ellipse(name, np.array([cx, cy]) * s, axes, ang, 1.0, expo))
+            # version 3: the adult outline's taper, reached as the bone takes its adult shape
+            taper = CARPAL_TAPER_V3[name] * f if version == 3 else 0.0
+            hand.ossicles.append(Ellipse(name, np.array([cx, cy]) * s, axes, ang, 1.0, expo, taper=taper))
             if name == "hamate" and f > 0.6:  # the hook, seen end-on as a ring
                 hand.ossicles.append(Ellipse("hamate_hook", np.array([cx + 1.5, cy - 2.5]) * s,
                                              np.array([2.0, 2.4]) * s * f, 0.3, 0.6))
@@ -468,7 +480,9 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
         else:
             hand.bones.append(LongBone(name, top - np.array([0.0, 140.0]) * s, top, hw * sw * w, -0.2, 0.5))
         if ratio > 0:
-            thick = (2.5 + 3.5 * ratio) * s
+            # version 3: the distal radial epiphysis a thicker wedge reaching up to the
+            # proximal carpal row (version 2 left a ~3 mm gap of soft tissue)
+            thick = ((3.0 + 5.5 * ratio) if version == 3 and name == "radius" else (2.5 + 3.5 * ratio)) * s
             c = top + np.array([0.0, (1 - fusion) * 1.2 * s + thick / 2])
             if v2:
                 end_w = hw * bw * w * (2.0 if name == "radius" else 1.3)

@@ -58,6 +58,12 @@ class Look:
     gain: tuple[float, float]  # exposure gain range (times 1 - background)
     gamma: tuple[float, float]  # display curve exponent range (lower = brighter mid-tones)
     clean_gamma: float  # the exponent without nuisance
+    texture_amplitude: float = TEXTURE_AMPLITUDE  # relative modulation of the bone path by the texture
+    # strength range k of a logarithmic display curve log(1 - k s) / log(1 - k) before the
+    # exponent (None: the exponent alone)
+    log_display: tuple[float, float] | None = None
+    ossicle_cortex: float = 0.06  # carpals' and epiphyses' cortical shell (fraction of the radius)
+    ossicle_cancellous: float = 0.5  # their interior's density relative to the shell
 
 
 LOOKS = {
@@ -68,8 +74,9 @@ LOOKS = {
     # v3: grey levels fitted to the 57 real films (docs/phantom.md, "tones"): soft
     # tissue mid-grey with a crisp skin edge, the palm brighter than the fingers, bone
     # near white
-    "v3": Look(mu_soft=0.016, mu_bone=0.13, soft_saturation_mm=60.0, soft_smoothing=1, flat_tissue=True, gain=(0.95, 1.3),
-               gamma=(0.7, 1.1), clean_gamma=0.9),
+    "v3": Look(mu_soft=0.014, mu_bone=0.16, soft_saturation_mm=60.0, soft_smoothing=1, flat_tissue=True,
+               gain=(1.1, 1.4), gamma=(0.45, 0.65), clean_gamma=0.55, texture_amplitude=0.1,
+               log_display=(0.85, 0.97), ossicle_cortex=0.12, ossicle_cancellous=0.25),
 }
 
 # End shapes of the long bones: (base rounding, head rounding) as a fraction of the
@@ -154,8 +161,10 @@ def draw_long_bone(acc: np.ndarray, b: LongBone, T) -> None:
     acc[sl] += (2.0 * (outer - inner) + 2.0 * medulla * inner) * flat * _F32(1.0 / T.scale)
 
 
-def draw_ossicle(acc: np.ndarray, e: Ellipse, T) -> None:
-    """Add a superellipse ossicle (epiphysis, carpal, sesamoid) to ``acc``."""
+def draw_ossicle(acc: np.ndarray, e: Ellipse, T, cortex: float = 0.06, cancellous: float = 0.5) -> None:
+    """Add a superellipse ossicle (epiphysis, carpal, sesamoid) to ``acc``: a cortical
+    shell (``cortex``, a fraction of the radius, plus 0.7 pixel) over a cancellous
+    interior of relative density ``cancellous``."""
     c = T(e.centre)
     a, b = float(e.axes[0] * T.scale), float(e.axes[1] * T.scale)
     if a < 0.4 or b < 0.4:
@@ -180,15 +189,19 @@ def draw_ossicle(acc: np.ndarray, e: Ellipse, T) -> None:
         w = np.clip(side, 0.0, 1.0)
         shift = _F32(lip) * (0.5 - xr * xr) * w
         yr = yr - shift if e.cap > 0 else yr + shift
+    if e.taper:
+        # narrower towards one end: the width falls linearly to 1 - |taper| there
+        along = yr if e.taper > 0 else -yr
+        xr = xr / (1.0 - _F32(abs(e.taper)) * np.clip(0.5 * (along + 1.0), 0.0, 1.0))
     p = _F32(e.exponent)
     ax, ay = np.abs(xr), np.abs(yr)
     rho = ax**p + ay**p if e.exponent != 2.0 else ax * ax + ay * ay
     # an epiphysis is a disc seen edge-on: as deep along the beam as it is wide
     depth = _F32((0.6 * a if e.name.startswith("epi_") else min(a, b)) / T.scale)
-    shell = _F32(max(1.0 - 0.7 / min(a, b) - 0.06, 0.3))
+    shell = _F32(max(1.0 - 0.7 / min(a, b) - cortex, 0.3))
     outer = np.sqrt(np.clip(1.0 - rho, 0.0, None))
     inner = np.sqrt(np.clip(1.0 - rho * _F32(shell ** -float(p)), 0.0, None)) * shell
-    interior = 0.0 if e.name.endswith("hook") else 0.5
+    interior = 0.0 if e.name.endswith("hook") else cancellous
     acc[sl] += _F32(e.density) * depth * (2.0 * (outer - inner) + _F32(2.0 * interior) * inner)
 
 
@@ -287,7 +300,7 @@ def radiograph(hand: Hand, T, shape: tuple[int, int], rng: np.random.Generator, 
     for b in hand.bones:
         draw_long_bone(bone, b, T)
     for e in hand.ossicles:
-        draw_ossicle(bone, e, T)
+        draw_ossicle(bone, e, T, look.ossicle_cortex, look.ossicle_cancellous)
     tex = oriented_texture_coarse(rng, shape, angle, T.scale)
     if nuisance:
         bright = rng.random() < 0.15
@@ -301,7 +314,7 @@ def radiograph(hand: Hand, T, shape: tuple[int, int], rng: np.random.Generator, 
     else:
         bg, gain, heel, axis = 0.05, 0.9, 0.0, 0
     # in place over `bone`: ((1 - exp(-(soft mu_soft + bone (1 + amplitude tex) mu_bone))) gain + bg) (1 + ramp)
-    _C.film_expose(bone, soft, tex, look.mu_soft, look.mu_bone, TEXTURE_AMPLITUDE, gain, bg, heel, axis)
+    _C.film_expose(bone, soft, tex, look.mu_soft, look.mu_bone, look.texture_amplitude, gain, bg, heel, axis)
     return bone
 
 
@@ -313,7 +326,13 @@ def read_out(img: np.ndarray, rng: np.random.Generator, nuisance: bool, bits: in
     seed = int(rng.integers(0, 2**63))
     gamma = rng.uniform(*look.gamma) if nuisance else look.clean_gamma
     peak = 65535 if bits == 16 else 255
-    lut = np.round(np.linspace(0.0, 1.0, LUT_LEVELS) ** gamma * peak).astype(np.uint16 if bits == 16 else np.uint8)
+    level = np.linspace(0.0, 1.0, LUT_LEVELS)
+    if look.log_display is not None:
+        # a logarithmic display curve: the dense end (bone) spread out, soft tissue
+        # pressed towards the dark end, as a processed film's windowed log-exposure
+        k = rng.uniform(*look.log_display) if nuisance else float(np.mean(look.log_display))
+        level = np.log1p(-k * level) / np.log1p(-k)
+    lut = np.round(level ** gamma * peak).astype(np.uint16 if bits == 16 else np.uint8)
     # quantum noise sd * sqrt(signal), the detector's [1, 2, 1] blur (which colours the
     # noise), then the display look-up, in C++ (csrc/phantom/film.cpp)
     out = _C.film_read_out(img, seed, sd, lut)
