@@ -204,14 +204,15 @@ def _features(boxes):
             "radius_ulna": np.linalg.norm(by["Radius"][0] - by["Ulna"][0]) / L}
 
 
+@pytest.mark.parametrize("style", ["v2", "v3"])
 @pytest.mark.parametrize("band", sorted(REAL_RANGES))
-def test_roi_geometry_falls_inside_the_real_range(band):
+def test_roi_geometry_falls_inside_the_real_range(band, style):
     lo, hi = band
     rng = np.random.default_rng(lo)
     feats = []
     for i in range(24):
         s = render(float(rng.uniform(lo, hi)), bool(i % 2), seed=1000 + lo + i, size=(640, 512), nuisance=False,
-                   style="v2")
+                   style=style)
         feats.append(_features(s.roi_boxes))
     for k, (p5, p95) in REAL_RANGES[band].items():
         inside = np.mean([p5 <= f[k] <= p95 for f in feats])

@@ -318,6 +318,18 @@ def radiograph(hand: Hand, T, shape: tuple[int, int], rng: np.random.Generator, 
     return bone
 
 
+def display_lut(gamma: float, k: float | None, bits: int) -> np.ndarray:
+    """The display look-up table over [0, 1] (``LUT_LEVELS`` entries): ``level ** gamma``,
+    or with ``k`` a logarithmic curve first, ``(log(1 - k level) / log(1 - k)) ** gamma``
+    (the dense end, bone, spread out and soft tissue pressed towards the dark end, as on a
+    processed film's windowed log-exposure)."""
+    peak = 65535 if bits == 16 else 255
+    level = np.linspace(0.0, 1.0, LUT_LEVELS)
+    if k is not None:
+        level = np.log1p(-k * level) / np.log1p(-k)
+    return np.round(level ** gamma * peak).astype(np.uint16 if bits == 16 else np.uint8)
+
+
 def read_out(img: np.ndarray, rng: np.random.Generator, nuisance: bool, bits: int,
              look: Look = LOOKS["v2"]) -> np.ndarray:
     """Detector noise and blur, the display curve and quantisation (and JPEG for 8 bits).
@@ -325,14 +337,10 @@ def read_out(img: np.ndarray, rng: np.random.Generator, nuisance: bool, bits: in
     sd = rng.uniform(0.008, 0.025) if nuisance else 0.01
     seed = int(rng.integers(0, 2**63))
     gamma = rng.uniform(*look.gamma) if nuisance else look.clean_gamma
-    peak = 65535 if bits == 16 else 255
-    level = np.linspace(0.0, 1.0, LUT_LEVELS)
+    k = None
     if look.log_display is not None:
-        # a logarithmic display curve: the dense end (bone) spread out, soft tissue
-        # pressed towards the dark end, as a processed film's windowed log-exposure
         k = rng.uniform(*look.log_display) if nuisance else float(np.mean(look.log_display))
-        level = np.log1p(-k * level) / np.log1p(-k)
-    lut = np.round(level ** gamma * peak).astype(np.uint16 if bits == 16 else np.uint8)
+    lut = display_lut(gamma, k, bits)
     # quantum noise sd * sqrt(signal), the detector's [1, 2, 1] blur (which colours the
     # noise), then the display look-up, in C++ (csrc/phantom/film.cpp)
     out = _C.film_read_out(img, seed, sd, lut)
