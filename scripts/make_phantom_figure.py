@@ -1,8 +1,9 @@
 """docs/phantom.png: real radiographs of ../shared/realdata (read from there, never
-copied) beside phantoms v2 and v1 of the same bone age and sex, rendered at the same
-image size (so at about the same pixel scale), and zoomed wrists at one scale.
+copied) beside phantoms (v3, v2 and v1) of the same bone age and sex, rendered at the
+same image size (so at about the same pixel scale), and zoomed wrists at one scale.
 
     python scripts/make_phantom_figure.py [--realdata ../shared/realdata] [--out docs/phantom.png]
+        [--styles v3 v2 v1] [--wrists v3 v2]
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--realdata", default=os.path.join(here, "..", "..", "shared", "realdata"))
     p.add_argument("--out", default=os.path.join(here, "..", "docs", "phantom.png"))
+    p.add_argument("--styles", nargs="+", default=["v3", "v2", "v1"], help="phantom rows, full hands")
+    p.add_argument("--wrists", nargs="+", default=["v3", "v2"], help="phantom rows, zoomed wrists")
     args = p.parse_args(argv)
     if not os.path.isdir(args.realdata):
         print(f"{args.realdata}: the real films are not beside this checkout", file=sys.stderr)
@@ -50,30 +53,32 @@ def main(argv: list[str] | None = None) -> int:
             for r in csv.DictReader(f):
                 labels[(sub, r["id"])] = (os.path.join(args.realdata, sub, r["path"]), float(r["boneage_months"]),
                                           r["male"] == "1")
-    n = len(COLUMNS)
-    fig, axes = plt.subplots(5, n, figsize=(2.6 * n, 17.5), facecolor="black",
-                             gridspec_kw={"height_ratios": [1.25, 1.25, 1.25, 1, 1]})
+    n, full = len(COLUMNS), 1 + len(args.styles)
+    rows = full + 1 + len(args.wrists)
+    fig, axes = plt.subplots(rows, n, figsize=(2.6 * n, 3.5 * full + 2.8 * (rows - full)), facecolor="black",
+                             gridspec_kw={"height_ratios": [1.25] * full + [1] * (rows - full)})
     for c, key in enumerate(COLUMNS):
         path, age, male = labels[key]
         real = read_image(path).pixels.astype(np.float32)
         H, W = real.shape
         sex = "boy" if male else "girl"
-        v2 = render(age, male, seed=300 + c, size=(H, W), bits=8, style="v2")
-        v1 = render(age, male, seed=300 + c, size=(H, W), bits=8, style="v1")
-        for r, (img, title) in enumerate([(real, f"real {sex}, {age / 12:.1f} y"), (v2.image, f"phantom v2, {age / 12:.1f} y"),
-                                          (v1.image, f"phantom v1, {age / 12:.1f} y")]):
+        ph = {st: render(age, male, seed=300 + c, size=(H, W), bits=8, style=st)
+              for st in dict.fromkeys(args.styles + args.wrists)}
+        panels = [(real, f"real {sex}, {age / 12:.1f} y")] + [(ph[st].image, f"phantom {st}, {age / 12:.1f} y")
+                                                             for st in args.styles]
+        for r, (img, title) in enumerate(panels):
             axes[r, c].imshow(img, cmap="gray")
             axes[r, c].set_title(title, color="w", fontsize=10)
         # zoomed wrists at one anatomical scale: a square of 0.55 x the hand box's width,
         # the real one centred 72 % down the annotated hand box (the carpus of an upright
         # hand), the phantom's on its wrist ROI
         x0, y0, x1, y1 = boxes[key]
-        rc, rside = ((x0 + x1) / 2, y0 + 0.72 * (y1 - y0)), 0.55 * (x1 - x0)
-        _, wx0, wy0, wx1, wy1 = next(b for b in v2.roi_boxes if b[0] == "Wrist")
-        hx0, _, hx1, _ = v2.hand_box
-        pc, pside = ((wx0 + wx1) / 2, (wy0 + wy1) / 2), 0.55 * (hx1 - hx0)
-        for r, (img, (cx, cy), side, title) in enumerate([(real, rc, rside, "real wrist"),
-                                                          (v2.image, pc, pside, "v2 wrist")], start=3):
+        wrists = [(real, ((x0 + x1) / 2, y0 + 0.72 * (y1 - y0)), 0.55 * (x1 - x0), "real wrist")]
+        for st in args.wrists:
+            _, wx0, wy0, wx1, wy1 = next(b for b in ph[st].roi_boxes if b[0] == "Wrist")
+            hx0, _, hx1, _ = ph[st].hand_box
+            wrists.append((ph[st].image, ((wx0 + wx1) / 2, (wy0 + wy1) / 2), 0.55 * (hx1 - hx0), f"{st} wrist"))
+        for r, (img, (cx, cy), side, title) in enumerate(wrists, start=full):
             ys = slice(int(max(cy - side / 2, 0)), int(min(cy + side / 2, img.shape[0])))
             xs = slice(int(max(cx - side / 2, 0)), int(min(cx + side / 2, img.shape[1])))
             axes[r, c].imshow(img[ys, xs], cmap="gray")
@@ -82,8 +87,9 @@ def main(argv: list[str] | None = None) -> int:
         ax.set_xticks([])
         ax.set_yticks([])
         ax.set_facecolor("black")
-    fig.suptitle("Real radiographs (row 1, ../shared/realdata) beside phantoms v2 (row 2) and v1 (row 3) of the "
-                 "same bone age and sex at the same image size; zoomed wrists (rows 4-5)", color="w")
+    fig.suptitle(f"Real radiographs (row 1, ../shared/realdata) beside phantoms {', '.join(args.styles)} (rows 2-{full}) "
+                 f"of the same bone age and sex at the same image size; zoomed wrists (rows {full + 1}-{rows}: real, "
+                 f"{', '.join(args.wrists)})", color="w")
     fig.tight_layout()
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     fig.savefig(args.out, dpi=55, facecolor="black")

@@ -8,6 +8,10 @@
   regressor  a phantom-trained regressor with no fine-tuning on the 47 labelled images:
              MAE, Spearman rho with the labels, and predict-the-mean (the constant that
              is best for these 47 labels, which no model could know: a strict baseline).
+  tones      grey levels: per film, the 20th / 50th / 90th / 99th percentiles of the
+             hand's pixels (the hand box's pixels brighter than its 5th percentile +
+             0.08 on a [0, 1] scale) and the fraction of the box they cover; the median
+             over the 57 real films against 40 phantoms per style (8-bit, random sizes).
   gap        real-vs-phantom separability that needs no trained model: a ridge
              classifier on 48x48 palm crops (the centre of the hand box, each crop
              standardised), 5-fold cross-validated accuracy over the 57 real images and
@@ -16,6 +20,7 @@
     python scripts/phantom_realism_real.py --model boneage_fast/weights            # the shipped (v2) model
     python scripts/phantom_realism_real.py --model RUN/best.json --detector DET/best.json --parts detector regressor
     python scripts/phantom_realism_real.py --parts gap --styles v1 v2
+    python scripts/phantom_realism_real.py --parts tones --styles v1 v2 v3
 
 Only the annotations live in the repository; the images are read from ../shared/realdata.
 """
@@ -119,6 +124,36 @@ def palm_crop(pixels: np.ndarray, box, size: int = 48) -> np.ndarray:
     return (a - a.mean()) / max(a.std(), 1e-6)
 
 
+def hand_tones(pixels: np.ndarray, box) -> list[float]:
+    """[fraction of the box, p20, p50, p90, p99] of the hand's pixels (``pixels`` on
+    [0, 1]): those of the box brighter than its 5th percentile + 0.08."""
+    x0, y0, x1, y1 = (int(v) for v in box)
+    c = pixels[y0:y1:2, x0:x1:2].ravel()
+    fg = c[c > np.percentile(c, 5) + 0.08]
+    return [len(fg) / max(len(c), 1), *np.percentile(fg, [20, 50, 90, 99])]
+
+
+def tones(rows, styles: list[str], n: int = 40) -> dict:
+    """Median over films of :func:`hand_tones`, real and per phantom style."""
+    from boneage_fast.data.phantom import render
+    from boneage_fast.io import read_image
+
+    keys = ["hand_fraction", "p20", "p50", "p90", "p99"]
+    real = []
+    for r in rows:
+        px = read_image(r["path"]).pixels.astype(np.float64)
+        real.append(hand_tones(px / (255.0 if px.max() <= 255 else 65535.0), r["box"]))
+    out = {"real": dict(zip(keys, np.round(np.median(real, axis=0), 3).tolist()))}
+    for style in styles:
+        rng = np.random.default_rng(1)
+        got = []
+        for i in range(n):
+            s = render(float(rng.uniform(10, 216)), bool(i % 2), seed=1000 + i, bits=8, size_scale=0.6, style=style)
+            got.append(hand_tones(s.image.astype(np.float64) / 255.0, s.hand_box))
+        out[style] = dict(zip(keys, np.round(np.median(got, axis=0), 3).tolist()))
+    return out
+
+
 def gap(rows, styles: list[str], seed: int = 0, folds: int = 5, repeats: int = 3) -> dict:
     """Cross-validated real-vs-phantom accuracy of a ridge classifier on palm crops."""
     from boneage_fast.data.phantom import render
@@ -162,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="a model folder (regressor.json + detector.json) or a regressor card")
     ap.add_argument("--detector", default=None, help="detector card (with a regressor card as --model)")
     ap.add_argument("--parts", nargs="+", default=["detector", "regressor", "gap"],
-                    choices=["detector", "regressor", "gap"])
+                    choices=["detector", "regressor", "gap", "tones"])
     ap.add_argument("--styles", nargs="+", default=["v1", "v2"], choices=["v1", "v2", "v3"])
     ap.add_argument("--json", default=None, help="also write the results here")
     ap.add_argument("--compare", nargs=2, default=None, metavar=("A.json", "B.json"),
@@ -186,6 +221,8 @@ def main(argv: list[str] | None = None) -> int:
     res: dict = {"command": "python scripts/phantom_realism_real.py " + " ".join(argv if argv is not None else sys.argv[1:])}
     if {"detector", "regressor"} & set(args.parts):
         res["models"] = run_models(rows, args.model, args.detector)
+    if "tones" in args.parts:
+        res["tones"] = tones(rows, args.styles)
     if "gap" in args.parts:
         res["gap"] = gap(rows, args.styles)
     text = json.dumps(res, indent=2)

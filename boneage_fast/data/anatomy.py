@@ -340,7 +340,8 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
         hand.epiphyses[g] = epiphysis_state(g, ba, male, version)
     hand.joints = {"DIP": [], "PIP": [], "MCP": [], "Radius": [], "Ulna": [], "Wrist": []}
     w = subject.width_scale
-    gap = (3.0 if v2 else 2.4) * s  # joint space between bones (mm)
+    # joint space between bones (mm); version 3's as narrow as on the real films
+    gap = (3.0 if version == 2 else 2.4) * s
     for ray in range(5):
         ray_angle, base_x, base_y = (RAY_ANGLE_V2, RAY_BASE_X_V2, RAY_BASE_Y_V2) if v2 else \
             (RAY_ANGLE, RAY_BASE_X, RAY_BASE_Y)
@@ -367,7 +368,9 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
             # Epiphysis at the base (phalanges, thumb metacarpal) or the head (metacarpals 2-5).
             at_head = g == "metacarpal" and ray != 0
             ep_thick = ((0.28 + 0.18 * ratio) if v2 else (0.2 + 0.14 * ratio)) * 2 * hw if ratio > 0 else 0.0
-            if v2:  # the growth plate narrows as the epiphysis matures, then closes
+            if version == 3:  # a thin dark line under a capping epiphysis, as on real films
+                physis = (1.0 - fusion) * (1.1 - 0.6 * min(ratio, 1.0)) if ratio > 0 else 0.0
+            elif v2:  # the growth plate narrows as the epiphysis matures, then closes
                 physis = (1.0 - fusion) * (1.5 - 0.7 * min(ratio, 1.0)) if ratio > 0 else 0.0
             else:
                 physis = (1.0 - fusion) * 1.4 * s if ratio > 0 else 0.0
@@ -473,7 +476,8 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
             # wrist-MCP distance) falls from ~0.39 under 5 years to ~0.34 (RSNA ROI boxes)
             x = FOREARM_V2["radius"][0] + (x - FOREARM_V2["radius"][0]) * (1.0 + 0.25 * (1.0 - smoothstep(ba / 120.0)))
         ratio, fusion = hand.epiphyses[name]
-        top = np.array([x, lo]) * s
+        # version 3: 2 mm nearer the carpus (the proximal row sits on the radial epiphysis)
+        top = np.array([x, lo + (2.0 if version == 3 else 0.0)]) * s
         if v2:
             hand.bones.append(LongBone(name, top - np.array([0.0, 140.0]) * s, top, hw * bw * w, 0.0,
                                        1.0 if name == "radius" else 0.3, name))

@@ -64,6 +64,7 @@ class Look:
     log_display: tuple[float, float] | None = None
     ossicle_cortex: float = 0.06  # carpals' and epiphyses' cortical shell (fraction of the radius)
     ossicle_cancellous: float = 0.5  # their interior's density relative to the shell
+    end_plate: float = 0.0  # the long bones' dense end plates (:func:`draw_long_bone`)
 
 
 LOOKS = {
@@ -75,8 +76,9 @@ LOOKS = {
     # tissue mid-grey with a crisp skin edge, the palm brighter than the fingers, bone
     # near white
     "v3": Look(mu_soft=0.014, mu_bone=0.16, soft_saturation_mm=60.0, soft_smoothing=1, flat_tissue=True,
-               gain=(1.1, 1.4), gamma=(0.45, 0.65), clean_gamma=0.55, texture_amplitude=0.1,
-               log_display=(0.85, 0.97), ossicle_cortex=0.12, ossicle_cancellous=0.25),
+               gain=(1.1, 1.4), gamma=(0.45, 0.65), clean_gamma=0.55, texture_amplitude=0.07,
+               log_display=(0.85, 0.97), ossicle_cortex=0.12, ossicle_cancellous=0.25,
+               end_plate=0.8),
 }
 
 # End shapes of the long bones: (base rounding, head rounding) as a fraction of the
@@ -124,8 +126,11 @@ def bone_coords(shape, b: LongBone, T):
     return sl, u, v, L, hw
 
 
-def draw_long_bone(acc: np.ndarray, b: LongBone, T) -> None:
-    """Add a shaped long bone's bone path length (mm) to ``acc``."""
+def draw_long_bone(acc: np.ndarray, b: LongBone, T, end_plate: float = 0.0) -> None:
+    """Add a shaped long bone's bone path length (mm) to ``acc``. ``end_plate`` adds a
+    dense plate about 0.5 mm thick at each end (the subchondral plate and the zone of
+    provisional calcification under a growth plate: a bright line on real films),
+    as a density added to the cancellous interior there."""
     geo = bone_coords(acc.shape, b, T)
     if geo is None:
         return
@@ -154,6 +159,9 @@ def draw_long_bone(acc: np.ndarray, b: LongBone, T) -> None:
     # (the wide forearm metaphyses are mostly cancellous: on real films the distal radius
     # is no brighter than a metacarpal shaft)
     medulla = 0.22 + _F32(0.12 if b.kind in ("radius", "ulna") else 0.4) * (fb + fh)
+    if end_plate:
+        w = _F32(1.0 / max(0.5 * T.scale, 0.8))
+        medulla = medulla + _F32(end_plate) * (np.exp(-(along * w) ** 2) + np.exp(-((_F32(L) - along) * w) ** 2))
     # flared ends are flattened, wider than deep (the distal radius above all): the
     # depth grows as the square root of the width, not with it
     flat = np.sqrt(_F32(hw) * (1.0 - _F32(0.1) * mid) / np.maximum(h, _F32(1e-3)))
@@ -298,7 +306,7 @@ def radiograph(hand: Hand, T, shape: tuple[int, int], rng: np.random.Generator, 
     soft = soft_tissue_coarse(hand, T, shape, look)
     bone = np.zeros((H, W), _F32)
     for b in hand.bones:
-        draw_long_bone(bone, b, T)
+        draw_long_bone(bone, b, T, look.end_plate)
     for e in hand.ossicles:
         draw_ossicle(bone, e, T, look.ossicle_cortex, look.ossicle_cancellous)
     tex = oriented_texture_coarse(rng, shape, angle, T.scale)
