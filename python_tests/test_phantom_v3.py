@@ -103,8 +103,8 @@ def test_v2_ignores_the_posture_and_v3_without_it_lays_out_v2s_rays():
 
 
 def test_the_phalanges_turn_at_the_mcp_joint():
-    subj = replace(_subject(150, False), phalanx_spread=0.2, thumb_abduction=0.25)
-    h2, h3 = build_hand(subj, 2), build_hand(subj, 3)
+    subj = _subject(150, False)
+    h2, h3 = build_hand(subj, 3), build_hand(replace(subj, phalanx_spread=0.2, thumb_abduction=0.25), 3)
     by2, by3 = {b.name: b for b in h2.bones}, {b.name: b for b in h3.bones}
     for ray, turn in ((1, 0.25), (2, 0.2 * 0.6), (3, 0.0), (4, -0.2 * 0.6), (5, -0.2 * 1.2)):
         # metacarpals unchanged, every phalanx of the ray turned by the same angle

@@ -351,6 +351,10 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
         if version == 3:
             bend = subject.thumb_abduction if ray == 0 else subject.phalanx_spread * (2 - ray) * 0.6
         base = np.array([base_x[ray], base_y[ray]]) * s
+        if version == 3:
+            # a young palm is broad: the metacarpals sit apart in a carpus that is still
+            # mostly cartilage (the RSNA MCP spread under 5 years, scripts/phantom_realism.py)
+            base[0] *= 1.0 + 0.35 * (1.0 - smoothstep(ba / 96.0))
         p = base.copy()
         tip_radius = 0.0
         for gi, g in enumerate(groups):
@@ -368,16 +372,30 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
             # Epiphysis at the base (phalanges, thumb metacarpal) or the head (metacarpals 2-5).
             at_head = g == "metacarpal" and ray != 0
             ep_thick = ((0.28 + 0.18 * ratio) if v2 else (0.2 + 0.14 * ratio)) * 2 * hw if ratio > 0 else 0.0
+            room = 0.0  # version 3: the cartilaginous end the shaft has not reached
             if version == 3:  # a thin dark line under a capping epiphysis, as on real films
-                physis = (1.0 - fusion) * (1.1 - 0.6 * min(ratio, 1.0)) if ratio > 0 else 0.0
+                physis = (1.0 - fusion) * (1.1 - 0.6 * min(ratio, 1.0))
+                # A young bone's epiphyseal end is cartilage: the ossified shaft stops
+                # short of the joint by a quarter of the segment at birth (real infants'
+                # phalanges are short stubs far apart; their metacarpals long shafts, so
+                # a metacarpal head keeps little room), and the ossification centre sits
+                # in the middle of that room. A mature end is version 2's layout.
+                r1 = min(ratio, 1.0)
+                room = ((0.04 * (1.0 - r1)) if at_head else (0.25 - 0.15 * r1)) * L + physis
             elif v2:  # the growth plate narrows as the epiphysis matures, then closes
                 physis = (1.0 - fusion) * (1.5 - 0.7 * min(ratio, 1.0)) if ratio > 0 else 0.0
             else:
                 physis = (1.0 - fusion) * 1.4 * s if ratio > 0 else 0.0
-            if not at_head and ratio > 0:
-                ep_c = p + axis * (ep_thick / 2)
-                p = p + axis * (ep_thick + physis)
-                L -= ep_thick + physis
+            spare = max(room - ep_thick - physis, 0.0) if version == 3 else 0.0
+            if not at_head and (ratio > 0 or room):
+                ep_c = p + axis * (spare / 2 + ep_thick / 2)
+                advance = max(room, ep_thick + physis)
+                p = p + axis * advance
+                L -= advance
+            head_room = max(room, ep_thick + physis if ratio > 0 else 0.0)
+            if at_head and version == 3:
+                # the head's cartilage inside the segment version 2 would draw
+                L += (ep_thick + physis if ratio > 0 else 0.0) - head_room
             p0 = p
             p1 = p + axis * L
             if v2:
@@ -389,7 +407,7 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
                 hand.bones.append(LongBone(f"{g}{ray + 1}", p0, p1, hw, 0.30, 0.22 if g != "distal" else 0.08))
             if ratio > 0:
                 if at_head:
-                    ep_c = p1 + axis * (physis + ep_thick / 2)
+                    ep_c = p1 + axis * (physis + spare / 2 + ep_thick / 2)
                 if v2:
                     # as wide as the metaphysis it sits on when it caps (ratio 1)
                     end_w = hw * (1.0 + (head_flare if at_head else base_flare))
@@ -400,8 +418,8 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
                 else:
                     ax = np.array([hw * 1.25 * ratio, ep_thick / 2])
                     hand.ossicles.append(Ellipse(f"epi_{g}{ray + 1}", ep_c, ax, -angle, 1.0))
-                if at_head:
-                    p1 = p1 + axis * (physis + ep_thick)
+            if at_head and (ratio > 0 or room):
+                p1 = p1 + axis * (head_room if version == 3 else physis + ep_thick)
             joint_hw = 1.7 * hw
             roi_hw = hw if version != 3 else hw * sw / bw
             if g == "metacarpal":
@@ -476,8 +494,9 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
             # wrist-MCP distance) falls from ~0.39 under 5 years to ~0.34 (RSNA ROI boxes)
             x = FOREARM_V2["radius"][0] + (x - FOREARM_V2["radius"][0]) * (1.0 + 0.25 * (1.0 - smoothstep(ba / 120.0)))
         ratio, fusion = hand.epiphyses[name]
-        # version 3: 2 mm nearer the carpus (the proximal row sits on the radial epiphysis)
-        top = np.array([x, lo + (2.0 if version == 3 else 0.0)]) * s
+        # version 3: 2 mm nearer the carpus (the proximal row sits on the radial
+        # epiphysis), less the cartilage of an epiphysis not yet ossified
+        top = np.array([x, lo + ((2.0 - 6.0 * (1.0 - min(ratio, 1.0))) if version == 3 else 0.0)]) * s
         if v2:
             hand.bones.append(LongBone(name, top - np.array([0.0, 140.0]) * s, top, hw * bw * w, 0.0,
                                        1.0 if name == "radius" else 0.3, name))

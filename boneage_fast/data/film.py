@@ -17,6 +17,12 @@ Compared with v1 (``phantom.render(style="v1")``, drawn at <= 640 px and scaled 
   correlates (a falling noise power spectrum), a display curve applied through a
   look-up table, and, for 8-bit films, occasional JPEG compression.
 
+Phantom v3 (``style="v3"``) is this film with another :class:`Look`: grey levels fitted
+to the real films of ``../shared/realdata`` (a logarithmic display curve, bone near
+white, soft tissue mid-grey), flattened finger and palm cross-sections with a crisp skin
+edge, carpals with a cortical rim over sparse cancellous bone and tapered outlines, and
+dense end plates on the long bones. v2's look is kept pixel for pixel.
+
 The drawing is NumPy and Pillow on windows around each primitive; the exposure (soft
 tissue and texture scaled up from their coarse grids, attenuation, gain, heel effect)
 and the read-out (noise, blur, look-up) are two fused C++ kernels

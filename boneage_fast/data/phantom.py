@@ -27,9 +27,10 @@ from boneage_fast.data.anatomy import (MAX_BONE_AGE, Ellipse, Hand, LongBone, bu
 
 __all__ = ["PhantomSample", "render", "RATER_SD_MONTHS", "ROI_CLASSES", "STYLES", "DEFAULT_STYLE"]
 
-#: Phantom generations: v1 (capsule bones drawn small and scaled up; the model shipped
-#: before 0.3 was trained on it) and v2 (shaped anatomy and film.py; the shipped model's
-#: training data).
+#: Phantom generations: v1 (capsule bones drawn small and scaled up; the first shipped
+#: model's training data), v2 (shaped anatomy and film.py) and v3 (v2 with the finger
+#: posture, bone widths and grey levels fitted to real hands and films, tapered carpals,
+#: cortical rims and end plates; docs/phantom.md).
 STYLES = ("v1", "v2", "v3")
 DEFAULT_STYLE = "v2"
 
@@ -181,12 +182,14 @@ def render(
         hard_fraction: probability that the subject's size disagrees with its maturity.
         nuisance: add acquisition nuisance (rotation, borders, markers, text, gradient,
             gamma, noise); False gives a clean, upright, centred hand.
-        style: ``"v2"`` (the default and the shipped model's training data: shaped
-            bones, packed carpals, capping epiphyses, a smooth soft-tissue silhouette,
-            drawn at the output resolution: :mod:`boneage_fast.data.film`) or ``"v1"``
-            (capsule bones drawn at <= 640 px and scaled up; kept pixel for pixel for
-            the earlier experiments). The same seed gives the same subject, pose and
-            size in both.
+        style: ``"v2"`` (shaped bones, packed carpals, capping epiphyses, a smooth
+            soft-tissue silhouette, drawn at the output resolution:
+            :mod:`boneage_fast.data.film`), ``"v3"`` (v2 with a finger posture, bone
+            widths and grey levels fitted to real hands and films, tapered carpals with
+            cortical rims, dense end plates, thin physes; its posture comes from a
+            stream of its own) or ``"v1"`` (capsule bones drawn at <= 640 px and scaled
+            up). v1 and v2 are kept pixel for pixel for the experiments run on them.
+            The same seed gives the same subject, pose and size in all three.
 
     Raises:
         ValueError: bone age out of range, bad size or bits.
