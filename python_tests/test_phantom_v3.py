@@ -335,3 +335,25 @@ def test_the_tone_reference_is_what_the_real_films_say():
                 tones.append(_tones(im, boxes[(sub, r["id"])]))
     assert len(tones) == 57
     assert np.allclose(np.median(tones, axis=0), REAL_TONES, atol=0.01)
+
+
+def test_young_bone_ends_are_cartilage_and_mature_ones_v2s_layout():
+    """Before an epiphysis ossifies, v3's shaft stops short of the joint by the room the
+    cartilage takes: a quarter of the segment (a twenty-fifth at a metacarpal head) plus
+    the physis; v2 draws the whole segment. Mature hands keep v2's joints."""
+    infant = _subject(4, True)
+    h2, h3 = build_hand(infant, 2), build_hand(infant, 3)
+    assert all(r == 0.0 for r, _ in h3.epiphyses.values())  # nothing ossified at 4 months
+    by2, by3 = {b.name: b for b in h2.bones}, {b.name: b for b in h3.bones}
+    physis = 1.1  # v3's physis before ossification, mm
+    for name, share in (("proximal3", 0.25), ("middle2", 0.25), ("distal4", 0.25), ("metacarpal1", 0.25),
+                        ("metacarpal3", 0.04)):
+        seg = float(np.linalg.norm(by2[name].p1 - by2[name].p0))  # v2: the whole segment
+        got = float(np.linalg.norm(by3[name].p1 - by3[name].p0))
+        assert got == pytest.approx(seg - share * seg - physis, rel=1e-6), name
+    for age in (200, 228):
+        a, b = build_hand(_subject(age, False), 2), build_hand(_subject(age, False), 3)
+        L = np.median([np.linalg.norm(c) for c, _ in a.joints["MCP"]])
+        for cls in ("MCP", "PIP", "DIP"):
+            for (p, _), (q, _) in zip(a.joints[cls], b.joints[cls]):
+                assert np.linalg.norm(p - q) < 0.03 * L, (age, cls)
