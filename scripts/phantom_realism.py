@@ -17,6 +17,12 @@ depend on pixel size, image size or the hand's rotation:
     wrist_box        wrist box side (sqrt of area) / median |wrist -> MCP|   (carpal region)
     radius_box       radius box side / median |wrist -> MCP|
     radius_ulna      |radius - ulna| centre distance / median |wrist -> MCP|
+    finger_fan       degrees between the index and little fingers (MCP -> DIP centres)
+    thumb_angle      degrees between the thumb (MCP -> IP) and the middle finger (MCP -> DIP)
+
+(the posture features pair each MCP box with its PIP and DIP boxes by a minimum-distance
+assignment; the thumb is the ray without a DIP box; the fingers are ordered by their
+distance from the thumb)
 
 Per age band and sex-pooled, the report gives the real 5th/50th/95th percentiles, the
 phantom median and the fraction of phantoms inside the real 5-95 % range (90 % would be a
@@ -40,7 +46,30 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REAL = os.path.join(HERE, "..", "..", "shared", "realdata")
 BANDS = [(0, 60), (60, 120), (120, 168), (168, 228)]
 FEATURES = ["pip_over_mcp", "dip_over_mcp", "mcp_spread", "mcp_box", "pip_box", "wrist_box", "radius_box",
-            "radius_ulna"]
+            "radius_ulna", "finger_fan", "thumb_angle"]
+
+
+def _angle(u: np.ndarray, v: np.ndarray) -> float:
+    a = np.arctan2(u[1], u[0]) - np.arctan2(v[1], v[0])
+    return float(abs(np.degrees((a + np.pi) % (2 * np.pi) - np.pi)))
+
+
+def posture(mcp: np.ndarray, pip: np.ndarray, dip: np.ndarray) -> tuple[float, float] | None:
+    """(finger_fan, thumb_angle) from 5 MCP, 5 PIP and 4 DIP centres; None when the
+    rays cannot be told apart."""
+    from scipy.optimize import linear_sum_assignment
+
+    r, c = linear_sum_assignment(((mcp[:, None] - pip[None]) ** 2).sum(-1))
+    pip = pip[c[np.argsort(r)]]
+    r2, c2 = linear_sum_assignment(((pip[:, None] - dip[None]) ** 2).sum(-1))
+    dip_of = dict(zip(r2.tolist(), c2.tolist()))
+    thumb = [i for i in range(5) if i not in dip_of]
+    if len(thumb) != 1:
+        return None
+    t = thumb[0]
+    fingers = sorted(dip_of, key=lambda i: np.linalg.norm(mcp[i] - mcp[t]))  # index .. little
+    d = {i: dip[dip_of[i]] - mcp[i] for i in fingers}
+    return _angle(d[fingers[0]], d[fingers[3]]), _angle(pip[t] - mcp[t], d[fingers[1]])
 
 
 def features(boxes: list[tuple[str, float, float, float, float]]) -> dict[str, float] | None:
@@ -66,6 +95,9 @@ def features(boxes: list[tuple[str, float, float, float, float]]) -> dict[str, f
         return None
     mcp = [centre(b) for b in by["MCP"]]
     spread = max(np.linalg.norm(a - b) for a in mcp for b in mcp)
+    angles = posture(np.array(mcp), np.array([centre(b) for b in by["PIP"]]), np.array([centre(b) for b in by["DIP"]]))
+    if angles is None:
+        return None
     return {
         "pip_over_mcp": float(np.median(dist["PIP"])) / L,
         "dip_over_mcp": float(np.median(dist["DIP"])) / L,
@@ -75,6 +107,8 @@ def features(boxes: list[tuple[str, float, float, float, float]]) -> dict[str, f
         "wrist_box": side(by["Wrist"][0]) / L,
         "radius_box": side(by["Radius"][0]) / L,
         "radius_ulna": float(np.linalg.norm(centre(by["Radius"][0]) - centre(by["Ulna"][0]))) / L,
+        "finger_fan": angles[0],
+        "thumb_angle": angles[1],
     }
 
 
