@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     fig.suptitle(f"Real radiographs (row 1, ../shared/realdata) beside phantoms {', '.join(args.styles)} (rows 2-{full}) "
                  f"of the same bone age and sex at the same image size; zoomed wrists (rows {full + 1}-{rows}: real, "
                  f"{', '.join(args.wrists)})", color="w")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.985))
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     fig.savefig(args.out, dpi=55, facecolor="black")
     print(args.out)
