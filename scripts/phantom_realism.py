@@ -164,7 +164,9 @@ def report(real, phantoms: dict[str, list], command: str) -> str:
              f"(Koitka et al. 2018); {counts} with the RSNA age mix (the same subjects in each style). "
              "Features are scale- and rotation-free ratios (see the script's docstring); "
              "`inside` is the fraction of phantoms within the real 5–95 % range of the same "
-             "age band (a phantom drawn from the real distribution would give ~90 %).", ""]
+             "age band (a phantom drawn from the real distribution would give ~90 %; a phantom with too "
+             "little variety gives more: v2's fixed finger posture is 100 % inside in finger_fan and "
+             "thumb_angle with a tenth of the real spread, see the SD rows at the end).", ""]
     worst: dict[str, list] = {st: [] for st in styles}
     head = "| feature | real p5 | real median | real p95 | " + " | ".join(f"{st} median | {st} inside" for st in styles) + " |"
     for lo, hi in BANDS:
@@ -190,6 +192,11 @@ def report(real, phantoms: dict[str, list], command: str) -> str:
         w = sorted(worst[st])
         low = ", ".join(f"{k} {lo}–{hi} ({100 * v:.0f} %)" for v, k, lo, hi in w if v < 0.5) or "none"
         lines.append(f"| {st} | {100 * np.mean([v for v, *_ in w]):.0f} % | {low} |")
+    lines += ["", "## Spread of the posture, all ages (median ± SD, degrees)", "",
+              "| feature | real | " + " | ".join(styles) + " |", "|---|---:|" + "---:|" * len(styles)]
+    for k in ("finger_fan", "thumb_angle"):
+        cells = [np.array([f[k] for _, _, f in rows]) for rows in [real] + [phantoms[st] for st in styles]]
+        lines.append(f"| {k} | " + " | ".join(f"{np.median(c):.1f} ± {np.std(c):.1f}" for c in cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -197,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=240, help="phantoms to render per style")
     ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--styles", nargs="+", default=["v1", "v2"], choices=["v1", "v2", "v3"])
+    ap.add_argument("--styles", nargs="+", default=["v1", "v2", "v3"], choices=["v1", "v2", "v3"])
     ap.add_argument("--out", default=os.path.join(HERE, "..", "docs", "phantom_geometry.md"))
     args = ap.parse_args(argv)
     if not os.path.isdir(os.path.join(REAL, "rsna_ossification_roi_boxes")):
