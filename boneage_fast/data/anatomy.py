@@ -211,7 +211,7 @@ def sample_posture(subject: Subject, rng: np.random.Generator) -> Subject:
     (``scripts/phantom_realism.py``'s ``finger_fan`` and ``thumb_angle``): the angle
     between the index and little fingers (MCP -> DIP) is 39 degrees at the median, SD 14
     (5-95 %: 16-61), the thumb (MCP -> IP) against the middle finger 36, SD 14, the two
-    correlated at 0.4; version 2's fixed rays gave 36 +- 4 and 36 +- 1.5.
+    correlated at 0.4; version 2's fixed rays gave 35 +- 5 and 35 +- 2.
     """
     z1, z2 = rng.standard_normal(2)
     spread = float(np.clip(0.037 + 0.125 * z1, -0.25, 0.35))
@@ -319,9 +319,14 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
     ``version`` 2 is phantom v2's anatomy: shaped long bones (flared bases and heads,
     waisted shafts; the renderer draws cortex and canal from ``LongBone.kind``),
     epiphyses that cap the metaphysis, packed superellipse carpals, the forearm and ROI
-    boxes fitted to real hands. Version 3 is version 2 with the finger posture of
+    boxes fitted to real hands. Version 3 is version 2 with: the finger posture of
     ``subject.phalanx_spread`` and ``subject.thumb_abduction`` (the phalanges turn at the
-    MCP joints; version 2 ignores both). Version 1 is kept unchanged for the v1 experiments.
+    MCP joints; version 2 ignores both), bone widths in proportion to the hand's size in
+    plumper soft tissue, cartilaginous bone ends in young hands (the ossified shaft stops
+    short of the joint), broad young palms, tapered carpal outlines, a thicker radial
+    epiphysis nearer the carpus, thinner physes and joint spaces (docs/phantom.md). The
+    ROI boxes keep version 2's fitted sizes. Versions 1 and 2 are kept unchanged for the
+    experiments run on them.
     """
     if version not in (1, 2, 3):
         raise ValueError(f"version must be 1, 2 or 3, got {version!r}")
