@@ -76,9 +76,9 @@ class Look:
 LOOKS = {
     # v2 as it was measured and trained on (docs/results_phantom_v2.md): soft tissue and
     # bone sit dark on the display (foreground median 0.30 against the real films' 0.52)
-    "v2": Look(mu_soft=0.014, mu_bone=0.085, soft_saturation_mm=30.0, soft_smoothing=2, flat_tissue=False, gain=(0.75, 1.05),
-               gamma=(0.75, 1.3), clean_gamma=1.0),
-    # v3: grey levels fitted to the 57 real films (docs/phantom.md, "tones"): soft
+    "v2": Look(mu_soft=0.014, mu_bone=0.085, soft_saturation_mm=30.0, soft_smoothing=2, flat_tissue=False,
+               gain=(0.75, 1.05), gamma=(0.75, 1.3), clean_gamma=1.0),
+    # v3: grey levels fitted to the 57 real films (docs/phantom.md, section 4): soft
     # tissue mid-grey with a crisp skin edge, the palm brighter than the fingers, bone
     # near white
     "v3": Look(mu_soft=0.014, mu_bone=0.16, soft_saturation_mm=60.0, soft_smoothing=1, flat_tissue=True,
