@@ -71,6 +71,8 @@ class Look:
     ossicle_cortex: float = 0.06  # carpals' and epiphyses' cortical shell (fraction of the radius)
     ossicle_cancellous: float = 0.5  # their interior's density relative to the shell
     end_plate: float = 0.0  # the long bones' dense end plates (:func:`draw_long_bone`)
+    bright_background: float = 0.15  # probability of a grey background (with nuisance)
+    bright_range: tuple[float, float] = (0.25, 0.5)  # its level before the display curve
 
 
 LOOKS = {
@@ -84,8 +86,17 @@ LOOKS = {
     "v3": Look(mu_soft=0.014, mu_bone=0.16, soft_saturation_mm=60.0, soft_smoothing=1, flat_tissue=True,
                gain=(1.1, 1.4), gamma=(0.45, 0.65), clean_gamma=0.55, texture_amplitude=0.07,
                log_display=(0.85, 0.97), ossicle_cortex=0.12, ossicle_cancellous=0.25,
-               end_plate=0.8),
+               end_plate=0.8, bright_background=0.05),
+    # v3's unprocessed films (RAW_FRACTION of v3): a grey background, faint soft tissue
+    # and a flat display, as the raw films of ../shared/realdata (12 of the 57 real
+    # films: background 0.15-0.45, soft tissue 0.02-0.1 above it, bone 0.7-0.8)
+    "v3_raw": Look(mu_soft=0.008, mu_bone=0.12, soft_saturation_mm=60.0, soft_smoothing=1, flat_tissue=True,
+                   gain=(0.6, 0.95), gamma=(0.8, 1.2), clean_gamma=1.0, texture_amplitude=0.07,
+                   ossicle_cortex=0.12, ossicle_cancellous=0.25, end_plate=0.8, bright_background=1.0,
+                   bright_range=(0.25, 0.55)),
 }
+#: the share of v3 films drawn with the ``"v3_raw"`` look
+RAW_FRACTION = 0.2
 
 # End shapes of the long bones: (base rounding, head rounding) as a fraction of the
 # shaft's half-width: the length over which the outline closes.
@@ -317,8 +328,8 @@ def radiograph(hand: Hand, T, shape: tuple[int, int], rng: np.random.Generator, 
         draw_ossicle(bone, e, T, look.ossicle_cortex, look.ossicle_cancellous)
     tex = oriented_texture_coarse(rng, shape, angle, T.scale)
     if nuisance:
-        bright = rng.random() < 0.15
-        bg = rng.uniform(0.25, 0.5) if bright else rng.uniform(0.0, 0.12)
+        bright = rng.random() < look.bright_background
+        bg = rng.uniform(*look.bright_range) if bright else rng.uniform(0.0, 0.12)
         # a bright background lifts the film's floor, not its bone: the exposure range
         # shrinks to what is left above it (no bone saturates to white)
         gain = rng.uniform(*look.gain) * (1.0 - bg)

@@ -212,9 +212,13 @@ def render(
         raise ValueError(f"size must be (height, width) with each side in [256, 4096], got {size!r}")
 
     subject = sample_subject(float(bone_age), bool(male), rng, hard_fraction)
+    look = film.LOOKS.get(style)
     if style == "v3":
         # from a stream of its own, so that the subject, pose and size stay v2's
-        subject = sample_posture(subject, np.random.default_rng([abs(int(seed)), 3]))
+        own = np.random.default_rng([abs(int(seed)), 3])
+        subject = sample_posture(subject, own)
+        if nuisance and own.random() < film.RAW_FRACTION:
+            look = film.LOOKS["v3_raw"]  # an unprocessed film
     hand = build_hand(subject, version=int(style[1]))
     outline = hand.outline_points(round_ends=style == "v3")
     top = outline[:, 1].max()
@@ -231,7 +235,6 @@ def render(
     frame = _Frame(centre_mm, centre_px, px_per_mm, angle)
 
     if style != "v1":
-        look = film.LOOKS[style]
         img = film.radiograph(hand, frame, (H, W), rng, angle, nuisance, look)
         if nuisance:
             _burn_in(img, rng, frame(outline))
