@@ -357,3 +357,31 @@ def test_young_bone_ends_are_cartilage_and_mature_ones_v2s_layout():
         for cls in ("MCP", "PIP", "DIP"):
             for (p, _), (q, _) in zip(a.joints[cls], b.joints[cls]):
                 assert np.linalg.norm(p - q) < 0.03 * L, (age, cls)
+
+
+def test_a_fifth_of_v3_films_are_unprocessed_grey_films():
+    """v3 draws film.RAW_FRACTION of its films with the "v3_raw" look: a grey background
+    under a faint hand, as the raw films of ../shared/realdata (background 0.15-0.45 on
+    [0, 1]), where a processed v3 film is dark around the hand."""
+    raw_bg, processed_bg = [], []
+    for seed in range(120):
+        s = render(60.0, seed % 2 == 0, seed=seed, size=(320, 256), bits=8, style="v3")
+        own = np.random.default_rng([seed, 3])
+        own.standard_normal(2)  # the posture's draws come first on that stream
+        raw = own.random() < film.RAW_FRACTION
+        x0, y0, x1, y1 = (int(v) for v in s.hand_box)
+        level = float(np.percentile(s.image[y0:y1, x0:x1], 5)) / 255
+        (raw_bg if raw else processed_bg).append(level)
+    n = len(raw_bg) + len(processed_bg)
+    assert abs(len(raw_bg) / n - film.RAW_FRACTION) < 3 * math.sqrt(film.RAW_FRACTION * 0.8 / n)
+    assert np.median(raw_bg) > 0.25 and np.median(processed_bg) < 0.2
+    assert np.median(raw_bg) - np.median(processed_bg) > 0.15
+    # without nuisance a v3 film is always processed: dark around the hand
+    for seed in range(120):
+        own = np.random.default_rng([seed, 3])
+        own.standard_normal(2)
+        if own.random() < film.RAW_FRACTION:
+            s = render(60.0, True, seed=seed, size=(320, 256), nuisance=False, style="v3")
+            x0, y0, x1, y1 = (int(v) for v in s.hand_box)
+            assert np.percentile(s.image[y0:y1, x0:x1], 5) / 65535 < 0.15
+            break
