@@ -265,7 +265,8 @@ def render(
         pixel_spacing_mm=1.0 / px_per_mm,
         hard_case=subject.hard_case,
         seed=int(seed),
-        extra={"angle_deg": math.degrees(angle), "carpals": list(hand.carpals_present), "style": style},
+        extra={"angle_deg": math.degrees(angle), "carpals": list(hand.carpals_present), "style": style,
+               "unprocessed": look is film.LOOKS.get("v3_raw")},
         hand=hand,
         frame=frame,
     )
