@@ -155,7 +155,7 @@ class PhantomDataset:
     """Phantoms rendered on the fly: item ``i`` is always the same image for a seed."""
 
     def __init__(self, n: int, seed: int = 0, size: tuple[int, int] | None = None, bits: int = 16,
-                 style: str = "v2") -> None:
+                 style: str = "v3") -> None:
         from boneage_fast.data.phantom import STYLES
 
         if n < 0:

@@ -30,9 +30,10 @@ __all__ = ["PhantomSample", "render", "RATER_SD_MONTHS", "ROI_CLASSES", "STYLES"
 #: Phantom generations: v1 (capsule bones drawn small and scaled up; the first shipped
 #: model's training data), v2 (shaped anatomy and film.py) and v3 (v2 with the finger
 #: posture, bone widths and grey levels fitted to real hands and films, tapered carpals,
-#: cortical rims and end plates; docs/phantom.md).
+#: cortical rims and end plates; docs/phantom.md; the default and the shipped model's
+#: training data).
 STYLES = ("v1", "v2", "v3")
-DEFAULT_STYLE = "v2"
+DEFAULT_STYLE = "v3"
 
 #: SD of the simulated rater's reading around the true bone age (months). Reported
 #: inter-reader variability of Greulich-Pyle readings is roughly half a year.
@@ -184,7 +185,8 @@ def render(
             gamma, noise); False gives a clean, upright, centred hand.
         style: ``"v2"`` (shaped bones, packed carpals, capping epiphyses, a smooth
             soft-tissue silhouette, drawn at the output resolution:
-            :mod:`boneage_fast.data.film`), ``"v3"`` (v2 with a finger posture, bone
+            :mod:`boneage_fast.data.film`), ``"v3"`` (the default and the shipped
+            model's training data: v2 with a finger posture, bone
             widths and grey levels fitted to real hands and films, tapered carpals with
             cortical rims, dense end plates, thin physes; its posture comes from a
             stream of its own) or ``"v1"`` (capsule bones drawn at <= 640 px and scaled

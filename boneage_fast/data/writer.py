@@ -58,11 +58,11 @@ def _render_one(args: tuple[int, float, bool, int, tuple[int, int] | None, str, 
 
 def write_phantom_dataset(out_dir: str, n: int, seed: int = 0, size: tuple[int, int] | None = None,
                           fmt: str = "png16", workers: int = 1, progress: bool = True, clean: bool = False,
-                          ages: Any = None, males: Any = None, size_scale: float = 1.0, style: str = "v2") -> str:
+                          ages: Any = None, males: Any = None, size_scale: float = 1.0, style: str = "v3") -> str:
     """Render ``n`` phantoms whose ages and sexes follow the RSNA training distribution
     (``clean=True``: upright, centred, no acquisition nuisance); ``ages``/``males``
     give the labels explicitly instead; ``size_scale`` scales the random clinical sizes
-    (``size=None``); ``style`` picks the phantom generation (``v1``, ``v2``: see
+    (``size=None``); ``style`` picks the phantom generation (``v1``, ``v2``, ``v3``: see
     :func:`boneage_fast.data.phantom.render`).
 
     Returns:
