@@ -8,6 +8,7 @@ same arithmetic in NumPy and Pillow, on the same inputs in the same run.
 
     python benchmarks/bench_phantom.py --out benchmarks/results/phantom_dev_2core.json
     python benchmarks/bench_phantom.py --style v2 --out benchmarks/results/phantom_v2_dev_2core.json
+    python benchmarks/bench_phantom.py --style v3 --out benchmarks/results/phantom_v3_dev_2core.json
 """
 
 from __future__ import annotations

@@ -151,7 +151,7 @@ def test_write_phantom_dataset_rejects_an_unknown_style(tmp_path):
 
 @pytest.mark.parametrize("argv", [["phantom", "--n", "0", "--out", "x"], ["phantom", "--n", "2", "--out", "x", "--size", "10", "10"],
                                   ["phantom", "--n", "2", "--out", "x", "--format", "gif"],
-                                  ["phantom", "--n", "2", "--out", "x", "--style", "v3"]])
+                                  ["phantom", "--n", "2", "--out", "x", "--style", "v9"]])
 def test_phantom_cli_bad_options(argv):
     with pytest.raises(SystemExit) as e:
         main(argv)
