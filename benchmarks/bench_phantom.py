@@ -4,7 +4,8 @@ Method: one process, one thread for every numeric library; 3 warm-up renders, th
 `--repeats` renders at varied ages, sexes and seeds (all acquisition nuisance on); the
 median time per image is reported, and separately the time to encode it as a 16-bit PNG.
 With ``--style v2`` it also times the film's C++ exposure + read-out kernels against the
-same arithmetic in NumPy and Pillow, on the same inputs in the same run.
+same arithmetic in NumPy and Pillow, on the same inputs in the same run; with v2 or v3,
+the C++ long-bone and ossicle kernels against their NumPy version on the same hands.
 
     python benchmarks/bench_phantom.py --out benchmarks/results/phantom_dev_2core.json
     python benchmarks/bench_phantom.py --style v2 --out benchmarks/results/phantom_v2_dev_2core.json
@@ -84,6 +85,128 @@ def bench_film_kernels(size, repeats: int) -> dict:
     return out
 
 
+def _numpy_shapes():
+    """The long-bone and ossicle drawing in NumPy (phantom v2/v3 before the C++
+    kernels, in float32 over each shape's whole bounding window): the reference the
+    kernels are timed against. Returns (draw_long_bone, draw_ossicle)."""
+    import math
+
+    import numpy as np
+
+    from boneage_fast.data.film import _END_ROUNDING, bone_coords, window
+
+    F32 = np.float32
+
+    def gauss_(x):
+        np.square(x, out=x)
+        np.negative(x, out=x)
+        return np.exp(x, out=x)
+
+    def sqrt_(x):
+        return np.sqrt(x, out=x)
+
+    def draw_long_bone(acc, b, T, end_plate=0.0):
+        geo = bone_coords(acc.shape, b, T)
+        if geo is None:
+            return
+        sl, u, v, L, hw = geo
+        base_round, head_round = _END_ROUNDING.get(b.kind, (0.3, 0.5))
+        uc = np.clip(u, 0.0, 1.0)
+        mid = np.sin(F32(math.pi) * uc)
+        mid *= mid
+        fb = gauss_(uc * F32(1 / 0.15))
+        fh = gauss_((1.0 - uc) * F32(1 / 0.15))
+        h = F32(hw) * (1.0 + F32(b.flare0) * fb + F32(b.flare1) * fh - F32(0.1) * mid)
+        r_end = np.minimum(np.where(u < 0.5, F32(base_round), F32(head_round)) * F32(hw) + F32(0.5), F32(0.4 * L))
+        along = u * F32(L)
+        over = F32(1.0 / 3.0) * r_end
+        e = np.maximum(np.maximum(r_end - over - along, along - (F32(L) + over - r_end)), 0.0)
+        h = h * sqrt_(np.clip(1.0 - (e / r_end) ** 2, 0.0, None))
+        cortex = np.maximum(h * (0.12 + 0.26 * mid), F32(0.6))
+        outer = sqrt_(np.clip(h * h - v * v, 0.0, None))
+        hi = np.maximum(h - cortex, 0.0)
+        inner = sqrt_(np.clip(hi * hi - v * v, 0.0, None))
+        medulla = 0.22 + F32(0.12 if b.kind in ("radius", "ulna") else 0.4) * (fb + fh)
+        if end_plate:
+            w = F32(1.0 / max(0.5 * T.scale, 0.8))
+            medulla = medulla + F32(end_plate) * (gauss_(along * w) + gauss_((F32(L) - along) * w))
+        flat = sqrt_(F32(hw) * (1.0 - F32(0.1) * mid) / np.maximum(h, F32(1e-3)))
+        np.minimum(flat, 1.0, out=flat)
+        acc[sl] += (2.0 * (outer - inner) + 2.0 * medulla * inner) * flat * F32(1.0 / T.scale)
+
+    def draw_ossicle(acc, e, T, cortex=0.06, cancellous=0.5):
+        c = T(e.centre)
+        a, b = float(e.axes[0] * T.scale), float(e.axes[1] * T.scale)
+        if a < 0.4 or b < 0.4:
+            return
+        lip = abs(e.cap) * 0.8
+        r = max(a, b) * (1.0 + lip) + 2.0
+        win = window(acc.shape, c - r, c + r)
+        if win is None:
+            return
+        sl, xs, ys = win
+        ang = math.atan2(T.m[1, 0], T.m[0, 0]) - e.angle
+        ca, sa = F32(math.cos(ang)), F32(math.sin(ang))
+        dx, dy = xs - F32(c[0]), ys - F32(c[1])
+        xr = (dx * ca + dy * sa) * F32(1.0 / a)
+        yr = -(-dx * sa + dy * ca) * F32(1.0 / b)
+        if e.cap:
+            side = -yr if e.cap > 0 else yr
+            shift = F32(lip) * (0.5 - xr * xr) * np.clip(side, 0.0, 1.0)
+            yr = yr - shift if e.cap > 0 else yr + shift
+        if e.taper:
+            along = yr if e.taper > 0 else -yr
+            xr = xr / (1.0 - F32(abs(e.taper)) * np.clip(0.5 * (along + 1.0), 0.0, 1.0))
+        p = F32(e.exponent)
+        ax, ay = np.abs(xr), np.abs(yr)
+        rho = ax**p + ay**p if e.exponent != 2.0 else ax * ax + ay * ay
+        depth = F32((0.6 * a if e.name.startswith("epi_") else min(a, b)) / T.scale)
+        shell = F32(max(1.0 - 0.7 / min(a, b) - cortex, 0.3))
+        outer = sqrt_(np.clip(1.0 - rho, 0.0, None))
+        inner = sqrt_(np.clip(1.0 - rho * F32(shell ** -float(p)), 0.0, None)) * shell
+        interior = 0.0 if e.name.endswith("hook") else cancellous
+        acc[sl] += F32(e.density) * depth * (2.0 * (outer - inner) + F32(2.0 * interior) * inner)
+
+    return draw_long_bone, draw_ossicle
+
+
+def bench_shape_kernels(style: str, size, repeats: int) -> dict:
+    """Median ms to draw all long bones and ossicles of 12 hands (one at a time) with
+    the C++ kernels against the NumPy reference, same hands in the same run, and the
+    largest difference between the two (mm of bone path)."""
+    import numpy as np
+
+    from boneage_fast.data import film
+    from boneage_fast.data.film import LOOKS
+    from boneage_fast.data.phantom import render
+
+    look = LOOKS[style]
+    hands = [render((i * 19) % 229, bool(i % 2), seed=2000 + i, size=size, style=style) for i in range(12)]
+    np_bone, np_ossicle = _numpy_shapes()
+
+    def draw(sample, long_bone, ossicle):
+        acc = np.zeros(sample.image.shape, np.float32)
+        for b in sample.hand.bones:
+            long_bone(acc, b, sample.frame, look.end_plate)
+        for e in sample.hand.ossicles:
+            ossicle(acc, e, sample.frame, look.ossicle_cortex, look.ossicle_cancellous)
+        return acc
+
+    diff = max(float(np.abs(draw(s, film.draw_long_bone, film.draw_ossicle) - draw(s, np_bone, np_ossicle)).max())
+               for s in hands)
+    out = {"shapes_max_abs_diff_mm": diff}
+    for name, fns in (("cpp", (film.draw_long_bone, film.draw_ossicle)), ("numpy", (np_bone, np_ossicle))):
+        ts = []
+        for r in range(repeats + 1):
+            for s in hands:
+                t0 = time.perf_counter()
+                draw(s, *fns)
+                if r:  # the first pass warms up
+                    ts.append(time.perf_counter() - t0)
+        out[f"shapes_{name}_ms_median"] = 1e3 * statistics.median(ts)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     from bench_ops import machine
 
@@ -112,6 +235,8 @@ def main(argv: list[str] | None = None) -> int:
          "machine": machine()}
     if args.style == "v2":
         r.update(bench_film_kernels(size, max(args.repeats // 2, 5)))
+    if args.style != "v1":
+        r.update(bench_shape_kernels(args.style, size, max(args.repeats // 12, 3)))
     if args.out:
         with open(args.out, "w") as f:
             json.dump(r, f, indent=2)
@@ -120,6 +245,10 @@ def main(argv: list[str] | None = None) -> int:
     if "film_cpp_ms_median" in r:
         print(f"film exposure + read-out: C++ {r['film_cpp_ms_median']:.1f} ms, "
               f"NumPy/Pillow {r['film_numpy_pillow_ms_median']:.1f} ms (same inputs, same run)")
+    if "shapes_cpp_ms_median" in r:
+        print(f"long bones + ossicles of one hand: C++ {r['shapes_cpp_ms_median']:.1f} ms, "
+              f"NumPy {r['shapes_numpy_ms_median']:.1f} ms (same hands, same run; "
+              f"largest difference {r['shapes_max_abs_diff_mm']:.4f} mm of bone)")
     return 0
 
 

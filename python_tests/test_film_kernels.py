@@ -138,3 +138,189 @@ def test_read_out_rejects_bad_inputs():
     ro.flags.writeable = False
     with pytest.raises(ValueError, match="img: must be writable"):
         _C.film_read_out(ro, 0, 0.01, lut)
+
+
+# ------------------------------------------------------------------ long bones and ossicles
+_ROUNDING = {"metacarpal": (0.3, 1.3), "phalanx": (0.15, 0.6), "distal": (0.15, 0.9), "radius": (0.3, 0.22),
+             "ulna": (0.3, 0.5)}
+
+
+def _long_bone_f64(shape, p0, p1, hw, flare0, flare1, kind, end_plate, mm_per_px):
+    """A shaped long bone's path length (mm) over the whole image, in float64, from the
+    outline's formulas (film.draw_long_bone's docstring)."""
+    y, x = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float64)
+    d = np.subtract(p1, p0, dtype=np.float64)
+    L = float(np.hypot(*d))
+    ax, nrm = d / L, np.array([-d[1], d[0]]) / L
+    along = (x - p0[0]) * ax[0] + (y - p0[1]) * ax[1]
+    v = (x - p0[0]) * nrm[0] + (y - p0[1]) * nrm[1]
+    uc = np.clip(along / L, 0, 1)
+    mid = np.sin(np.pi * uc) ** 2
+    fb, fh = np.exp(-(uc / 0.15) ** 2), np.exp(-((1 - uc) / 0.15) ** 2)
+    h = hw * (1 + flare0 * fb + flare1 * fh - 0.1 * mid)
+    base_r, head_r = _ROUNDING[kind]
+    r_end = np.minimum(np.where(along / L < 0.5, base_r, head_r) * hw + 0.5, 0.4 * L)
+    e = np.maximum(np.maximum(r_end - r_end / 3 - along, along - (L + r_end / 3 - r_end)), 0)
+    h = h * np.sqrt(np.clip(1 - (e / r_end) ** 2, 0, None))
+    cortex = np.maximum(h * (0.12 + 0.26 * mid), 0.6)
+    outer = np.sqrt(np.clip(h * h - v * v, 0, None))
+    hi = np.maximum(h - cortex, 0)
+    inner = np.sqrt(np.clip(hi * hi - v * v, 0, None))
+    medulla = 0.22 + (0.12 if kind in ("radius", "ulna") else 0.4) * (fb + fh)
+    w = max(0.5 / mm_per_px, 0.8)
+    medulla = medulla + end_plate * (np.exp(-(along / w) ** 2) + np.exp(-((L - along) / w) ** 2))
+    flat = np.minimum(np.sqrt(hw * (1 - 0.1 * mid) / np.maximum(h, 1e-3)), 1)
+    return (2 * (outer - inner) + 2 * medulla * inner) * flat * mm_per_px
+
+
+class _Scale:
+    """A frame that only scales: hand millimetres to pixels, y kept."""
+
+    m = np.eye(2)
+
+    def __init__(self, scale):
+        self.scale = scale
+
+    def __call__(self, p):
+        return np.asarray(p, np.float64) * self.scale
+
+
+@pytest.mark.parametrize("kind", sorted(_ROUNDING))
+@pytest.mark.parametrize("angle", [0.0, 0.35, 0.62, 1.3, 2.8])
+@pytest.mark.parametrize("end_plate", [0.0, 0.6])
+def test_long_bone_matches_a_float64_reference(kind, angle, end_plate):
+    from boneage_fast.data import film
+    from boneage_fast.data.anatomy import LongBone
+
+    scale = 4.0
+    p0 = np.array([35.0, 30.0])
+    p1 = p0 + 38.0 * np.array([np.sin(angle), np.cos(angle)])
+    bone = LongBone("b", p0, p1, 3.7, 0.45, 0.25, kind)
+    shape = (360, 300)
+    got = np.zeros(shape, np.float32)
+    film.draw_long_bone(got, bone, _Scale(scale), end_plate)
+    ref = _long_bone_f64(shape, p0 * scale, p1 * scale, 3.7 * scale, 0.45, 0.25, kind, end_plate, 1 / scale)
+    assert ref.max() > 5.0  # a bone was drawn
+    # float32 rounding is amplified by the square roots at the outline (~1e-3 mm there),
+    # far below one grey level of the film
+    np.testing.assert_allclose(got, ref, atol=2e-3, rtol=0)
+    # nothing drawn where the reference has no bone: the kernel's row spans cover it
+    assert np.abs(got[ref == 0]).max() == 0.0
+
+
+def test_long_bone_adds_and_clips_at_the_image_edge():
+    from boneage_fast.data import film
+    from boneage_fast.data.anatomy import LongBone
+
+    # a bone running off the top-left corner: only its visible part, added to what is there
+    bone = LongBone("b", np.array([-20.0, -30.0]), np.array([40.0, 50.0]), 4.0, 0.3, 0.3, "phalanx")
+    base = np.full((200, 150), 0.5, np.float32)
+    got = base.copy()
+    film.draw_long_bone(got, bone, _Scale(2.0))
+    ref = _long_bone_f64(base.shape, (-40.0, -60.0), (80.0, 100.0), 8.0, 0.3, 0.3, "phalanx", 0.0, 0.5)
+    np.testing.assert_allclose(got - base, ref, atol=2e-3, rtol=0)
+
+
+def _ossicle_f64(shape, c, a, b, ang, cap, taper, p, shell, interior, weight):
+    """A superellipse ossicle's path length, float64, from film.draw_ossicle's formulas."""
+    y, x = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float64)
+    dx, dy = x - c[0], y - c[1]
+    xr = (dx * np.cos(ang) + dy * np.sin(ang)) / a
+    yr = -(-dx * np.sin(ang) + dy * np.cos(ang)) / b
+    if cap:
+        side = -yr if cap > 0 else yr
+        shift = 0.8 * abs(cap) * (0.5 - xr ** 2) * np.clip(side, 0, 1)
+        yr = yr - shift if cap > 0 else yr + shift
+    if taper:
+        along = yr if taper > 0 else -yr
+        xr = xr / (1 - abs(taper) * np.clip(0.5 * (along + 1), 0, 1))
+    rho = np.abs(xr) ** p + np.abs(yr) ** p
+    outer = np.sqrt(np.clip(1 - rho, 0, None))
+    inner = np.sqrt(np.clip(1 - rho * shell ** -p, 0, None)) * shell
+    return weight * (2 * (outer - inner) + 2 * interior * inner)
+
+
+@pytest.mark.parametrize("cap, taper, p, interior", [
+    (0.0, 0.0, 2.0, 0.5), (0.0, 0.0, 2.8, 0.5), (0.7, 0.0, 2.2, 0.4), (-0.9, 0.0, 2.8, 0.4),
+    (0.0, 0.55, 3.1, 0.35), (0.0, -0.3, 2.0, 0.35), (0.0, 0.0, 2.0, 0.0),
+])
+@pytest.mark.parametrize("ang", [0.0, 0.6, -1.1])
+def test_ossicle_matches_a_float64_reference(cap, taper, p, interior, ang):
+    shape, c, a, b, shell, weight = (120, 140), (71.3, 58.6), 30.0, 19.0, 0.8, 5.0
+    got = np.zeros(shape, np.float32)
+    n = _C.film_ossicle(got, c[0], c[1], a, b, np.cos(ang), np.sin(ang), cap, taper, p, shell, interior, weight)
+    ref = _ossicle_f64(shape, c, a, b, ang, cap, taper, p, shell, interior, weight)
+    assert n > 0 and ref.max() > 2.0
+    # the power runs through a polynomial log and exp (~3e-7 relative), amplified by the
+    # square root at the outline
+    np.testing.assert_allclose(got, ref, atol=3e-3, rtol=0)
+    assert np.abs(got[ref == 0]).max() == 0.0
+
+
+def test_draw_ossicle_matches_the_reference_through_a_frame():
+    from boneage_fast.data import film
+    from boneage_fast.data.anatomy import Ellipse
+
+    e = Ellipse("capitate", np.array([20.0, 15.0]), np.array([7.0, 10.0]), 0.3, 1.1, 2.9, taper=-0.3)
+    got = np.zeros((160, 170), np.float32)
+    film.draw_ossicle(got, e, _Scale(4.0), 0.06, 0.5)
+    # _Scale keeps y, so the frame's rotation is 0 and the ossicle turns by -angle
+    a, b = 28.0, 40.0
+    shell = 1 - 0.7 / a - 0.06
+    ref = _ossicle_f64(got.shape, (80.0, 60.0), a, b, -0.3, 0.0, -0.3, 2.9, shell, 0.5, 1.1 * a / 4.0)
+    np.testing.assert_allclose(got, ref, atol=3e-3, rtol=0)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(length=0.0), "length, half_width and end_plate_width must be > 0"),
+    (dict(half_width=-1.0), "length, half_width and end_plate_width must be > 0"),
+    (dict(ux=0.5, uy=0.5), "unit vector"),
+    (dict(p0x=float("nan")), "parameters must be finite"),
+    (dict(flare1=float("inf")), "parameters must be finite"),
+])
+def test_long_bone_rejects_bad_parameters(kwargs, match):
+    args = dict(p0x=5.0, p0y=5.0, ux=0.0, uy=1.0, length=20.0, half_width=3.0, flare0=0.4, flare1=0.2,
+                base_round=0.3, head_round=0.5, medulla_gain=0.4, end_plate=0.0, end_plate_width=1.0,
+                mm_per_pixel=0.2)
+    args.update(kwargs)
+    acc = np.zeros((32, 32), np.float32)
+    with pytest.raises(ValueError, match=match):
+        _C.film_long_bone(acc, **args)
+    assert not acc.any()
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(a=0.0), "semi-axes must be > 0"),
+    (dict(exponent=0.5), "exponent must be >= 1"),
+    (dict(shell=0.0), "shell must be in"),
+    (dict(taper=1.0), r"\|taper\| must be < 1"),
+    (dict(cx=float("nan")), "parameters must be finite"),
+])
+def test_ossicle_rejects_bad_parameters(kwargs, match):
+    args = dict(cx=10.0, cy=10.0, a=5.0, b=4.0, cos_t=1.0, sin_t=0.0, cap=0.0, taper=0.0, exponent=2.0, shell=0.8,
+                interior=0.5, weight=1.0)
+    args.update(kwargs)
+    acc = np.zeros((32, 32), np.float32)
+    with pytest.raises(ValueError, match=match):
+        _C.film_ossicle(acc, **args)
+    assert not acc.any()
+
+
+@pytest.mark.parametrize("fn", ["film_long_bone", "film_ossicle"])
+@pytest.mark.parametrize("bad, exc, match", [
+    (np.zeros((8, 8), np.float64), TypeError, "acc: must be float32"),
+    (np.zeros((8, 16), np.float32)[:, ::2], ValueError, "acc: must be C-contiguous"),
+    (np.zeros(8, np.float32), ValueError, "acc: must be 2-D"),
+])
+def test_long_bone_and_ossicle_reject_bad_arrays(fn, bad, exc, match):
+    args = (1.0, 1.0, 0.0, 1.0, 5.0, 2.0, 0.3, 0.3, 0.3, 0.5, 0.4, 0.0, 1.0, 0.2) if fn == "film_long_bone" else \
+        (4.0, 4.0, 2.0, 2.0, 1.0, 0.0, 0.0, 0.0, 2.0, 0.8, 0.5, 1.0)
+    with pytest.raises(exc, match=match):
+        getattr(_C, fn)(bad, *args)
+
+
+def test_off_image_bone_and_ossicle_touch_nothing():
+    acc = np.zeros((40, 40), np.float32)
+    assert _C.film_long_bone(acc, 500.0, 500.0, 0.0, 1.0, 30.0, 3.0, 0.4, 0.2, 0.3, 0.5, 0.4, 0.0, 1.0, 0.2) == 0
+    assert _C.film_ossicle(acc, -300.0, 10.0, 5.0, 4.0, 1.0, 0.0, 0.0, 0.0, 2.0, 0.8, 0.5, 1.0) == 0
+    assert not acc.any()

@@ -292,20 +292,26 @@ class Hand:
         samples each capsule's rounded ends between their tip and their sides (a bent
         thumb's or finger's tip can reach further out there; versions 1 and 2 keep the
         boxes their models were trained on)."""
-        pts = []
-        for p0, p1, r in self.tissue:
-            d = p1 - p0
-            n = np.array([-d[1], d[0]]) / max(np.hypot(*d), 1e-9)
-            for t in np.linspace(0, 1, 5):
-                c = p0 + t * d
-                pts += [c + r * n, c - r * n]
-            u = d / max(np.hypot(*d), 1e-9)
-            pts += [p1 + r * u, p0 - r * u]
-            if round_ends:
-                for a in np.linspace(-0.5 * math.pi, 0.5 * math.pi, 9)[1:-1]:
-                    ca, sa = math.cos(a), math.sin(a)
-                    pts += [p1 + r * (ca * u + sa * n), p0 - r * (ca * u + sa * n)]
-        return np.array(pts)
+        if not self.tissue:
+            return np.zeros((0, 2))
+        p0 = np.array([t[0] for t in self.tissue], dtype=np.float64)[:, None, :]  # capsules x 1 x 2
+        p1 = np.array([t[1] for t in self.tissue], dtype=np.float64)[:, None, :]
+        r = np.array([t[2] for t in self.tissue], dtype=np.float64)[:, None, None]
+        d = p1 - p0
+        length = np.maximum(np.hypot(d[..., 0], d[..., 1]), 1e-9)[..., None]
+        n = np.stack([-d[..., 1], d[..., 0]], axis=-1) / length
+        u = d / length
+        c = p0 + _OUTLINE_T[None, :, None] * d  # 5 points along each capsule's axis
+        pts = [c + r * n, c - r * n, p1 + r * u, p0 - r * u]
+        if round_ends:
+            ca, sa = _OUTLINE_COS[None, :, None], _OUTLINE_SIN[None, :, None]
+            pts += [p1 + r * (ca * u + sa * n), p0 - r * (ca * u + sa * n)]
+        return np.concatenate([q.reshape(-1, 2) for q in pts])
+
+
+_OUTLINE_T = np.linspace(0, 1, 5)
+_OUTLINE_COS = np.array([math.cos(a) for a in np.linspace(-0.5 * math.pi, 0.5 * math.pi, 9)[1:-1]])
+_OUTLINE_SIN = np.array([math.sin(a) for a in np.linspace(-0.5 * math.pi, 0.5 * math.pi, 9)[1:-1]])
 
 
 def _rot(v: np.ndarray, a: float) -> np.ndarray:

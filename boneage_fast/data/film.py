@@ -157,90 +157,55 @@ def _sqrt_(x: np.ndarray) -> np.ndarray:
 
 
 def draw_long_bone(acc: np.ndarray, b: LongBone, T, end_plate: float = 0.0) -> None:
-    """Add a shaped long bone's bone path length (mm) to ``acc``. ``end_plate`` adds a
-    dense plate about 0.5 mm thick at each end (the subchondral plate and the zone of
-    provisional calcification under a growth plate: a bright line on real films),
-    as a density added to the cancellous interior there."""
-    geo = bone_coords(acc.shape, b, T)
-    if geo is None:
+    """Add a shaped long bone's bone path length (mm) to ``acc`` (float32, C-contiguous).
+
+    The outline: a shaft of half-width ``b.half_width`` that flares over the last ~15 %
+    at each end (``flare0``/``flare1``) with a slight waist mid-shaft, ends rounded over
+    ``_END_ROUNDING`` of the half-width (a third of it running on past the end point, a
+    bulbous metacarpal head, so the joint spaces stay open); a cortex ~12-38 % of the
+    half-width thick round a dark marrow mid-shaft that turns to brighter cancellous bone
+    towards the ends (the wide forearm metaphyses less so: on real films the distal
+    radius is no brighter than a metacarpal shaft); flared ends flattened (depth as the
+    square root of the width). ``end_plate`` adds a dense plate about 0.5 mm thick at
+    each end (the subchondral plate and the zone of provisional calcification under a
+    growth plate: a bright line on real films), as a density added to the cancellous
+    interior there. The pixel arithmetic runs in C++ (``_C.film_long_bone``, see
+    csrc/phantom/film.h) over only the pixels the outline can reach; the float64
+    reference it is tested against is in python_tests/test_film_kernels.py.
+    """
+    p0, p1 = T(b.p0), T(b.p1)
+    hw = b.half_width * T.scale
+    d = p1 - p0
+    L = float(np.hypot(*d))
+    if L < 1e-6 or hw < 0.3:
         return
-    sl, u, v, L, hw = geo
     base_round, head_round = _END_ROUNDING.get(b.kind, (0.3, 0.5))
-    uc = np.clip(u, 0.0, 1.0)
-    # width profile: flares over the last ~15 % at each end, a slight waist mid-shaft
-    mid = np.sin(_F32(math.pi) * uc)
-    mid *= mid
-    fb = _gauss_(uc * _F32(1 / 0.15))
-    fh = _gauss_((1.0 - uc) * _F32(1 / 0.15))
-    h = _F32(hw) * (1.0 + _F32(b.flare0) * fb + _F32(b.flare1) * fh - _F32(0.1) * mid)
-    # rounded ends: a third of each end's rounding runs on past the end point (a
-    # bulbous metacarpal head), the rest closes inside, so the joint spaces stay open
-    r_end = np.minimum(np.where(u < 0.5, _F32(base_round), _F32(head_round)) * _F32(hw) + _F32(0.5),
-                       _F32(0.4 * L))
-    along = u * _F32(L)
-    over = _F32(1.0 / 3.0) * r_end
-    e = np.maximum(np.maximum(r_end - over - along, along - (_F32(L) + over - r_end)), 0.0)
-    h = h * _sqrt_(np.clip(1.0 - (e / r_end) ** 2, 0.0, None))
-    cortex = np.maximum(h * (0.12 + 0.26 * mid), _F32(0.6))
-    outer = _sqrt_(np.clip(h * h - v * v, 0.0, None))
-    hi = np.maximum(h - cortex, 0.0)
-    inner = _sqrt_(np.clip(hi * hi - v * v, 0.0, None))
-    # dark marrow mid-shaft, brighter cancellous bone towards the ends
-    # (the wide forearm metaphyses are mostly cancellous: on real films the distal radius
-    # is no brighter than a metacarpal shaft)
-    medulla = 0.22 + _F32(0.12 if b.kind in ("radius", "ulna") else 0.4) * (fb + fh)
-    if end_plate:
-        w = _F32(1.0 / max(0.5 * T.scale, 0.8))
-        medulla = medulla + _F32(end_plate) * (_gauss_(along * w) + _gauss_((_F32(L) - along) * w))
-    # flared ends are flattened, wider than deep (the distal radius above all): the
-    # depth grows as the square root of the width, not with it
-    flat = _sqrt_(_F32(hw) * (1.0 - _F32(0.1) * mid) / np.maximum(h, _F32(1e-3)))
-    np.minimum(flat, 1.0, out=flat)
-    acc[sl] += (2.0 * (outer - inner) + 2.0 * medulla * inner) * flat * _F32(1.0 / T.scale)
+    _C.film_long_bone(acc, float(p0[0]), float(p0[1]), float(d[0] / L), float(d[1] / L), L, hw, b.flare0, b.flare1,
+                      base_round, head_round, 0.12 if b.kind in ("radius", "ulna") else 0.4, end_plate,
+                      max(0.5 * T.scale, 0.8), 1.0 / T.scale)
 
 
 def draw_ossicle(acc: np.ndarray, e: Ellipse, T, cortex: float = 0.06, cancellous: float = 0.5) -> None:
-    """Add a superellipse ossicle (epiphysis, carpal, sesamoid) to ``acc``: a cortical
-    shell (``cortex``, a fraction of the radius, plus 0.7 pixel) over a cancellous
-    interior of relative density ``cancellous``."""
+    """Add a superellipse ossicle (epiphysis, carpal, sesamoid) to ``acc`` (float32,
+    C-contiguous): a cortical shell (``cortex``, a fraction of the radius, plus 0.7
+    pixel) over a cancellous interior of relative density ``cancellous`` (a hamate hook,
+    seen end-on, is all cortex). ``e.cap`` bends the side facing the metaphysis round it
+    (its centre recedes, its edges run on as lips), ``e.taper`` narrows the outline
+    towards one end. An epiphysis is a disc seen edge-on, as deep along the beam as it
+    is wide; other ossicles are as deep as their short axis. The pixel arithmetic runs
+    in C++ (``_C.film_ossicle``, see csrc/phantom/film.h); the float64 reference it is
+    tested against is in python_tests/test_film_kernels.py.
+    """
     c = T(e.centre)
     a, b = float(e.axes[0] * T.scale), float(e.axes[1] * T.scale)
     if a < 0.4 or b < 0.4:
         return
-    lip = abs(e.cap) * 0.8
-    r = max(a, b) * (1.0 + lip) + 2.0
-    win = window(acc.shape, c - r, c + r)
-    if win is None:
-        return
-    sl, xs, ys = win
-    frame_angle = math.atan2(T.m[1, 0], T.m[0, 0])
-    ang = frame_angle - e.angle
-    ca, sa = _F32(math.cos(ang)), _F32(math.sin(ang))
-    dx, dy = xs - _F32(c[0]), ys - _F32(c[1])
-    xr = (dx * ca + dy * sa) * _F32(1.0 / a)
-    # the ellipse's own +y is the image's -y (the frame flips y)
-    yr = -(-dx * sa + dy * ca) * _F32(1.0 / b)
-    if e.cap:
-        # the side facing the metaphysis bends round it: its centre recedes, its edges
-        # run on as lips (+cap: the -y side, -cap: the +y side)
-        side = -yr if e.cap > 0 else yr
-        w = np.clip(side, 0.0, 1.0)
-        shift = _F32(lip) * (0.5 - xr * xr) * w
-        yr = yr - shift if e.cap > 0 else yr + shift
-    if e.taper:
-        # narrower towards one end: the width falls linearly to 1 - |taper| there
-        along = yr if e.taper > 0 else -yr
-        xr = xr / (1.0 - _F32(abs(e.taper)) * np.clip(0.5 * (along + 1.0), 0.0, 1.0))
-    p = _F32(e.exponent)
-    ax, ay = np.abs(xr), np.abs(yr)
-    rho = ax**p + ay**p if e.exponent != 2.0 else ax * ax + ay * ay
-    # an epiphysis is a disc seen edge-on: as deep along the beam as it is wide
-    depth = _F32((0.6 * a if e.name.startswith("epi_") else min(a, b)) / T.scale)
-    shell = _F32(max(1.0 - 0.7 / min(a, b) - cortex, 0.3))
-    outer = _sqrt_(np.clip(1.0 - rho, 0.0, None))
-    inner = _sqrt_(np.clip(1.0 - rho * _F32(shell ** -float(p)), 0.0, None)) * shell
+    ang = math.atan2(T.m[1, 0], T.m[0, 0]) - e.angle
+    depth = (0.6 * a if e.name.startswith("epi_") else min(a, b)) / T.scale
+    shell = max(1.0 - 0.7 / min(a, b) - cortex, 0.3)
     interior = 0.0 if e.name.endswith("hook") else cancellous
-    acc[sl] += _F32(e.density) * depth * (2.0 * (outer - inner) + _F32(2.0 * interior) * inner)
+    _C.film_ossicle(acc, float(c[0]), float(c[1]), a, b, math.cos(ang), math.sin(ang), e.cap, e.taper, e.exponent,
+                    shell, interior, e.density * depth)
 
 
 def tissue_t4(acc: np.ndarray, p0_mm, p1_mm, r_mm: float, T, flat: bool = False) -> None:

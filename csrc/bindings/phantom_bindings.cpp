@@ -67,6 +67,40 @@ void register_phantom(py::module_& m) {
       "Detector noise, blur and display look-up; overwrites `img` (see csrc/phantom/film.h).");
 
   m.def(
+      "film_long_bone",
+      [](py::array acc, float p0x, float p0y, float ux, float uy, float length, float half_width, float flare0,
+         float flare1, float base_round, float head_round, float medulla_gain, float end_plate,
+         float end_plate_width, float mm_per_pixel) {
+        float* a = writable(acc, "acc");
+        const phantom::LongBoneParams p{p0x,        p0y,        ux,           uy,        length,
+                                        half_width, flare0,     flare1,       base_round, head_round,
+                                        medulla_gain, end_plate, end_plate_width, mm_per_pixel};
+        const int64_t H = acc.shape(0), W = acc.shape(1);
+        py::gil_scoped_release release;
+        return phantom::long_bone(a, H, W, p);
+      },
+      py::arg("acc"), py::arg("p0x"), py::arg("p0y"), py::arg("ux"), py::arg("uy"), py::arg("length"),
+      py::arg("half_width"), py::arg("flare0"), py::arg("flare1"), py::arg("base_round"), py::arg("head_round"),
+      py::arg("medulla_gain"), py::arg("end_plate"), py::arg("end_plate_width"), py::arg("mm_per_pixel"),
+      "Adds a shaped long bone's path length (mm) to `acc` in place; returns the pixels evaluated "
+      "(see csrc/phantom/film.h).");
+
+  m.def(
+      "film_ossicle",
+      [](py::array acc, float cx, float cy, float a, float b, float cos_t, float sin_t, float cap, float taper,
+         float exponent, float shell, float interior, float weight) {
+        float* out = writable(acc, "acc");
+        const phantom::OssicleParams p{cx, cy, a, b, cos_t, sin_t, cap, taper, exponent, shell, interior, weight};
+        const int64_t H = acc.shape(0), W = acc.shape(1);
+        py::gil_scoped_release release;
+        return phantom::ossicle(out, H, W, p);
+      },
+      py::arg("acc"), py::arg("cx"), py::arg("cy"), py::arg("a"), py::arg("b"), py::arg("cos_t"), py::arg("sin_t"),
+      py::arg("cap"), py::arg("taper"), py::arg("exponent"), py::arg("shell"), py::arg("interior"), py::arg("weight"),
+      "Adds a superellipse ossicle's path length to `acc` in place; returns the pixels evaluated "
+      "(see csrc/phantom/film.h).");
+
+  m.def(
       "film_normal_deviates",
       [](uint64_t seed, int64_t n) {
         BONEAGE_CHECK_VALUE(n >= 0, "n must be >= 0");

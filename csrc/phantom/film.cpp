@@ -4,6 +4,7 @@
 #include <array>
 #include <cmath>
 #include <cstring>
+#include <initializer_list>
 #include <vector>
 
 #include "boneage/errors.h"
@@ -139,6 +140,142 @@ inline float exp_neg(float x) {
   return r;
 }
 
+// cos(pi s) for s in [-0.5, 0.5] (Taylor series in x = pi s to x^12, error < 1e-8),
+// written so the compiler vectorises it.
+inline float cos_pi(float s) {
+  const float x = 3.14159265358979324f * s;
+  const float x2 = x * x;
+  float c = 2.08767570e-9f;           // 1/12!
+  c = c * x2 - 2.75573192e-7f;        // 1/10!
+  c = c * x2 + 2.48015873e-5f;        // 1/8!
+  c = c * x2 - 1.38888889e-3f;        // 1/6!
+  c = c * x2 + 4.16666667e-2f;        // 1/4!
+  c = c * x2 - 0.5f;
+  return c * x2 + 1.0f;
+}
+
+// The x range [lo, hi] (inclusive, clipped to 0..width-1) where a * x + b lies in
+// [vlo, vhi]; lo > hi when empty.
+void solve_span(double a, double b, double vlo, double vhi, int64_t width, int64_t& lo, int64_t& hi) {
+  double x0 = 0.0, x1 = static_cast<double>(width - 1);
+  if (std::abs(a) < 1e-12) {
+    if (b < vlo || b > vhi) x1 = -1.0;
+  } else {
+    double t0 = (vlo - b) / a, t1 = (vhi - b) / a;
+    if (t0 > t1) std::swap(t0, t1);
+    x0 = std::max(x0, t0);
+    x1 = std::min(x1, t1);
+  }
+  lo = std::max(lo, static_cast<int64_t>(std::ceil(x0)));
+  hi = std::min(hi, static_cast<int64_t>(std::floor(x1)));
+}
+
+template <bool kEndPlate>
+void long_bone_row(float* row, int64_t xa, int64_t xb, float ry, const LongBoneParams& p) {
+  // parameters in locals: `row` could alias `p` as far as the compiler knows, and the
+  // reloads would keep the loop from vectorising
+  const float p0x = p.p0x, ux = p.ux, nx = -p.uy, ny = p.ux;
+  const float L = p.length, hw = p.half_width, inv_l = 1.0f / p.length;
+  const float f0 = p.flare0, f1 = p.flare1, medulla_gain = p.medulla_gain, scale = p.mm_per_pixel;
+  const float base_r = std::min(p.base_round * hw + 0.5f, 0.4f * L);
+  const float head_r = std::min(p.head_round * hw + 0.5f, 0.4f * L);
+  const float plate = p.end_plate, inv_w = 1.0f / p.end_plate_width;
+  const float k = 1.0f / 0.15f;
+  const float ay = ry * p.uy, vy = ry * ny;
+  // an int32 counter: SSE2 has no vector int64 -> float conversion
+  const int32_t n = static_cast<int32_t>(xb - xa + 1), x0 = static_cast<int32_t>(xa);
+  float* out = row + xa;
+  for (int32_t i = 0; i < n; ++i) {
+    const float rx = static_cast<float>(x0 + i) - p0x;
+    const float along = rx * ux + ay;
+    const float v = rx * nx + vy;
+    const float u = along * inv_l;
+    const float uc = std::min(std::max(u, 0.0f), 1.0f);
+    float mid = cos_pi(uc - 0.5f);  // sin(pi uc)
+    mid *= mid;
+    const float tb = uc * k, th = (1.0f - uc) * k;
+    const float fb = exp_neg(-tb * tb), fh = exp_neg(-th * th);
+    float h = hw * (1.0f + f0 * fb + f1 * fh - 0.1f * mid);
+    // rounded ends: a third of the rounding runs on past the end point
+    const float r_end = u < 0.5f ? base_r : head_r;
+    const float over = r_end * (1.0f / 3.0f);
+    const float e = std::max(std::max(r_end - over - along, along - (L + over - r_end)), 0.0f);
+    const float q = e / r_end;
+    h *= std::sqrt(std::max(1.0f - q * q, 0.0f));
+    const float cortex = std::max(h * (0.12f + 0.26f * mid), 0.6f);
+    const float outer = std::sqrt(std::max(h * h - v * v, 0.0f));
+    const float hi = std::max(h - cortex, 0.0f);
+    const float inner = std::sqrt(std::max(hi * hi - v * v, 0.0f));
+    float medulla = 0.22f + medulla_gain * (fb + fh);
+    if (kEndPlate) {
+      const float a0 = along * inv_w, a1 = (L - along) * inv_w;
+      medulla += plate * (exp_neg(-a0 * a0) + exp_neg(-a1 * a1));
+    }
+    // flared ends are flattened: depth grows as the square root of the width
+    const float flat = std::min(std::sqrt(hw * (1.0f - 0.1f * mid) / std::max(h, 1e-3f)), 1.0f);
+    out[i] += (2.0f * (outer - inner) + 2.0f * medulla * inner) * flat * scale;
+  }
+}
+
+// ln(x) for x in (0, 1], written so the compiler vectorises it: x = m 2^e with m in
+// [1, 2), ln m = 2 atanh(s), s = (m - 1)/(m + 1) < 1/3, odd series to s^11 (error
+// < 1e-7). x = 0 gives about -88 (its exponent bits), which exp_neg maps to ~0.
+inline float log_unit(float x) {
+  int32_t bits;
+  std::memcpy(&bits, &x, sizeof bits);
+  const int32_t e = ((bits >> 23) & 0xff) - 127;
+  bits = (bits & 0x007fffff) | 0x3f800000;
+  float m;
+  std::memcpy(&m, &bits, sizeof m);
+  const float s = (m - 1.0f) / (m + 1.0f), s2 = s * s;
+  float q = 1.0f / 11.0f;
+  q = q * s2 + 1.0f / 9.0f;
+  q = q * s2 + 1.0f / 7.0f;
+  q = q * s2 + 1.0f / 5.0f;
+  q = q * s2 + 1.0f / 3.0f;
+  q = q * s2 + 1.0f;
+  return static_cast<float>(e) * 0.693147180559945309f + 2.0f * s * q;
+}
+
+template <bool kPower>
+void ossicle_row(float* out, int32_t n, float dx0, float dy, const OssicleParams& p) {
+  const float ca = p.cos_t, sa = p.sin_t, inv_a = 1.0f / p.a, inv_b = 1.0f / p.b;
+  const float cap = p.cap, lip = std::abs(p.cap) * 0.8f, taper = std::abs(p.taper);
+  const float cap_dir = p.cap > 0.0f ? -1.0f : 1.0f, taper_dir = p.taper > 0.0f ? 1.0f : -1.0f;
+  const float expo = p.exponent, shell = p.shell, weight = p.weight, interior = p.interior;
+  const float shell_pow = kPower ? std::pow(shell, -expo) : 1.0f / (shell * shell);
+  for (int32_t i = 0; i < n; ++i) {
+    const float dx = dx0 + static_cast<float>(i);
+    float xr = (dx * ca + dy * sa) * inv_a;
+    // the ossicle's own +y is the image's -y
+    float yr = -(-dx * sa + dy * ca) * inv_b;
+    if (cap != 0.0f) {
+      // the side facing the metaphysis bends round it: its centre recedes, its edges run
+      // on as lips
+      const float w = std::min(std::max(cap_dir * yr, 0.0f), 1.0f);
+      yr += cap_dir * lip * (0.5f - xr * xr) * w;
+    }
+    if (taper != 0.0f) xr = xr / (1.0f - taper * std::min(std::max(0.5f * (taper_dir * yr + 1.0f), 0.0f), 1.0f));
+    float rho;
+    if (kPower) {
+      // |x|^p = exp(p ln |x|); beyond 1 the pixel is outside the outline whatever the power
+      const float ax = std::min(std::abs(xr), 1.0f), ay = std::min(std::abs(yr), 1.0f);
+      rho = exp_neg(expo * log_unit(ax)) + exp_neg(expo * log_unit(ay));
+    } else {
+      rho = xr * xr + yr * yr;
+    }
+    const float outer = std::sqrt(std::max(1.0f - rho, 0.0f));
+    const float inner = std::sqrt(std::max(1.0f - rho * shell_pow, 0.0f)) * shell;
+    out[i] += weight * (2.0f * (outer - inner) + 2.0f * interior * inner);
+  }
+}
+
+bool all_finite(std::initializer_list<float> values) {
+  for (float v : values)
+    if (!std::isfinite(v)) return false;
+  return true;
+}
+
 void check_grid(const Grid& g, const char* name) {
   BONEAGE_CHECK_VALUE(g.data != nullptr && g.height >= 1 && g.width >= 1, name, ": empty grid");
 }
@@ -219,6 +356,68 @@ void read_out(float* img, int64_t height, int64_t width, uint64_t seed, float sd
   else
     read_out_impl(img, height, width, seed, sd, static_cast<const uint8_t*>(lut), lut_size,
                   static_cast<uint8_t*>(out));
+}
+
+int64_t long_bone(float* acc, int64_t height, int64_t width, const LongBoneParams& p) {
+  BONEAGE_CHECK_VALUE(height >= 1 && width >= 1, "long_bone: empty image");
+  BONEAGE_CHECK_VALUE(all_finite({p.p0x, p.p0y, p.ux, p.uy, p.length, p.half_width, p.flare0, p.flare1, p.base_round,
+                                  p.head_round, p.medulla_gain, p.end_plate, p.end_plate_width, p.mm_per_pixel}),
+                      "long_bone: parameters must be finite");
+  BONEAGE_CHECK_VALUE(p.length > 0.0f && p.half_width > 0.0f && p.end_plate_width > 0.0f,
+                      "long_bone: length, half_width and end_plate_width must be > 0");
+  BONEAGE_CHECK_VALUE(std::abs(p.ux * p.ux + p.uy * p.uy - 1.0f) < 1e-3f, "long_bone: (ux, uy) must be a unit vector");
+  // The outline stays within vmax of the axis (the flares add at most their sum) and
+  // within a third of the end rounding past each end; a pixel of margin on each.
+  const double hw = p.half_width, L = p.length;
+  const double vmax = hw * (1.0 + std::abs(p.flare0) + std::abs(p.flare1)) + 1.0;
+  const double r_end = std::min(std::max(p.base_round, p.head_round) * hw + 0.5, 0.4 * L);
+  const double alo = -r_end / 3.0 - 1.0, ahi = L + r_end / 3.0 + 1.0;
+  const double p1y = p.p0y + p.uy * L, reach = vmax + r_end / 3.0 + 2.0;
+  const int64_t y0 = std::max<int64_t>(0, static_cast<int64_t>(std::floor(std::min<double>(p.p0y, p1y) - reach)));
+  const int64_t y1 = std::min<int64_t>(height - 1, static_cast<int64_t>(std::ceil(std::max<double>(p.p0y, p1y) + reach)));
+  const double nx = -p.uy, ny = p.ux;
+  int64_t evaluated = 0;
+  for (int64_t y = y0; y <= y1; ++y) {
+    const double ry = static_cast<double>(y) - p.p0y;
+    int64_t xa = 0, xb = width - 1;
+    solve_span(p.ux, ry * p.uy - p.p0x * p.ux, alo, ahi, width, xa, xb);
+    solve_span(nx, ry * ny - p.p0x * nx, -vmax, vmax, width, xa, xb);
+    if (xa > xb) continue;
+    float* row = acc + y * width;
+    if (p.end_plate != 0.0f)
+      long_bone_row<true>(row, xa, xb, static_cast<float>(ry), p);
+    else
+      long_bone_row<false>(row, xa, xb, static_cast<float>(ry), p);
+    evaluated += xb - xa + 1;
+  }
+  return evaluated;
+}
+
+int64_t ossicle(float* acc, int64_t height, int64_t width, const OssicleParams& p) {
+  BONEAGE_CHECK_VALUE(height >= 1 && width >= 1, "ossicle: empty image");
+  BONEAGE_CHECK_VALUE(all_finite({p.cx, p.cy, p.a, p.b, p.cos_t, p.sin_t, p.cap, p.taper, p.exponent, p.shell,
+                                  p.interior, p.weight}),
+                      "ossicle: parameters must be finite");
+  BONEAGE_CHECK_VALUE(p.a > 0.0f && p.b > 0.0f, "ossicle: semi-axes must be > 0");
+  BONEAGE_CHECK_VALUE(p.exponent >= 1.0f, "ossicle: exponent must be >= 1");
+  BONEAGE_CHECK_VALUE(p.shell > 0.0f && p.shell <= 1.0f, "ossicle: shell must be in (0, 1]");
+  BONEAGE_CHECK_VALUE(std::abs(p.taper) < 1.0f, "ossicle: |taper| must be < 1");
+  const double r = std::max(p.a, p.b) * (1.0 + std::abs(p.cap) * 0.8) + 2.0;
+  const int64_t x0 = std::max<int64_t>(0, static_cast<int64_t>(std::floor(p.cx - r)));
+  const int64_t x1 = std::min<int64_t>(width - 1, static_cast<int64_t>(std::ceil(p.cx + r)));
+  const int64_t y0 = std::max<int64_t>(0, static_cast<int64_t>(std::floor(p.cy - r)));
+  const int64_t y1 = std::min<int64_t>(height - 1, static_cast<int64_t>(std::ceil(p.cy + r)));
+  if (x1 < x0 || y1 < y0) return 0;
+  const int32_t n = static_cast<int32_t>(x1 - x0 + 1);
+  const float dx0 = static_cast<float>(static_cast<double>(x0) - p.cx);
+  for (int64_t y = y0; y <= y1; ++y) {
+    const float dy = static_cast<float>(static_cast<double>(y) - p.cy);
+    if (p.exponent == 2.0f)
+      ossicle_row<false>(acc + y * width + x0, n, dx0, dy, p);
+    else
+      ossicle_row<true>(acc + y * width + x0, n, dx0, dy, p);
+  }
+  return static_cast<int64_t>(n) * (y1 - y0 + 1);
 }
 
 void normal_deviates(uint64_t seed, int64_t n, float* out) {

@@ -41,6 +41,45 @@ void expose(const float* bone, int64_t height, int64_t width, Grid soft, Grid te
 void read_out(float* img, int64_t height, int64_t width, uint64_t seed, float sd, const void* lut,
               int64_t lut_size, int bits, void* out);
 
+// A shaped long bone of phantom v2/v3 (boneage_fast.data.film.draw_long_bone), in
+// pixels: the bone runs from p0 along the unit axis (ux, uy) for `length` pixels.
+struct LongBoneParams {
+  float p0x, p0y;          // proximal end
+  float ux, uy;            // unit axis towards the distal end
+  float length;            // pixels
+  float half_width;        // shaft half-width, pixels
+  float flare0, flare1;    // relative widening at the base and at the head
+  float base_round;        // end rounding, a fraction of the half-width
+  float head_round;
+  float medulla_gain;      // how much brighter the cancellous ends are than the marrow
+  float end_plate;         // density of the dense end plates (0: none)
+  float end_plate_width;   // their Gaussian width, pixels
+  float mm_per_pixel;      // the path length is added in mm
+};
+
+// Adds the bone's path length (mm) through cortex and cancellous interior to `acc`
+// (height x width, row-major) over the pixels its outline can reach; pixels outside the
+// image are skipped. Returns the number of pixels evaluated.
+int64_t long_bone(float* acc, int64_t height, int64_t width, const LongBoneParams& p);
+
+// A superellipse ossicle (epiphysis, carpal, sesamoid) of phantom v2/v3
+// (boneage_fast.data.film.draw_ossicle), in pixels.
+struct OssicleParams {
+  float cx, cy;        // centre
+  float a, b;          // semi-axes along the ossicle's own x and y
+  float cos_t, sin_t;  // its rotation in the image
+  float cap;           // 0: a disc; +-1: a cap whose -y (+) or +y (-) side wraps the metaphysis
+  float taper;         // the width falls linearly to 1 - |taper| at the +y (+) or -y (-) end
+  float exponent;      // superellipse exponent (2: an ellipse)
+  float shell;         // inner outline over outer (1 - cortex)
+  float interior;      // relative density of the cancellous interior
+  float weight;        // density times depth (mm)
+};
+
+// Adds the ossicle's path length to `acc` over its bounding square; returns the pixels
+// evaluated.
+int64_t ossicle(float* acc, int64_t height, int64_t width, const OssicleParams& p);
+
 // The normal deviates read_out uses, for tests: n values from `seed`.
 void normal_deviates(uint64_t seed, int64_t n, float* out);
 
