@@ -221,7 +221,7 @@ def test_long_bone_adds_and_clips_at_the_image_edge():
     np.testing.assert_allclose(got - base, ref, atol=2e-3, rtol=0)
 
 
-def _ossicle_f64(shape, c, a, b, ang, cap, taper, p, shell, interior, weight):
+def _ossicle_f64(shape, c, a, b, ang, cap, taper, p, shell, interior, weight, bend=0.0):
     """A superellipse ossicle's path length, float64, from film.draw_ossicle's formulas."""
     y, x = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float64)
     dx, dy = x - c[0], y - c[1]
@@ -231,6 +231,7 @@ def _ossicle_f64(shape, c, a, b, ang, cap, taper, p, shell, interior, weight):
         side = -yr if cap > 0 else yr
         shift = 0.8 * abs(cap) * (0.5 - xr ** 2) * np.clip(side, 0, 1)
         yr = yr - shift if cap > 0 else yr + shift
+    yr = yr - bend * xr ** 2
     if taper:
         along = yr if taper > 0 else -yr
         xr = xr / (1 - abs(taper) * np.clip(0.5 * (along + 1), 0, 1))
@@ -240,16 +241,17 @@ def _ossicle_f64(shape, c, a, b, ang, cap, taper, p, shell, interior, weight):
     return weight * (2 * (outer - inner) + 2 * interior * inner)
 
 
-@pytest.mark.parametrize("cap, taper, p, interior", [
-    (0.0, 0.0, 2.0, 0.5), (0.0, 0.0, 2.8, 0.5), (0.7, 0.0, 2.2, 0.4), (-0.9, 0.0, 2.8, 0.4),
-    (0.0, 0.55, 3.1, 0.35), (0.0, -0.3, 2.0, 0.35), (0.0, 0.0, 2.0, 0.0),
+@pytest.mark.parametrize("cap, taper, p, interior, bend", [
+    (0.0, 0.0, 2.0, 0.5, 0.0), (0.0, 0.0, 2.8, 0.5, 0.0), (0.7, 0.0, 2.2, 0.4, 0.0), (-0.9, 0.0, 2.8, 0.4, 0.0),
+    (0.0, 0.55, 3.1, 0.35, 0.0), (0.0, -0.3, 2.0, 0.35, 0.0), (0.0, 0.0, 2.0, 0.0, 0.0),
+    (0.0, 0.0, 2.8, 0.35, 0.35), (0.0, -0.3, 2.0, 0.35, -0.5), (0.7, 0.0, 2.8, 0.4, 0.25),
 ])
 @pytest.mark.parametrize("ang", [0.0, 0.6, -1.1])
-def test_ossicle_matches_a_float64_reference(cap, taper, p, interior, ang):
+def test_ossicle_matches_a_float64_reference(cap, taper, p, interior, bend, ang):
     shape, c, a, b, shell, weight = (120, 140), (71.3, 58.6), 30.0, 19.0, 0.8, 5.0
     got = np.zeros(shape, np.float32)
-    n = _C.film_ossicle(got, c[0], c[1], a, b, np.cos(ang), np.sin(ang), cap, taper, p, shell, interior, weight)
-    ref = _ossicle_f64(shape, c, a, b, ang, cap, taper, p, shell, interior, weight)
+    n = _C.film_ossicle(got, c[0], c[1], a, b, np.cos(ang), np.sin(ang), cap, taper, p, shell, interior, weight, bend)
+    ref = _ossicle_f64(shape, c, a, b, ang, cap, taper, p, shell, interior, weight, bend)
     assert n > 0 and ref.max() > 2.0
     # the power runs through a polynomial log and exp (~3e-7 relative), amplified by the
     # square root at the outline
@@ -261,13 +263,13 @@ def test_draw_ossicle_matches_the_reference_through_a_frame():
     from boneage_fast.data import film
     from boneage_fast.data.anatomy import Ellipse
 
-    e = Ellipse("capitate", np.array([20.0, 15.0]), np.array([7.0, 10.0]), 0.3, 1.1, 2.9, taper=-0.3)
+    e = Ellipse("capitate", np.array([20.0, 15.0]), np.array([7.0, 10.0]), 0.3, 1.1, 2.9, taper=-0.3, bend=0.3)
     got = np.zeros((160, 170), np.float32)
     film.draw_ossicle(got, e, _Scale(4.0), 0.06, 0.5)
     # _Scale keeps y, so the frame's rotation is 0 and the ossicle turns by -angle
     a, b = 28.0, 40.0
     shell = 1 - 0.7 / a - 0.06
-    ref = _ossicle_f64(got.shape, (80.0, 60.0), a, b, -0.3, 0.0, -0.3, 2.9, shell, 0.5, 1.1 * a / 4.0)
+    ref = _ossicle_f64(got.shape, (80.0, 60.0), a, b, -0.3, 0.0, -0.3, 2.9, shell, 0.5, 1.1 * a / 4.0, 0.3)
     np.testing.assert_allclose(got, ref, atol=3e-3, rtol=0)
 
 
@@ -294,6 +296,8 @@ def test_long_bone_rejects_bad_parameters(kwargs, match):
     (dict(exponent=0.5), "exponent must be >= 1"),
     (dict(shell=0.0), "shell must be in"),
     (dict(taper=1.0), r"\|taper\| must be < 1"),
+    (dict(bend=1.5), r"\|bend\| must be <= 1"),
+    (dict(bend=float("nan")), "parameters must be finite"),
     (dict(cx=float("nan")), "parameters must be finite"),
 ])
 def test_ossicle_rejects_bad_parameters(kwargs, match):

@@ -89,7 +89,7 @@ def test_hard_cases_decouple_size_from_maturity():
 
 
 # ---------------------------------------------------------------- rendered images
-@pytest.mark.parametrize("style", ["v1", "v2", "v3"])
+@pytest.mark.parametrize("style", ["v1", "v2", "v3", "v4"])
 def test_render_is_deterministic_and_seed_dependent(style):
     a = render(100.0, True, seed=11, size=(600, 500), style=style)
     b = render(100.0, True, seed=11, size=(600, 500), style=style)
@@ -98,7 +98,7 @@ def test_render_is_deterministic_and_seed_dependent(style):
     assert not np.array_equal(a.image, c.image)
 
 
-@pytest.mark.parametrize("style", ["v1", "v2", "v3"])
+@pytest.mark.parametrize("style", ["v1", "v2", "v3", "v4"])
 @pytest.mark.parametrize("age, male", [(6, True), (72, False), (150, True), (220, False)])
 def test_boxes_contain_the_hand_and_the_rois(age, male, style):
     s = render(age, male, seed=int(age), size=(800, 640), nuisance=False, style=style)
@@ -118,7 +118,7 @@ def test_boxes_contain_the_hand_and_the_rois(age, male, style):
         assert x0 - 1 <= rx0 < rx1 <= x1 + 1 and y0 - 1 <= ry0 < ry1 <= y1 + 1
 
 
-@pytest.mark.parametrize("style", ["v1", "v2", "v3"])
+@pytest.mark.parametrize("style", ["v1", "v2", "v3", "v4"])
 def test_acquisition_ranges_and_labels(style):
     sizes, angles = [], []
     for seed in range(12):
@@ -141,7 +141,7 @@ def test_rater_noise_has_the_documented_spread():
     assert abs(np.std(d) - RATER_SD_MONTHS) < 1.5 and abs(np.mean(d)) < 1.6
 
 
-@pytest.mark.parametrize("style", ["v1", "v2", "v3"])
+@pytest.mark.parametrize("style", ["v1", "v2", "v3", "v4"])
 def test_bone_brighter_than_soft_tissue_and_cortex_than_medulla(style):
     s = render(150.0, True, seed=4, size=(1600, 1280), nuisance=False, style=style)
     img = s.image.astype(float)
@@ -170,7 +170,7 @@ def test_bone_brighter_than_soft_tissue_and_cortex_than_medulla(style):
     (dict(bone_age="x", male=True, seed=0), "bone_age"),
     (dict(bone_age=10, male=True, seed=0, bits=12), "bits"),
     (dict(bone_age=10, male=True, seed=0, size=(10, 10)), "size"),
-    (dict(bone_age=10, male=True, seed=0, style="v4"), "style"),
+    (dict(bone_age=10, male=True, seed=0, style="v5"), "style"),
     (dict(bone_age=10, male=True, seed=0, style=None), "style"),
 ])
 def test_bad_arguments_raise(kwargs, match):
@@ -178,7 +178,7 @@ def test_bad_arguments_raise(kwargs, match):
         render(**kwargs)
 
 
-@pytest.mark.parametrize("style", ["v1", "v2", "v3"])
+@pytest.mark.parametrize("style", ["v1", "v2", "v3", "v4"])
 @pytest.mark.parametrize("male", [True, False])
 def test_wrist_fills_with_bone_as_carpals_ossify(male, style):
     # Image-level maturity: in the wrist ROI, the share of pixels brighter than the soft

@@ -89,9 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--work", default="/tmp/boneage_experiment")
     p.add_argument("--out", default=os.path.join(here, "..", "docs", "results.md"))
     p.add_argument("--report-only", action="store_true", help="only rewrite the report from finished runs")
-    p.add_argument("--style", choices=("v1", "v2", "v3"), default="v3",
+    p.add_argument("--style", choices=("v1", "v2", "v3", "v4"), default="v3",
                    help="phantom generation of all three sets; each style has its own work folder and report "
-                        "(v1: docs/results.md, the Table II record; v2, v3: docs/results_phantom_v2.md, _v3.md)")
+                        "(v1: docs/results.md, the Table II record; v2, v3, v4: docs/results_phantom_v2.md, _v3.md, _v4.md)")
     args = p.parse_args(argv)
     prof = PROFILES[args.profile]
     work = os.path.join(args.work, args.profile if args.style == "v1" else f"{args.profile}_{args.style}")

@@ -204,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=240, help="phantoms to render per style")
     ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--styles", nargs="+", default=["v1", "v2", "v3"], choices=["v1", "v2", "v3"])
+    ap.add_argument("--styles", nargs="+", default=["v1", "v2", "v3"], choices=["v1", "v2", "v3", "v4"])
     ap.add_argument("--out", default=os.path.join(HERE, "..", "docs", "phantom_geometry.md"))
     args = ap.parse_args(argv)
     if not os.path.isdir(os.path.join(REAL, "rsna_ossification_roi_boxes")):

@@ -97,6 +97,31 @@ CARPUS_CENTRE_V2 = (3.0, 12.0)
 # version 2 stays free of overlaps.
 CARPAL_TAPER_V3 = {"capitate": -0.3, "hamate": -0.55, "triquetrum": -0.35, "lunate": 0.3, "scaphoid": 0.15,
                    "trapezium": 0.2, "trapezoid": -0.25, "pisiform": 0.0}
+# Version 4's mature carpals are this much larger than their version 2/3 outlines
+# (semi-axes; reached as each bone takes its adult size): on real PA films the carpals
+# touch with thin joint spaces and their projections overlap (capitate over hamate,
+# trapezium over trapezoid, pisiform over triquetrum), where versions 2 and 3 left a
+# tidy mosaic with ~2 mm gaps (docs/phantom.md, section 7).
+CARPAL_GROWTH_V4 = 0.3
+# ... and less dense: version 3's carpals carried ~40 % more bone path than a metacarpal
+# shaft (p90 of the path over the bone, 9.4 mm against 6.4 at 13 years), so that two
+# overlapping ones saturated the film; on real films the carpals are about as bright as
+# the metacarpals and their overlaps only a little brighter. The distal radial
+# epiphysis likewise.
+CARPAL_DENSITY_V4 = 0.7
+# ... and curved where the real bones are (``Ellipse.bend``): the lunate a crescent open
+# distally round the capitate's head, the scaphoid a kidney concave towards the capitate
+CARPAL_BEND_V4 = {"lunate": 0.35, "scaphoid": 0.3}
+# Version 4's metacarpals and phalanges are drawn this much wider than version 3's, on
+# the same layout (joint positions, epiphysis thickness, ROI boxes and the hand outline
+# unchanged): beside the real films of ../shared/realdata (an 11-year-old's metacarpal 3
+# is about 6 shaft widths long, version 3's about 8.5) version 3's rays were slender
+# and stood apart.
+RAY_WIDTH_V4 = 1.2
+# ... in a fuller palm, wrist and forearm (soft-tissue radii), as on those films
+PALM_V4 = 1.15
+RADIAL_EPIPHYSIS_DENSITY_V4 = 0.8
+RADIAL_EPIPHYSIS_BEND_V4 = 0.25
 # v2 metacarpal bases sit on the distal carpal row and fan out to the v1 heads.
 RAY_BASE_X_V2 = (31.0, 13.5, 3.5, -6.5, -15.5)
 RAY_BASE_Y_V2 = (21.5, 25.5, 29.0, 29.5, 29.0)
@@ -272,6 +297,9 @@ class Ellipse:
     # v3 carpals: the outline narrows linearly along its own y to 1 - |taper| of its
     # width at one end (+: the +y end, -: the -y end)
     taper: float = 0.0
+    # v4 carpals: the midline curves to y' = bend x'^2 (in units of the semi-axes): the
+    # ends of the long axis swing towards +y, a crescent (lunate) or kidney (scaphoid)
+    bend: float = 0.0
 
 
 @dataclass
@@ -331,11 +359,13 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
     plumper soft tissue, cartilaginous bone ends in young hands (the ossified shaft stops
     short of the joint), broad young palms, tapered carpal outlines, a thicker radial
     epiphysis nearer the carpus, thinner physes and joint spaces (docs/phantom.md). The
-    ROI boxes keep version 2's fitted sizes. Versions 1 and 2 are kept unchanged for the
-    experiments run on them.
+    ROI boxes keep version 2's fitted sizes. Version 4 is version 3 with mature carpals
+    ``CARPAL_GROWTH_V4`` larger, touching and overlapping in projection, and carpals and
+    radial epiphysis less dense (``CARPAL_DENSITY_V4``). Versions 1 to 3
+    are kept unchanged for the experiments and models trained on them.
     """
-    if version not in (1, 2, 3):
-        raise ValueError(f"version must be 1, 2 or 3, got {version!r}")
+    if version not in (1, 2, 3, 4):
+        raise ValueError(f"version must be 1, 2, 3 or 4, got {version!r}")
     v2 = version >= 2
     s, male, ba = subject.size_scale, subject.male, subject.bone_age
     hand = Hand(subject)
@@ -345,8 +375,8 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
     # version 3: bones as slender as the real films' (width in proportion to length) in
     # plumper young hands (soft tissue broader still); the ROI boxes keep version 2's
     # fitted sizes
-    bw = s if version == 3 else sw
-    tw = s ** 0.6 if version == 3 else sw
+    bw = s if version >= 3 else sw
+    tw = s ** 0.6 if version >= 3 else sw
     for g in EPIPHYSIS_EVENTS:
         hand.epiphyses[g] = epiphysis_state(g, ba, male, version)
     hand.joints = {"DIP": [], "PIP": [], "MCP": [], "Radius": [], "Ulna": [], "Wrist": []}
@@ -359,10 +389,10 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
         ray_angle0 = ray_angle[ray] + subject.finger_spread * (2 - ray) * (0.6 if ray else 0.3)
         # version 3: the phalanges turn at the MCP joint
         bend = 0.0
-        if version == 3:
+        if version >= 3:
             bend = subject.thumb_abduction if ray == 0 else subject.phalanx_spread * (2 - ray) * 0.6
         base = np.array([base_x[ray], base_y[ray]]) * s
-        if version == 3:
+        if version >= 3:
             # a young palm is broad: the metacarpals sit apart in a carpus that is still
             # mostly cartilage (the RSNA MCP spread under 5 years, scripts/phantom_realism.py)
             base[0] *= 1.0 + 0.35 * (1.0 - smoothstep(ba / 96.0))
@@ -378,13 +408,15 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
             hw = 0.5 * ADULT_WIDTHS[g] * bw * w * (1.12 if ray == 0 else 1.0) * (0.9 if ray == 4 else 1.0)
             if v2:  # slimmer shafts (their flared ends keep the joints as wide)
                 hw *= SHAFT_WIDTH_V2
+            # version 4 draws the bones (and their epiphyses) wider on the same layout
+            draw_hw = hw * RAY_WIDTH_V4 if version >= 4 else hw
             group = "thumb_metacarpal" if (g == "metacarpal" and ray == 0) else g
             ratio, fusion = hand.epiphyses[group]
             # Epiphysis at the base (phalanges, thumb metacarpal) or the head (metacarpals 2-5).
             at_head = g == "metacarpal" and ray != 0
             ep_thick = ((0.28 + 0.18 * ratio) if v2 else (0.2 + 0.14 * ratio)) * 2 * hw if ratio > 0 else 0.0
             room = 0.0  # version 3: the cartilaginous end the shaft has not reached
-            if version == 3:  # a thin dark line under a capping epiphysis, as on real films
+            if version >= 3:  # a thin dark line under a capping epiphysis, as on real films
                 physis = (1.0 - fusion) * (1.1 - 0.6 * min(ratio, 1.0))
                 # A young bone's epiphyseal end is cartilage: the ossified shaft stops
                 # short of the joint by a quarter of the segment at birth (real infants'
@@ -397,14 +429,14 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
                 physis = (1.0 - fusion) * (1.5 - 0.7 * min(ratio, 1.0)) if ratio > 0 else 0.0
             else:
                 physis = (1.0 - fusion) * 1.4 * s if ratio > 0 else 0.0
-            spare = max(room - ep_thick - physis, 0.0) if version == 3 else 0.0
+            spare = max(room - ep_thick - physis, 0.0) if version >= 3 else 0.0
             if not at_head and (ratio > 0 or room):
                 ep_c = p + axis * (spare / 2 + ep_thick / 2)
                 advance = max(room, ep_thick + physis)
                 p = p + axis * advance
                 L -= advance
             head_room = max(room, ep_thick + physis if ratio > 0 else 0.0)
-            if at_head and version == 3:
+            if at_head and version >= 3:
                 # the head's cartilage inside the segment version 2 would draw
                 L += (ep_thick + physis if ratio > 0 else 0.0) - head_room
             p0 = p
@@ -413,7 +445,7 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
                 kind = "metacarpal" if g == "metacarpal" else "distal" if g == "distal" else "phalanx"
                 base_flare, head_flare = {"metacarpal": (0.22, 0.45), "phalanx": (0.45, 0.25),
                                           "distal": (0.45, 0.12)}[kind]
-                hand.bones.append(LongBone(f"{g}{ray + 1}", p0, p1, hw, base_flare, head_flare, kind))
+                hand.bones.append(LongBone(f"{g}{ray + 1}", p0, p1, draw_hw, base_flare, head_flare, kind))
             else:
                 hand.bones.append(LongBone(f"{g}{ray + 1}", p0, p1, hw, 0.30, 0.22 if g != "distal" else 0.08))
             if ratio > 0:
@@ -421,7 +453,7 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
                     ep_c = p1 + axis * (physis + spare / 2 + ep_thick / 2)
                 if v2:
                     # as wide as the metaphysis it sits on when it caps (ratio 1)
-                    end_w = hw * (1.0 + (head_flare if at_head else base_flare))
+                    end_w = draw_hw * (1.0 + (head_flare if at_head else base_flare))
                     ax = np.array([end_w * 0.95 * ratio, ep_thick / 2])
                     cap = smoothstep((ratio - 0.85) / 0.2) * (1.0 - fusion)
                     hand.ossicles.append(Ellipse(f"epi_{g}{ray + 1}", ep_c, ax, -angle, 1.0,
@@ -430,9 +462,9 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
                     ax = np.array([hw * 1.25 * ratio, ep_thick / 2])
                     hand.ossicles.append(Ellipse(f"epi_{g}{ray + 1}", ep_c, ax, -angle, 1.0))
             if at_head and (ratio > 0 or room):
-                p1 = p1 + axis * (head_room if version == 3 else physis + ep_thick)
+                p1 = p1 + axis * (head_room if version >= 3 else physis + ep_thick)
             joint_hw = 1.7 * hw
-            roi_hw = hw if version != 3 else hw * sw / bw
+            roi_hw = hw if version < 3 else hw * sw / bw
             if g == "metacarpal":
                 hand.joints["MCP"].append((p1 + axis * gap / 2, ROI_HALF_V2["MCP"] * roi_hw if v2 else joint_hw))
             elif g == "proximal":  # thumb: IP joint
@@ -446,7 +478,7 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
         mcp = hand.joints["MCP"][-1][0]
         hand.tissue.append((mcp, tip - axis * finger_r * 0.6, finger_r))
         # the palm (rays 2-5) and the thenar eminence (thumb) around each metacarpal
-        palm_r = (15.0 if ray == 0 else 13.5) * tw * w
+        palm_r = (15.0 if ray == 0 else 13.5) * tw * w * (PALM_V4 if version >= 4 else 1.0)
         mc_axis = _rot(np.array([0.0, 1.0]), -ray_angle0)
         hand.tissue.append((base - mc_axis * (4 * s), mcp - mc_axis * (2 * s), palm_r))
         if ray == 0 and ba >= event(SESAMOID_ONSET, male):
@@ -455,8 +487,9 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
             hand.ossicles.append(Ellipse("sesamoid", mcp + _rot(np.array([-3.0, -1.5]), -ray_angle0) * s,
                                          np.array([2.2, 2.2]) * s, 0.0, 1.1))
     # palm, wrist and forearm soft tissue
-    hand.tissue.append((np.array([0.0, 20.0]) * s, np.array([-2.0, 60.0]) * s, 24.0 * tw * w))
-    hand.tissue.append((np.array([-3.0, -175.0]) * s, np.array([0.0, 10.0]) * s, 27.0 * tw * w))
+    bulk = PALM_V4 if version >= 4 else 1.0
+    hand.tissue.append((np.array([0.0, 20.0]) * s, np.array([-2.0, 60.0]) * s, 24.0 * tw * w * bulk))
+    hand.tissue.append((np.array([-3.0, -175.0]) * s, np.array([0.0, 10.0]) * s, 27.0 * tw * w * bulk))
     if v2:
         # the thenar eminence and the first web fill the space between the thumb and the
         # index ray (real films have no gap of background there)
@@ -483,8 +516,18 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
             axes = np.array([min(a, r), min(b, r)]) * f * s
             expo = 2.0 + (p - 2.0) * f
             # version 3: the adult outline's taper, reached as the bone takes its adult shape
-            taper = CARPAL_TAPER_V3[name] * f if version == 3 else 0.0
-            hand.ossicles.append(Ellipse(name, np.array([cx, cy]) * s, axes, ang, 1.0, expo, taper=taper))
+            taper = CARPAL_TAPER_V3[name] * f if version >= 3 else 0.0
+            bend = 0.0
+            if version >= 4:
+                # version 4: a maturing carpal fills its place and more, as on a PA film
+                # (the bones touch and their projections overlap by a few millimetres),
+                # and the lunate and scaphoid take their curved shapes
+                mature = smoothstep((f - 0.4) / 0.6)
+                axes = axes * (1.0 + CARPAL_GROWTH_V4 * mature)
+                bend = CARPAL_BEND_V4.get(name, 0.0) * mature
+            density = CARPAL_DENSITY_V4 if version >= 4 else 1.0
+            hand.ossicles.append(Ellipse(name, np.array([cx, cy]) * s, axes, ang, density, expo, taper=taper,
+                                         bend=bend))
             if name == "hamate" and f > 0.6:  # the hook, seen end-on as a ring
                 hand.ossicles.append(Ellipse("hamate_hook", np.array([cx + 1.5, cy - 2.5]) * s,
                                              np.array([2.0, 2.4]) * s * f, 0.3, 0.6))
@@ -507,7 +550,7 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
         ratio, fusion = hand.epiphyses[name]
         # version 3: 2 mm nearer the carpus (the proximal row sits on the radial
         # epiphysis), less the cartilage of an epiphysis not yet ossified
-        top = np.array([x, lo + ((2.0 - 6.0 * (1.0 - min(ratio, 1.0))) if version == 3 else 0.0)]) * s
+        top = np.array([x, lo + ((2.0 - 6.0 * (1.0 - min(ratio, 1.0))) if version >= 3 else 0.0)]) * s
         if v2:
             hand.bones.append(LongBone(name, top - np.array([0.0, 140.0]) * s, top, hw * bw * w, 0.0,
                                        1.0 if name == "radius" else 0.3, name))
@@ -516,14 +559,19 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
         if ratio > 0:
             # version 3: the distal radial epiphysis a thicker wedge reaching up to the
             # proximal carpal row (version 2 left a ~3 mm gap of soft tissue)
-            thick = ((3.0 + 5.5 * ratio) if version == 3 and name == "radius" else (2.5 + 3.5 * ratio)) * s
+            thick = ((3.0 + 5.5 * ratio) if version >= 3 and name == "radius" else (2.5 + 3.5 * ratio)) * s
             c = top + np.array([0.0, (1 - fusion) * 1.2 * s + thick / 2])
             if v2:
                 end_w = hw * bw * w * (2.0 if name == "radius" else 1.3)
                 cap = smoothstep((ratio - 0.85) / 0.2) * (1.0 - fusion)
                 # the radial epiphysis is a wedge, thicker on the radial (thumb) side
+                density, bend = 1.0, 0.0
+                if version >= 4 and name == "radius":
+                    # version 4: lighter, and curved round the proximal carpal row (the
+                    # concave articular surface, the styloid rising on the thumb side)
+                    density, bend = RADIAL_EPIPHYSIS_DENSITY_V4, RADIAL_EPIPHYSIS_BEND_V4 * min(ratio, 1.0)
                 hand.ossicles.append(Ellipse(f"epi_{name}", c, np.array([end_w * 0.95 * ratio, thick / 2]),
-                                             0.12 if name == "radius" else 0.0, 1.0, 2.8, cap))
+                                             0.12 if name == "radius" else 0.0, density, 2.8, cap, bend=bend))
             else:
                 hand.ossicles.append(Ellipse(f"epi_{name}", c, np.array([hw * 1.4 * ratio * sw * w, thick / 2]),
                                              0.08 if name == "radius" else 0.0, 1.0))

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import io
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from PIL import Image
@@ -73,6 +73,9 @@ class Look:
     end_plate: float = 0.0  # the long bones' dense end plates (:func:`draw_long_bone`)
     bright_background: float = 0.15  # probability of a grey background (with nuisance)
     bright_range: tuple[float, float] = (0.25, 0.5)  # its level before the display curve
+    # the bone texture: "oriented" (smooth grain along the hand, :func:`oriented_texture_coarse`)
+    # or "network" (a mesh of trabeculae round darker pores, :func:`network_texture_coarse`)
+    texture: str = "oriented"
 
 
 LOOKS = {
@@ -95,7 +98,11 @@ LOOKS = {
                    ossicle_cortex=0.12, ossicle_cancellous=0.25, end_plate=0.8, bright_background=1.0,
                    bright_range=(0.25, 0.55)),
 }
-#: the share of v3 films drawn with the ``"v3_raw"`` look
+# v4: v3's looks with a trabecular network in the bone (a mesh of bright lines ~1 mm
+# apart round darker pores, as on the real films) in place of v3's smooth oriented grain
+LOOKS["v4"] = replace(LOOKS["v3"], texture="network", texture_amplitude=0.17)
+LOOKS["v4_raw"] = replace(LOOKS["v3_raw"], texture="network", texture_amplitude=0.17)
+#: the share of v3 (and v4) films drawn with the ``"v3_raw"`` (``"v4_raw"``) look
 RAW_FRACTION = 0.2
 
 # End shapes of the long bones: (base rounding, head rounding) as a fraction of the
@@ -191,8 +198,9 @@ def draw_ossicle(acc: np.ndarray, e: Ellipse, T, cortex: float = 0.06, cancellou
     pixel) over a cancellous interior of relative density ``cancellous`` (a hamate hook,
     seen end-on, is all cortex). ``e.cap`` bends the side facing the metaphysis round it
     (its centre recedes, its edges run on as lips), ``e.taper`` narrows the outline
-    towards one end. An epiphysis is a disc seen edge-on, as deep along the beam as it
-    is wide; other ossicles are as deep as their short axis. The pixel arithmetic runs
+    towards one end, ``e.bend`` curves its midline. An epiphysis is a disc seen
+    edge-on, as deep along the beam as it is wide; other ossicles are as deep as their
+    short axis. The pixel arithmetic runs
     in C++ (``_C.film_ossicle``, see csrc/phantom/film.h); the float64 reference it is
     tested against is in python_tests/test_film_kernels.py.
     """
@@ -205,7 +213,7 @@ def draw_ossicle(acc: np.ndarray, e: Ellipse, T, cortex: float = 0.06, cancellou
     shell = max(1.0 - 0.7 / min(a, b) - cortex, 0.3)
     interior = 0.0 if e.name.endswith("hook") else cancellous
     _C.film_ossicle(acc, float(c[0]), float(c[1]), a, b, math.cos(ang), math.sin(ang), e.cap, e.taper, e.exponent,
-                    shell, interior, e.density * depth)
+                    shell, interior, e.density * depth, e.bend)
 
 
 def tissue_t4(acc: np.ndarray, p0_mm, p1_mm, r_mm: float, T, flat: bool = False) -> None:
@@ -289,6 +297,37 @@ def oriented_texture_coarse(rng: np.random.Generator, shape: tuple[int, int], an
     return np.asarray(img, dtype=_F32) * _F32(TEXTURE_GAIN)
 
 
+NETWORK_CELL_MM = 1.0  # the trabecular network's correlation length (about its pore size)
+NETWORK_LINE = 0.3  # line half-width, in standard deviations of the underlying field
+NETWORK_RESOLVED = 3.0  # coarse pixels per cell from which the mesh is drawn at full contrast
+
+
+def network_texture_coarse(rng: np.random.Generator, shape: tuple[int, int], px_per_mm: float) -> np.ndarray:
+    """A trabecular network on the half-resolution grid: bright lines along the zero
+    crossings of a smooth random field (cell size ``NETWORK_CELL_MM``),
+    ``exp(-(f / NETWORK_LINE)^2)``, which form a mesh of closed curves round darker
+    pores; zero mean, unit variance where a cell spans at least ``NETWORK_RESOLVED``
+    coarse pixels. Coarser films cannot resolve the mesh: its pixels average over
+    several cells, so the variance falls with the cell size in pixels (standard
+    deviation ``cell / NETWORK_RESOLVED``). Draws from ``rng`` exactly as
+    :func:`oriented_texture_coarse` does (one integer), so the rest of a film's random
+    stream is unchanged."""
+    H, W = shape
+    h, w = max(H // 2, 2), max(W // 2, 2)
+    cell = NETWORK_CELL_MM * 0.5 * px_per_mm  # coarse pixels per cell
+    grid = max(cell, 1.0)
+    ny, nx = int(h / grid) + 2, int(w / grid) + 2
+    coarse = _C.film_normal_deviates(int(rng.integers(0, 2**63)), ny * nx).reshape(ny, nx)
+    size = (max(int(math.ceil(nx * grid)), w), max(int(math.ceil(ny * grid)), h))
+    field = np.ascontiguousarray(np.asarray(Image.fromarray(coarse, mode="F").resize(size, Image.BICUBIC),
+                                            dtype=_F32)[:h, :w])
+    field *= _F32(1.0 / max(float(field.std()), 1e-6) / NETWORK_LINE)
+    _gauss_(field)
+    field -= _F32(field.mean())
+    field *= _F32(min(cell / NETWORK_RESOLVED, 1.0) / max(float(field.std()), 1e-6))
+    return field
+
+
 def oriented_texture(rng: np.random.Generator, shape: tuple[int, int], angle: float, px_per_mm: float) -> np.ndarray:
     """:func:`oriented_texture_coarse` at the output resolution (bilinear, as the film gets it)."""
     return _enlarge(oriented_texture_coarse(rng, shape, angle, px_per_mm), shape)
@@ -304,7 +343,10 @@ def radiograph(hand: Hand, T, shape: tuple[int, int], rng: np.random.Generator, 
         draw_long_bone(bone, b, T, look.end_plate)
     for e in hand.ossicles:
         draw_ossicle(bone, e, T, look.ossicle_cortex, look.ossicle_cancellous)
-    tex = oriented_texture_coarse(rng, shape, angle, T.scale)
+    if look.texture == "network":
+        tex = network_texture_coarse(rng, shape, T.scale)
+    else:
+        tex = oriented_texture_coarse(rng, shape, angle, T.scale)
     if nuisance:
         bright = rng.random() < look.bright_background
         bg = rng.uniform(*look.bright_range) if bright else rng.uniform(0.0, 0.12)

@@ -32,7 +32,7 @@ __all__ = ["PhantomSample", "render", "RATER_SD_MONTHS", "ROI_CLASSES", "STYLES"
 #: posture, bone widths and grey levels fitted to real hands and films, tapered carpals,
 #: cortical rims and end plates; docs/phantom.md; the default and the shipped model's
 #: training data).
-STYLES = ("v1", "v2", "v3")
+STYLES = ("v1", "v2", "v3", "v4")
 DEFAULT_STYLE = "v3"
 
 #: SD of the simulated rater's reading around the true bone age (months). Reported
@@ -189,9 +189,12 @@ def render(
             model's training data: v2 with a finger posture, bone
             widths and grey levels fitted to real hands and films, tapered carpals with
             cortical rims, dense end plates, thin physes; its posture comes from a
-            stream of its own) or ``"v1"`` (capsule bones drawn at <= 640 px and scaled
-            up). v1 and v2 are kept pixel for pixel for the experiments run on them.
-            The same seed gives the same subject, pose and size in all three.
+            stream of its own), ``"v4"`` (v3 with mature carpals that touch and overlap
+            in projection and a trabecular network in the bone; no model is trained on
+            it yet) or ``"v1"`` (capsule bones drawn at <= 640 px and scaled up). v1
+            and v2 are kept pixel for pixel for the experiments run on them, v3 up to
+            float rounding (the shipped model's training data). The same seed gives
+            the same subject, pose and size in all four, and v4 v3's posture and look.
 
     Raises:
         ValueError: bone age out of range, bad size or bits.
@@ -215,14 +218,15 @@ def render(
 
     subject = sample_subject(float(bone_age), bool(male), rng, hard_fraction)
     look = film.LOOKS.get(style)
-    if style == "v3":
-        # from a stream of its own, so that the subject, pose and size stay v2's
+    if style in ("v3", "v4"):
+        # from a stream of its own, so that the subject, pose and size stay v2's (and v4
+        # keeps v3's posture and looks seed for seed)
         own = np.random.default_rng([abs(int(seed)), 3])
         subject = sample_posture(subject, own)
         if nuisance and own.random() < film.RAW_FRACTION:
-            look = film.LOOKS["v3_raw"]  # an unprocessed film
+            look = film.LOOKS[f"{style}_raw"]  # an unprocessed film
     hand = build_hand(subject, version=int(style[1]))
-    outline = hand.outline_points(round_ends=style == "v3")
+    outline = hand.outline_points(round_ends=style in ("v3", "v4"))
     top = outline[:, 1].max()
     # From the fingertips down to 50 mm (adult scale) below the distal radius.
     span_mm = top + 50.0 * subject.size_scale
@@ -268,7 +272,7 @@ def render(
         hard_case=subject.hard_case,
         seed=int(seed),
         extra={"angle_deg": math.degrees(angle), "carpals": list(hand.carpals_present), "style": style,
-               "unprocessed": look is film.LOOKS.get("v3_raw")},
+               "unprocessed": look is not None and look is film.LOOKS.get(f"{style}_raw")},
         hand=hand,
         frame=frame,
     )

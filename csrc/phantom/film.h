@@ -74,6 +74,7 @@ struct OssicleParams {
   float shell;         // inner outline over outer (1 - cortex)
   float interior;      // relative density of the cancellous interior
   float weight;        // density times depth (mm)
+  float bend;          // the outline's midline curves to y' = bend x'^2 (a crescent or kidney)
 };
 
 // Adds the ossicle's path length to `acc` over its bounding square; returns the pixels

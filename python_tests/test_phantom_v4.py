@@ -1,0 +1,236 @@
+"""Phantom v4 (``render(style="v4")``): v3 with mature carpals that touch and overlap in
+projection (lighter, the lunate and scaphoid curved), a curved radial epiphysis, wider
+ray bones in a fuller palm on the same layout, and a trabecular network in the bone;
+v3's subject, posture, look and boxes seed for seed."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from boneage_fast.data import anatomy, film
+from boneage_fast.data.anatomy import (CARPAL_BEND_V4, CARPAL_DENSITY_V4, CARPAL_GROWTH_V4, CARPAL_SHAPE_V2,
+                                       PALM_V4, RADIAL_EPIPHYSIS_BEND_V4, RADIAL_EPIPHYSIS_DENSITY_V4, RAY_WIDTH_V4,
+                                       build_hand,
+                                       carpal_size, sample_posture, sample_subject)
+from boneage_fast.data.phantom import render
+
+RES = 0.1  # mm per grid cell for the rasterised overlap checks
+
+
+def _hands(age, male, seed=0):
+    subject = sample_posture(sample_subject(float(age), male, np.random.default_rng(seed), hard_fraction=0.0),
+                             np.random.default_rng([seed, 3]))
+    return build_hand(subject, 3), build_hand(subject, 4)
+
+
+def _mask(e, xs, ys):
+    """Cells inside an ossicle, from the definition: |x'/(a w(y'))|^p + |y''/b|^p <= 1 in
+    its own rotated frame, w falling linearly to 1 - |taper| towards the narrowed end,
+    y'' = y' - bend x'^2 (a curved midline)."""
+    dx, dy = xs - e.centre[0], ys - e.centre[1]
+    c, s = math.cos(e.angle), math.sin(e.angle)
+    xr = (dx * c + dy * s) / e.axes[0]
+    yr = (-dx * s + dy * c) / e.axes[1] - e.bend * ((dx * c + dy * s) / e.axes[0]) ** 2
+    if e.taper:
+        along = yr if e.taper > 0 else -yr
+        xr = xr / (1.0 - abs(e.taper) * np.clip(0.5 * (along + 1.0), 0.0, 1.0))
+    return np.abs(xr) ** e.exponent + np.abs(yr) ** e.exponent <= 1.0
+
+
+def _smoothstep(x):
+    x = min(max(x, 0.0), 1.0)
+    return x * x * (3 - 2 * x)
+
+
+@pytest.mark.parametrize("age, male", [(20, True), (60, False), (132, True), (200, True), (228, False)])
+def test_carpals_grow_past_their_v3_outline_as_they_mature(age, male):
+    h3, h4 = _hands(age, male, seed=age)
+    c3 = {e.name: e for e in h3.ossicles if e.name in CARPAL_SHAPE_V2}
+    c4 = {e.name: e for e in h4.ossicles if e.name in CARPAL_SHAPE_V2}
+    assert c3.keys() == c4.keys() and c3
+    for name, e in c4.items():
+        f = carpal_size(name, float(age), male, 3)
+        assert 0.4 <= f <= 1.0
+        mature = _smoothstep((f - 0.4) / 0.6)
+        np.testing.assert_allclose(e.axes, c3[name].axes * (1.0 + 0.3 * mature), rtol=1e-12)
+        # same place, angle, exponent and taper; lighter; the lunate and scaphoid curved
+        assert np.array_equal(e.centre, c3[name].centre) and e.angle == c3[name].angle
+        assert e.exponent == c3[name].exponent and e.taper == c3[name].taper
+        assert e.density == 0.7 and c3[name].density == 1.0 and c3[name].bend == 0.0
+        assert e.bend == pytest.approx({"lunate": 0.35, "scaphoid": 0.3}.get(name, 0.0) * mature, abs=1e-12)
+    epi3 = {e.name: e for e in h3.ossicles if e.name.startswith("epi_")}
+    epi4 = {e.name: e for e in h4.ossicles if e.name.startswith("epi_")}
+    assert epi3.keys() == epi4.keys()
+    for name, e in epi4.items():
+        same = ("centre", "angle", "exponent", "cap")
+        assert all(np.array_equal(getattr(e, k), getattr(epi3[name], k)) for k in same), name
+        # as thick; a ray's epiphysis as much wider as its bone
+        assert e.axes[1] == epi3[name].axes[1]
+        wider = 1.0 if name in ("epi_radius", "epi_ulna") else 1.2
+        assert e.axes[0] == pytest.approx(epi3[name].axes[0] * wider, rel=1e-12)
+        if name == "epi_radius":
+            ratio = h4.epiphyses["radius"][0]
+            assert e.density == 0.8 and e.bend == pytest.approx(0.25 * min(ratio, 1.0), abs=1e-12)
+        else:
+            assert e.density == 1.0 and e.bend == 0.0
+    # the same layout: every bone runs between the same ends; the rays' bones are drawn
+    # 1.2 times wider, the forearm's as wide
+    assert [(b.name, tuple(b.p0), tuple(b.p1)) for b in h3.bones] == [(b.name, tuple(b.p0), tuple(b.p1)) for b in h4.bones]
+    for b3, b4 in zip(h3.bones, h4.bones):
+        ratio = 1.0 if b3.name in ("radius", "ulna") else 1.2
+        assert b4.half_width == pytest.approx(b3.half_width * ratio, rel=1e-12), b3.name
+    # the same joints, boxes' centres and sizes
+    assert {k: [(tuple(c), r) for c, r in v] for k, v in h3.joints.items()} == \
+        {k: [(tuple(c), r) for c, r in v] for k, v in h4.joints.items()}
+    # soft tissue: the same capsules, the palm's, wrist's and forearm's 1.15 times fuller
+    assert len(h3.tissue) == len(h4.tissue)
+    for (a0, a1, ra), (b0, b1, rb) in zip(h3.tissue, h4.tissue):
+        assert np.array_equal(a0, b0) and np.array_equal(a1, b1)
+        assert rb == pytest.approx(ra, rel=1e-12) or rb == pytest.approx(1.15 * ra, rel=1e-12)
+    assert sum(rb > ra * 1.1 for (_, _, ra), (_, _, rb) in zip(h3.tissue, h4.tissue)) == 7  # 5 rays, palm, forearm
+    assert (CARPAL_GROWTH_V4, CARPAL_DENSITY_V4, RADIAL_EPIPHYSIS_DENSITY_V4, RADIAL_EPIPHYSIS_BEND_V4, RAY_WIDTH_V4,
+            PALM_V4) == (0.3, 0.7, 0.8, 0.25, 1.2, 1.15) and CARPAL_BEND_V4 == {"lunate": 0.35, "scaphoid": 0.3}
+
+
+def test_newly_ossified_carpals_keep_their_v3_size():
+    # at onset a carpal is 0.4 of its adult size, and the growth has not started
+    age = anatomy.event(anatomy.CARPAL_ONSET["lunate"], True) + 0.5
+    h3, h4 = _hands(age, True)
+    l3 = next(e for e in h3.ossicles if e.name == "lunate")
+    l4 = next(e for e in h4.ossicles if e.name == "lunate")
+    assert np.allclose(l4.axes, l3.axes, rtol=1e-3)
+
+
+def test_mature_carpals_touch_and_overlap_a_little():
+    h3, h4 = _hands(228, True)
+    ys, xs = np.mgrid[-40:50:RES, -45:55:RES]
+    masks = {e.name: _mask(e, xs, ys) for e in h4.ossicles if e.name in CARPAL_SHAPE_V2}
+    masks3 = {e.name: _mask(e, xs, ys) for e in h3.ossicles if e.name in CARPAL_SHAPE_V2}
+    # neighbours on a PA film whose projections overlap
+    for a, b in (("capitate", "hamate"), ("capitate", "lunate"), ("trapezium", "trapezoid"),
+                 ("capitate", "trapezoid"), ("scaphoid", "lunate")):
+        assert (masks[a] & masks[b]).any(), (a, b)
+        assert not (masks3[a] & masks3[b]).any(), (a, b)  # v3: a mosaic with gaps
+    # ... by a few millimetres: no carpal more than a third under another one
+    for a in masks:
+        for b in masks:
+            if a == b or {a, b} == {"pisiform", "triquetrum"}:
+                continue  # the pisiform lies over the triquetrum on a PA film
+            share = (masks[a] & masks[b]).sum() / masks[a].sum()
+            assert share < 1 / 3, (a, b, share)
+
+
+def test_v4_keeps_v3s_subject_posture_look_and_boxes():
+    for seed in range(6):
+        a = render(100.0 + 10 * seed, seed % 2 == 0, seed=seed, size=(640, 512), style="v3")
+        b = render(100.0 + 10 * seed, seed % 2 == 0, seed=seed, size=(640, 512), style="v4")
+        assert a.roi_boxes == b.roi_boxes
+        # the fuller palm and forearm may widen the hand box, never narrow it
+        assert b.hand_box[0] <= a.hand_box[0] and b.hand_box[2] >= a.hand_box[2]
+        assert b.hand_box[1] == a.hand_box[1]
+        assert a.extra["unprocessed"] == b.extra["unprocessed"] and a.extra["angle_deg"] == b.extra["angle_deg"]
+        sa, sb = a.hand.subject.__dict__, b.hand.subject.__dict__
+        assert all(np.array_equal(sa[k], sb[k]) for k in sa)  # the subject and its posture
+        assert b.extra["style"] == "v4" and not np.array_equal(a.image, b.image)
+    # a fifth of v4 films unprocessed, as for v3
+    raw = [render(60.0, True, seed=s, size=(256, 256), style="v4").extra["unprocessed"] for s in range(200)]
+    assert 0.13 < np.mean(raw) < 0.27
+
+
+def _network(seed=0, shape=(900, 800), px_per_mm=8.0):  # 4 coarse pixels per cell: resolved
+    return film.network_texture_coarse(np.random.default_rng(seed), shape, px_per_mm)
+
+
+def test_network_texture_is_a_standardised_mesh_of_bright_lines():
+    t = _network()
+    assert t.shape == (450, 400) and t.dtype == np.float32 and t.flags.c_contiguous
+    assert abs(float(t.mean())) < 1e-3 and abs(float(t.std()) - 1.0) < 1e-3
+    # lines are a minority of bright pixels over darker pores: a right-skewed histogram
+    skew = float(np.mean(t.astype(np.float64) ** 3))
+    assert skew > 0.8, skew
+    # bright pixels form long connected lines (a mesh), not isolated specks
+    from scipy import ndimage
+
+    labels, n = ndimage.label(t > 1.0)
+    sizes = np.bincount(labels.ravel())[1:]
+    assert sizes.max() > 50 * np.median(sizes)
+    # the pores' size follows the cell size: the field decorrelates within about a cell
+    # (4 coarse pixels here) and is correlated over a pixel
+    def corr(lag):
+        return float(np.corrcoef(t[:, :-lag].ravel(), t[:, lag:].ravel())[0, 1])
+
+    assert corr(1) > 0.3 and abs(corr(12)) < 0.05
+
+
+def test_network_texture_follows_the_pixel_scale():
+    # twice the pixels per mm: twice the correlation length in pixels
+    def length(px_per_mm):
+        t = _network(px_per_mm=px_per_mm).astype(np.float64)
+        c = [np.corrcoef(t[:, :-k].ravel(), t[:, k:].ravel())[0, 1] for k in range(1, 40)]
+        return next(k for k, v in enumerate(c, 1) if v < 0.2)
+
+    short, long_ = length(12.0), length(24.0)
+    assert 1.6 < long_ / short < 2.5, (short, long_)
+
+
+@pytest.mark.parametrize("px_per_mm", [1.0, 2.0, 4.0])
+def test_an_unresolved_network_fades(px_per_mm):
+    # a cell of c coarse pixels under NETWORK_RESOLVED: standard deviation c / 3
+    cell = film.NETWORK_CELL_MM * 0.5 * px_per_mm
+    t = _network(px_per_mm=px_per_mm)
+    assert float(t.std()) == pytest.approx(cell / film.NETWORK_RESOLVED, rel=1e-3)
+    assert abs(float(t.mean())) < 1e-3
+
+
+def test_network_texture_draws_from_the_stream_as_the_oriented_texture_does():
+    r1, r2 = np.random.default_rng(7), np.random.default_rng(7)
+    film.network_texture_coarse(r1, (600, 500), 5.0)
+    film.oriented_texture_coarse(r2, (600, 500), 0.1, 5.0)
+    assert r1.random() == r2.random()
+    assert np.array_equal(_network(3), _network(3)) and not np.array_equal(_network(3), _network(4))
+
+
+def _bone_path(sample):
+    acc = np.zeros(sample.image.shape, np.float32)
+    for b in sample.hand.bones:
+        film.draw_long_bone(acc, b, sample.frame)
+    for e in sample.hand.ossicles:
+        film.draw_ossicle(acc, e, sample.frame)
+    return acc
+
+
+def test_v4_film_differs_from_v3_only_in_bone_but_for_the_fuller_palm(monkeypatch):
+    from scipy import ndimage
+
+    # without the fuller palm (whose soft tissue changes by design), only bone changes
+    monkeypatch.setattr(anatomy, "PALM_V4", 1.0)
+    for seed, age in ((4, 150.0), (9, 40.0)):
+        a = render(age, True, seed=seed, size=(800, 640), style="v3")
+        b = render(age, True, seed=seed, size=(800, 640), style="v4")
+        assert a.hand_box == b.hand_box
+        bone = ndimage.binary_dilation((_bone_path(a) > 0) | (_bone_path(b) > 0), iterations=2)
+        differs = a.image != b.image
+        assert differs.any() and not (differs & ~bone).any()
+
+
+def test_v4_bone_shows_the_network():
+    """Inside a metacarpal shaft the v4 film varies more from pixel to pixel than v3's
+    (the network's lines and pores)."""
+    def spread(style):
+        s = render(150.0, True, seed=4, size=(1600, 1280), nuisance=False, style=style)
+        img = s.image.astype(float) / 65535
+        bone = next(b for b in s.hand.bones if b.name == "metacarpal3")
+        t = np.linspace(0.3, 0.7, 80)
+        axis = bone.p0 + t[:, None] * (bone.p1 - bone.p0)
+        unit = (bone.p1 - bone.p0) / np.hypot(*(bone.p1 - bone.p0))
+        normal = np.array([-unit[1], unit[0]])
+        vals = []
+        for offset in (-0.3, 0.0, 0.3):
+            pts = s.to_pixels(axis + offset * bone.half_width * normal)
+            vals.append(np.array([img[int(round(y)), int(round(x))] for x, y in pts]))
+        return np.std(np.diff(np.concatenate(vals)))
+
+    assert spread("v4") > 1.5 * spread("v3")
