@@ -1,9 +1,9 @@
 """docs/phantom.png: real radiographs of ../shared/realdata (read from there, never
-copied) beside phantoms (v3, v2 and v1) of the same bone age and sex, rendered at the
+copied) beside phantoms (by default v4, v3 and v2) of the same bone age and sex, rendered at the
 same image size (so at about the same pixel scale), and zoomed wrists at one scale.
 
     python scripts/make_phantom_figure.py [--realdata ../shared/realdata] [--out docs/phantom.png]
-        [--styles v3 v2 v1] [--wrists v3 v2]
+        [--styles v4 v3 v2] [--wrists v4 v3]
 """
 
 from __future__ import annotations
@@ -40,8 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--realdata", default=os.path.join(here, "..", "..", "shared", "realdata"))
     p.add_argument("--out", default=os.path.join(here, "..", "docs", "phantom.png"))
-    p.add_argument("--styles", nargs="+", default=["v3", "v2", "v1"], help="phantom rows, full hands")
-    p.add_argument("--wrists", nargs="+", default=["v3", "v2"], help="phantom rows, zoomed wrists")
+    p.add_argument("--styles", nargs="+", default=["v4", "v3", "v2"], help="phantom rows, full hands")
+    p.add_argument("--wrists", nargs="+", default=["v4", "v3"], help="phantom rows, zoomed wrists")
     args = p.parse_args(argv)
     if not os.path.isdir(args.realdata):
         print(f"{args.realdata}: the real films are not beside this checkout", file=sys.stderr)
