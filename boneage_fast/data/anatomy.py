@@ -360,9 +360,11 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
     short of the joint), broad young palms, tapered carpal outlines, a thicker radial
     epiphysis nearer the carpus, thinner physes and joint spaces (docs/phantom.md). The
     ROI boxes keep version 2's fitted sizes. Version 4 is version 3 with mature carpals
-    ``CARPAL_GROWTH_V4`` larger, touching and overlapping in projection, and carpals and
-    radial epiphysis less dense (``CARPAL_DENSITY_V4``). Versions 1 to 3
-    are kept unchanged for the experiments and models trained on them.
+    ``CARPAL_GROWTH_V4`` larger, touching and overlapping in projection, lighter
+    (``CARPAL_DENSITY_V4``) and curved (``CARPAL_BEND_V4``), a lighter, curved radial
+    epiphysis, the rays' bones drawn ``RAY_WIDTH_V4`` wider on version 3's layout and a
+    palm, wrist and forearm ``PALM_V4`` fuller (docs/phantom.md, section 7). Versions 1
+    to 3 are kept unchanged for the experiments and models trained on them.
     """
     if version not in (1, 2, 3, 4):
         raise ValueError(f"version must be 1, 2, 3 or 4, got {version!r}")
@@ -517,15 +519,14 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
             expo = 2.0 + (p - 2.0) * f
             # version 3: the adult outline's taper, reached as the bone takes its adult shape
             taper = CARPAL_TAPER_V3[name] * f if version >= 3 else 0.0
-            bend = 0.0
+            density, bend = 1.0, 0.0
             if version >= 4:
                 # version 4: a maturing carpal fills its place and more, as on a PA film
                 # (the bones touch and their projections overlap by a few millimetres),
-                # and the lunate and scaphoid take their curved shapes
+                # lighter, and the lunate and scaphoid take their curved shapes
                 mature = smoothstep((f - 0.4) / 0.6)
                 axes = axes * (1.0 + CARPAL_GROWTH_V4 * mature)
-                bend = CARPAL_BEND_V4.get(name, 0.0) * mature
-            density = CARPAL_DENSITY_V4 if version >= 4 else 1.0
+                density, bend = CARPAL_DENSITY_V4, CARPAL_BEND_V4.get(name, 0.0) * mature
             hand.ossicles.append(Ellipse(name, np.array([cx, cy]) * s, axes, ang, density, expo, taper=taper,
                                          bend=bend))
             if name == "hamate" and f > 0.6:  # the hook, seen end-on as a ring
