@@ -133,7 +133,10 @@ def test_v4_keeps_v3s_subject_posture_look_and_boxes():
         assert b.hand_box[1] == a.hand_box[1]
         assert a.extra["unprocessed"] == b.extra["unprocessed"] and a.extra["angle_deg"] == b.extra["angle_deg"]
         sa, sb = a.hand.subject.__dict__, b.hand.subject.__dict__
-        assert all(np.array_equal(sa[k], sb[k]) for k in sa)  # the subject and its posture
+        v4_only = {"soft_tissue", "carpal_density"}  # v4's own draws (v3 keeps 0, the mean)
+        assert all(np.array_equal(sa[k], sb[k]) for k in sa if k not in v4_only)  # the subject and its posture
+        assert sa["soft_tissue"] == sa["carpal_density"] == 0.0
+        assert all(-1.0 <= sb[k] <= 1.0 for k in v4_only) and sb["soft_tissue"] != sb["carpal_density"]
         assert b.extra["style"] == "v4" and not np.array_equal(a.image, b.image)
     # a fifth of v4 films unprocessed, as for v3
     raw = [render(60.0, True, seed=s, size=(256, 256), style="v4").extra["unprocessed"] for s in range(200)]
@@ -207,6 +210,7 @@ def test_v4_film_differs_from_v3_only_in_bone_but_for_the_fuller_palm(monkeypatc
 
     # without the fuller palm (whose soft tissue changes by design), only bone changes
     monkeypatch.setattr(anatomy, "PALM_V4", 1.0)
+    monkeypatch.setattr(anatomy, "PALM_V4_SPREAD", 0.0)
     for seed, age in ((4, 150.0), (9, 40.0)):
         a = render(age, True, seed=seed, size=(800, 640), style="v3")
         b = render(age, True, seed=seed, size=(800, 640), style="v4")
@@ -234,3 +238,47 @@ def test_v4_bone_shows_the_network():
         return np.std(np.diff(np.concatenate(vals)))
 
     assert spread("v4") > 1.5 * spread("v3")
+
+
+def test_v4_soft_tissue_and_carpal_density_vary_per_subject_independently_of_age():
+    """v4 draws each subject's soft-tissue fullness and carpal density uniformly over
+    their ranges from a stream of its own: the same seed gives the same draws, and
+    neither follows the bone age or the sex (else a model could read either as age)."""
+    draws = []
+    for seed in range(400):
+        rng = np.random.default_rng(seed)
+        age, male = rng.uniform(0, 228), bool(seed % 2)
+        subject = anatomy.sample_v4_traits(sample_subject(age, male, rng), np.random.default_rng([seed, 4]))
+        draws.append((age, male, subject.soft_tissue, subject.carpal_density))
+    age, male, soft, dens = (np.array(c, dtype=float) for c in zip(*draws))
+    for x in (soft, dens):
+        assert x.min() >= -1.0 and x.max() <= 1.0
+        # uniform on [-1, 1]: mean 0, SD 1/sqrt(3), every fifth of the range used
+        assert abs(x.mean()) < 0.1 and abs(x.std() - 1 / math.sqrt(3)) < 0.05
+        assert np.histogram(x, bins=5, range=(-1, 1))[0].min() > 50
+        assert abs(np.corrcoef(x, age)[0, 1]) < 0.15 and abs(x[male == 1].mean() - x[male == 0].mean()) < 0.15
+    assert abs(np.corrcoef(soft, dens)[0, 1]) < 0.15
+    a = render(120.0, True, seed=11, size=(256, 256), style="v4").hand.subject
+    b = render(120.0, True, seed=11, size=(256, 256), style="v4").hand.subject
+    assert (a.soft_tissue, a.carpal_density) == (b.soft_tissue, b.carpal_density)
+
+
+@pytest.mark.parametrize("soft, dens", [(-1.0, -1.0), (0.0, 0.0), (1.0, 0.5), (-0.3, 1.0)])
+def test_v4_draws_set_the_soft_tissue_radii_and_carpal_density(soft, dens):
+    from dataclasses import replace
+
+    base = sample_posture(sample_subject(150.0, True, np.random.default_rng(3), hard_fraction=0.0),
+                          np.random.default_rng([3, 3]))
+    h3 = build_hand(base, 3)
+    h4 = build_hand(replace(base, soft_tissue=soft, carpal_density=dens), 4)
+    palm = anatomy.PALM_V4 + anatomy.PALM_V4_SPREAD * soft
+    assert 1.0 - 1e-12 <= palm and anatomy.PALM_V4 - anatomy.PALM_V4_SPREAD == pytest.approx(1.0)
+    fuller = [rb / ra for (_, _, ra), (_, _, rb) in zip(h3.tissue, h4.tissue) if abs(rb / ra - 1.0) > 1e-9]
+    if soft > -1.0:
+        assert len(fuller) == 7 and np.allclose(fuller, palm, rtol=1e-12)
+    else:
+        assert not fuller  # the low end of the range is v3's soft tissue
+    carpals = [e for e in h4.ossicles if e.name in CARPAL_SHAPE_V2]
+    assert carpals and all(e.density == pytest.approx(0.7 + 0.15 * dens, rel=1e-12) for e in carpals)
+    # the radial epiphysis keeps its fixed density
+    assert next(e for e in h4.ossicles if e.name == "epi_radius").density == RADIAL_EPIPHYSIS_DENSITY_V4

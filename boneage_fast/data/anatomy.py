@@ -120,6 +120,13 @@ CARPAL_BEND_V4 = {"lunate": 0.35, "scaphoid": 0.3}
 RAY_WIDTH_V4 = 1.2
 # ... in a fuller palm, wrist and forearm (soft-tissue radii), as on those films
 PALM_V4 = 1.15
+# Version 4 draws the soft tissue's fullness and the carpals' density per subject,
+# uniform over these half-widths about the values above (:func:`sample_v4_traits`): with
+# fixed values, a v3-trained model read phantoms 13 months younger for the fuller palm
+# alone and 14 for the lighter carpals alone (scripts/phantom_ablation.py): neither may
+# carry age, and real films vary in both.
+PALM_V4_SPREAD = 0.15
+CARPAL_DENSITY_V4_SPREAD = 0.15
 RADIAL_EPIPHYSIS_DENSITY_V4 = 0.8
 RADIAL_EPIPHYSIS_BEND_V4 = 0.25
 # v2 metacarpal bases sit on the distal carpal row and fan out to the v1 heads.
@@ -227,6 +234,10 @@ class Subject:
     # away from the index (:func:`sample_posture`)
     phalanx_spread: float = 0.0
     thumb_abduction: float = 0.0
+    # version 4's per-subject draws (0 = the mean; :func:`sample_v4_traits`), in [-1, 1]:
+    # the soft tissue's fullness and the carpals' density
+    soft_tissue: float = 0.0
+    carpal_density: float = 0.0
 
 
 def sample_posture(subject: Subject, rng: np.random.Generator) -> Subject:
@@ -242,6 +253,15 @@ def sample_posture(subject: Subject, rng: np.random.Generator) -> Subject:
     spread = float(np.clip(0.037 + 0.125 * z1, -0.25, 0.35))
     thumb = float(np.clip(0.23 * (0.4 * z1 + 0.917 * z2), -0.4, 0.45))
     return replace(subject, phalanx_spread=spread, thumb_abduction=thumb)
+
+
+def sample_v4_traits(subject: Subject, rng: np.random.Generator) -> Subject:
+    """``subject`` with version 4's soft-tissue fullness and carpal density drawn from
+    ``rng``, each uniform over its whole range (``PALM_V4 +- PALM_V4_SPREAD``,
+    ``CARPAL_DENSITY_V4 +- CARPAL_DENSITY_V4_SPREAD``) and independent of age and sex: a
+    model trained with the fixed values read both as age (docs/phantom.md, section 7)."""
+    soft, density = rng.uniform(-1.0, 1.0, 2)
+    return replace(subject, soft_tissue=float(soft), carpal_density=float(density))
 
 
 def sample_subject(bone_age: float, male: bool, rng: np.random.Generator, hard_fraction: float = 0.03) -> Subject:
@@ -361,9 +381,11 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
     epiphysis nearer the carpus, thinner physes and joint spaces (docs/phantom.md). The
     ROI boxes keep version 2's fitted sizes. Version 4 is version 3 with mature carpals
     ``CARPAL_GROWTH_V4`` larger, touching and overlapping in projection, lighter
-    (``CARPAL_DENSITY_V4``) and curved (``CARPAL_BEND_V4``), a lighter, curved radial
-    epiphysis, the rays' bones drawn ``RAY_WIDTH_V4`` wider on version 3's layout and a
-    palm, wrist and forearm ``PALM_V4`` fuller (docs/phantom.md, section 7). Versions 1
+    (``CARPAL_DENSITY_V4``, varied per subject by ``subject.carpal_density``) and curved
+    (``CARPAL_BEND_V4``), a lighter, curved radial epiphysis, the rays' bones drawn
+    ``RAY_WIDTH_V4`` wider on version 3's layout and a palm, wrist and forearm
+    ``PALM_V4`` fuller (varied per subject by ``subject.soft_tissue``; docs/phantom.md,
+    section 7). Versions 1
     to 3 are kept unchanged for the experiments and models trained on them.
     """
     if version not in (1, 2, 3, 4):
@@ -383,6 +405,8 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
         hand.epiphyses[g] = epiphysis_state(g, ba, male, version)
     hand.joints = {"DIP": [], "PIP": [], "MCP": [], "Radius": [], "Ulna": [], "Wrist": []}
     w = subject.width_scale
+    # version 4: a fuller palm, wrist and forearm, drawn per subject
+    bulk = PALM_V4 + PALM_V4_SPREAD * subject.soft_tissue if version >= 4 else 1.0
     # joint space between bones (mm); version 3's as narrow as on the real films
     gap = (3.0 if version == 2 else 2.4) * s
     for ray in range(5):
@@ -480,7 +504,7 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
         mcp = hand.joints["MCP"][-1][0]
         hand.tissue.append((mcp, tip - axis * finger_r * 0.6, finger_r))
         # the palm (rays 2-5) and the thenar eminence (thumb) around each metacarpal
-        palm_r = (15.0 if ray == 0 else 13.5) * tw * w * (PALM_V4 if version >= 4 else 1.0)
+        palm_r = (15.0 if ray == 0 else 13.5) * tw * w * bulk
         mc_axis = _rot(np.array([0.0, 1.0]), -ray_angle0)
         hand.tissue.append((base - mc_axis * (4 * s), mcp - mc_axis * (2 * s), palm_r))
         if ray == 0 and ba >= event(SESAMOID_ONSET, male):
@@ -489,7 +513,6 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
             hand.ossicles.append(Ellipse("sesamoid", mcp + _rot(np.array([-3.0, -1.5]), -ray_angle0) * s,
                                          np.array([2.2, 2.2]) * s, 0.0, 1.1))
     # palm, wrist and forearm soft tissue
-    bulk = PALM_V4 if version >= 4 else 1.0
     hand.tissue.append((np.array([0.0, 20.0]) * s, np.array([-2.0, 60.0]) * s, 24.0 * tw * w * bulk))
     hand.tissue.append((np.array([-3.0, -175.0]) * s, np.array([0.0, 10.0]) * s, 27.0 * tw * w * bulk))
     if v2:
@@ -526,7 +549,8 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
                 # lighter, and the lunate and scaphoid take their curved shapes
                 mature = smoothstep((f - 0.4) / 0.6)
                 axes = axes * (1.0 + CARPAL_GROWTH_V4 * mature)
-                density, bend = CARPAL_DENSITY_V4, CARPAL_BEND_V4.get(name, 0.0) * mature
+                density = CARPAL_DENSITY_V4 + CARPAL_DENSITY_V4_SPREAD * subject.carpal_density
+                bend = CARPAL_BEND_V4.get(name, 0.0) * mature
             hand.ossicles.append(Ellipse(name, np.array([cx, cy]) * s, axes, ang, density, expo, taper=taper,
                                          bend=bend))
             if name == "hamate" and f > 0.6:  # the hook, seen end-on as a ring

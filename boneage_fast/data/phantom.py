@@ -23,7 +23,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from boneage_fast.data import film
 from boneage_fast.data.anatomy import (MAX_BONE_AGE, Ellipse, Hand, LongBone, build_hand, sample_posture,
-                                       sample_subject)
+                                       sample_subject, sample_v4_traits)
 
 __all__ = ["PhantomSample", "render", "RATER_SD_MONTHS", "ROI_CLASSES", "STYLES", "DEFAULT_STYLE"]
 
@@ -225,6 +225,8 @@ def render(
         subject = sample_posture(subject, own)
         if nuisance and own.random() < film.RAW_FRACTION:
             look = film.LOOKS[f"{style}_raw"]  # an unprocessed film
+        if style == "v4":  # soft-tissue fullness and carpal density, from a stream of their own
+            subject = sample_v4_traits(subject, np.random.default_rng([abs(int(seed)), 4]))
     hand = build_hand(subject, version=int(style[1]))
     outline = hand.outline_points(round_ends=style in ("v3", "v4"))
     top = outline[:, 1].max()
