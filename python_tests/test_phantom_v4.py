@@ -282,3 +282,29 @@ def test_v4_draws_set_the_soft_tissue_radii_and_carpal_density(soft, dens):
     assert carpals and all(e.density == pytest.approx(0.7 + 0.15 * dens, rel=1e-12) for e in carpals)
     # the radial epiphysis keeps its fixed density
     assert next(e for e in h4.ossicles if e.name == "epi_radius").density == RADIAL_EPIPHYSIS_DENSITY_V4
+
+
+def test_ablation_switches_reach_every_v4_change():
+    """scripts/phantom_ablation.py turns v4's changes off one by one: with all off v4 is
+    v3 pixel for pixel, each switch alone changes the film, and turning them all back on
+    restores v4."""
+    import importlib.util
+    import os
+
+    path = os.path.join(os.path.dirname(__file__), "..", "scripts", "phantom_ablation.py")
+    spec = importlib.util.spec_from_file_location("phantom_ablation", path)
+    abl = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(abl)
+    kw = dict(size=(480, 384), bits=8)
+    v3 = render(160.0, True, 21, style="v3", **kw).image
+    v4 = render(160.0, True, 21, style="v4", **kw).image
+    try:
+        abl.configure(set())
+        assert np.array_equal(render(160.0, True, 21, style="v4", **kw).image, v3)
+        for name in abl.OFF:
+            abl.configure({name})
+            assert not np.array_equal(render(160.0, True, 21, style="v4", **kw).image, v3), name
+    finally:
+        abl.configure(set(abl.OFF))
+    assert np.array_equal(render(160.0, True, 21, style="v4", **kw).image, v4)
+    assert film.LOOKS["v4"].texture == "network" and anatomy.PALM_V4_SPREAD == 0.15

@@ -9,11 +9,17 @@ make the same phantoms look?  A change that makes phantoms read younger to a v3 
 teaches a v4 model to call that appearance older, and so pushes real films (which it
 does not match) the other way: the sign and size of each shift point at the culprit.
 
+With ``--traits`` it asks the same of v4's per-subject draws (``sample_v4_traits``):
+how much does a model's reading move between the low and high ends of the soft-tissue
+fullness and of the carpal density, everything else the same? A model trained with
+the draws should barely move; one trained with fixed values (or on v3) moves.
+
 Every variant renders the same seeds, ages and sexes; "v4 with every change off" is
 checked pixel for pixel against v3 first (else the switches below miss a change).
 Predictions use the phantom's true hand box (the regressor alone, no detector).
 
     python scripts/phantom_ablation.py --n 40 --out /tmp/ablation.json
+    python scripts/phantom_ablation.py --traits --model RUN/best.json --n 200
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import json
 import os
 import sys
 import time
+from dataclasses import replace
 
 import numpy as np
 
@@ -36,12 +43,25 @@ OFF = {
     "palm": {"PALM_V4": 1.0, "PALM_V4_SPREAD": 0.0},
     "network_texture": {"look": "v3"},
 }
+_CONST0: dict = {}
+_LOOKS0: dict = {}
+
+
+def snapshot() -> None:
+    """Remember v4's own values (once, before any switch is set)."""
+    from boneage_fast.data import anatomy, film
+
+    if not _CONST0:
+        _CONST0.update({k: getattr(anatomy, k) for c in OFF.values() for k in c if k != "look"})
+        _LOOKS0.update({k: film.LOOKS[k] for k in ("v3", "v3_raw", "v4", "v4_raw")})
 
 
 def configure(on: set[str]) -> None:
-    """Set the v4 switches: the changes in ``on`` keep their v4 values, the rest v3's."""
+    """Set the v4 switches: the changes in ``on`` keep their v4 values, the rest v3's
+    (``configure(set(OFF))`` restores v4)."""
     from boneage_fast.data import anatomy, film
 
+    snapshot()
     for name, consts in OFF.items():
         for key, v3_value in consts.items():
             if key == "look":
@@ -58,6 +78,8 @@ def main(argv=None) -> int:
     ap.add_argument("--n", type=int, default=40, help="phantoms per variant")
     ap.add_argument("--seed", type=int, default=777000, help="first phantom seed")
     ap.add_argument("--out", default=None, help="write the results as JSON here")
+    ap.add_argument("--traits", action="store_true",
+                    help="vary v4's per-subject draws (soft tissue, carpal density) instead of its changes")
     args = ap.parse_args(argv)
     if args.n < 4:
         ap.error("--n must be at least 4")
@@ -65,13 +87,12 @@ def main(argv=None) -> int:
     import torch
 
     torch.set_num_threads(max(1, os.cpu_count() or 1))
-    from boneage_fast.data import anatomy, film
+    from boneage_fast.data import phantom
     from boneage_fast.data.phantom import render
     from boneage_fast.pipeline import Predictor
 
-    global _CONST0, _LOOKS0
-    _CONST0 = {k: getattr(anatomy, k) for c in OFF.values() for k in c if k != "look"}
-    _LOOKS0 = {k: film.LOOKS[k] for k in ("v3", "v3_raw", "v4", "v4_raw")}
+    _draws = phantom.sample_v4_traits
+    snapshot()
 
     rng = np.random.default_rng(args.seed)
     ages = rng.uniform(12.0, 216.0, args.n)
@@ -92,36 +113,43 @@ def main(argv=None) -> int:
             return 1
 
     pr = Predictor(args.model, "cpu", "torch")
-    variants = [("v3", "v3", set()), ("v4 (all)", "v4", set(OFF))]
-    variants += [(f"v3 + {name}", "v4", {name}) for name in OFF]
-    variants += [(f"v4 - {name}", "v4", set(OFF) - {name}) for name in OFF]
+    if args.traits:
+        # v4 with both draws at their means first (the reference), then each at either end
+        variants = [(f"v4, soft tissue {a:+g}, carpal density {b:+g}", "v4", set(OFF), (a, b))
+                    for a, b in ((0, 0), (-1, 0), (1, 0), (0, -1), (0, 1))]
+    else:
+        variants = [("v3", "v3", set(), None), ("v4 (all)", "v4", set(OFF), None)]
+        variants += [(f"v3 + {name}", "v4", {name}, None) for name in OFF]
+        variants += [(f"v4 - {name}", "v4", set(OFF) - {name}, None) for name in OFF]
     results, base = [], None
-    for label, style, on in variants:
+    for label, style, on, traits in variants:
         configure(on)
+        phantom.sample_v4_traits = _draws if traits is None else (
+            lambda subject, rng, t=traits: replace(subject, soft_tissue=float(t[0]), carpal_density=float(t[1])))
         t0 = time.perf_counter()
         pred = np.array([pr.predict(p.image, p.male, box=p.hand_box).boneage_months for p in phantoms(style)])
         err = pred - ages
         if base is None:
             base = pred
-        d = pred - base
+        d = pred - base  # against the first variant: v3, or v4 with both draws at their means
         row = {"variant": label, "mean_error": float(err.mean()), "mae": float(np.abs(err).mean()),
-               "shift_vs_v3": float(d.mean()), "shift_sd": float(d.std(ddof=1)),
+               "shift": float(d.mean()), "shift_sd": float(d.std(ddof=1)),
                "shift_se": float(d.std(ddof=1) / np.sqrt(len(d))), "seconds": time.perf_counter() - t0}
+        if traits is not None:
+            row["soft_tissue"], row["carpal_density"] = traits
         results.append(row)
-        print(f"{label:28s} mean error {row['mean_error']:+7.2f}  MAE {row['mae']:6.2f}  "
-              f"shift vs v3 {row['shift_vs_v3']:+7.2f} ± {row['shift_se']:.2f} (SE)  [{row['seconds']:.0f} s]",
+        print(f"{label:44s} mean error {row['mean_error']:+7.2f}  MAE {row['mae']:6.2f}  "
+              f"shift {row['shift']:+7.2f} ± {row['shift_se']:.2f} (SE)  [{row['seconds']:.0f} s]",
               flush=True)
     configure(set(OFF))
-    out = {"model_id": pr.model_id[:12], "n": args.n, "first_seed": args.seed, "size_scale": 0.6, "bits": 8,
-           "ages": [round(float(a), 2) for a in ages], "results": results}
+    phantom.sample_v4_traits = _draws
+    out = {"mode": "traits" if args.traits else "changes", "model_id": pr.model_id[:12], "n": args.n,
+           "first_seed": args.seed, "size_scale": 0.6, "bits": 8, "ages": [round(float(a), 2) for a in ages], "results": results}
     if args.out:
         with open(args.out, "w") as f:
             json.dump(out, f, indent=1)
     return 0
 
-
-_CONST0: dict = {}
-_LOOKS0: dict = {}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -218,7 +218,8 @@ def render(
 
     subject = sample_subject(float(bone_age), bool(male), rng, hard_fraction)
     look = film.LOOKS.get(style)
-    if style in ("v3", "v4"):
+    posed = style in ("v3", "v4")  # version 3's posture, looks and rounded outline
+    if posed:
         # from a stream of its own, so that the subject, pose and size stay v2's (and v4
         # keeps v3's posture and looks seed for seed)
         own = np.random.default_rng([abs(int(seed)), 3])
@@ -228,7 +229,7 @@ def render(
         if style == "v4":  # soft-tissue fullness and carpal density, from a stream of their own
             subject = sample_v4_traits(subject, np.random.default_rng([abs(int(seed)), 4]))
     hand = build_hand(subject, version=int(style[1]))
-    outline = hand.outline_points(round_ends=style in ("v3", "v4"))
+    outline = hand.outline_points(round_ends=posed)
     top = outline[:, 1].max()
     # From the fingertips down to 50 mm (adult scale) below the distal radius.
     span_mm = top + 50.0 * subject.size_scale
