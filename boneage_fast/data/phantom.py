@@ -190,11 +190,13 @@ def render(
             widths and grey levels fitted to real hands and films, tapered carpals with
             cortical rims, dense end plates, thin physes; its posture comes from a
             stream of its own), ``"v4"`` (v3 with mature carpals that touch and overlap
-            in projection and a trabecular network in the bone; not the shipped
-            model's data: docs/phantom.md section 7) or ``"v1"`` (capsule bones drawn at <= 640 px and scaled up). v1
-            and v2 are kept pixel for pixel for the experiments run on them, v3 up to
-            float rounding (the shipped model's training data). The same seed gives
-            the same subject, pose and size in all four, and v4 v3's posture and look.
+            in projection, a trabecular network in the bone, and soft-tissue fullness
+            and carpal density drawn per subject from a stream of their own; not the
+            shipped model's data: docs/phantom.md section 7) or ``"v1"`` (capsule
+            bones drawn at <= 640 px and scaled up). v1 and v2 are kept pixel for pixel
+            for the experiments run on them, v3 up to float rounding (the shipped
+            model's training data). The same seed gives the same subject, pose and
+            size in all four, and v4 v3's posture and look.
 
     Raises:
         ValueError: bone age out of range, bad size or bits.
