@@ -273,6 +273,38 @@ def test_draw_ossicle_matches_the_reference_through_a_frame():
     np.testing.assert_allclose(got, ref, atol=3e-3, rtol=0)
 
 
+def test_draw_ossicle_cuts_along_its_facets():
+    """A faceted ossicle is the whole one times the facets' factor: 0 beyond a facet, an
+    anti-aliased pixel-wide step at it, the subchondral plate brightening the bone there
+    (film.FACET_PLATE, fading over film.FACET_PLATE_MM), float64 here."""
+    from boneage_fast.data import film
+    from boneage_fast.data.anatomy import Ellipse
+
+    facets = ((1.0, 0.0, 22.5), (-0.6, 0.8, 5.0))  # x <= 22.5 mm; -0.6 x + 0.8 y <= 5 mm
+    e = Ellipse("capitate", np.array([20.0, 15.0]), np.array([7.0, 10.0]), 0.3, 1.1, 2.9, taper=-0.3, bend=0.3,
+                facets=facets)
+    base = np.full((160, 170), 0.25, np.float32)
+    got = base.copy()
+    film.draw_ossicle(got, e, _Scale(4.0), 0.06, 0.5)
+    whole = np.zeros_like(base)
+    film.draw_ossicle(whole, Ellipse("capitate", e.centre, e.axes, 0.3, 1.1, 2.9, taper=-0.3, bend=0.3),
+                      _Scale(4.0), 0.06, 0.5)
+    y, x = np.mgrid[0:160, 0:170].astype(np.float64)
+    w, plate = np.ones_like(x), np.zeros_like(x)
+    for nx, ny, t in facets:
+        inside = (t - (nx * x + ny * y) / 4.0) * 4.0  # pixels on the kept side
+        w *= np.clip(inside + 0.5, 0.0, 1.0)
+        plate = np.maximum(plate, np.exp(-np.maximum(inside, 0.0) / (film.FACET_PLATE_MM * 4.0)))
+    ref = whole * w * (1.0 + film.FACET_PLATE * plate)
+    assert (ref > 0).sum() < 0.85 * (whole > 0).sum()  # both facets cut
+    np.testing.assert_allclose(got - base, ref, atol=1e-5, rtol=1e-5)
+    assert np.all(got[(x / 4.0 > 22.5 + 0.25)] == 0.25)  # nothing beyond the facet
+    # the plate: just inside a facet the bone is brighter than the uncut bone there
+    row = 60
+    col = int(22.5 * 4.0) - 1
+    assert got[row, col] - 0.25 > whole[row, col] > 0.0
+
+
 @pytest.mark.parametrize("kwargs, match", [
     (dict(length=0.0), "length, half_width and end_plate_width must be > 0"),
     (dict(half_width=-1.0), "length, half_width and end_plate_width must be > 0"),

@@ -26,10 +26,10 @@ def _hands(age, male, seed=0):
     return build_hand(subject, 3), build_hand(subject, 4)
 
 
-def _mask(e, xs, ys):
+def _mask(e, xs, ys, facets=True):
     """Cells inside an ossicle, from the definition: |x'/(a w(y'))|^p + |y''/b|^p <= 1 in
     its own rotated frame, w falling linearly to 1 - |taper| towards the narrowed end,
-    y'' = y' - bend x'^2 (a curved midline)."""
+    y'' = y' - bend x'^2 (a curved midline), n . p <= t for each facet."""
     dx, dy = xs - e.centre[0], ys - e.centre[1]
     c, s = math.cos(e.angle), math.sin(e.angle)
     xr = (dx * c + dy * s) / e.axes[0]
@@ -37,7 +37,10 @@ def _mask(e, xs, ys):
     if e.taper:
         along = yr if e.taper > 0 else -yr
         xr = xr / (1.0 - abs(e.taper) * np.clip(0.5 * (along + 1.0), 0.0, 1.0))
-    return np.abs(xr) ** e.exponent + np.abs(yr) ** e.exponent <= 1.0
+    inside = np.abs(xr) ** e.exponent + np.abs(yr) ** e.exponent <= 1.0
+    for nx, ny, t in (e.facets if facets else ()):  # and on the kept side of each facet
+        inside &= nx * xs + ny * ys <= t
+    return inside
 
 
 def _smoothstep(x):
@@ -105,9 +108,10 @@ def test_newly_ossified_carpals_keep_their_v3_size():
 
 
 def test_mature_carpals_touch_and_overlap_a_little():
+    """The grown outlines (before their facets are cut) touch and overlap."""
     h3, h4 = _hands(228, True)
     ys, xs = np.mgrid[-40:50:RES, -45:55:RES]
-    masks = {e.name: _mask(e, xs, ys) for e in h4.ossicles if e.name in CARPAL_SHAPE_V2}
+    masks = {e.name: _mask(e, xs, ys, facets=False) for e in h4.ossicles if e.name in CARPAL_SHAPE_V2}
     masks3 = {e.name: _mask(e, xs, ys) for e in h3.ossicles if e.name in CARPAL_SHAPE_V2}
     # neighbours on a PA film whose projections overlap
     for a, b in (("capitate", "hamate"), ("capitate", "lunate"), ("trapezium", "trapezoid"),
@@ -121,6 +125,92 @@ def test_mature_carpals_touch_and_overlap_a_little():
                 continue  # the pisiform lies over the triquetrum on a PA film
             share = (masks[a] & masks[b]).sum() / masks[a].sum()
             assert share < 1 / 3, (a, b, share)
+
+
+def _articulating(hand):
+    """v4's faceted bones: the carpals but the pisiform, and the radial epiphysis."""
+    return {e.name: e for e in hand.ossicles
+            if (e.name in CARPAL_SHAPE_V2 and e.name != "pisiform") or e.name == "epi_radius"}
+
+
+@pytest.mark.parametrize("taper, bend, p, angle", [(0.0, 0.0, 2.0, 0.0), (-0.55, 0.0, 2.9, -0.25),
+                                                   (0.3, 0.35, 2.8, 0.0), (0.15, 0.3, 2.7, 0.6)])
+def test_ossicle_outline_is_the_drawn_boundary(taper, bend, p, angle):
+    e = anatomy.Ellipse("x", np.array([3.0, -2.0]), np.array([7.0, 5.0]), angle, 1.0, p, taper=taper, bend=bend)
+    pts = anatomy.ossicle_outline(e, 200)
+    c = np.asarray(e.centre)
+    # a little way in towards the centre each point is inside the outline, a little way out outside
+    # (checked where the outline is not too oblique to the ray from the centre: away from a bent tip)
+    inner, outer = c + (pts - c) * 0.97, c + (pts - c) * 1.03
+    inside = _mask(e, inner[:, 0], inner[:, 1])
+    outside = ~_mask(e, outer[:, 0], outer[:, 1])
+    assert inside.mean() > 0.9 and outside.mean() > 0.9
+    # ... and the outline spans the bone: untapered, its extent along x' is the semi-axis
+    own = (pts - c) @ np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
+    if not taper:
+        assert np.max(np.abs(own[:, 0])) == pytest.approx(e.axes[0], rel=0.02)
+
+
+def test_carpal_facets_on_two_discs_by_hand():
+    """Two discs, radii 5 and 3, centres 7 mm apart on x: 1 mm deep into each other, so
+    a 1.5 mm joint takes 2.5 mm, shared 5:3; a fixed bone's neighbour takes it all."""
+    a = anatomy.Ellipse("a", np.array([0.0, 0.0]), np.array([5.0, 5.0]), 0.0)
+    b = anatomy.Ellipse("b", np.array([7.0, 0.0]), np.array([3.0, 3.0]), 0.0)
+    fa, fb = anatomy.carpal_facets([a, b], 1.5)
+    (ax, ay, at), = fa.facets
+    (bx, by, bt), = fb.facets
+    assert (ax, ay) == pytest.approx((1.0, 0.0), abs=1e-9) and (bx, by) == pytest.approx((-1.0, 0.0), abs=1e-9)
+    assert at == pytest.approx(5.0 - 2.5 * 5 / 8, abs=1e-3) and -bt == pytest.approx(7.0 - 3.0 + 2.5 * 3 / 8, abs=1e-3)
+    assert -bt - at == pytest.approx(1.5, abs=1e-3)
+    fa, fb = anatomy.carpal_facets([a, b], 1.5, fixed=frozenset({"a"}))
+    assert fa.facets == () and -fb.facets[0][2] == pytest.approx(6.5, abs=1e-3)
+    assert all(e.facets == () for e in anatomy.carpal_facets([a, b], 1.5, overlap=frozenset({frozenset("ab")})))
+    # far enough apart: untouched
+    far = anatomy.Ellipse("b", np.array([9.5, 0.0]), np.array([3.0, 3.0]), 0.0)
+    assert all(e.facets == () for e in anatomy.carpal_facets([a, far], 1.5))
+    # the inputs are left as they were
+    assert a.facets == () and b.facets == ()
+
+
+@pytest.mark.parametrize("age, male", [(100, False), (132, True), (180, False), (228, True)])
+def test_v4_carpals_pack_with_even_joint_spaces(age, male):
+    """Neighbouring carpals (and the proximal row on the radial epiphysis) meet across
+    joint spaces of CARPAL_JOINT_V4 between flat facets, not overlapping; only the
+    trapezium over the trapezoid and the pisiform over the triquetrum overlap, and no
+    bone is cut down to a sliver."""
+    from scipy import ndimage
+
+    _, h4 = _hands(age, male, seed=age)
+    joint = anatomy.CARPAL_JOINT_V4
+    ys, xs = np.mgrid[-45:50:RES, -45:55:RES]
+    bones = _articulating(h4)
+    cut = {n: _mask(e, xs, ys) for n, e in bones.items()}
+    whole = {n: _mask(e, xs, ys, facets=False) for n, e in bones.items()}
+    assert any(e.facets for e in bones.values())
+    near = 0
+    for a in bones:
+        assert cut[a].sum() > 0.5 * whole[a].sum(), a  # no sliver (the grown outlines overlap deeply)
+        apart = ndimage.distance_transform_edt(~cut[a]) * RES
+        for b in bones:
+            if b <= a or {a, b} == {"trapezium", "trapezoid"}:
+                continue
+            d = apart[cut[b]].min()
+            assert d >= joint - 2 * RES, (a, b, d)
+            near += d < joint + 0.5
+    assert near >= 4  # facing facets, a joint space apart
+    carpals = {e.name: _mask(e, xs, ys) for e in h4.ossicles if e.name in CARPAL_SHAPE_V2}
+    if "trapezoid" in carpals and age >= 180:
+        assert (carpals["trapezium"] & carpals["trapezoid"]).any()
+
+
+@pytest.mark.parametrize("age", [10, 20, 40])
+def test_young_carpals_keep_their_round_outlines(age):
+    """Young carpals stand apart in cartilage: facets, if any, shave off a few per cent
+    (from about five years the capitate and hamate flatten where they face each other,
+    an early maturity sign in Greulich and Pyle's atlas)."""
+    ys, xs = np.mgrid[-45:50:RES, -45:55:RES]
+    for n, e in _articulating(_hands(age, True)[1]).items():
+        assert _mask(e, xs, ys).sum() >= 0.95 * _mask(e, xs, ys, facets=False).sum(), (age, n)
 
 
 def test_v4_keeps_v3s_subject_posture_look_and_boxes():

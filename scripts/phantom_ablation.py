@@ -42,6 +42,7 @@ OFF = {
     "ray_width": {"RAY_WIDTH_V4": 1.0},
     "palm": {"PALM_V4": 1.0, "PALM_V4_SPREAD": 0.0},
     "network_texture": {"look": "v3"},
+    "carpal_facets": {"CARPAL_JOINT_V4": None},
 }
 _CONST0: dict = {}
 _LOOKS0: dict = {}

@@ -127,6 +127,15 @@ PALM_V4 = 1.15
 # carry age, and real films vary in both.
 PALM_V4_SPREAD = 0.15
 CARPAL_DENSITY_V4_SPREAD = 0.15
+# Version 4 cuts neighbouring carpals that come nearer than this (mm) along flat
+# articular facets this far apart (``Ellipse.facets``): on a normal PA film the
+# intercarpal joint spaces are thin lines of even width (about 1-2 mm) between
+# facing, roughly parallel facets, and the bones do not overlap across them; the
+# grown, rounded outlines alone overlapped as lens-shaped blobs. ``None``: no facets.
+CARPAL_JOINT_V4: float | None = 1.5
+# ... except where a PA film does show one bone over another: the trapezium over the
+# trapezoid (and the pisiform over the triquetrum, which has no facets at all)
+CARPAL_OVERLAP_V4 = frozenset({frozenset({"trapezium", "trapezoid"})})
 RADIAL_EPIPHYSIS_DENSITY_V4 = 0.8
 RADIAL_EPIPHYSIS_BEND_V4 = 0.25
 # v2 metacarpal bases sit on the distal carpal row and fan out to the v1 heads.
@@ -320,6 +329,9 @@ class Ellipse:
     # v4 carpals: the midline curves to y' = bend x'^2 (in units of the semi-axes): the
     # ends of the long axis swing towards +y, a crescent (lunate) or kidney (scaphoid)
     bend: float = 0.0
+    # v4 carpals: flat articular facets, half-planes (nx, ny, t) of the hand frame (mm)
+    # the bone keeps to, n . p <= t (:func:`carpal_facets`)
+    facets: tuple[tuple[float, float, float], ...] = ()
 
 
 @dataclass
@@ -365,6 +377,64 @@ _OUTLINE_SIN = np.array([math.sin(a) for a in np.linspace(-0.5 * math.pi, 0.5 * 
 def _rot(v: np.ndarray, a: float) -> np.ndarray:
     c, s = math.cos(a), math.sin(a)
     return np.array([c * v[0] - s * v[1], s * v[0] + c * v[1]])
+
+
+def ossicle_outline(e: Ellipse, n: int = 96) -> np.ndarray:
+    """``n`` points (mm, hand frame) on an ossicle's outline: the superellipse of its
+    semi-axes and exponent, widened back from its taper and bent along its midline as
+    the renderer draws it (the renderer maps a point of the film to the unit
+    superellipse; this is that map's inverse). ``e.cap`` is not drawn (carpals have
+    none); ``e.facets`` are not applied."""
+    t = np.linspace(0.0, 2.0 * math.pi, n, endpoint=False)
+    c, s = np.cos(t), np.sin(t)
+    u = np.sign(c) * np.abs(c) ** (2.0 / e.exponent)
+    v = np.sign(s) * np.abs(s) ** (2.0 / e.exponent)
+    if e.taper:
+        along = v if e.taper > 0 else -v
+        u = u * (1.0 - abs(e.taper) * np.clip(0.5 * (along + 1.0), 0.0, 1.0))
+    v = v + e.bend * u * u
+    own = np.stack([u * e.axes[0], v * e.axes[1]], axis=1)
+    ca, sa = math.cos(e.angle), math.sin(e.angle)
+    return e.centre + own @ np.array([[ca, sa], [-sa, ca]])
+
+
+_FACET_DIRECTIONS = np.stack([np.cos(np.arange(72) * math.pi / 36), np.sin(np.arange(72) * math.pi / 36)])
+
+
+def carpal_facets(carpals: list[Ellipse], joint: float, overlap: frozenset = frozenset(),
+                  fixed: frozenset = frozenset()) -> list[Ellipse]:
+    """Cut each pair of neighbouring carpals nearer than ``joint`` (mm) to flat facets
+    ``joint`` apart, as a PA film shows the intercarpal joints. The facets face along the
+    pair's separating axis: of 72 directions ``u`` (5 degrees apart), the one along which
+    the outlines are furthest apart (least deep into each other),
+    ``gap(u) = (c_b - c_a) . u - h_a(u) - h_b(-u)`` with ``h`` an outline's support
+    function about its centre. Where that gap is under ``joint``, each bone loses its
+    share of ``joint - gap``, in proportion to its reach ``h``; a bone named in
+    ``fixed`` keeps its outline and its neighbour takes the whole cut. The cuts are
+    half-planes added to ``Ellipse.facets``; ``overlap`` names pairs (frozensets) left
+    overlapping. Returns new ellipses in the same order."""
+    support = [np.max((ossicle_outline(e) - e.centre) @ _FACET_DIRECTIONS, axis=0) for e in carpals]
+    k = _FACET_DIRECTIONS.shape[1]
+    opposite = (np.arange(k) + k // 2) % k
+    cuts: list[list[tuple[float, float, float]]] = [list(e.facets) for e in carpals]
+    for i, a in enumerate(carpals):
+        for j in range(i + 1, len(carpals)):
+            b = carpals[j]
+            if frozenset({a.name, b.name}) in overlap or (a.name in fixed and b.name in fixed):
+                continue
+            gaps = (np.asarray(b.centre, float) - a.centre) @ _FACET_DIRECTIONS - support[i] - support[j][opposite]
+            best = int(np.argmax(gaps))
+            gap, h_a, h_b = float(gaps[best]), float(support[i][best]), float(support[j][opposite[best]])
+            if gap >= joint:
+                continue
+            u = _FACET_DIRECTIONS[:, best]
+            share_a = 0.0 if a.name in fixed else 1.0 if b.name in fixed else h_a / (h_a + h_b)
+            cut = joint - gap
+            if share_a > 0.0:
+                cuts[i].append((float(u[0]), float(u[1]), float(u @ a.centre) + h_a - cut * share_a))
+            if share_a < 1.0:
+                cuts[j].append((float(-u[0]), float(-u[1]), float(-u @ b.centre) + h_b - cut * (1.0 - share_a)))
+    return [replace(e, facets=tuple(c)) for e, c in zip(carpals, cuts)]
 
 
 def build_hand(subject: Subject, version: int = 1) -> Hand:
@@ -603,6 +673,16 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
         key = "Radius" if name == "radius" else "Ulna"
         half = ROI_HALF_V2[name] * hw * s if v2 else 1.5 * hw * s
         hand.joints[key].append((top + np.array([0.0, 3.0]) * s, half))
+    if version >= 4 and CARPAL_JOINT_V4 is not None:
+        # flat facets with even joint spaces between neighbouring carpals and between the
+        # proximal row and the radial epiphysis (the pisiform lies over the triquetrum on
+        # a PA film: it has none)
+        at = [i for i, e in enumerate(hand.ossicles)
+              if (e.name in CARPAL_ONSET and e.name != "pisiform") or e.name == "epi_radius"]
+        cut = carpal_facets([hand.ossicles[i] for i in at], CARPAL_JOINT_V4, CARPAL_OVERLAP_V4,
+                            fixed=frozenset({"epi_radius"}))
+        for i, e in zip(at, cut):
+            hand.ossicles[i] = e
     if v2:
         hand.joints["Wrist"].append((np.array([4.0, 9.0]) * s, ROI_HALF_V2["wrist"] * s))
     else:

@@ -212,8 +212,50 @@ def draw_ossicle(acc: np.ndarray, e: Ellipse, T, cortex: float = 0.06, cancellou
     depth = (0.6 * a if e.name.startswith("epi_") else min(a, b)) / T.scale
     shell = max(1.0 - 0.7 / min(a, b) - cortex, 0.3)
     interior = 0.0 if e.name.endswith("hook") else cancellous
-    _C.film_ossicle(acc, float(c[0]), float(c[1]), a, b, math.cos(ang), math.sin(ang), e.cap, e.taper, e.exponent,
-                    shell, interior, e.density * depth, e.bend)
+    args = (a, b, math.cos(ang), math.sin(ang), e.cap, e.taper, e.exponent, shell, interior, e.density * depth, e.bend)
+    if not e.facets:
+        _C.film_ossicle(acc, float(c[0]), float(c[1]), *args)
+        return
+    # a faceted carpal: drawn alone over its bounding square (as the kernel bounds it),
+    # then cut along its facets
+    r = max(a, b) * (1.0 + abs(e.cap) * 0.8 + abs(e.bend)) + 2.0
+    H, W = acc.shape
+    x0, x1 = max(int(math.floor(c[0] - r)), 0), min(int(math.ceil(c[0] + r)), W - 1)
+    y0, y1 = max(int(math.floor(c[1] - r)), 0), min(int(math.ceil(c[1] + r)), H - 1)
+    if x1 < x0 or y1 < y0:
+        return
+    part = np.zeros((y1 - y0 + 1, x1 - x0 + 1), _F32)
+    _C.film_ossicle(part, float(c[0] - x0), float(c[1] - y0), *args)
+    part *= facet_weight(e.facets, T, (y0, y1 + 1), (x0, x1 + 1))
+    acc[y0:y1 + 1, x0:x1 + 1] += part
+
+
+FACET_PLATE = 0.8  # the subchondral plate: relative brightening at a facet, fading inwards
+FACET_PLATE_MM = 0.5  # ... over this depth
+
+
+def facet_weight(facets, T, rows: tuple[int, int], cols: tuple[int, int]) -> np.ndarray:
+    """Over pixel rows and columns (half-open ranges), the factor that cuts an ossicle
+    along its facets (half-planes ``n . p <= t`` of the hand frame, mm): 0 beyond a
+    facet, 1 well inside, an anti-aliased step one pixel wide at the facet, and the
+    subchondral plate (bone brighter by ``FACET_PLATE`` at the facet, fading over
+    ``FACET_PLATE_MM``), as the articular surfaces show on a film."""
+    ys = np.arange(*rows, dtype=np.float64)[:, None]
+    xs = np.arange(*cols, dtype=np.float64)[None, :]
+    # the frame is a similarity, p_px = o + M p_mm
+    o = np.asarray(T(np.zeros(2)), np.float64)
+    m = np.stack([np.asarray(T(np.array([1.0, 0.0])), np.float64) - o,
+                  np.asarray(T(np.array([0.0, 1.0])), np.float64) - o], axis=1)
+    minv = np.linalg.inv(m)
+    w = np.ones((rows[1] - rows[0], cols[1] - cols[0]), np.float64)
+    plate = np.zeros_like(w)
+    for nx, ny, t in facets:
+        g = minv.T @ np.array([nx, ny])  # n . p_mm = g . (p_px - o)
+        px_mm = 1.0 / float(np.hypot(*g))  # pixels per mm
+        inside = (t - (g[0] * (xs - o[0]) + g[1] * (ys - o[1]))) * px_mm  # pixels inside the facet
+        w *= np.clip(inside + 0.5, 0.0, 1.0)
+        plate = np.maximum(plate, np.exp(-np.maximum(inside, 0.0) / (FACET_PLATE_MM * px_mm)))
+    return (w * (1.0 + FACET_PLATE * plate)).astype(_F32)
 
 
 def tissue_t4(acc: np.ndarray, p0_mm, p1_mm, r_mm: float, T, flat: bool = False) -> None:
