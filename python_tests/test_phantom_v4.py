@@ -398,3 +398,33 @@ def test_ablation_switches_reach_every_v4_change():
         abl.configure(set(abl.OFF))
     assert np.array_equal(render(160.0, True, 21, style="v4", **kw).image, v4)
     assert film.LOOKS["v4"].texture == "network" and anatomy.PALM_V4_SPREAD == 0.15
+
+
+def test_v4_windows_processed_films_so_little_of_them_is_white():
+    """LOOKS["v4"].auto_range: where the drawn exposure would leave more than 0.3 % of the
+    film white, it is scaled about the background level to put that quantile at white
+    (a linear map, so the film keeps its contrast order); films that fit are untouched."""
+    from dataclasses import replace
+
+    look = film.LOOKS["v4"]
+    assert look.auto_range == 0.997 and film.LOOKS["v4_raw"].auto_range is None
+    plain = replace(look, auto_range=None)
+    scaled = untouched = 0
+    for seed in range(40):
+        s = render(200.0 if seed % 2 else 12.0, True, seed, size=(320, 256), style="v4", nuisance=False)
+        e0 = film.radiograph(s.hand, s.frame, (320, 256), np.random.default_rng(seed), 0.0, True, plain)
+        e1 = film.radiograph(s.hand, s.frame, (320, 256), np.random.default_rng(seed), 0.0, True, look)
+        top = float(np.quantile(e0[::4, ::4], 0.997))
+        if top <= 1.0:
+            assert np.array_equal(e0, e1)
+            untouched += 1
+            continue
+        scaled += 1
+        # e1 = bg + k (e0 - bg) with k = (1 - bg) / (top - bg): fit the line, check both
+        k, c = np.polyfit(e0.ravel().astype(np.float64), e1.ravel().astype(np.float64), 1)
+        bg = c / (1.0 - k)
+        assert k == pytest.approx((1.0 - bg) / (top - bg), rel=1e-4)
+        assert -0.01 <= bg <= 0.6
+        assert float(np.quantile(e1[::4, ::4], 0.997)) == pytest.approx(1.0, abs=1e-4)
+        assert np.mean(e1 > 1.0 + 1e-6) < 0.01
+    assert scaled >= 3 and untouched >= 3

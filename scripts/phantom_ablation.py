@@ -41,8 +41,9 @@ OFF = {
     "radial_epiphysis": {"RADIAL_EPIPHYSIS_DENSITY_V4": 1.0, "RADIAL_EPIPHYSIS_BEND_V4": 0.0},
     "ray_width": {"RAY_WIDTH_V4": 1.0},
     "palm": {"PALM_V4": 1.0, "PALM_V4_SPREAD": 0.0},
-    "network_texture": {"look": "v3"},
+    "network_texture": {"look": ("texture", "texture_amplitude")},
     "carpal_facets": {"CARPAL_JOINT_V4": None},
+    "auto_range": {"look": ("auto_range",)},
 }
 _CONST0: dict = {}
 _LOOKS0: dict = {}
@@ -63,14 +64,18 @@ def configure(on: set[str]) -> None:
     from boneage_fast.data import anatomy, film
 
     snapshot()
+    look_off: dict[str, tuple[str, ...]] = {}  # v4 look fields set back to v3's
     for name, consts in OFF.items():
         for key, v3_value in consts.items():
             if key == "look":
-                src = "v4" if name in on else "v3"
-                film.LOOKS["v4"] = _LOOKS0[src]
-                film.LOOKS["v4_raw"] = _LOOKS0[f"{src}_raw"]
+                if name not in on:
+                    look_off[name] = v3_value
             else:
                 setattr(anatomy, key, _CONST0[key] if name in on else v3_value)
+    fields = {f for fs in look_off.values() for f in fs}
+    for kind in ("", "_raw"):
+        v3, v4 = _LOOKS0[f"v3{kind}"], _LOOKS0[f"v4{kind}"]
+        film.LOOKS[f"v4{kind}"] = replace(v4, **{f: getattr(v3, f) for f in fields})
 
 
 def main(argv=None) -> int:

@@ -76,6 +76,11 @@ class Look:
     # the bone texture: "oriented" (smooth grain along the hand, :func:`oriented_texture_coarse`)
     # or "network" (a mesh of trabeculae round darker pores, :func:`network_texture_coarse`)
     texture: str = "oriented"
+    # processed films are windowed to the anatomy (the reader's exposure recognition): the
+    # exposure is scaled down about the background level where needed so that this
+    # quantile of the film stays below the display's white (None: the exposure as drawn,
+    # clipped at white)
+    auto_range: float | None = None
 
 
 LOOKS = {
@@ -99,8 +104,11 @@ LOOKS = {
                    bright_range=(0.25, 0.55)),
 }
 # v4: v3's looks with a trabecular network in the bone (a mesh of bright lines ~1 mm
-# apart round darker pores, as on the real films) in place of v3's smooth oriented grain
-LOOKS["v4"] = replace(LOOKS["v3"], texture="network", texture_amplitude=0.17)
+# apart round darker pores, as on the real films) in place of v3's smooth oriented grain,
+# and processed films windowed so that at most 0.3 % of the film is white: v3's and v4's
+# exposure draws left a tenth of the hand white on one film in ten (dense bone a flat
+# white), the real films at most about 1 % (docs/phantom.md, section 7.2)
+LOOKS["v4"] = replace(LOOKS["v3"], texture="network", texture_amplitude=0.17, auto_range=0.997)
 LOOKS["v4_raw"] = replace(LOOKS["v3_raw"], texture="network", texture_amplitude=0.17)
 #: the share of v3 (and v4) films drawn with the ``"v3_raw"`` (``"v4_raw"``) look
 RAW_FRACTION = 0.2
@@ -402,6 +410,12 @@ def radiograph(hand: Hand, T, shape: tuple[int, int], rng: np.random.Generator, 
         bg, gain, heel, axis = 0.05, 0.9, 0.0, 0
     # in place over `bone`: ((1 - exp(-(soft mu_soft + bone (1 + amplitude tex) mu_bone))) gain + bg) (1 + ramp)
     _C.film_expose(bone, soft, tex, look.mu_soft, look.mu_bone, look.texture_amplitude, gain, bg, heel, axis)
+    if look.auto_range is not None:
+        top = float(np.quantile(bone[::4, ::4], look.auto_range))
+        if top > 1.0:
+            bone -= _F32(bg)
+            bone *= _F32((1.0 - bg) / (top - bg))
+            bone += _F32(bg)
     return bone
 
 
