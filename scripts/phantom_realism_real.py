@@ -125,32 +125,42 @@ def palm_crop(pixels: np.ndarray, box, size: int = 48) -> np.ndarray:
 
 
 def hand_tones(pixels: np.ndarray, box) -> list[float]:
-    """[fraction of the box, p20, p50, p90, p99] of the hand's pixels (``pixels`` on
-    [0, 1]): those of the box brighter than its 5th percentile + 0.08."""
+    """[fraction of the box, p20, p50, p90, p99, white] of the hand's pixels (``pixels``
+    on [0, 1]): those of the box brighter than its 5th percentile + 0.08; ``white`` is
+    the share of them at 0.98 or above."""
     x0, y0, x1, y1 = (int(v) for v in box)
     c = pixels[y0:y1:2, x0:x1:2].ravel()
     fg = c[c > np.percentile(c, 5) + 0.08]
-    return [len(fg) / max(len(c), 1), *np.percentile(fg, [20, 50, 90, 99])]
+    return [len(fg) / max(len(c), 1), *np.percentile(fg, [20, 50, 90, 99]), float(np.mean(fg >= 0.98))]
+
+
+def _summary(per_film: list[list[float]]) -> dict:
+    keys = ["hand_fraction", "p20", "p50", "p90", "p99", "white"]
+    a = np.asarray(per_film)
+    out = dict(zip(keys, np.round(np.median(a, axis=0), 4).tolist()))
+    # the films with the most white: the 90th percentile over films
+    out["white_p90"] = round(float(np.percentile(a[:, 5], 90)), 4)
+    return out
 
 
 def tones(rows, styles: list[str], n: int = 40) -> dict:
-    """Median over films of :func:`hand_tones`, real and per phantom style."""
+    """Median over films of :func:`hand_tones`, real and per phantom style (and the
+    90th percentile over films of the white share)."""
     from boneage_fast.data.phantom import render
     from boneage_fast.io import read_image
 
-    keys = ["hand_fraction", "p20", "p50", "p90", "p99"]
     real = []
     for r in rows:
         px = read_image(r["path"]).pixels.astype(np.float64)
         real.append(hand_tones(px / (255.0 if px.max() <= 255 else 65535.0), r["box"]))
-    out = {"real": dict(zip(keys, np.round(np.median(real, axis=0), 3).tolist()))}
+    out = {"real": _summary(real)}
     for style in styles:
         rng = np.random.default_rng(1)
         got = []
         for i in range(n):
             s = render(float(rng.uniform(10, 216)), bool(i % 2), seed=1000 + i, bits=8, size_scale=0.6, style=style)
             got.append(hand_tones(s.image.astype(np.float64) / 255.0, s.hand_box))
-        out[style] = dict(zip(keys, np.round(np.median(got, axis=0), 3).tolist()))
+        out[style] = _summary(got)
     return out
 
 
