@@ -99,9 +99,10 @@ CARPAL_TAPER_V3 = {"capitate": -0.3, "hamate": -0.55, "triquetrum": -0.35, "luna
                    "trapezium": 0.2, "trapezoid": -0.25, "pisiform": 0.0}
 # Version 4's mature carpals are this much larger than their version 2/3 outlines
 # (semi-axes; reached as each bone takes its adult size): on real PA films the carpals
-# touch with thin joint spaces and their projections overlap (capitate over hamate,
-# trapezium over trapezoid, pisiform over triquetrum), where versions 2 and 3 left a
-# tidy mosaic with ~2 mm gaps (docs/phantom.md, section 7).
+# fill the wrist, touching across thin joint spaces (the trapezium over the trapezoid and
+# the pisiform over the triquetrum), where versions 2 and 3 left a tidy mosaic with
+# ~2 mm gaps (docs/phantom.md, section 7). The grown outlines overlap; their facets
+# (``CARPAL_JOINT_V4``) then cut them apart.
 CARPAL_GROWTH_V4 = 0.3
 # ... and less dense: version 3's carpals carried ~40 % more bone path than a metacarpal
 # shaft (p90 of the path over the bone, 9.4 mm against 6.4 at 13 years), so that two
@@ -450,7 +451,8 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
     short of the joint), broad young palms, tapered carpal outlines, a thicker radial
     epiphysis nearer the carpus, thinner physes and joint spaces (docs/phantom.md). The
     ROI boxes keep version 2's fitted sizes. Version 4 is version 3 with mature carpals
-    ``CARPAL_GROWTH_V4`` larger, touching and overlapping in projection, lighter
+    ``CARPAL_GROWTH_V4`` larger, cut apart along flat facets ``CARPAL_JOINT_V4`` apart
+    where they meet each other or the radial epiphysis (:func:`carpal_facets`), lighter
     (``CARPAL_DENSITY_V4``, varied per subject by ``subject.carpal_density``) and curved
     (``CARPAL_BEND_V4``), a lighter, curved radial epiphysis, the rays' bones drawn
     ``RAY_WIDTH_V4`` wider on version 3's layout and a palm, wrist and forearm

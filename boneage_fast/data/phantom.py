@@ -189,14 +189,15 @@ def render(
             model's training data: v2 with a finger posture, bone
             widths and grey levels fitted to real hands and films, tapered carpals with
             cortical rims, dense end plates, thin physes; its posture comes from a
-            stream of its own), ``"v4"`` (v3 with mature carpals that touch and overlap
-            in projection, a trabecular network in the bone, and soft-tissue fullness
-            and carpal density drawn per subject from a stream of their own; not the
-            shipped model's data: docs/phantom.md section 7) or ``"v1"`` (capsule
-            bones drawn at <= 640 px and scaled up). v1 and v2 are kept pixel for pixel
-            for the experiments run on them, v3 up to float rounding (the shipped
-            model's training data). The same seed gives the same subject, pose and
-            size in all four, and v4 v3's posture and look.
+            stream of its own), ``"v4"`` (v3 with mature carpals that fill the wrist, cut
+            apart along flat facets with even joint spaces, a trabecular network in the
+            bone, processed films windowed so that little of them is white, and
+            soft-tissue fullness and carpal density drawn per subject from a stream of
+            their own; not the shipped model's data: docs/phantom.md section 7) or
+            ``"v1"`` (capsule bones drawn at <= 640 px and scaled up). v1 and v2 are
+            kept pixel for pixel for the experiments run on them, v3 up to float
+            rounding (the shipped model's training data). The same seed gives the same
+            subject, pose and size in all four, and v4 v3's posture.
 
     Raises:
         ValueError: bone age out of range, bad size or bits.
