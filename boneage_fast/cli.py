@@ -30,9 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     ph.add_argument("--scale", type=float, default=1.0, help="scale the random clinical sizes (0.5: 400-1300 px)")
     ph.add_argument("--style", choices=("v1", "v2", "v3", "v4"), default="v3",
                     help="phantom generation: v3 (anatomy and grey levels fitted to real hands and films, the "
-                         "shipped model's training data), v4 (v3 with packed, overlapping carpals, a "
-                         "trabecular network and per-subject soft tissue and carpal density; not the shipped "
-                         "model's data), v2 (the previous film-like phantom) or v1 (the earlier "
+                         "shipped model's training data), v4 (v3 with packed carpals cut along flat facets, a "
+                         "trabecular network, windowed films, fuller fingers, a hand that fills the film and "
+                         "per-subject soft tissue and carpal density; not the shipped model's data), v2 (the previous film-like phantom) or v1 (the earlier "
                          "capsule phantom)")
 
     tr = sub.add_parser("train", help="train the hand detector or the regressor")

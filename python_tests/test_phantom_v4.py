@@ -13,7 +13,7 @@ import pytest
 from boneage_fast.data import anatomy, film
 from boneage_fast.data.anatomy import (CARPAL_BEND_V4, CARPAL_DENSITY_V4, CARPAL_GROWTH_V4, CARPAL_SHAPE_V2,
                                        PALM_V4, RADIAL_EPIPHYSIS_BEND_V4, RADIAL_EPIPHYSIS_DENSITY_V4, RAY_WIDTH_V4,
-                                       build_hand,
+                                       FINGER_V4, build_hand,
                                        carpal_size, sample_posture, sample_subject)
 from boneage_fast.data.phantom import render
 
@@ -88,14 +88,24 @@ def test_carpals_grow_past_their_v3_outline_as_they_mature(age, male):
     # the same joints, boxes' centres and sizes
     assert {k: [(tuple(c), r) for c, r in v] for k, v in h3.joints.items()} == \
         {k: [(tuple(c), r) for c, r in v] for k, v in h4.joints.items()}
-    # soft tissue: the same capsules, the palm's, wrist's and forearm's 1.15 times fuller
-    assert len(h3.tissue) == len(h4.tissue)
-    for (a0, a1, ra), (b0, b1, rb) in zip(h3.tissue, h4.tissue):
-        assert np.array_equal(a0, b0) and np.array_equal(a1, b1)
-        assert rb == pytest.approx(ra, rel=1e-12) or rb == pytest.approx(1.15 * ra, rel=1e-12)
-    assert sum(rb > ra * 1.1 for (_, _, ra), (_, _, rb) in zip(h3.tissue, h4.tissue)) == 7  # 5 rays, palm, forearm
+    # soft tissue: the same capsules (per ray a finger, then the palm round its
+    # metacarpal; then the palm and the forearm; then the first web), the palm's, wrist's
+    # and forearm's 1.15 times fuller, the fingers 1.3 times on the same axis with their
+    # tips where v3's are
+    assert len(h3.tissue) == len(h4.tissue) == 15
+    for i, ((a0, a1, ra), (b0, b1, rb)) in enumerate(zip(h3.tissue, h4.tissue)):
+        finger = i < 10 and i % 2 == 0
+        assert rb == pytest.approx((1.3 if finger else 1.15 if i < 12 else 1.0) * ra, rel=1e-12), i
+        assert np.array_equal(a0, b0)
+        if finger:  # the end pulled back along the fingertip's axis by the added radius
+            tip = next(b for b in h3.bones if b.name == f"distal{i // 2 + 1}")
+            u = (tip.p1 - tip.p0) / np.hypot(*(tip.p1 - tip.p0))
+            np.testing.assert_allclose(b1 + u * rb, a1 + u * ra, rtol=0, atol=1e-9)
+        else:
+            assert np.array_equal(a1, b1)
     assert (CARPAL_GROWTH_V4, CARPAL_DENSITY_V4, RADIAL_EPIPHYSIS_DENSITY_V4, RADIAL_EPIPHYSIS_BEND_V4, RAY_WIDTH_V4,
-            PALM_V4) == (0.3, 0.7, 0.8, 0.25, 1.2, 1.15) and CARPAL_BEND_V4 == {"lunate": 0.35, "scaphoid": 0.3}
+            PALM_V4, FINGER_V4) == (0.3, 0.7, 0.8, 0.25, 1.2, 1.15, 1.3)
+    assert CARPAL_BEND_V4 == {"lunate": 0.35, "scaphoid": 0.3}
 
 
 def test_newly_ossified_carpals_keep_their_v3_size():
@@ -213,14 +223,30 @@ def test_young_carpals_keep_their_round_outlines(age):
         assert _mask(e, xs, ys).sum() >= 0.95 * _mask(e, xs, ys, facets=False).sum(), (age, n)
 
 
+def _in_mm(box, frame):
+    """A pixel box relative to the frame's centre, in millimetres (unrotated)."""
+    cx, cy = frame.centre_px
+    return (np.asarray(box, dtype=float) - [cx, cy, cx, cy]) / frame.scale
+
+
 def test_v4_keeps_v3s_subject_posture_look_and_boxes():
     for seed in range(6):
         a = render(100.0 + 10 * seed, seed % 2 == 0, seed=seed, size=(640, 512), style="v3")
         b = render(100.0 + 10 * seed, seed % 2 == 0, seed=seed, size=(640, 512), style="v4")
-        assert a.roi_boxes == b.roi_boxes
-        # the fuller palm and forearm may widen the hand box, never narrow it
-        assert b.hand_box[0] <= a.hand_box[0] and b.hand_box[2] >= a.hand_box[2]
-        assert b.hand_box[1] == a.hand_box[1]
+        # the same ROI boxes on the hand (v4 frames the hand larger: compared in mm about
+        # the frame's centre; to rounding, the frame following the hand's outline)
+        assert [r[0] for r in a.roi_boxes] == [r[0] for r in b.roi_boxes]
+        np.testing.assert_allclose([_in_mm(r[1:], a.frame) for r in a.roi_boxes],
+                                   [_in_mm(r[1:], b.frame) for r in b.roi_boxes], rtol=0, atol=1e-6)
+        np.testing.assert_allclose(a.frame.centre_mm, b.frame.centre_mm, rtol=0, atol=1e-9)
+        assert b.frame.scale > a.frame.scale
+        # on a clean film (no framing draw) the fuller palm, fingers and forearm may widen
+        # the hand box, never narrow it; the fingertips stay (a tilted finger's rounder
+        # tip may reach a pixel further)
+        ca = render(100.0 + 10 * seed, seed % 2 == 0, seed=seed, size=(640, 512), style="v3", nuisance=False)
+        cb = render(100.0 + 10 * seed, seed % 2 == 0, seed=seed, size=(640, 512), style="v4", nuisance=False)
+        assert cb.hand_box[0] <= ca.hand_box[0] and cb.hand_box[2] >= ca.hand_box[2]
+        assert ca.hand_box[1] - 1.0 <= cb.hand_box[1] <= ca.hand_box[1] + 1e-9, (ca.hand_box, cb.hand_box)
         assert a.extra["unprocessed"] == b.extra["unprocessed"] and a.extra["angle_deg"] == b.extra["angle_deg"]
         sa, sb = a.hand.subject.__dict__, b.hand.subject.__dict__
         v4_only = {"soft_tissue", "carpal_density"}  # v4's own draws (v3 keeps 0, the mean)
@@ -298,9 +324,14 @@ def _bone_path(sample):
 def test_v4_film_differs_from_v3_only_in_bone_but_for_the_fuller_palm(monkeypatch):
     from scipy import ndimage
 
-    # without the fuller palm (whose soft tissue changes by design), only bone changes
+    from boneage_fast.data import phantom
+
+    # without the fuller palm and fingers (whose soft tissue changes by design), only bone changes
     monkeypatch.setattr(anatomy, "PALM_V4", 1.0)
     monkeypatch.setattr(anatomy, "PALM_V4_SPREAD", 0.0)
+    monkeypatch.setattr(anatomy, "FINGER_V4", 1.0)
+    monkeypatch.setattr(phantom, "FRAME_FILL_V4", 0.0)  # and v3's framing
+    monkeypatch.setattr(phantom, "FRAME_TOP_V4", None)
     for seed, age in ((4, 150.0), (9, 40.0)):
         a = render(age, True, seed=seed, size=(800, 640), style="v3")
         b = render(age, True, seed=seed, size=(800, 640), style="v4")
@@ -363,11 +394,13 @@ def test_v4_draws_set_the_soft_tissue_radii_and_carpal_density(soft, dens):
     h4 = build_hand(replace(base, soft_tissue=soft, carpal_density=dens), 4)
     palm = anatomy.PALM_V4 + anatomy.PALM_V4_SPREAD * soft
     assert 1.0 - 1e-12 <= palm and anatomy.PALM_V4 - anatomy.PALM_V4_SPREAD == pytest.approx(1.0)
-    fuller = [rb / ra for (_, _, ra), (_, _, rb) in zip(h3.tissue, h4.tissue) if abs(rb / ra - 1.0) > 1e-9]
-    if soft > -1.0:
-        assert len(fuller) == 7 and np.allclose(fuller, palm, rtol=1e-12)
-    else:
-        assert not fuller  # the low end of the range is v3's soft tissue
+    ratio = np.array([rb / ra for (_, _, ra), (_, _, rb) in zip(h3.tissue, h4.tissue)])
+    # the palm, wrist and forearm at the drawn fullness (the low end of the range is
+    # v3's); the fingers at their own 1.3, scaled by the same draw; the first web as v3's
+    np.testing.assert_allclose(ratio[1:10:2], palm, rtol=1e-12)
+    np.testing.assert_allclose(ratio[10:12], palm, rtol=1e-12)
+    np.testing.assert_allclose(ratio[0:10:2], anatomy.FINGER_V4 * palm / anatomy.PALM_V4, rtol=1e-12)
+    np.testing.assert_allclose(ratio[12:], 1.0, rtol=1e-12)
     carpals = [e for e in h4.ossicles if e.name in CARPAL_SHAPE_V2]
     assert carpals and all(e.density == pytest.approx(0.7 + 0.15 * dens, rel=1e-12) for e in carpals)
     # the radial epiphysis keeps its fixed density
@@ -428,3 +461,33 @@ def test_v4_windows_processed_films_so_little_of_them_is_white():
         assert float(np.quantile(e1[::4, ::4], 0.997)) == pytest.approx(1.0, abs=1e-4)
         assert np.mean(e1 > 1.0 + 1e-6) < 0.01
     assert scaled >= 3 and untouched >= 3
+
+
+def test_v4_frames_the_hand_like_the_real_films():
+    """v4's hand fills more of the film than v3's (scripts/phantom_realism_real.py's
+    films: fingertips a median 5 % of the height below the top edge, the hand box 0.80 of
+    the width): from the same draw, FRAME_FILL_V4 more of the height, the fingertips
+    at least FRAME_TOP_V4 below the top edge on an upright film."""
+    from boneage_fast.data import phantom
+
+    top, width = {"v3": [], "v4": []}, {"v3": [], "v4": []}
+    for i in range(40):
+        for style in ("v3", "v4"):
+            s = render(20.0 + 5 * i, bool(i % 2), seed=300 + i, size=(600, 480), bits=8, style=style)
+            H, W = s.image.shape
+            x0, y0, x1, y1 = s.hand_box
+            top[style].append(y0 / H)
+            width[style].append((x1 - x0) / W)
+            if style == "v4":
+                ratio = s.frame.scale / v3_scale
+                assert ratio == pytest.approx(1.0 + phantom.FRAME_FILL_V4 / v3_fill, rel=1e-9)
+                if abs(s.extra["angle_deg"]) < 2.0:  # upright: the fingertips inside the margin
+                    assert y0 >= phantom.FRAME_TOP_V4 * H - 1.0
+            else:
+                v3_scale = s.frame.scale
+                # v3's fill: the span from the fingertips to 50 mm below the radius
+                outline = s.hand.outline_points(round_ends=True)
+                v3_fill = s.frame.scale * (outline[:, 1].max() + 50.0 * s.hand.subject.size_scale) / H
+                assert 0.65 - 1e-9 <= v3_fill <= 0.95 + 1e-9
+    assert np.median(top["v4"]) < 0.09 < np.median(top["v3"])
+    assert np.median(width["v4"]) > np.median(width["v3"]) + 0.05

@@ -41,27 +41,37 @@ OFF = {
     "radial_epiphysis": {"RADIAL_EPIPHYSIS_DENSITY_V4": 1.0, "RADIAL_EPIPHYSIS_BEND_V4": 0.0},
     "ray_width": {"RAY_WIDTH_V4": 1.0},
     "palm": {"PALM_V4": 1.0, "PALM_V4_SPREAD": 0.0},
+    "fingers": {"FINGER_V4": 1.0},
     "network_texture": {"look": ("texture", "texture_amplitude")},
     "carpal_facets": {"CARPAL_JOINT_V4": None},
     "auto_range": {"look": ("auto_range",)},
+    "framing": {"phantom.FRAME_FILL_V4": 0.0, "phantom.FRAME_TOP_V4": None},
 }
 _CONST0: dict = {}
 _LOOKS0: dict = {}
 
 
+def _owner(key: str):
+    """The module and attribute a switch's key names: ``NAME`` (anatomy's) or
+    ``phantom.NAME``."""
+    from boneage_fast.data import anatomy, phantom
+
+    return (phantom, key.split(".", 1)[1]) if key.startswith("phantom.") else (anatomy, key)
+
+
 def snapshot() -> None:
     """Remember v4's own values (once, before any switch is set)."""
-    from boneage_fast.data import anatomy, film
+    from boneage_fast.data import film
 
     if not _CONST0:
-        _CONST0.update({k: getattr(anatomy, k) for c in OFF.values() for k in c if k != "look"})
+        _CONST0.update({k: getattr(*_owner(k)) for c in OFF.values() for k in c if k != "look"})
         _LOOKS0.update({k: film.LOOKS[k] for k in ("v3", "v3_raw", "v4", "v4_raw")})
 
 
 def configure(on: set[str]) -> None:
     """Set the v4 switches: the changes in ``on`` keep their v4 values, the rest v3's
     (``configure(set(OFF))`` restores v4)."""
-    from boneage_fast.data import anatomy, film
+    from boneage_fast.data import film
 
     snapshot()
     look_off: dict[str, tuple[str, ...]] = {}  # v4 look fields set back to v3's
@@ -71,7 +81,7 @@ def configure(on: set[str]) -> None:
                 if name not in on:
                     look_off[name] = v3_value
             else:
-                setattr(anatomy, key, _CONST0[key] if name in on else v3_value)
+                setattr(*_owner(key), _CONST0[key] if name in on else v3_value)
     fields = {f for fs in look_off.values() for f in fs}
     for kind in ("", "_raw"):
         v3, v4 = _LOOKS0[f"v3{kind}"], _LOOKS0[f"v4{kind}"]

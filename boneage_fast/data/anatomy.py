@@ -121,6 +121,11 @@ CARPAL_BEND_V4 = {"lunate": 0.35, "scaphoid": 0.3}
 RAY_WIDTH_V4 = 1.2
 # ... in a fuller palm, wrist and forearm (soft-tissue radii), as on those films
 PALM_V4 = 1.15
+# ... and fingers with fuller soft tissue (finger radii; also scaled by the subject's
+# fullness draw): on those films a finger's soft tissue is about twice as wide as its
+# phalanx and neighbouring fingers meet at their bases, where version 3's fingers were
+# thin sleeves standing apart (the hand filled 0.43 of its box against the films' 0.52)
+FINGER_V4 = 1.3
 # Version 4 draws the soft tissue's fullness and the carpals' density per subject,
 # uniform over these half-widths about the values above (:func:`sample_v4_traits`): with
 # fixed values, a v3-trained model read phantoms 13 months younger for the fuller palm
@@ -456,8 +461,8 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
     (``CARPAL_DENSITY_V4``, varied per subject by ``subject.carpal_density``) and curved
     (``CARPAL_BEND_V4``), a lighter, curved radial epiphysis, the rays' bones drawn
     ``RAY_WIDTH_V4`` wider on version 3's layout and a palm, wrist and forearm
-    ``PALM_V4`` fuller (varied per subject by ``subject.soft_tissue``; docs/phantom.md,
-    section 7). Versions 1 to 3 are kept unchanged for the experiments and models
+    ``PALM_V4`` fuller (varied per subject by ``subject.soft_tissue``) round fingers
+    ``FINGER_V4`` fuller (docs/phantom.md, section 7). Versions 1 to 3 are kept unchanged for the experiments and models
     trained on them.
     """
     if version not in (1, 2, 3, 4):
@@ -574,7 +579,11 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
         finger_r = (10.5 if ray == 0 else 9.0 if ray < 4 else 7.5) * tw * w * (1.1 if v2 else 1.0)
         tip = p + axis * (2.5 * tip_radius)
         mcp = hand.joints["MCP"][-1][0]
-        hand.tissue.append((mcp, tip - axis * finger_r * 0.6, finger_r))
+        finger_end = tip - axis * finger_r * 0.6
+        if version >= 4:  # fuller on the same axis, the fingertip's pad reaching as far
+            fuller = finger_r * (FINGER_V4 * bulk / PALM_V4 - 1.0)
+            finger_r, finger_end = finger_r + fuller, finger_end - axis * fuller
+        hand.tissue.append((mcp, finger_end, finger_r))
         # the palm (rays 2-5) and the thenar eminence (thumb) around each metacarpal
         palm_r = (15.0 if ray == 0 else 13.5) * tw * w * bulk
         mc_axis = _rot(np.array([0.0, 1.0]), -ray_angle0)

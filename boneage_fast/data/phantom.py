@@ -34,6 +34,11 @@ __all__ = ["PhantomSample", "render", "RATER_SD_MONTHS", "ROI_CLASSES", "STYLES"
 #: training data).
 STYLES = ("v1", "v2", "v3", "v4")
 DEFAULT_STYLE = "v3"
+#: v4's framing: the hand's share of the film's height (fingertips to 50 mm below the
+#: radius) is v3's draw plus this, its fingertips at least FRAME_TOP_V4 of the height
+#: below the top edge (docs/phantom.md section 7.2; None: no such margin)
+FRAME_FILL_V4 = 0.12
+FRAME_TOP_V4: float | None = 0.03
 
 #: SD of the simulated rater's reading around the true bone age (months). Reported
 #: inter-reader variability of Greulich-Pyle readings is roughly half a year.
@@ -191,9 +196,10 @@ def render(
             cortical rims, dense end plates, thin physes; its posture comes from a
             stream of its own), ``"v4"`` (v3 with mature carpals that fill the wrist, cut
             apart along flat facets with even joint spaces, a trabecular network in the
-            bone, processed films windowed so that little of them is white, and
-            soft-tissue fullness and carpal density drawn per subject from a stream of
-            their own; not the shipped model's data: docs/phantom.md section 7) or
+            bone, processed films windowed so that little of them is white, fuller
+            fingers, a hand that fills more of the film, and soft-tissue fullness and
+            carpal density drawn per subject from a stream of their own; not the
+            shipped model's data: docs/phantom.md section 7) or
             ``"v1"`` (capsule bones drawn at <= 640 px and scaled up). v1 and v2 are
             kept pixel for pixel for the experiments run on them, v3 up to float
             rounding (the shipped model's training data). The same seed gives the same
@@ -243,6 +249,14 @@ def render(
     angle = float(np.clip(rng.normal(0.0, 0.2), -math.radians(30), math.radians(30))) if nuisance else 0.0
     centre_mm = np.array([0.0, top - 0.5 * span_mm])
     jitter = np.array([rng.uniform(-0.08, 0.08) * W, rng.uniform(-0.05, 0.08) * H]) if nuisance else np.zeros(2)
+    if style == "v4" and nuisance:
+        # v4: the hand fills more of the film, as on the real films (their fingertips
+        # about 5 % of the height below the top edge, the hand 0.8 of the width; v3's
+        # 13 % and 0.7), from the same draws; the fingertips stay inside
+        fill += FRAME_FILL_V4
+        px_per_mm = fill * H / span_mm
+        if FRAME_TOP_V4 is not None:
+            jitter[1] = max(jitter[1], (FRAME_TOP_V4 - 0.5 + 0.5 * fill) * H)
     centre_px = np.array([W / 2.0, H / 2.0]) + jitter
     frame = _Frame(centre_mm, centre_px, px_per_mm, angle)
 
