@@ -462,8 +462,8 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
     (``CARPAL_BEND_V4``), a lighter, curved radial epiphysis, the rays' bones drawn
     ``RAY_WIDTH_V4`` wider on version 3's layout and a palm, wrist and forearm
     ``PALM_V4`` fuller (varied per subject by ``subject.soft_tissue``) round fingers
-    ``FINGER_V4`` fuller (docs/phantom.md, section 7). Versions 1 to 3 are kept unchanged for the experiments and models
-    trained on them.
+    ``FINGER_V4`` fuller (docs/phantom.md, section 7). Versions 1 to 3 are kept
+    unchanged for the experiments and models trained on them.
     """
     if version not in (1, 2, 3, 4):
         raise ValueError(f"version must be 1, 2, 3 or 4, got {version!r}")

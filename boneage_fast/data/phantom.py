@@ -245,18 +245,18 @@ def render(
 
     # Pose: the hand from the fingertips down to the distal forearm fills 55-85 % of the height.
     fill = rng.uniform(0.65, 0.95) if nuisance else 0.8
+    framed = style == "v4" and nuisance
+    if framed:
+        # v4: the hand fills more of the film, from the same draw, as on the real films
+        # (their fingertips about 5 % of the height below the top edge, the hand 0.8 of
+        # the width; v3's 14 % and 0.65)
+        fill += FRAME_FILL_V4
     px_per_mm = fill * H / span_mm
     angle = float(np.clip(rng.normal(0.0, 0.2), -math.radians(30), math.radians(30))) if nuisance else 0.0
     centre_mm = np.array([0.0, top - 0.5 * span_mm])
     jitter = np.array([rng.uniform(-0.08, 0.08) * W, rng.uniform(-0.05, 0.08) * H]) if nuisance else np.zeros(2)
-    if style == "v4" and nuisance:
-        # v4: the hand fills more of the film, as on the real films (their fingertips
-        # about 5 % of the height below the top edge, the hand 0.8 of the width; v3's
-        # 13 % and 0.7), from the same draws; the fingertips stay inside
-        fill += FRAME_FILL_V4
-        px_per_mm = fill * H / span_mm
-        if FRAME_TOP_V4 is not None:
-            jitter[1] = max(jitter[1], (FRAME_TOP_V4 - 0.5 + 0.5 * fill) * H)
+    if framed and FRAME_TOP_V4 is not None:  # ... its fingertips kept inside the film
+        jitter[1] = max(jitter[1], (FRAME_TOP_V4 - 0.5 + 0.5 * fill) * H)
     centre_px = np.array([W / 2.0, H / 2.0]) + jitter
     frame = _Frame(centre_mm, centre_px, px_per_mm, angle)
 
