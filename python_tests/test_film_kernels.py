@@ -221,7 +221,7 @@ def test_long_bone_adds_and_clips_at_the_image_edge():
     np.testing.assert_allclose(got - base, ref, atol=2e-3, rtol=0)
 
 
-def _ossicle_f64(shape, c, a, b, ang, cap, taper, p, shell, interior, weight, bend=0.0):
+def _ossicle_f64(shape, c, a, b, ang, cap, taper, p, shell, interior, weight, bend=0.0, slope=0.0, hollow=0.0):
     """A superellipse ossicle's path length, float64, from film.draw_ossicle's formulas."""
     y, x = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float64)
     dx, dy = x - c[0], y - c[1]
@@ -232,6 +232,8 @@ def _ossicle_f64(shape, c, a, b, ang, cap, taper, p, shell, interior, weight, be
         shift = 0.8 * abs(cap) * (0.5 - xr ** 2) * np.clip(side, 0, 1)
         yr = yr - shift if cap > 0 else yr + shift
     yr = yr - bend * xr ** 2
+    xc = np.clip(xr, -1, 1)
+    yr = np.where(yr > 0, yr / (1 + slope * xc + hollow * xc ** 2), yr)
     if taper:
         along = yr if taper > 0 else -yr
         xr = xr / (1 - abs(taper) * np.clip(0.5 * (along + 1), 0, 1))
@@ -246,13 +248,17 @@ def _ossicle_f64(shape, c, a, b, ang, cap, taper, p, shell, interior, weight, be
     (0.0, 0.55, 3.1, 0.35, 0.0), (0.0, -0.3, 2.0, 0.35, 0.0), (0.0, 0.0, 2.0, 0.0, 0.0),
     (0.0, 0.0, 2.8, 0.35, 0.35), (0.0, -0.3, 2.0, 0.35, -0.5), (0.7, 0.0, 2.8, 0.4, 0.25),
 ])
+@pytest.mark.parametrize("slope, hollow", [(0.0, 0.0), (0.6, 0.3), (-0.8, 0.0), (0.0, 1.0)])
 @pytest.mark.parametrize("ang", [0.0, 0.6, -1.1])
-def test_ossicle_matches_a_float64_reference(cap, taper, p, interior, bend, ang):
-    shape, c, a, b, shell, weight = (120, 140), (71.3, 58.6), 30.0, 19.0, 0.8, 5.0
+def test_ossicle_matches_a_float64_reference(cap, taper, p, interior, bend, slope, hollow, ang):
+    shape, c, a, b, shell, weight = (150, 150), (75.3, 82.6), 30.0, 19.0, 0.8, 5.0
     got = np.zeros(shape, np.float32)
-    n = _C.film_ossicle(got, c[0], c[1], a, b, np.cos(ang), np.sin(ang), cap, taper, p, shell, interior, weight, bend)
-    ref = _ossicle_f64(shape, c, a, b, ang, cap, taper, p, shell, interior, weight, bend)
+    n = _C.film_ossicle(got, c[0], c[1], a, b, np.cos(ang), np.sin(ang), cap, taper, p, shell, interior, weight, bend,
+                        slope, hollow)
+    ref = _ossicle_f64(shape, c, a, b, ang, cap, taper, p, shell, interior, weight, bend, slope, hollow)
     assert n > 0 and ref.max() > 2.0
+    # the whole outline inside the image: the kernel's bounding square must not clip it
+    assert not (ref[0].any() or ref[-1].any() or ref[:, 0].any() or ref[:, -1].any())
     # the power runs through a polynomial log and exp (~3e-7 relative), amplified by the
     # square root at the outline
     np.testing.assert_allclose(got, ref, atol=3e-3, rtol=0)
@@ -330,6 +336,10 @@ def test_long_bone_rejects_bad_parameters(kwargs, match):
     (dict(taper=1.0), r"\|taper\| must be < 1"),
     (dict(bend=1.5), r"\|bend\| must be <= 1"),
     (dict(bend=float("nan")), "parameters must be finite"),
+    (dict(slope=1.0), r"\|slope\| must be < 1"),
+    (dict(slope=float("inf")), "parameters must be finite"),
+    (dict(hollow=-0.1), r"hollow must be in \[0, 1\]"),
+    (dict(hollow=1.5), r"hollow must be in \[0, 1\]"),
     (dict(cx=float("nan")), "parameters must be finite"),
 ])
 def test_ossicle_rejects_bad_parameters(kwargs, match):

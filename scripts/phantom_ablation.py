@@ -38,7 +38,7 @@ OFF = {
     "carpal_growth": {"CARPAL_GROWTH_V4": 0.0},
     "carpal_density": {"CARPAL_DENSITY_V4": 1.0, "CARPAL_DENSITY_V4_SPREAD": 0.0},
     "carpal_bend": {"CARPAL_BEND_V4": {}},
-    "radial_epiphysis": {"RADIAL_EPIPHYSIS_DENSITY_V4": 1.0, "RADIAL_EPIPHYSIS_BEND_V4": 0.0},
+    "radial_epiphysis": {"RADIAL_EPIPHYSIS_DENSITY_V4": 1.0},
     "ray_width": {"RAY_WIDTH_V4": 1.0},
     "palm": {"PALM_V4": 1.0, "PALM_V4_SPREAD": 0.0},
     "fingers": {"FINGER_V4": 1.0},
@@ -46,6 +46,9 @@ OFF = {
     "carpal_facets": {"CARPAL_JOINT_V4": None},
     "auto_range": {"look": ("auto_range",)},
     "framing": {"phantom.FRAME_FILL_V4": 0.0, "phantom.FRAME_TOP_V4": None},
+    "styloids": {"RADIAL_STYLOID_V4": (0.0, 0.0), "ULNAR_STYLOID_V4": (0.0, 0.0)},
+    "fusion_overlap": {"FUSION_OVERLAP_V4": 0.0},
+    "soft_tone": {"look": ("soft_saturation_mm",)},
 }
 _CONST0: dict = {}
 _LOOKS0: dict = {}

@@ -143,7 +143,20 @@ CARPAL_JOINT_V4: float | None = 1.5
 # trapezoid (and the pisiform over the triquetrum, which has no facets at all)
 CARPAL_OVERLAP_V4 = frozenset({frozenset({"trapezium", "trapezoid"})})
 RADIAL_EPIPHYSIS_DENSITY_V4 = 0.8
-RADIAL_EPIPHYSIS_BEND_V4 = 0.25
+# Version 4's distal radial and ulnar epiphyses rise to their styloids (``Ellipse.slope``
+# and ``Ellipse.hollow``, reached as each epiphysis takes its full width): on a PA film
+# the radial epiphysis is a wedge, thin on the ulnar side and rising to the radial
+# styloid on the thumb side over the concave fossae of the scaphoid and lunate, its
+# physis side flat on the metaphysis; the ulnar epiphysis rises to the ulnar styloid on
+# the little-finger side. (The first v4 curved the whole radial epiphysis instead, bend
+# 0.25, which left a lens-shaped physis open at its ends.) ``(0, 0)``: neither.
+RADIAL_STYLOID_V4 = (0.6, 0.35)
+ULNAR_STYLOID_V4 = (-0.9, 0.3)
+# Version 4's fusing radial and ulnar epiphyses sink this far (mm, adult) into their
+# metaphyses as they fuse: drawn apart, two touching outlines each thin to nothing at
+# their edge, which left a dark line where a fused bone shows one bone with at most a
+# faint bright physeal scar
+FUSION_OVERLAP_V4 = 1.0
 # v2 metacarpal bases sit on the distal carpal row and fan out to the v1 heads.
 RAY_BASE_X_V2 = (31.0, 13.5, 3.5, -6.5, -15.5)
 RAY_BASE_Y_V2 = (21.5, 25.5, 29.0, 29.5, 29.0)
@@ -335,6 +348,12 @@ class Ellipse:
     # v4 carpals: the midline curves to y' = bend x'^2 (in units of the semi-axes): the
     # ends of the long axis swing towards +y, a crescent (lunate) or kidney (scaphoid)
     bend: float = 0.0
+    # v4 distal radial and ulnar epiphyses: the +y half (the articular side) thickens along
+    # the own x to 1 + slope x' + hollow x'^2 times (x' in units of the semi-axis, clamped
+    # to +-1): a wedge rising to a styloid over a concave articular surface, the physis
+    # side kept flat
+    slope: float = 0.0
+    hollow: float = 0.0
     # v4 carpals: flat articular facets, half-planes (nx, ny, t) of the hand frame (mm)
     # the bone keeps to, n . p <= t (:func:`carpal_facets`)
     facets: tuple[tuple[float, float, float], ...] = ()
@@ -388,9 +407,9 @@ def _rot(v: np.ndarray, a: float) -> np.ndarray:
 def ossicle_outline(e: Ellipse, n: int = 96) -> np.ndarray:
     """``n`` points (mm, hand frame) on an ossicle's outline: the superellipse of its
     semi-axes and exponent, widened back from its taper and bent along its midline as
-    the renderer draws it (the renderer maps a point of the film to the unit
-    superellipse; this is that map's inverse). ``e.cap`` is not drawn (carpals have
-    none); ``e.facets`` are not applied."""
+    the renderer draws it, its articular side raised by ``e.slope`` and ``e.hollow``
+    (the renderer maps a point of the film to the unit superellipse; this is that map's
+    inverse). ``e.cap`` is not drawn (carpals have none); ``e.facets`` are not applied."""
     t = np.linspace(0.0, 2.0 * math.pi, n, endpoint=False)
     c, s = np.cos(t), np.sin(t)
     u = np.sign(c) * np.abs(c) ** (2.0 / e.exponent)
@@ -398,6 +417,9 @@ def ossicle_outline(e: Ellipse, n: int = 96) -> np.ndarray:
     if e.taper:
         along = v if e.taper > 0 else -v
         u = u * (1.0 - abs(e.taper) * np.clip(0.5 * (along + 1.0), 0.0, 1.0))
+    if e.slope or e.hollow:
+        uc = np.clip(u, -1.0, 1.0)
+        v = np.where(v > 0.0, v * (1.0 + e.slope * uc + e.hollow * uc * uc), v)
     v = v + e.bend * u * u
     own = np.stack([u * e.axes[0], v * e.axes[1]], axis=1)
     ca, sa = math.cos(e.angle), math.sin(e.angle)
@@ -459,7 +481,9 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
     ``CARPAL_GROWTH_V4`` larger, cut apart along flat facets ``CARPAL_JOINT_V4`` apart
     where they meet each other or the radial epiphysis (:func:`carpal_facets`), lighter
     (``CARPAL_DENSITY_V4``, varied per subject by ``subject.carpal_density``) and curved
-    (``CARPAL_BEND_V4``), a lighter, curved radial epiphysis, the rays' bones drawn
+    (``CARPAL_BEND_V4``), a lighter radial epiphysis, radial and ulnar epiphyses that rise
+    to their styloids (``RADIAL_STYLOID_V4``, ``ULNAR_STYLOID_V4``) and sink into their
+    metaphyses as they fuse (``FUSION_OVERLAP_V4``), the rays' bones drawn
     ``RAY_WIDTH_V4`` wider on version 3's layout and a palm, wrist and forearm
     ``PALM_V4`` fuller (varied per subject by ``subject.soft_tissue``) round fingers
     ``FINGER_V4`` fuller (docs/phantom.md, section 7). Versions 1 to 3 are kept
@@ -667,17 +691,24 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
             # proximal carpal row (version 2 left a ~3 mm gap of soft tissue)
             thick = ((3.0 + 5.5 * ratio) if version >= 3 and name == "radius" else (2.5 + 3.5 * ratio)) * s
             c = top + np.array([0.0, (1 - fusion) * 1.2 * s + thick / 2])
+            if version >= 4:  # fusing, it grows into the metaphysis (a faint bright scar, no line)
+                c = c - np.array([0.0, FUSION_OVERLAP_V4 * fusion * s])
             if v2:
                 end_w = hw * bw * w * (2.0 if name == "radius" else 1.3)
                 cap = smoothstep((ratio - 0.85) / 0.2) * (1.0 - fusion)
                 # the radial epiphysis is a wedge, thicker on the radial (thumb) side
-                density, bend = 1.0, 0.0
-                if version >= 4 and name == "radius":
-                    # version 4: lighter, and curved round the proximal carpal row (the
-                    # concave articular surface, the styloid rising on the thumb side)
-                    density, bend = RADIAL_EPIPHYSIS_DENSITY_V4, RADIAL_EPIPHYSIS_BEND_V4 * min(ratio, 1.0)
+                density, slope, hollow = 1.0, 0.0, 0.0
+                if version >= 4:
+                    # version 4: the articular side rises to the styloid (the radial one
+                    # over the concave fossae of the proximal row), and the radial
+                    # epiphysis is lighter
+                    grown = min(ratio, 1.0)
+                    slope, hollow = (g * grown for g in (RADIAL_STYLOID_V4 if name == "radius" else ULNAR_STYLOID_V4))
+                    if name == "radius":
+                        density = RADIAL_EPIPHYSIS_DENSITY_V4
                 hand.ossicles.append(Ellipse(f"epi_{name}", c, np.array([end_w * 0.95 * ratio, thick / 2]),
-                                             0.12 if name == "radius" else 0.0, density, 2.8, cap, bend=bend))
+                                             0.12 if name == "radius" else 0.0, density, 2.8, cap,
+                                             slope=slope, hollow=hollow))
             else:
                 hand.ossicles.append(Ellipse(f"epi_{name}", c, np.array([hw * 1.4 * ratio * sw * w, thick / 2]),
                                              0.08 if name == "radius" else 0.0, 1.0))

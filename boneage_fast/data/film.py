@@ -108,7 +108,13 @@ LOOKS = {
 # and processed films windowed so that at most 0.3 % of the film is white: v3's and v4's
 # exposure draws left a tenth of the hand white on one film in ten (dense bone a flat
 # white), the real films at most about 1 % (docs/phantom.md, section 7.2)
-LOOKS["v4"] = replace(LOOKS["v3"], texture="network", texture_amplitude=0.17, auto_range=0.997)
+#
+# v4's processed films let thick soft tissue (wrist, palm) show brighter than thin (the
+# fingers) with little saturation: on the real films the wrist's soft tissue is a light
+# grey close to the carpals, where v3's saturation at 60 mm pressed it to the fingers'
+# grey (hand median 0.45 against the films' 0.52; docs/phantom.md, section 7.3)
+LOOKS["v4"] = replace(LOOKS["v3"], texture="network", texture_amplitude=0.17, auto_range=0.997,
+                      soft_saturation_mm=300.0)
 LOOKS["v4_raw"] = replace(LOOKS["v3_raw"], texture="network", texture_amplitude=0.17)
 #: the share of v3 (and v4) films drawn with the ``"v3_raw"`` (``"v4_raw"``) look
 RAW_FRACTION = 0.2
@@ -206,7 +212,8 @@ def draw_ossicle(acc: np.ndarray, e: Ellipse, T, cortex: float = 0.06, cancellou
     pixel) over a cancellous interior of relative density ``cancellous`` (a hamate hook,
     seen end-on, is all cortex). ``e.cap`` bends the side facing the metaphysis round it
     (its centre recedes, its edges run on as lips), ``e.taper`` narrows the outline
-    towards one end, ``e.bend`` curves its midline. An epiphysis is a disc seen
+    towards one end, ``e.bend`` curves its midline, ``e.slope`` and ``e.hollow`` raise
+    its articular side into a wedge over a concave surface. An epiphysis is a disc seen
     edge-on, as deep along the beam as it is wide; other ossicles are as deep as their
     short axis. The pixel arithmetic runs
     in C++ (``_C.film_ossicle``, see csrc/phantom/film.h); the float64 reference it is
@@ -220,13 +227,14 @@ def draw_ossicle(acc: np.ndarray, e: Ellipse, T, cortex: float = 0.06, cancellou
     depth = (0.6 * a if e.name.startswith("epi_") else min(a, b)) / T.scale
     shell = max(1.0 - 0.7 / min(a, b) - cortex, 0.3)
     interior = 0.0 if e.name.endswith("hook") else cancellous
-    args = (a, b, math.cos(ang), math.sin(ang), e.cap, e.taper, e.exponent, shell, interior, e.density * depth, e.bend)
+    args = (a, b, math.cos(ang), math.sin(ang), e.cap, e.taper, e.exponent, shell, interior, e.density * depth, e.bend,
+            e.slope, e.hollow)
     if not e.facets:
         _C.film_ossicle(acc, float(c[0]), float(c[1]), *args)
         return
     # a faceted carpal: drawn alone over its bounding square (as the kernel bounds it),
     # then cut along its facets
-    r = max(a, b) * (1.0 + abs(e.cap) * 0.8 + abs(e.bend)) + 2.0
+    r = max(a, b) * (1.0 + abs(e.cap) * 0.8 + abs(e.bend) + abs(e.slope) + e.hollow) + 2.0
     H, W = acc.shape
     x0, x1 = max(int(math.floor(c[0] - r)), 0), min(int(math.ceil(c[0] + r)), W - 1)
     y0, y1 = max(int(math.floor(c[1] - r)), 0), min(int(math.ceil(c[1] + r)), H - 1)

@@ -88,16 +88,17 @@ void register_phantom(py::module_& m) {
   m.def(
       "film_ossicle",
       [](py::array acc, float cx, float cy, float a, float b, float cos_t, float sin_t, float cap, float taper,
-         float exponent, float shell, float interior, float weight, float bend) {
+         float exponent, float shell, float interior, float weight, float bend, float slope, float hollow) {
         float* out = writable(acc, "acc");
-        const phantom::OssicleParams p{cx, cy, a, b, cos_t, sin_t, cap, taper, exponent, shell, interior, weight, bend};
+        const phantom::OssicleParams p{cx,    cy,       a,     b,        cos_t,  sin_t, cap,   taper,
+                                       exponent, shell, interior, weight, bend, slope, hollow};
         const int64_t H = acc.shape(0), W = acc.shape(1);
         py::gil_scoped_release release;
         return phantom::ossicle(out, H, W, p);
       },
       py::arg("acc"), py::arg("cx"), py::arg("cy"), py::arg("a"), py::arg("b"), py::arg("cos_t"), py::arg("sin_t"),
       py::arg("cap"), py::arg("taper"), py::arg("exponent"), py::arg("shell"), py::arg("interior"), py::arg("weight"),
-      py::arg("bend") = 0.0f,
+      py::arg("bend") = 0.0f, py::arg("slope") = 0.0f, py::arg("hollow") = 0.0f,
       "Adds a superellipse ossicle's path length to `acc` in place; returns the pixels evaluated "
       "(see csrc/phantom/film.h).");
 

@@ -243,6 +243,7 @@ void ossicle_row(float* out, int32_t n, float dx0, float dy, const OssicleParams
   const float cap = p.cap, lip = std::abs(p.cap) * 0.8f, taper = std::abs(p.taper);
   const float cap_dir = p.cap > 0.0f ? -1.0f : 1.0f, taper_dir = p.taper > 0.0f ? 1.0f : -1.0f;
   const float expo = p.exponent, shell = p.shell, weight = p.weight, interior = p.interior, bend = p.bend;
+  const float slope = p.slope, hollow = p.hollow;
   const float shell_pow = kPower ? std::pow(shell, -expo) : 1.0f / (shell * shell);
   for (int32_t i = 0; i < n; ++i) {
     const float dx = dx0 + static_cast<float>(i);
@@ -257,6 +258,12 @@ void ossicle_row(float* out, int32_t n, float dx0, float dy, const OssicleParams
     }
     // a curved midline: the ends of the long axis swing towards +y (bend > 0)
     yr -= bend * xr * xr;
+    if (slope != 0.0f || hollow != 0.0f) {
+      // the +y half thickens along x: a wedge (slope) over a concave surface (hollow)
+      const float xc = std::min(std::max(xr, -1.0f), 1.0f);
+      const float grow = 1.0f + slope * xc + hollow * xc * xc;
+      yr = yr > 0.0f ? yr / grow : yr;
+    }
     if (taper != 0.0f) xr = xr / (1.0f - taper * std::min(std::max(0.5f * (taper_dir * yr + 1.0f), 0.0f), 1.0f));
     float rho;
     if (kPower) {
@@ -398,14 +405,17 @@ int64_t long_bone(float* acc, int64_t height, int64_t width, const LongBoneParam
 int64_t ossicle(float* acc, int64_t height, int64_t width, const OssicleParams& p) {
   BONEAGE_CHECK_VALUE(height >= 1 && width >= 1, "ossicle: empty image");
   BONEAGE_CHECK_VALUE(all_finite({p.cx, p.cy, p.a, p.b, p.cos_t, p.sin_t, p.cap, p.taper, p.exponent, p.shell,
-                                  p.interior, p.weight, p.bend}),
+                                  p.interior, p.weight, p.bend, p.slope, p.hollow}),
                       "ossicle: parameters must be finite");
   BONEAGE_CHECK_VALUE(p.a > 0.0f && p.b > 0.0f, "ossicle: semi-axes must be > 0");
   BONEAGE_CHECK_VALUE(p.exponent >= 1.0f, "ossicle: exponent must be >= 1");
   BONEAGE_CHECK_VALUE(p.shell > 0.0f && p.shell <= 1.0f, "ossicle: shell must be in (0, 1]");
   BONEAGE_CHECK_VALUE(std::abs(p.taper) < 1.0f, "ossicle: |taper| must be < 1");
   BONEAGE_CHECK_VALUE(std::abs(p.bend) <= 1.0f, "ossicle: |bend| must be <= 1");
-  const double r = std::max(p.a, p.b) * (1.0 + std::abs(p.cap) * 0.8 + std::abs(p.bend)) + 2.0;
+  BONEAGE_CHECK_VALUE(std::abs(p.slope) < 1.0f, "ossicle: |slope| must be < 1");
+  BONEAGE_CHECK_VALUE(p.hollow >= 0.0f && p.hollow <= 1.0f, "ossicle: hollow must be in [0, 1]");
+  const double r = std::max(p.a, p.b) * (1.0 + std::abs(p.cap) * 0.8 + std::abs(p.bend) + std::abs(p.slope) + p.hollow) +
+                   2.0;
   const int64_t x0 = std::max<int64_t>(0, static_cast<int64_t>(std::floor(p.cx - r)));
   const int64_t x1 = std::min<int64_t>(width - 1, static_cast<int64_t>(std::ceil(p.cx + r)));
   const int64_t y0 = std::max<int64_t>(0, static_cast<int64_t>(std::floor(p.cy - r)));

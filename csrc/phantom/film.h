@@ -75,6 +75,11 @@ struct OssicleParams {
   float interior;      // relative density of the cancellous interior
   float weight;        // density times depth (mm)
   float bend;          // the outline's midline curves to y' = bend x'^2 (a crescent or kidney)
+  // the +y half's thickness times 1 + slope x' + hollow x'^2 (x' clamped to [-1, 1]): a
+  // wedge rising to one side (a styloid) over a concave articular surface; the -y half
+  // (the physis side) keeps its outline. |slope| < 1, 0 <= hollow <= 1.
+  float slope;
+  float hollow;
 };
 
 // Adds the ossicle's path length to `acc` over its bounding square; returns the pixels
