@@ -77,16 +77,21 @@ def test_carpals_grow_past_their_v3_outline_as_they_mature(age, male):
         same = ("angle", "exponent", "cap")
         assert all(np.array_equal(getattr(e, k), getattr(epi3[name], k)) for k in same), name
         forearm = name in ("epi_radius", "epi_ulna")
-        # the radial and ulnar epiphyses sink 1 mm (adult) into their metaphyses as they fuse
-        fusion = h4.epiphyses[name[4:]][1] if forearm else 0.0
-        sink = np.array([0.0, 1.0 * fusion * h4.subject.size_scale])
-        np.testing.assert_allclose(e.centre, epi3[name].centre - sink, rtol=0, atol=1e-12)
+        # fusing, an epiphysis grows 1 mm (adult) into its metaphysis, its joint side kept:
+        # as much thicker, its centre half that towards its own bone's shaft
+        group = name[4:] if forearm else ("thumb_metacarpal" if name == "epi_metacarpal1" else name[4:-1])
+        fused = 1.0 * h4.epiphyses[group][1] * h4.subject.size_scale
+        assert e.axes[1] == pytest.approx(epi3[name].axes[1] + fused / 2, abs=1e-12)
+        moved = e.centre - epi3[name].centre
+        assert np.hypot(*moved) == pytest.approx(fused / 2, abs=1e-12)
+        if fused:
+            shaft = next(b for b in h4.bones if b.name == name[4:])
+            assert moved @ ((shaft.p0 + shaft.p1) / 2 - epi3[name].centre) > 0, name
         # ... and rise to their styloids as they take their full width
         styloid = {"epi_radius": (0.6, 0.35), "epi_ulna": (-0.9, 0.3)}.get(name, (0.0, 0.0))
         grown = min(h4.epiphyses[name[4:]][0], 1.0) if forearm else 0.0
         assert (e.slope, e.hollow) == pytest.approx((styloid[0] * grown, styloid[1] * grown), abs=1e-12), name
-        # as thick; a ray's epiphysis as much wider as its bone
-        assert e.axes[1] == epi3[name].axes[1]
+        # a ray's epiphysis as much wider as its bone
         wider = 1.0 if name in ("epi_radius", "epi_ulna") else 1.2
         assert e.axes[0] == pytest.approx(epi3[name].axes[0] * wider, rel=1e-12)
         if name == "epi_radius":
@@ -514,6 +519,21 @@ def test_ablation_switches_reach_every_v4_change():
         abl.configure(set(abl.OFF))
     for age, ref in zip(ages, v4):
         assert np.array_equal(render(age, True, 21, style="v4", **kw).image, ref)
+
+
+def test_ablation_rejects_an_unknown_switch(capsys):
+    import importlib.util
+    import os
+
+    path = os.path.join(os.path.dirname(__file__), "..", "scripts", "phantom_ablation.py")
+    spec = importlib.util.spec_from_file_location("phantom_ablation", path)
+    abl = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(abl)
+    with pytest.raises(SystemExit) as info:
+        abl.main(["--switches", "styloids", "bogus"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert "--switches: unknown bogus" in err and "styloids" in err.split("known:")[1]
     assert film.LOOKS["v4"].texture == "network" and anatomy.PALM_V4_SPREAD == 0.15
 
 

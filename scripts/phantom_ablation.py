@@ -20,6 +20,7 @@ Predictions use the phantom's true hand box (the regressor alone, no detector).
 
     python scripts/phantom_ablation.py --n 40 --out /tmp/ablation.json
     python scripts/phantom_ablation.py --traits --model RUN/best.json --n 200
+    python scripts/phantom_ablation.py --n 200 --switches styloids soft_tone
 """
 
 from __future__ import annotations
@@ -99,9 +100,15 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=None, help="write the results as JSON here")
     ap.add_argument("--traits", action="store_true",
                     help="vary v4's per-subject draws (soft tissue, carpal density) instead of its changes")
+    ap.add_argument("--switches", nargs="+", default=None, metavar="NAME",
+                    help=f"only these changes' rows (default: all of {', '.join(OFF)})")
     args = ap.parse_args(argv)
     if args.n < 4:
         ap.error("--n must be at least 4")
+    unknown = sorted(set(args.switches or ()) - set(OFF))
+    if unknown:
+        ap.error(f"--switches: unknown {', '.join(unknown)} (known: {', '.join(OFF)})")
+    switches = [name for name in OFF if name in (args.switches or OFF)]
 
     import torch
 
@@ -138,8 +145,8 @@ def main(argv=None) -> int:
                     for a, b in ((0, 0), (-1, 0), (1, 0), (0, -1), (0, 1))]
     else:
         variants = [("v3", "v3", set(), None), ("v4 (all)", "v4", set(OFF), None)]
-        variants += [(f"v3 + {name}", "v4", {name}, None) for name in OFF]
-        variants += [(f"v4 - {name}", "v4", set(OFF) - {name}, None) for name in OFF]
+        variants += [(f"v3 + {name}", "v4", {name}, None) for name in switches]
+        variants += [(f"v4 - {name}", "v4", set(OFF) - {name}, None) for name in switches]
     results, base = [], None
     for label, style, on, traits in variants:
         configure(on)

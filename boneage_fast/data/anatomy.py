@@ -152,10 +152,11 @@ RADIAL_EPIPHYSIS_DENSITY_V4 = 0.8
 # 0.25, which left a lens-shaped physis open at its ends.) ``(0, 0)``: neither.
 RADIAL_STYLOID_V4 = (0.6, 0.35)
 ULNAR_STYLOID_V4 = (-0.9, 0.3)
-# Version 4's fusing radial and ulnar epiphyses sink this far (mm, adult) into their
-# metaphyses as they fuse: drawn apart, two touching outlines each thin to nothing at
-# their edge, which left a dark line where a fused bone shows one bone with at most a
-# faint bright physeal scar
+# Version 4's fusing epiphyses (radius, ulna and the rays') grow this far (mm, adult)
+# into their metaphyses as they fuse, their joint side where it was: drawn apart, two
+# touching outlines each thin to nothing at their edge, which left a dark line across
+# every fused bone (an 18-year-old read as unfused) where a film shows one bone with at
+# most a faint bright physeal scar
 FUSION_OVERLAP_V4 = 1.0
 # v2 metacarpal bases sit on the distal carpal row and fan out to the v1 heads.
 RAY_BASE_X_V2 = (31.0, 13.5, 3.5, -6.5, -15.5)
@@ -482,8 +483,8 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
     where they meet each other or the radial epiphysis (:func:`carpal_facets`), lighter
     (``CARPAL_DENSITY_V4``, varied per subject by ``subject.carpal_density``) and curved
     (``CARPAL_BEND_V4``), a lighter radial epiphysis, radial and ulnar epiphyses that rise
-    to their styloids (``RADIAL_STYLOID_V4``, ``ULNAR_STYLOID_V4``) and sink into their
-    metaphyses as they fuse (``FUSION_OVERLAP_V4``), the rays' bones drawn
+    to their styloids (``RADIAL_STYLOID_V4``, ``ULNAR_STYLOID_V4``), epiphyses that grow
+    into their metaphyses as they fuse (``FUSION_OVERLAP_V4``), the rays' bones drawn
     ``RAY_WIDTH_V4`` wider on version 3's layout and a palm, wrist and forearm
     ``PALM_V4`` fuller (varied per subject by ``subject.soft_tissue``) round fingers
     ``FINGER_V4`` fuller (docs/phantom.md, section 7). Versions 1 to 3 are kept
@@ -583,6 +584,10 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
                     end_w = draw_hw * (1.0 + (head_flare if at_head else base_flare))
                     ax = np.array([end_w * 0.95 * ratio, ep_thick / 2])
                     cap = smoothstep((ratio - 0.85) / 0.2) * (1.0 - fusion)
+                    if version >= 4 and fusion > 0:  # fusing, it grows into the metaphysis
+                        fused = FUSION_OVERLAP_V4 * fusion * s
+                        ax = np.array([ax[0], ax[1] + fused / 2])
+                        ep_c = ep_c + axis * (fused / 2 if not at_head else -fused / 2)
                     hand.ossicles.append(Ellipse(f"epi_{g}{ray + 1}", ep_c, ax, -angle, 1.0,
                                                  2.2 if at_head else 2.8, cap if at_head else -cap))
                 else:
@@ -692,7 +697,8 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
             thick = ((3.0 + 5.5 * ratio) if version >= 3 and name == "radius" else (2.5 + 3.5 * ratio)) * s
             c = top + np.array([0.0, (1 - fusion) * 1.2 * s + thick / 2])
             if version >= 4:  # fusing, it grows into the metaphysis (a faint bright scar, no line)
-                c = c - np.array([0.0, FUSION_OVERLAP_V4 * fusion * s])
+                fused = FUSION_OVERLAP_V4 * fusion * s
+                c, thick = c - np.array([0.0, fused / 2]), thick + fused
             if v2:
                 end_w = hw * bw * w * (2.0 if name == "radius" else 1.3)
                 cap = smoothstep((ratio - 0.85) / 0.2) * (1.0 - fusion)
