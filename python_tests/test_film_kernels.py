@@ -140,6 +140,57 @@ def test_read_out_rejects_bad_inputs():
         _C.film_read_out(ro, 0, 0.01, lut)
 
 
+# ------------------------------------------------------------------ edge enhancement
+def _unsharp_f64(img: np.ndarray, k: int, gain: float) -> np.ndarray:
+    """img + gain (img - lo), lo: k x k block means (partial last blocks), two [1, 2, 1]
+    passes, Pillow's bilinear enlargement to whole blocks, cropped; float64."""
+    H, W = img.shape
+    h, w = -(-H // k), -(-W // k)
+    a = img.astype(np.float64)
+    means = np.array([[a[by * k:(by + 1) * k, bx * k:(bx + 1) * k].mean() for bx in range(w)] for by in range(h)])
+    lo = _enlarge(_blur121(_blur121(means)), (h * k, w * k))[:H, :W]
+    return a + gain * (a - lo)
+
+
+@pytest.mark.parametrize("shape, k, gain", [((97, 131), 8, 1.0), ((64, 48), 4, 0.6), ((53, 40), 1, 0.5),
+                                            ((9, 300), 7, 2.0), ((1, 17), 3, 1.0)])
+def test_unsharp_matches_a_float64_reference(shape, k, gain):
+    rng = np.random.default_rng(k)
+    img = rng.random(shape).astype(np.float32)
+    img[:, : shape[1] // 3] += 2.0  # an edge
+    got = img.copy()
+    _C.film_unsharp(got, k, gain)
+    # Pillow's float32 enlargement in the reference: ~1e-6 of rounding
+    np.testing.assert_allclose(got, _unsharp_f64(img, k, gain), atol=2e-5, rtol=0)
+
+
+def test_unsharp_keeps_flat_areas_and_sharpens_an_edge():
+    flat = np.full((40, 50), 0.3, np.float32)
+    _C.film_unsharp(flat, 5, 1.5)
+    np.testing.assert_allclose(flat, 0.3, atol=1e-6)
+    img = np.zeros((60, 80), np.float32)
+    img[:, 40:] = 1.0
+    _C.film_unsharp(img, 4, 1.0)
+    # an overshoot on the bright side, an undershoot on the dark, the plateaus far away kept
+    assert img[:, 40:48].max() > 1.2 and img[:, 32:40].min() < -0.2
+    np.testing.assert_allclose(img[:, :8], 0.0, atol=1e-6)
+    np.testing.assert_allclose(img[:, -8:], 1.0, atol=1e-6)
+
+
+def test_unsharp_rejects_bad_inputs():
+    img = np.zeros((8, 8), np.float32)
+    with pytest.raises(ValueError, match="k must be >= 1"):
+        _C.film_unsharp(img, 0, 1.0)
+    with pytest.raises(ValueError, match="gain must be finite"):
+        _C.film_unsharp(img, 2, float("nan"))
+    with pytest.raises(TypeError, match="img: must be float32"):
+        _C.film_unsharp(img.astype(np.float64), 2, 1.0)
+    with pytest.raises(ValueError, match="img: must be C-contiguous"):
+        _C.film_unsharp(np.zeros((8, 8), np.float32)[:, ::2], 2, 1.0)
+    with pytest.raises(ValueError, match="img: must be 2-D"):
+        _C.film_unsharp(np.zeros(8, np.float32), 2, 1.0)
+
+
 # ------------------------------------------------------------------ long bones and ossicles
 _ROUNDING = {"metacarpal": (0.3, 1.3), "phalanx": (0.15, 0.6), "distal": (0.15, 0.9), "radius": (0.3, 0.22),
              "ulna": (0.3, 0.5)}

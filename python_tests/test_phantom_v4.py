@@ -380,9 +380,9 @@ def test_v4_film_differs_from_v3_only_in_bone_but_for_the_fuller_palm(monkeypatc
     monkeypatch.setattr(anatomy, "FINGER_V4", 1.0)
     monkeypatch.setattr(phantom, "FRAME_FILL_V4", 0.0)  # and v3's framing
     monkeypatch.setattr(phantom, "FRAME_TOP_V4", None)
-    # and v3's soft-tissue saturation
+    # and v3's soft-tissue saturation, no edge enhancement (it touches the skin's edge too)
     for kind in ("v4", "v4_raw"):
-        monkeypatch.setitem(film.LOOKS, kind, replace(film.LOOKS[kind],
+        monkeypatch.setitem(film.LOOKS, kind, replace(film.LOOKS[kind], unsharp_mm=None,
                                                        soft_saturation_mm=film.LOOKS["v3"].soft_saturation_mm))
     for seed, age in ((4, 150.0), (9, 40.0)):
         a = render(age, True, seed=seed, size=(800, 640), style="v3")
@@ -424,6 +424,37 @@ def test_v4_thick_soft_tissue_saturates_less():
     assert wrist.any() and finger.any()
     assert (path["v4"][wrist] / thick[wrist]).min() > 0.85 > 0.7 > (path["v3"][wrist] / thick[wrist]).max()
     assert (path["v4"][finger] / path["v3"][finger]).max() < 1.2
+
+
+def test_v4_processed_films_are_edge_enhanced_raw_ones_not(monkeypatch):
+    """The processed v4 look sharpens every film once, at a scale and gain drawn from
+    its ranges (their means without nuisance), in pixels of the film's scale; the raw
+    look and v3 never."""
+    calls = []
+    real_unsharp = film.unsharp_
+
+    def spy(img, sigma_px, gain):
+        calls.append((sigma_px, gain))
+        return real_unsharp(img, sigma_px, gain)
+
+    monkeypatch.setattr(film, "unsharp_", spy)
+    from boneage_fast.data.phantom import _Frame
+
+    hand = build_hand(sample_subject(120.0, False, np.random.default_rng(5)), 4)
+    T = _Frame(np.array([0.0, 20.0]), np.array([160.0, 200.0]), 3.0, 0.0)
+    for seed, (look, nuisance) in enumerate((("v4", False), ("v4", True), ("v4", True), ("v4_raw", True),
+                                             ("v3", True))):
+        calls.clear()
+        film.radiograph(hand, T, (400, 320), np.random.default_rng(seed), 0.0, nuisance, film.LOOKS[look])
+        if look != "v4":
+            assert calls == [], look
+            continue
+        (sigma_px, gain), = calls
+        if not nuisance:
+            assert (sigma_px, gain) == pytest.approx((1.5 * 3.0, 1.0))
+        else:
+            assert 1.0 * 3.0 <= sigma_px <= 2.0 * 3.0 and 0.6 <= gain <= 1.4
+    assert film.LOOKS["v4"].unsharp_mm == (1.0, 2.0) and film.LOOKS["v4"].unsharp_gain == (0.6, 1.4)
 
 
 def test_v4_bone_shows_the_network():

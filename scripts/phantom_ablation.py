@@ -50,6 +50,7 @@ OFF = {
     "styloids": {"RADIAL_STYLOID_V4": (0.0, 0.0), "ULNAR_STYLOID_V4": (0.0, 0.0)},
     "fusion_overlap": {"FUSION_OVERLAP_V4": 0.0},
     "soft_tone": {"look": ("soft_saturation_mm",)},
+    "unsharp": {"look": ("unsharp_mm", "unsharp_gain")},
 }
 _CONST0: dict = {}
 _LOOKS0: dict = {}

@@ -12,6 +12,14 @@
              hand's pixels (the hand box's pixels brighter than its 5th percentile +
              0.08 on a [0, 1] scale) and the fraction of the box they cover; the median
              over the 57 real films against 40 phantoms per style (8-bit, random sizes).
+  spectrum   texture at the scale of trabeculae and finer, without a model: per film, the
+             power spectrum of the palm (the centre of the hand box, half its short
+             side, at the film's own pixels, standardised, Hann-windowed), radially
+             averaged in bands of cycles per crop side (2-8, 8-32, 32-64, 64-128; the
+             crop is about half the hand's width, so 64-128 is about 0.3-0.6 mm per
+             cycle on a child's hand) as shares of the power in 2-128; the median over
+             the 57 real films against one phantom per film of the same size, age and
+             sex, per style.
   gap        real-vs-phantom separability that needs no trained model: a ridge
              classifier on 48x48 palm crops (the centre of the hand box, each crop
              standardised), 5-fold cross-validated accuracy over the 57 real images and
@@ -21,6 +29,7 @@
     python scripts/phantom_realism_real.py --model RUN/best.json --detector DET/best.json --parts detector regressor
     python scripts/phantom_realism_real.py --parts gap --styles v1 v2
     python scripts/phantom_realism_real.py --parts tones --styles v1 v2 v3
+    python scripts/phantom_realism_real.py --parts spectrum --styles v3 v4
 
 Only the annotations live in the repository; the images are read from ../shared/realdata.
 """
@@ -168,6 +177,61 @@ def tones(rows, styles: list[str], n: int = 40) -> dict:
     return out
 
 
+SPECTRUM_BANDS = ((2, 8), (8, 32), (32, 64), (64, 128))
+
+
+def palm_spectrum(pixels: np.ndarray, box) -> list[float]:
+    """Shares of the palm crop's power (2-128 cycles per crop side) in
+    ``SPECTRUM_BANDS``; the crop is the centre of the hand box, half its short side, at
+    the film's own pixels (a crop under 256 pixels cannot resolve the top band: NaN)."""
+    x0, y0, x1, y1 = box
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    half = int(0.25 * min(x1 - x0, y1 - y0))
+    top, left = max(int(cy) - half, 0), max(int(cx) - half, 0)
+    a = np.asarray(pixels, np.float64)[top:top + 2 * half, left:left + 2 * half]
+    n = min(a.shape)
+    if n < 256:
+        return [float("nan")] * len(SPECTRUM_BANDS)
+    a = a[:n, :n]
+    a = (a - a.mean()) / max(a.std(), 1e-9)
+    w = np.hanning(n)
+    power = np.abs(np.fft.fft2(a * np.outer(w, w))) ** 2
+    f = np.fft.fftfreq(n) * n  # cycles per crop side
+    radius = np.hypot(f[:, None], f[None, :])
+    total = power[(radius >= 2) & (radius < 128)].sum()
+    return [float(power[(radius >= lo) & (radius < hi)].sum() / total) for lo, hi in SPECTRUM_BANDS]
+
+
+def spectrum(rows, styles: list[str], seed: int = 20_000) -> dict:
+    """Median over films of :func:`palm_spectrum`: the real films, and per style one
+    phantom per real film at its size, age and sex (36 months and alternating sexes for
+    the unlabelled ones)."""
+    from boneage_fast.data.phantom import render
+    from boneage_fast.io import read_image
+
+    def summary(per_film):
+        a = np.asarray(per_film)
+        ok = ~np.isnan(a).any(axis=1)
+        return {"n": int(ok.sum()), **{f"{lo}-{hi}": round(float(np.median(a[ok, k])), 4)
+                                       for k, (lo, hi) in enumerate(SPECTRUM_BANDS)}}
+
+    real, shapes = [], []
+    for r in rows:
+        px = read_image(r["path"]).pixels
+        shapes.append(px.shape)
+        real.append(palm_spectrum(px, r["box"]))
+    out = {"real": summary(real)}
+    for style in styles:
+        got = []
+        for i, (r, shape) in enumerate(zip(rows, shapes)):
+            age = r["boneage"] if r["boneage"] is not None else 36.0
+            male = r["male"] if r["male"] is not None else bool(i % 2)
+            s = render(age, male, seed=seed + i, size=(int(shape[0]), int(shape[1])), bits=8, style=style)
+            got.append(palm_spectrum(s.image, s.hand_box))
+        out[style] = summary(got)
+    return out
+
+
 def gap(rows, styles: list[str], seed: int = 0, folds: int = 5, repeats: int = 3) -> dict:
     """Cross-validated real-vs-phantom accuracy of a ridge classifier on palm crops."""
     from boneage_fast.data.phantom import render
@@ -211,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="a model folder (regressor.json + detector.json) or a regressor card")
     ap.add_argument("--detector", default=None, help="detector card (with a regressor card as --model)")
     ap.add_argument("--parts", nargs="+", default=["detector", "regressor", "gap"],
-                    choices=["detector", "regressor", "gap", "tones"])
+                    choices=["detector", "regressor", "gap", "tones", "spectrum"])
     ap.add_argument("--styles", nargs="+", default=["v1", "v2"], choices=["v1", "v2", "v3", "v4"])
     ap.add_argument("--json", default=None, help="also write the results here")
     ap.add_argument("--compare", nargs=2, default=None, metavar=("A.json", "B.json"),
@@ -237,6 +301,8 @@ def main(argv: list[str] | None = None) -> int:
         res["models"] = run_models(rows, args.model, args.detector)
     if "tones" in args.parts:
         res["tones"] = tones(rows, args.styles)
+    if "spectrum" in args.parts:
+        res["spectrum"] = spectrum(rows, args.styles)
     if "gap" in args.parts:
         res["gap"] = gap(rows, args.styles)
     text = json.dumps(res, indent=2)

@@ -103,6 +103,17 @@ void register_phantom(py::module_& m) {
       "(see csrc/phantom/film.h).");
 
   m.def(
+      "film_unsharp",
+      [](py::array img, int64_t k, float gain) {
+        float* im = writable(img, "img");
+        const int64_t H = img.shape(0), W = img.shape(1);
+        py::gil_scoped_release release;
+        phantom::unsharp(im, H, W, k, gain);
+      },
+      py::arg("img"), py::arg("k"), py::arg("gain"),
+      "Edge enhancement in place over `img`: img += gain * (img - a k-block local mean) (see csrc/phantom/film.h).");
+
+  m.def(
       "film_normal_deviates",
       [](uint64_t seed, int64_t n) {
         BONEAGE_CHECK_VALUE(n >= 0, "n must be >= 0");

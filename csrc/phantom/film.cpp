@@ -433,6 +433,55 @@ int64_t ossicle(float* acc, int64_t height, int64_t width, const OssicleParams& 
   return static_cast<int64_t>(n) * (y1 - y0 + 1);
 }
 
+void unsharp(float* img, int64_t height, int64_t width, int64_t k, float gain) {
+  BONEAGE_CHECK_VALUE(height >= 1 && width >= 1, "unsharp: empty image");
+  BONEAGE_CHECK_VALUE(k >= 1, "unsharp: k must be >= 1, got ", k);
+  BONEAGE_CHECK_VALUE(std::isfinite(gain), "unsharp: gain must be finite");
+  const int64_t h = (height + k - 1) / k, w = (width + k - 1) / k;
+  // block means (double sums: a block may hold thousands of pixels)
+  std::vector<double> sum(static_cast<std::size_t>(h * w), 0.0);
+  for (int64_t y = 0; y < height; ++y) {
+    double* srow = sum.data() + (y / k) * w;
+    const float* r = img + y * width;
+    for (int64_t bx = 0; bx < w; ++bx) {
+      float acc = 0.0f;  // at most k values: float is enough within one row of a block
+      const int64_t x1 = std::min((bx + 1) * k, width);
+      for (int64_t x = bx * k; x < x1; ++x) acc += r[x];
+      srow[bx] += acc;
+    }
+  }
+  std::vector<float> grid(static_cast<std::size_t>(h * w));
+  for (int64_t by = 0; by < h; ++by) {
+    const int64_t ny = std::min(k, height - by * k);
+    for (int64_t bx = 0; bx < w; ++bx) {
+      const int64_t nx = std::min(k, width - bx * k);
+      grid[by * w + bx] = static_cast<float>(sum[by * w + bx] / static_cast<double>(ny * nx));
+    }
+  }
+  // two [1, 2, 1]/4 passes, along y then x, edges kept
+  std::vector<float> tmp(grid.size());
+  for (int pass = 0; pass < 2; ++pass) {
+    tmp = grid;
+    for (int64_t y = 1; y < h - 1; ++y)
+      for (int64_t x = 0; x < w; ++x)
+        grid[y * w + x] = 0.25f * (tmp[(y - 1) * w + x] + tmp[(y + 1) * w + x]) + 0.5f * tmp[y * w + x];
+    tmp = grid;
+    for (int64_t y = 0; y < h; ++y)
+      for (int64_t x = 1; x < w - 1; ++x)
+        grid[y * w + x] = 0.25f * (tmp[y * w + x - 1] + tmp[y * w + x + 1]) + 0.5f * tmp[y * w + x];
+  }
+  const Grid g{grid.data(), h, w};
+  const auto ty = taps(h, h * k), tx_all = taps(w, w * k);
+  const std::vector<Tap> tx(tx_all.begin(), tx_all.begin() + width);
+  std::vector<float> blend(static_cast<std::size_t>(w)), lo(static_cast<std::size_t>(width));
+  for (int64_t y = 0; y < height; ++y) {
+    enlarge_row(g, ty[static_cast<std::size_t>(y)], tx, blend.data(), lo.data());
+    float* r = img + y * width;
+    const float* l = lo.data();
+    for (int64_t x = 0; x < width; ++x) r[x] += gain * (r[x] - l[x]);
+  }
+}
+
 void normal_deviates(uint64_t seed, int64_t n, float* out) {
   Xoshiro rng(seed);
   fill_normal(rng, out, n);

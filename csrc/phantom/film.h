@@ -86,6 +86,14 @@ struct OssicleParams {
 // evaluated.
 int64_t ossicle(float* acc, int64_t height, int64_t width, const OssicleParams& p);
 
+// A processed film's edge enhancement, in place: img += gain * (img - lo), with lo a
+// smooth local mean of img: the means of k x k blocks (the last block of a row or column
+// of blocks takes what is left, possibly fewer pixels), two [1, 2, 1]/4 passes along y
+// then x over that grid (edge rows and columns kept), and a bilinear enlargement by k
+// (pixel centres aligned, edges clamped: the grid as if its blocks were whole). About a
+// Gaussian blur of sigma 1.15 k pixels. `img` is height x width, row-major; k >= 1.
+void unsharp(float* img, int64_t height, int64_t width, int64_t k, float gain);
+
 // The normal deviates read_out uses, for tests: n values from `seed`.
 void normal_deviates(uint64_t seed, int64_t n, float* out);
 
