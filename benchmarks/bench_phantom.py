@@ -5,7 +5,8 @@ Method: one process, one thread for every numeric library; 3 warm-up renders, th
 median time per image is reported, and separately the time to encode it as a 16-bit PNG.
 With ``--style v2`` it also times the film's C++ exposure + read-out kernels against the
 same arithmetic in NumPy and Pillow, on the same inputs in the same run; with v2 or v3,
-the C++ long-bone and ossicle kernels against their NumPy version on the same hands.
+the C++ long-bone and ossicle kernels against their NumPy version on the same hands;
+with v4, the C++ edge enhancement against NumPy/Pillow and scipy's Gaussian filter.
 
     python benchmarks/bench_phantom.py --out benchmarks/results/phantom_dev_2core.json
     python benchmarks/bench_phantom.py --style v2 --out benchmarks/results/phantom_v2_dev_2core.json
@@ -83,6 +84,55 @@ def bench_film_kernels(size, repeats: int) -> dict:
             fn()
             ts.append(time.perf_counter() - t0)
         out[f"film_{name}_ms_median"] = 1e3 * statistics.median(ts)
+    return out
+
+
+def bench_unsharp(size, repeats: int) -> dict:
+    """Median ms of v4's edge enhancement (``_C.film_unsharp``, sigma 1.15 k with k = 8,
+    about 1.5 mm on a 1024 x 1280 film) against the same arithmetic in NumPy and Pillow
+    (block means, two [1, 2, 1] passes, Pillow's bilinear enlargement) and against
+    scipy's Gaussian filter at the same sigma, on the same film in the same process;
+    and the largest difference between the C++ and NumPy results."""
+    import numpy as np
+
+    from boneage_fast import _C
+
+    H, W = size
+    k, gain = 8, 1.0
+    img0 = np.random.default_rng(1).random((H, W), dtype=np.float32)
+
+    def cpp():
+        img = img0.copy()
+        _C.film_unsharp(img, k, gain)
+        return img
+
+    def ref():
+        h, w = -(-H // k), -(-W // k)
+        a = np.pad(img0, ((0, h * k - H), (0, w * k - W)), mode="edge")
+        # the C++ averages a partial last block over its own pixels; H, W here are whole blocks
+        small = a.reshape(h, k, w, k).mean(axis=(1, 3), dtype=np.float32)
+        for _ in range(2):
+            small[1:-1] = 0.25 * (small[:-2] + small[2:]) + 0.5 * small[1:-1]
+            small[:, 1:-1] = 0.25 * (small[:, :-2] + small[:, 2:]) + 0.5 * small[:, 1:-1]
+        lo = np.asarray(Image.fromarray(small, mode="F").resize((w * k, h * k), Image.BILINEAR))[:H, :W]
+        return img0 + np.float32(gain) * (img0 - lo)
+
+    fns = [("cpp", cpp), ("numpy_pillow", ref)]
+    try:
+        from scipy import ndimage
+
+        fns.append(("scipy_gaussian", lambda: img0 + np.float32(gain) * (img0 - ndimage.gaussian_filter(img0, 1.15 * k))))
+    except ImportError:
+        pass
+    out = {"unsharp_max_abs_diff": float(np.max(np.abs(cpp() - ref())))}
+    for name, fn in fns:
+        fn()
+        ts = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            fn()
+            ts.append(time.perf_counter() - t0)
+        out[f"unsharp_{name}_ms_median"] = 1e3 * statistics.median(ts)
     return out
 
 
@@ -236,6 +286,8 @@ def main(argv: list[str] | None = None) -> int:
          "machine": machine()}
     if args.style == "v2":
         r.update(bench_film_kernels(size, max(args.repeats // 2, 5)))
+    if args.style == "v4":
+        r.update(bench_unsharp(size, max(args.repeats // 2, 5)))
     if args.style in ("v2", "v3"):  # the NumPy reference has no bent ossicles (v4)
         r.update(bench_shape_kernels(args.style, size, max(args.repeats // 12, 3)))
     if args.out:
@@ -246,6 +298,11 @@ def main(argv: list[str] | None = None) -> int:
     if "film_cpp_ms_median" in r:
         print(f"film exposure + read-out: C++ {r['film_cpp_ms_median']:.1f} ms, "
               f"NumPy/Pillow {r['film_numpy_pillow_ms_median']:.1f} ms (same inputs, same run)")
+    if "unsharp_cpp_ms_median" in r:
+        print(f"edge enhancement (v4): C++ {r['unsharp_cpp_ms_median']:.1f} ms, NumPy/Pillow "
+              f"{r['unsharp_numpy_pillow_ms_median']:.1f} ms, scipy Gaussian "
+              f"{r.get('unsharp_scipy_gaussian_ms_median', float('nan')):.1f} ms (same film, same run; "
+              f"largest C++/NumPy difference {r['unsharp_max_abs_diff']:.1e})")
     if "shapes_cpp_ms_median" in r:
         print(f"long bones + ossicles of one hand: C++ {r['shapes_cpp_ms_median']:.1f} ms, "
               f"NumPy {r['shapes_numpy_ms_median']:.1f} ms (same hands, same run; "
