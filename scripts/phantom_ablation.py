@@ -45,7 +45,7 @@ OFF = {
     "fingers": {"FINGER_V4": 1.0},
     "network_texture": {"look": ("texture", "texture_amplitude")},
     "carpal_facets": {"CARPAL_JOINT_V4": None},
-    "auto_range": {"look": ("auto_range",)},
+    "auto_range": {"look": ("auto_range", "shoulder")},
     "framing": {"phantom.FRAME_FILL_V4": 0.0, "phantom.FRAME_TOP_V4": None},
     "styloids": {"RADIAL_STYLOID_V4": (0.0, 0.0), "ULNAR_STYLOID_V4": (0.0, 0.0)},
     "fusion_overlap": {"FUSION_OVERLAP_V4": 0.0},
