@@ -570,14 +570,14 @@ def test_ablation_rejects_an_unknown_switch(capsys):
 
 def test_v4_windows_processed_films_so_little_of_them_is_white():
     """LOOKS["v4"].auto_range: where the drawn (and sharpened) exposure would leave more
-    than 5 % of the film above white, it is scaled about the background level to put
+    than 1.5 % of the film above white, it is scaled about the background level to put
     that quantile at white (a linear map, so the film keeps its contrast order); films
     that fit are untouched. (The shoulder after it: the next test.)"""
     from dataclasses import replace
 
     q = film.LOOKS["v4"].auto_range
     look = replace(film.LOOKS["v4"], shoulder=None)
-    assert q == 0.95 and film.LOOKS["v4_raw"].auto_range is None
+    assert q == 0.985 and film.LOOKS["v4_raw"].auto_range is None
     plain = replace(look, auto_range=None)
     scaled = untouched = 0
     for seed in range(40):
@@ -596,34 +596,36 @@ def test_v4_windows_processed_films_so_little_of_them_is_white():
         assert k == pytest.approx((1.0 - bg) / (top - bg), rel=1e-4)
         assert -0.01 <= bg <= 0.6
         assert float(np.quantile(e1[::4, ::4], q)) == pytest.approx(1.0, abs=1e-4)
-        assert np.mean(e1 > 1.0 + 1e-6) < 0.06
+        assert np.mean(e1 > 1.0 + 1e-6) < 0.02
     assert scaled >= 3 and untouched >= 3
 
 
 def test_v4_shoulder_bends_the_bright_end_smoothly_below_white():
     """film.shoulder_ from its definition in float64: unchanged up to the knee, then
     knee + (1 - knee)(1 - exp(-(v - knee)/(1 - knee))): continuous with slope 1 at the
-    knee, increasing, below 1 for any level; and LOOKS["v4"] applies it (processed films
+    knee, increasing, below 1 (in float32: up to 1.5; far above, 1); and LOOKS["v4"] applies it (processed films
     only)."""
     from dataclasses import replace
 
     knee = film.LOOKS["v4"].shoulder
-    assert knee == 0.85 and film.LOOKS["v4_raw"].shoulder is None and film.LOOKS["v3"].shoulder is None
+    assert knee == 0.9 and film.LOOKS["v4_raw"].shoulder is None and film.LOOKS["v3"].shoulder is None
     v = np.linspace(-0.2, 3.0, 3201).astype(np.float32)
     got = film.shoulder_(v.copy(), knee).astype(np.float64)
     x = v.astype(np.float64)
     ref = np.where(x > knee, knee + (1 - knee) * (1 - np.exp(-(x - knee) / (1 - knee))), x)
     np.testing.assert_allclose(got, ref, atol=2e-6)
     # increasing (in float32 it flattens onto the last value below 1 far up)
-    assert np.all(np.diff(got) >= 0) and np.all(np.diff(got[x <= 1.5]) > 0) and got.max() < 1.0
+    assert np.all(np.diff(got) >= 0) and np.all(np.diff(got[x <= 1.5]) > 0)
+    assert got.max() <= 1.0 and got[x <= 1.5].max() < 1.0
     slope = np.diff(got) / np.diff(x)
-    assert abs(slope[x[:-1] > knee][0] - 1.0) < 5e-3 and slope[-1] < 0.01  # 1 - step / (2 (1 - knee))
+    # no kink: about 1 just past the knee (1 - step / (2 (1 - knee)), less float32 rounding)
+    assert abs(slope[x[:-1] > knee][0] - 1.0) < 0.03 and slope[-1] < 0.01
     s = render(200.0, True, 3, size=(320, 256), style="v4", nuisance=False)
     sharp = replace(film.LOOKS["v4"], shoulder=None)
     e0 = film.radiograph(s.hand, s.frame, (320, 256), np.random.default_rng(3), 0.0, True, sharp)
     e1 = film.radiograph(s.hand, s.frame, (320, 256), np.random.default_rng(3), 0.0, True, film.LOOKS["v4"])
     np.testing.assert_array_equal(e1, film.shoulder_(e0.copy(), knee))
-    assert (e0 > 1.0).any() and e1.max() < 1.0
+    assert (e0 > 1.0).any() and e1.max() <= 1.0 and np.mean(e1 >= 1.0) < 0.1 * np.mean(e0 > 1.0)
 
 
 def test_v4_frames_the_hand_like_the_real_films():

@@ -129,12 +129,12 @@ LOOKS = {
 # 8-32 cycles per palm crop (bone edges, cortices), v3 and v4 without it a fifth
 # (``phantom_realism_real.py --parts spectrum``; docs/phantom.md, section 7.3)
 #
-# ... its bright end shaped by a shoulder (levels above 0.85 approach white smoothly)
-# with the window set on the 95th percentile: windowed on the sharpened film's 99.7th
+# ... its bright end shaped by a shoulder (levels above 0.9 approach white smoothly)
+# with the window set on the 98.5th percentile: windowed on the sharpened film's 99.7th
 # percentile (its edge overshoots) the whole film darkened (hand median 0.43, p90 0.68
 # against the real 0.52, 0.76), and windowed on the anatomy the overshoots clipped
 # (3 % of the hand white against the real 0.6 %)
-LOOKS["v4"] = replace(LOOKS["v3"], texture="network", texture_amplitude=0.17, auto_range=0.95, shoulder=0.85,
+LOOKS["v4"] = replace(LOOKS["v3"], texture="network", texture_amplitude=0.17, auto_range=0.985, shoulder=0.9,
                       soft_saturation_mm=300.0, unsharp_mm=(1.0, 2.0), unsharp_gain=(0.6, 1.4))
 LOOKS["v4_raw"] = replace(LOOKS["v3_raw"], texture="network", texture_amplitude=0.17)
 #: the share of v3 (and v4) films drawn with the ``"v3_raw"`` (``"v4_raw"``) look
