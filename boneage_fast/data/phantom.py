@@ -195,11 +195,13 @@ def render(
             widths and grey levels fitted to real hands and films, tapered carpals with
             cortical rims, dense end plates, thin physes; its posture comes from a
             stream of its own), ``"v4"`` (v3 with mature carpals that fill the wrist, cut
-            apart along flat facets with even joint spaces, a trabecular network in the
-            bone, processed films windowed so that little of them is white, fuller
-            fingers, a hand that fills more of the film, and soft-tissue fullness and
-            carpal density drawn per subject from a stream of their own; not the
-            shipped model's data: docs/phantom.md section 7) or
+            apart along flat facets with even joint spaces, radial and ulnar styloids,
+            physes that close as they fuse, a trabecular network in the bone, fuller
+            fingers, brighter thick soft tissue, a hand that fills more of the film,
+            soft-tissue fullness and carpal density drawn per subject from a stream of
+            their own, and processed films edge-enhanced and windowed under a smooth
+            shoulder so that little of them is white; not the shipped model's data:
+            docs/phantom.md section 7) or
             ``"v1"`` (capsule bones drawn at <= 640 px and scaled up). v1 and v2 are
             kept pixel for pixel for the experiments run on them, v3 up to float
             rounding (the shipped model's training data). The same seed gives the same
