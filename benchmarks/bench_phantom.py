@@ -75,16 +75,18 @@ def bench_film_kernels(size, repeats: int) -> dict:
     def ref():
         return _numpy_film(bone, soft, tex, lut, rng)
 
-    out = {}
-    for name, fn in (("cpp", cpp), ("numpy_pillow", ref)):
+    return {f"film_{name}_ms_median": _median_ms(fn, repeats) for name, fn in (("cpp", cpp), ("numpy_pillow", ref))}
+
+
+def _median_ms(fn, repeats: int) -> float:
+    """Median wall time of ``fn()`` in ms over ``repeats`` calls, after one warm-up call."""
+    fn()
+    ts = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
         fn()
-        ts = []
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            fn()
-            ts.append(time.perf_counter() - t0)
-        out[f"film_{name}_ms_median"] = 1e3 * statistics.median(ts)
-    return out
+        ts.append(time.perf_counter() - t0)
+    return 1e3 * statistics.median(ts)
 
 
 def bench_unsharp(size, repeats: int) -> dict:
@@ -125,14 +127,7 @@ def bench_unsharp(size, repeats: int) -> dict:
     except ImportError:
         pass
     out = {"unsharp_max_abs_diff": float(np.max(np.abs(cpp() - ref())))}
-    for name, fn in fns:
-        fn()
-        ts = []
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            fn()
-            ts.append(time.perf_counter() - t0)
-        out[f"unsharp_{name}_ms_median"] = 1e3 * statistics.median(ts)
+    out.update({f"unsharp_{name}_ms_median": _median_ms(fn, repeats) for name, fn in fns})
     return out
 
 
