@@ -117,7 +117,8 @@ LOOKS = {
 # apart round darker pores, as on the real films) in place of v3's smooth oriented grain,
 # and processed films windowed so that at most 0.3 % of the film is white: v3's and v4's
 # exposure draws left a tenth of the hand white on one film in ten (dense bone a flat
-# white), the real films at most about 1 % (docs/phantom.md, section 7.2)
+# white), the real films at most about 1 % (docs/phantom.md, section 7.2; since section
+# 7.3 the window sits on the 98.5th percentile under a shoulder, below)
 #
 # v4's processed films let thick soft tissue (wrist, palm) show brighter than thin (the
 # fingers) with little saturation: on the real films the wrist's soft tissue is a light
