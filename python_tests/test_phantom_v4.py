@@ -523,10 +523,8 @@ def test_v4_draws_set_the_soft_tissue_radii_and_carpal_density(soft, dens):
     assert next(e for e in h4.ossicles if e.name == "epi_radius").density == RADIAL_EPIPHYSIS_DENSITY_V4
 
 
-def test_ablation_switches_reach_every_v4_change():
-    """scripts/phantom_ablation.py turns v4's changes off one by one: with all off v4 is
-    v3 pixel for pixel, each switch alone changes the film, and turning them all back on
-    restores v4."""
+def _ablation_script():
+    """scripts/phantom_ablation.py, loaded as a module."""
     import importlib.util
     import os
 
@@ -534,6 +532,14 @@ def test_ablation_switches_reach_every_v4_change():
     spec = importlib.util.spec_from_file_location("phantom_ablation", path)
     abl = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(abl)
+    return abl
+
+
+def test_ablation_switches_reach_every_v4_change():
+    """scripts/phantom_ablation.py turns v4's changes off one by one: with all off v4 is
+    v3 pixel for pixel, each switch alone changes the film, and turning them all back on
+    restores v4."""
+    abl = _ablation_script()
     kw = dict(size=(480, 384), bits=8)
     ages = (160.0, 205.0)  # the second with its radius and ulna fusing
     v3 = [render(age, True, 21, style="v3", **kw).image for age in ages]
@@ -553,13 +559,7 @@ def test_ablation_switches_reach_every_v4_change():
 
 
 def test_ablation_rejects_an_unknown_switch(capsys):
-    import importlib.util
-    import os
-
-    path = os.path.join(os.path.dirname(__file__), "..", "scripts", "phantom_ablation.py")
-    spec = importlib.util.spec_from_file_location("phantom_ablation", path)
-    abl = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(abl)
+    abl = _ablation_script()
     with pytest.raises(SystemExit) as info:
         abl.main(["--switches", "styloids", "bogus"])
     assert info.value.code == 2

@@ -120,13 +120,17 @@ def run_models(rows, model: str, detector: str | None) -> dict:
     }
 
 
+def _palm_square(box) -> tuple[float, float, float]:
+    """The palm: centre (x, y) of the hand box and half of half its short side."""
+    x0, y0, x1, y1 = box
+    return (x0 + x1) / 2, (y0 + y1) / 2, 0.25 * min(x1 - x0, y1 - y0)
+
+
 def palm_crop(pixels: np.ndarray, box, size: int = 48) -> np.ndarray:
     """The centre of the hand box (half its short side), resized and standardised."""
     from PIL import Image
 
-    x0, y0, x1, y1 = box
-    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-    half = 0.25 * min(x1 - x0, y1 - y0)
+    cx, cy, half = _palm_square(box)
     im = Image.fromarray(pixels.astype(np.float32), mode="F").crop(
         (int(cx - half), int(cy - half), int(cx + half), int(cy + half)))
     a = np.asarray(im.resize((size, size), Image.BILINEAR), dtype=np.float64)
@@ -184,9 +188,8 @@ def palm_spectrum(pixels: np.ndarray, box) -> list[float]:
     """Shares of the palm crop's power (2-128 cycles per crop side) in
     ``SPECTRUM_BANDS``; the crop is the centre of the hand box, half its short side, at
     the film's own pixels (a crop under 256 pixels cannot resolve the top band: NaN)."""
-    x0, y0, x1, y1 = box
-    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-    half = int(0.25 * min(x1 - x0, y1 - y0))
+    cx, cy, half = _palm_square(box)
+    half = int(half)
     top, left = max(int(cy) - half, 0), max(int(cx) - half, 0)
     a = np.asarray(pixels, np.float64)[top:top + 2 * half, left:left + 2 * half]
     n = min(a.shape)
