@@ -121,11 +121,25 @@ CARPAL_BEND_V4 = {"lunate": 0.35, "scaphoid": 0.3}
 RAY_WIDTH_V4 = 1.2
 # ... in a fuller palm, wrist and forearm (soft-tissue radii), as on those films
 PALM_V4 = 1.15
-# ... and fingers with fuller soft tissue (finger radii; also scaled by the subject's
-# fullness draw): on those films a finger's soft tissue is about twice as wide as its
-# phalanx and neighbouring fingers meet at their bases, where version 3's fingers were
-# thin sleeves standing apart (the hand filled 0.43 of its box against the films' 0.52)
-FINGER_V4 = 1.3
+# ... and fingers that taper (finger radii at the MCP joint, against version 3's; also
+# scaled by the subject's fullness draw): on those films a finger's soft tissue is about
+# twice as wide as its proximal phalanx's shaft, narrows to about three quarters of that
+# at the distal phalanx (``FINGER_TAPER_V4``, the radius at the fingertip against the one
+# at the MCP joint) and ends a few millimetres beyond the distal tuft
+# (``FINGER_PAD_V4``, mm, adult). The first v4 drew version 3's capsules of one radius
+# 1.3 times fuller with version 3's fingertip, about 10 mm beyond the tuft at 11 years:
+# mittens of flat grey, fingers touching up to the PIP joints (docs/phantom.md, 7.4).
+FINGER_V4 = 1.1
+FINGER_TAPER_V4 = 0.75
+FINGER_PAD_V4: float | None = 4.0  # None: the fingertip where version 3's is
+# ... in a palm whose soft tissue round each metacarpal narrows to this fraction of its
+# radius at the MCP joint (version 3's capsules of one radius ended 12 mm past the
+# metacarpal heads at full width: a block with square shoulders)
+PALM_TAPER_V4 = 0.6
+# ... above a wrist and forearm this much narrower than version 3's (soft-tissue radius):
+# on the real films the wrist is about three quarters of the palm's width (less in young
+# children), version 3's forearm was wider than its palm
+FOREARM_V4 = 0.8
 # Version 4 draws the soft tissue's fullness and the carpals' density per subject,
 # uniform over these half-widths about the values above (:func:`sample_v4_traits`): with
 # fixed values, a v3-trained model read phantoms 13 months younger for the fuller palm
@@ -367,7 +381,9 @@ class Hand:
     subject: Subject
     bones: list[LongBone] = field(default_factory=list)
     ossicles: list[Ellipse] = field(default_factory=list)  # epiphyses, carpals, sesamoid
-    tissue: list[tuple[np.ndarray, np.ndarray, float]] = field(default_factory=list)  # capsules p0, p1, radius
+    # soft-tissue capsules: p0, p1 and the radius at each end (a tapered capsule when they
+    # differ: the radius changes linearly along the axis; round ends of those radii)
+    tissue: list[tuple[np.ndarray, np.ndarray, float, float]] = field(default_factory=list)
     joints: dict[str, list[tuple[np.ndarray, float]]] = field(default_factory=dict)  # ROI centres, half size
     carpals_present: list[str] = field(default_factory=list)
     epiphyses: dict[str, tuple[float, float]] = field(default_factory=dict)  # group -> (ratio, fusion)
@@ -382,16 +398,18 @@ class Hand:
             return np.zeros((0, 2))
         p0 = np.array([t[0] for t in self.tissue], dtype=np.float64)[:, None, :]  # capsules x 1 x 2
         p1 = np.array([t[1] for t in self.tissue], dtype=np.float64)[:, None, :]
-        r = np.array([t[2] for t in self.tissue], dtype=np.float64)[:, None, None]
+        r0 = np.array([t[2] for t in self.tissue], dtype=np.float64)[:, None, None]
+        r1 = np.array([t[3] for t in self.tissue], dtype=np.float64)[:, None, None]
         d = p1 - p0
         length = np.maximum(np.hypot(d[..., 0], d[..., 1]), 1e-9)[..., None]
         n = np.stack([-d[..., 1], d[..., 0]], axis=-1) / length
         u = d / length
         c = p0 + _OUTLINE_T[None, :, None] * d  # 5 points along each capsule's axis
-        pts = [c + r * n, c - r * n, p1 + r * u, p0 - r * u]
+        r = r0 + _OUTLINE_T[None, :, None] * (r1 - r0)  # the radius there
+        pts = [c + r * n, c - r * n, p1 + r1 * u, p0 - r0 * u]
         if round_ends:
             ca, sa = _OUTLINE_COS[None, :, None], _OUTLINE_SIN[None, :, None]
-            pts += [p1 + r * (ca * u + sa * n), p0 - r * (ca * u + sa * n)]
+            pts += [p1 + r1 * (ca * u + sa * n), p0 - r0 * (ca * u + sa * n)]
         return np.concatenate([q.reshape(-1, 2) for q in pts])
 
 
@@ -609,30 +627,43 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
         tip = p + axis * (2.5 * tip_radius)
         mcp = hand.joints["MCP"][-1][0]
         finger_end = tip - axis * finger_r * 0.6
-        if version >= 4:  # fuller on the same axis, the fingertip's pad reaching as far
+        finger_r1 = finger_r
+        if version >= 4:  # tapering to a fingertip's pad a few millimetres beyond the tuft
             fuller = finger_r * (FINGER_V4 * bulk / PALM_V4 - 1.0)
-            finger_r, finger_end = finger_r + fuller, finger_end - axis * fuller
-        hand.tissue.append((mcp, finger_end, finger_r))
+            finger_r = finger_r + fuller
+            finger_r1 = finger_r * FINGER_TAPER_V4
+            if FINGER_PAD_V4 is None:  # the fingertip where version 3's is
+                finger_end = finger_end - axis * (fuller + finger_r1 - finger_r)
+            else:
+                finger_end = p - axis * gap + axis * (FINGER_PAD_V4 * s - finger_r1)
+        hand.tissue.append((mcp, finger_end, finger_r, finger_r1))
         # the palm (rays 2-5) and the thenar eminence (thumb) around each metacarpal
         palm_r = (15.0 if ray == 0 else 13.5) * tw * w * bulk
         mc_axis = _rot(np.array([0.0, 1.0]), -ray_angle0)
-        hand.tissue.append((base - mc_axis * (4 * s), mcp - mc_axis * (2 * s), palm_r))
+        # version 4: narrowing towards the MCP joint, so the palm's top runs into the
+        # fingers' webs instead of ending in square shoulders over the metacarpal heads
+        palm_r1 = palm_r * PALM_TAPER_V4 if version >= 4 else palm_r
+        hand.tissue.append((base - mc_axis * (4 * s), mcp - mc_axis * (2 * s), palm_r, palm_r1))
         if ray == 0 and ba >= event(SESAMOID_ONSET, male):
             mcp = hand.joints["MCP"][-1][0]
             hand.sesamoid = True
             hand.ossicles.append(Ellipse("sesamoid", mcp + _rot(np.array([-3.0, -1.5]), -ray_angle0) * s,
                                          np.array([2.2, 2.2]) * s, 0.0, 1.1))
     # palm, wrist and forearm soft tissue
-    hand.tissue.append((np.array([0.0, 20.0]) * s, np.array([-2.0, 60.0]) * s, 24.0 * tw * w * bulk))
-    hand.tissue.append((np.array([-3.0, -175.0]) * s, np.array([0.0, 10.0]) * s, 27.0 * tw * w * bulk))
+    palm_r, arm_r = 24.0 * tw * w * bulk, 27.0 * tw * w * bulk * (FOREARM_V4 if version >= 4 else 1.0)
+    hand.tissue.append((np.array([0.0, 20.0]) * s, np.array([-2.0, 60.0]) * s, palm_r, palm_r))
+    hand.tissue.append((np.array([-3.0, -175.0]) * s, np.array([0.0, 10.0]) * s, arm_r, arm_r))
     if v2:
         # the thenar eminence and the first web fill the space between the thumb and the
         # index ray (real films have no gap of background there)
         mc1 = next(b for b in hand.bones if b.name == "metacarpal1")
         mc2 = next(b for b in hand.bones if b.name == "metacarpal2")
-        hand.tissue.append((0.6 * mc1.p0 + 0.4 * mc1.p1, 0.7 * mc2.p0 + 0.3 * mc2.p1, 17.0 * tw * w))
-        hand.tissue.append((0.35 * mc1.p0 + 0.65 * mc1.p1, 0.45 * mc2.p0 + 0.55 * mc2.p1, 13.0 * tw * w))
-        hand.tissue.append((0.15 * mc1.p0 + 0.85 * mc1.p1, 0.15 * mc2.p0 + 0.85 * mc2.p1, 9.0 * tw * w))
+        web = 17.0 * tw * w
+        hand.tissue.append((0.6 * mc1.p0 + 0.4 * mc1.p1, 0.7 * mc2.p0 + 0.3 * mc2.p1, web, web))
+        web = 13.0 * tw * w
+        hand.tissue.append((0.35 * mc1.p0 + 0.65 * mc1.p1, 0.45 * mc2.p0 + 0.55 * mc2.p1, web, web))
+        web = 9.0 * tw * w
+        hand.tissue.append((0.15 * mc1.p0 + 0.85 * mc1.p1, 0.15 * mc2.p0 + 0.85 * mc2.p1, web, web))
     # carpals
     for name in CARPAL_ORDER:
         f = carpal_size(name, ba, male, version)

@@ -91,6 +91,10 @@ class Look:
     # as a processed film's tone curve does, so sharpened bone edges do not clip
     # (None: a hard clip at white)
     shoulder: float | None = None
+    # the soft-tissue cross-section's exponent p, path 2 r (1 - q^2/r^2)^p, and tapered
+    # capsules (:func:`tissue_t4`; None: ``flat_tissue``'s flat or round section, one
+    # radius per capsule)
+    tissue_profile: float | None = None
 
 
 LOOKS = {
@@ -135,9 +139,17 @@ LOOKS = {
 # percentile (its edge overshoots) the whole film darkened (hand median 0.43, p90 0.68
 # against the real 0.52, 0.76), and windowed on the anatomy the overshoots clipped
 # (3 % of the hand white against the real 0.6 %)
+#
+# ... and its soft tissue drawn in tapered capsules (fingers narrowing to the tip) of a
+# rounder cross-section than v3's flat one, path 2 r (1 - q^2/r^2)^0.375: the flat
+# section kept a finger's full grey out to the skin, which the edge enhancement then
+# outlined in a bright rim; on the real films a finger's grey fades over the last
+# millimetre or two to its edge (docs/phantom.md, section 7.4)
+TISSUE_PROFILE_V4 = 0.375
 LOOKS["v4"] = replace(LOOKS["v3"], texture="network", texture_amplitude=0.17, auto_range=0.985, shoulder=0.9,
-                      soft_saturation_mm=300.0, unsharp_mm=(1.0, 2.0), unsharp_gain=(0.6, 1.4))
-LOOKS["v4_raw"] = replace(LOOKS["v3_raw"], texture="network", texture_amplitude=0.17)
+                      soft_saturation_mm=300.0, unsharp_mm=(1.0, 2.0), unsharp_gain=(0.6, 1.4),
+                      tissue_profile=TISSUE_PROFILE_V4)
+LOOKS["v4_raw"] = replace(LOOKS["v3_raw"], texture="network", texture_amplitude=0.17, tissue_profile=TISSUE_PROFILE_V4)
 #: the share of v3 (and v4) films drawn with the ``"v3_raw"`` (``"v4_raw"``) look
 RAW_FRACTION = 0.2
 
@@ -296,16 +308,21 @@ def facet_weight(facets, T, rows: tuple[int, int], cols: tuple[int, int]) -> np.
     return (w * (1.0 + FACET_PLATE * plate)).astype(_F32)
 
 
-def tissue_t4(acc: np.ndarray, p0_mm, p1_mm, r_mm: float, T, flat: bool = False) -> None:
+def tissue_t4(acc: np.ndarray, p0_mm, p1_mm, r_mm: float, T, flat: bool = False, r1_mm: float | None = None,
+              profile: float | None = None) -> None:
     """Add a soft-tissue capsule's path length to the 4th power (for the soft union
     (sum t^4)^(1/4): one outline over overlapping capsules, webs between fingers).
 
     The cross-section is a circle (path 2 sqrt(r^2 - q^2)) or, with ``flat``, a
     flattened one (2 r (1 - q^2/r^2)^(1/4)): a finger or palm wider than deep, whose
-    path length stays near its middle value out to a sharp skin edge."""
+    path length stays near its middle value out to a sharp skin edge. ``profile`` p
+    (instead of either) gives 2 r (1 - q^2/r^2)^p: 1/4 is ``flat``, 1/2 the circle.
+    ``r1_mm`` (with ``profile``): a tapered capsule, the radius ``r_mm`` at ``p0``
+    changing linearly along the axis to ``r1_mm`` at ``p1``, round ends of those radii."""
     p0, p1 = T(p0_mm), T(p1_mm)
     r = r_mm * T.scale
-    win = window(acc.shape, np.minimum(p0, p1) - r - 2, np.maximum(p0, p1) + r + 2)
+    rmax = max(r, (r1_mm if r1_mm is not None else r_mm) * T.scale)
+    win = window(acc.shape, np.minimum(p0, p1) - rmax - 2, np.maximum(p0, p1) + rmax + 2)
     if win is None:
         return
     sl, xs, ys = win
@@ -314,6 +331,14 @@ def tissue_t4(acc: np.ndarray, p0_mm, p1_mm, r_mm: float, T, flat: bool = False)
     t = np.clip(((xs - _F32(p0[0])) * _F32(d[0]) + (ys - _F32(p0[1])) * _F32(d[1])) / _F32(L2), 0, 1)
     qx = xs - (_F32(p0[0]) + t * _F32(d[0]))
     qy = ys - (_F32(p0[1]) + t * _F32(d[1]))
+    if profile is not None:
+        # radius along the axis (mm), then (2 r)^4 (1 - q^2/r^2)^(4 p)
+        rt = _F32(r_mm) + t * _F32((r1_mm if r1_mm is not None else r_mm) - r_mm)
+        x = np.clip(1.0 - (qx * qx + qy * qy) / (rt * rt * _F32(T.scale * T.scale)), 0.0, None)
+        d4 = 2.0 * rt
+        d4 *= d4
+        acc[sl] += d4 * d4 * x ** _F32(4.0 * profile)
+        return
     if flat:
         acc[sl] += _F32((2.0 * r / T.scale) ** 4) * np.clip(1.0 - (qx * qx + qy * qy) * _F32(1.0 / (r * r)), 0.0, None)
         return
@@ -337,8 +362,12 @@ def soft_tissue_coarse(hand: Hand, T, shape: tuple[int, int], look: Look = LOOKS
     H, W = shape
     Ts = T.scaled(SOFT_GRID)
     lo = np.zeros((max(int(H * SOFT_GRID), 4), max(int(W * SOFT_GRID), 4)), _F32)
-    for p0, p1, r in hand.tissue:
-        tissue_t4(lo, p0, p1, r, Ts, look.flat_tissue)
+    for p0, p1, r0, r1 in hand.tissue:
+        if look.tissue_profile is None and r0 == r1:  # versions 2 and 3: capsules of one radius
+            tissue_t4(lo, p0, p1, r0, Ts, look.flat_tissue)
+        else:
+            profile = look.tissue_profile if look.tissue_profile is not None else 0.25 if look.flat_tissue else 0.5
+            tissue_t4(lo, p0, p1, r0, Ts, r1_mm=r1, profile=profile)
     lo = np.sqrt(np.sqrt(lo))  # soft union of the capsules (webs, one palm)
     sat = look.soft_saturation_mm
     lo = _F32(sat) * (1.0 - np.exp(-lo * _F32(1.0 / sat)))

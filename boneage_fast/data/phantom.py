@@ -315,7 +315,7 @@ def _expose_v1(hand: Hand, frame: _Frame, shape: tuple[int, int], rng: np.random
     ks = 0.5
     Ts = Ti.scaled(ks)
     soft_lo = np.zeros((max(int(h_int * ks), 4), max(int(w_int * ks), 4)), np.float32)
-    for p0, p1, r in hand.tissue:
+    for p0, p1, r, _ in hand.tissue:  # v1's capsules have one radius
         film.tissue_t4(soft_lo, p0, p1, r, Ts)
     soft_lo = np.sqrt(np.sqrt(soft_lo))
     soft = np.asarray(Image.fromarray(soft_lo, mode="F").resize((w_int, h_int), Image.BILINEAR), dtype=np.float32)
