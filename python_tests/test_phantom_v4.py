@@ -331,7 +331,10 @@ def test_v4_keeps_v3s_subject_posture_look_and_boxes():
     assert 0.13 < np.mean(raw) < 0.27
 
 
-def _network(seed=0, shape=(900, 800), px_per_mm=8.0):  # 4 coarse pixels per cell: resolved
+_RESOLVED_PX_MM = 8.0 / film.NETWORK_CELL_MM  # 4 coarse pixels per cell: resolved
+
+
+def _network(seed=0, shape=(900, 800), px_per_mm=_RESOLVED_PX_MM):
     return film.network_texture_coarse(np.random.default_rng(seed), shape, px_per_mm)
 
 
@@ -363,12 +366,13 @@ def test_network_texture_follows_the_pixel_scale():
         c = [np.corrcoef(t[:, :-k].ravel(), t[:, k:].ravel())[0, 1] for k in range(1, 40)]
         return next(k for k, v in enumerate(c, 1) if v < 0.2)
 
-    short, long_ = length(12.0), length(24.0)
+    short, long_ = length(1.5 * _RESOLVED_PX_MM), length(3.0 * _RESOLVED_PX_MM)
     assert 1.6 < long_ / short < 2.5, (short, long_)
 
 
 @pytest.mark.parametrize("px_per_mm", [1.0, 2.0, 4.0])
 def test_an_unresolved_network_fades(px_per_mm):
+    px_per_mm /= film.NETWORK_CELL_MM  # 0.5, 1 and 2 coarse pixels per cell
     # a cell of c coarse pixels under NETWORK_RESOLVED: standard deviation c / 3
     cell = film.NETWORK_CELL_MM * 0.5 * px_per_mm
     t = _network(px_per_mm=px_per_mm)

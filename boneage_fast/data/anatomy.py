@@ -152,7 +152,7 @@ CARPAL_DENSITY_V4_SPREAD = 0.15
 # intercarpal joint spaces are thin lines of even width (about 1-2 mm) between
 # facing, roughly parallel facets, and the bones do not overlap across them; the
 # grown, rounded outlines alone overlapped as lens-shaped blobs. ``None``: no facets.
-CARPAL_JOINT_V4: float | None = 1.5
+CARPAL_JOINT_V4: float | None = 1.0
 # ... except where a PA film does show one bone over another: the trapezium over the
 # trapezoid (and the pisiform over the triquetrum, which has no facets at all)
 CARPAL_OVERLAP_V4 = frozenset({frozenset({"trapezium", "trapezoid"})})

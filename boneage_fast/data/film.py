@@ -406,7 +406,7 @@ def oriented_texture_coarse(rng: np.random.Generator, shape: tuple[int, int], an
     return np.asarray(img, dtype=_F32) * _F32(TEXTURE_GAIN)
 
 
-NETWORK_CELL_MM = 1.0  # the trabecular network's correlation length (about its pore size)
+NETWORK_CELL_MM = 0.7  # the trabecular network's correlation length (about its pore size)
 NETWORK_LINE = 0.3  # line half-width, in standard deviations of the underlying field
 NETWORK_RESOLVED = 3.0  # coarse pixels per cell from which the mesh is drawn at full contrast
 
