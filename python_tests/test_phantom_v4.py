@@ -92,24 +92,24 @@ def test_carpals_grow_past_their_v3_outline_as_they_mature(age, male):
         grown = min(h4.epiphyses[name[4:]][0], 1.0) if forearm else 0.0
         assert (e.slope, e.hollow) == pytest.approx((styloid[0] * grown, styloid[1] * grown), abs=1e-12), name
         # a ray's epiphysis as much wider as its bone
-        wider = 1.0 if name in ("epi_radius", "epi_ulna") else 1.2
+        wider = 1.0 if name in ("epi_radius", "epi_ulna") else RAY_WIDTH_V4
         assert e.axes[0] == pytest.approx(epi3[name].axes[0] * wider, rel=1e-12)
         if name == "epi_radius":
             assert e.density == 0.8 and e.bend == 0.0
         else:
             assert e.density == 1.0 and e.bend == 0.0
     # the same layout: every bone runs between the same ends; the rays' bones are drawn
-    # 1.2 times wider, the forearm's as wide
+    # RAY_WIDTH_V4 times as wide (1.0 since section 7.4), the forearm's as wide
     assert [(b.name, tuple(b.p0), tuple(b.p1)) for b in h3.bones] == [(b.name, tuple(b.p0), tuple(b.p1)) for b in h4.bones]
     for b3, b4 in zip(h3.bones, h4.bones):
-        ratio = 1.0 if b3.name in ("radius", "ulna") else 1.2
+        ratio = 1.0 if b3.name in ("radius", "ulna") else RAY_WIDTH_V4
         assert b4.half_width == pytest.approx(b3.half_width * ratio, rel=1e-12), b3.name
     # the same joints, boxes' centres and sizes
     assert {k: [(tuple(c), r) for c, r in v] for k, v in h3.joints.items()} == \
         {k: [(tuple(c), r) for c, r in v] for k, v in h4.joints.items()}
     # soft tissue: the same capsules (per ray a finger, then the palm round its
     # metacarpal; then the palm and the forearm; then the first web), the palm's 1.15
-    # times fuller, the forearm's 1.15 x 0.8; the fingers 1.1 times at the MCP joint,
+    # times fuller, the forearm's 1.15 x 0.8; the fingers 0.92 times at the MCP joint,
     # tapering to 0.75 of that, on the same axis, their tips 4 mm (adult) beyond the
     # distal tuft; the palm round each metacarpal narrowing to 0.6 at its head
     assert len(h3.tissue) == len(h4.tissue) == 15
@@ -117,7 +117,7 @@ def test_carpals_grow_past_their_v3_outline_as_they_mature(age, male):
     for i, ((a0, a1, ra, ra1), (b0, b1, rb, rb1)) in enumerate(zip(h3.tissue, h4.tissue)):
         assert ra1 == ra  # v3's capsules have one radius
         finger, ray_palm = i < 10 and i % 2 == 0, i < 10 and i % 2 == 1
-        scale = 1.1 if finger else 1.15 * 0.8 if i == 11 else 1.15 if i < 12 else 1.0
+        scale = 0.92 if finger else 1.15 * 0.8 if i == 11 else 1.15 if i < 12 else 1.0
         assert rb == pytest.approx(scale * ra, rel=1e-12), i
         taper = 0.75 if finger else 0.6 if ray_palm else 1.0
         assert rb1 == pytest.approx(taper * rb, rel=1e-12), i
@@ -131,7 +131,7 @@ def test_carpals_grow_past_their_v3_outline_as_they_mature(age, male):
         else:
             assert np.array_equal(a1, b1)
     assert (CARPAL_GROWTH_V4, CARPAL_DENSITY_V4, RADIAL_EPIPHYSIS_DENSITY_V4, RAY_WIDTH_V4,
-            PALM_V4, FINGER_V4) == (0.3, 0.7, 0.8, 1.2, 1.15, 1.1)
+            PALM_V4, FINGER_V4) == (0.3, 0.7, 0.8, 1.0, 1.15, 0.92)
     assert (anatomy.FINGER_TAPER_V4, anatomy.FINGER_PAD_V4, anatomy.PALM_TAPER_V4, anatomy.FOREARM_V4) == \
         (0.75, 4.0, 0.6, 0.8)
     assert (anatomy.RADIAL_STYLOID_V4, anatomy.ULNAR_STYLOID_V4, anatomy.FUSION_OVERLAP_V4) == \
@@ -546,7 +546,7 @@ def test_v4_draws_set_the_soft_tissue_radii_and_carpal_density(soft, dens):
     assert 1.0 - 1e-12 <= palm and anatomy.PALM_V4 - anatomy.PALM_V4_SPREAD == pytest.approx(1.0)
     ratio = np.array([rb / ra for (_, _, ra, _), (_, _, rb, _) in zip(h3.tissue, h4.tissue)])
     # the palm, wrist and forearm at the drawn fullness (the low end of the range is
-    # v3's; the forearm 0.8 of it); the fingers at their own 1.1, scaled by the same
+    # v3's; the forearm 0.8 of it); the fingers at their own 0.92, scaled by the same
     # draw; the first web as v3's
     np.testing.assert_allclose(ratio[1:10:2], palm, rtol=1e-12)
     np.testing.assert_allclose(ratio[10:12], [palm, palm * anatomy.FOREARM_V4], rtol=1e-12)

@@ -35,12 +35,12 @@ from dataclasses import replace
 import numpy as np
 
 # v4's switches: the module constants and looks a change reads, and their v3 values
+# (RAY_WIDTH_V4 is 1.0, version 3's, since docs/phantom.md section 7.4: no switch)
 OFF = {
     "carpal_growth": {"CARPAL_GROWTH_V4": 0.0},
     "carpal_density": {"CARPAL_DENSITY_V4": 1.0, "CARPAL_DENSITY_V4_SPREAD": 0.0},
     "carpal_bend": {"CARPAL_BEND_V4": {}},
     "radial_epiphysis": {"RADIAL_EPIPHYSIS_DENSITY_V4": 1.0},
-    "ray_width": {"RAY_WIDTH_V4": 1.0},
     "palm": {"PALM_V4": 1.0, "PALM_V4_SPREAD": 0.0},
     "fingers": {"FINGER_V4": 1.0, "FINGER_TAPER_V4": 1.0, "FINGER_PAD_V4": None},
     "hand_outline": {"PALM_TAPER_V4": 1.0, "FOREARM_V4": 1.0},

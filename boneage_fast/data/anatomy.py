@@ -115,21 +115,24 @@ CARPAL_DENSITY_V4 = 0.7
 CARPAL_BEND_V4 = {"lunate": 0.35, "scaphoid": 0.3}
 # Version 4's metacarpals and phalanges are drawn this much wider than version 3's, on
 # the same layout (joint positions, epiphysis thickness, ROI boxes and the hand outline
-# unchanged): beside the real films of ../shared/realdata (an 11-year-old's metacarpal 3
-# is about 6 shaft widths long, version 3's about 8.5) version 3's rays were slender
-# and stood apart.
-RAY_WIDTH_V4 = 1.2
+# unchanged). The first v4 drew them 1.2 times wider (an 11-year-old's metacarpal 3 read
+# by eye as about 6 shaft widths long, version 3's as 8.5); measured across the shaft
+# (grey-level profiles) the real films of ../shared/realdata give metacarpal 3 lengths of
+# 4.8, 6.5, 6.4 and 7.8 shaft widths at 6.8, 8.5, 11 and 18 years, version 3's anatomy
+# 6.0-7.0 and the first v4's 5.0-5.9, and an 11-year-old's proximal phalanx 4.2 widths
+# long where the first v4's was 3.4: version 3's widths fit (docs/phantom.md, 7.4).
+RAY_WIDTH_V4 = 1.0
 # ... in a fuller palm, wrist and forearm (soft-tissue radii), as on those films
 PALM_V4 = 1.15
 # ... and fingers that taper (finger radii at the MCP joint, against version 3's; also
-# scaled by the subject's fullness draw): on those films a finger's soft tissue is about
-# twice as wide as its proximal phalanx's shaft, narrows to about three quarters of that
+# scaled by the subject's fullness draw, whose mean is 1.15): on those films a finger's
+# soft tissue is about twice as wide as its proximal phalanx's shaft, narrows to about three quarters of that
 # at the distal phalanx (``FINGER_TAPER_V4``, the radius at the fingertip against the one
 # at the MCP joint) and ends a few millimetres beyond the distal tuft
 # (``FINGER_PAD_V4``, mm, adult). The first v4 drew version 3's capsules of one radius
 # 1.3 times fuller with version 3's fingertip, about 10 mm beyond the tuft at 11 years:
 # mittens of flat grey, fingers touching up to the PIP joints (docs/phantom.md, 7.4).
-FINGER_V4 = 1.1
+FINGER_V4 = 0.92
 FINGER_TAPER_V4 = 0.75
 FINGER_PAD_V4: float | None = 4.0  # None: the fingertip where version 3's is
 # ... in a palm whose soft tissue round each metacarpal narrows to this fraction of its
