@@ -1,7 +1,7 @@
 """Phantom v4 (``render(style="v4")``): v3 with mature carpals that touch and overlap in
 projection (lighter, the lunate and scaphoid curved, cut along flat facets), radial and
 ulnar epiphyses that rise to their styloids and sink into their metaphyses as they fuse,
-wider ray bones in a fuller palm and tapered fingers on the same layout, a trabecular network in
+a fuller palm narrowing into tapered fingers on the same layout, a trabecular network in
 the bone, less saturated thick soft tissue, windowed processed films and a hand that
 fills the film; v3's subject, posture and boxes seed for seed."""
 

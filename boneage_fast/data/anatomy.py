@@ -506,10 +506,14 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
     (``CARPAL_BEND_V4``), a lighter radial epiphysis, radial and ulnar epiphyses that rise
     to their styloids (``RADIAL_STYLOID_V4``, ``ULNAR_STYLOID_V4``), epiphyses that grow
     into their metaphyses as they fuse (``FUSION_OVERLAP_V4``), the rays' bones drawn
-    ``RAY_WIDTH_V4`` wider on version 3's layout and a palm, wrist and forearm
-    ``PALM_V4`` fuller (varied per subject by ``subject.soft_tissue``) round fingers
-    ``FINGER_V4`` fuller (docs/phantom.md, section 7). Versions 1 to 3 are kept
-    unchanged for the experiments and models trained on them.
+    ``RAY_WIDTH_V4`` times as wide on version 3's layout (1.0 since section 7.4), a palm
+    ``PALM_V4`` fuller (varied per subject by ``subject.soft_tissue``) whose capsule round
+    each metacarpal narrows to ``PALM_TAPER_V4`` at the MCP joint, a forearm
+    ``FOREARM_V4`` as wide as that, and tapered fingers (soft-tissue capsules of two end
+    radii): ``FINGER_V4`` times version 3's radius at the MCP joint (times the fullness),
+    ``FINGER_TAPER_V4`` of that at the tip, ending ``FINGER_PAD_V4`` beyond the distal
+    tuft (docs/phantom.md, sections 7-7.4). Versions 1 to 3 are kept unchanged for the
+    experiments and models trained on them.
     """
     if version not in (1, 2, 3, 4):
         raise ValueError(f"version must be 1, 2, 3 or 4, got {version!r}")
