@@ -126,10 +126,10 @@ RAY_WIDTH_V4 = 1.0
 PALM_V4 = 1.15
 # ... and fingers that taper (finger radii at the MCP joint, against version 3's; also
 # scaled by the subject's fullness draw, whose mean is 1.15): on those films a finger's
-# soft tissue is about twice as wide as its proximal phalanx's shaft, narrows to about three quarters of that
-# at the distal phalanx (``FINGER_TAPER_V4``, the radius at the fingertip against the one
-# at the MCP joint) and ends a few millimetres beyond the distal tuft
-# (``FINGER_PAD_V4``, mm, adult). The first v4 drew version 3's capsules of one radius
+# soft tissue is about twice as wide as its proximal phalanx's shaft, narrows to about
+# three quarters of that at the distal phalanx (``FINGER_TAPER_V4``, the radius at the
+# fingertip against the one at the MCP joint) and ends a few millimetres beyond the
+# distal tuft (``FINGER_PAD_V4``, mm, adult). The first v4 drew version 3's capsules of one radius
 # 1.3 times fuller with version 3's fingertip, about 10 mm beyond the tuft at 11 years:
 # mittens of flat grey, fingers touching up to the PIP joints (docs/phantom.md, 7.4).
 FINGER_V4 = 0.92
@@ -508,8 +508,8 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
     into their metaphyses as they fuse (``FUSION_OVERLAP_V4``), the rays' bones drawn
     ``RAY_WIDTH_V4`` times as wide on version 3's layout (1.0 since section 7.4), a palm
     ``PALM_V4`` fuller (varied per subject by ``subject.soft_tissue``) whose capsule round
-    each metacarpal narrows to ``PALM_TAPER_V4`` at the MCP joint, a forearm
-    ``FOREARM_V4`` as wide as that, and tapered fingers (soft-tissue capsules of two end
+    each metacarpal narrows to ``PALM_TAPER_V4`` at the MCP joint, a wrist and forearm
+    ``FOREARM_V4`` times that palm's fullness, and tapered fingers (soft-tissue capsules of two end
     radii): ``FINGER_V4`` times version 3's radius at the MCP joint (times the fullness),
     ``FINGER_TAPER_V4`` of that at the tip, ending ``FINGER_PAD_V4`` beyond the distal
     tuft (docs/phantom.md, sections 7-7.4). Versions 1 to 3 are kept unchanged for the
