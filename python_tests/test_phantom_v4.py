@@ -749,12 +749,11 @@ def test_outline_points_lie_on_the_tapered_capsules():
 def test_v4_fingers_taper_round_their_phalanges_and_stand_apart(age, male):
     """v4's finger soft tissue: about twice its proximal phalanx's shaft wide (1.5-2.6
     times, to 3.1 under five years; the real films of ../shared/realdata about 1.8-2
-    from eight years), narrower at the distal
-    phalanx than at the MCP joint, its tip a few mm beyond the distal tuft; and the
-    middle finger stands clear of its neighbours beyond their proximal phalanges' middle
-    (the first v4's mittens touched up to the PIP joints)."""
+    from eight years), narrower at the distal phalanx than at the MCP joint, its tip a
+    few mm beyond the distal tuft; and the middle finger clear of its neighbours at its
+    PIP joint (the first v4's mittens touched up to there)."""
     for seed in range(4):
-        h3, h4 = _hands(age, male, seed)
+        h4 = _hands(age, male, seed)[1]
         bones = {b.name: b for b in h4.bones}
         s = h4.subject.size_scale
         for ray in range(5):
@@ -767,13 +766,16 @@ def test_v4_fingers_taper_round_their_phalanges_and_stand_apart(age, male):
             pad = (p1 + u * r1 - dist.p1) @ u
             assert 3.0 * s <= pad <= 5.0 * s + 1e-9
         # the middle finger's outline at its PIP joint clears the index and ring fingers'
-        pip = h4.joints["PIP"]
+        c = h4.joints["PIP"][2][0]
+        _, own_r = _nearest_on_capsule(h4.tissue[2 * 2], c)
         for ray in (1, 3):
-            a0, a1, ar0, ar1 = h4.tissue[2 * 2]
-            b0, b1, br0, br1 = h4.tissue[2 * ray]
-            c = pip[2][0]
-            ta = np.clip((c - a0) @ (a1 - a0) / ((a1 - a0) @ (a1 - a0)), 0, 1)
-            # nearest point of the neighbour's axis to the middle finger's PIP joint
-            tb = np.clip((c - b0) @ (b1 - b0) / ((b1 - b0) @ (b1 - b0)), 0, 1)
-            gap = np.hypot(*(c - (b0 + tb * (b1 - b0)))) - (ar0 + ta * (ar1 - ar0)) - (br0 + tb * (br1 - br0))
+            axis_point, r = _nearest_on_capsule(h4.tissue[2 * ray], c)
+            gap = np.hypot(*(c - axis_point)) - own_r - r
             assert gap > -1.0, (seed, ray, gap)
+
+
+def _nearest_on_capsule(capsule, c):
+    """The point of a tapered capsule's axis nearest ``c`` and the capsule's radius there."""
+    p0, p1, r0, r1 = capsule
+    t = float(np.clip((c - p0) @ (p1 - p0) / ((p1 - p0) @ (p1 - p0)), 0.0, 1.0))
+    return p0 + t * (p1 - p0), r0 + t * (r1 - r0)
