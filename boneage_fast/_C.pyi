@@ -29,7 +29,17 @@ def integer_histogram(src: ImageDesc) -> Any: ...  # numpy uint64 counts, 256 or
 def match_workspace_bytes(batch: int, dtype: int, device: int) -> int: ...
 def film_expose(
     bone: Any, soft: Any, tex: Any, mu_soft: float, mu_bone: float, tex_amp: float, gain: float, bg: float,
-    heel: float, heel_axis: int,
-) -> None: ...  # in place over bone (float32, C-contiguous)
+    heel: float, heel_axis: int, cancellous: Any = None,
+) -> None: ...  # in place over bone (float32, C-contiguous); texture only on cancellous when given
+def film_long_bone(
+    acc: Any, p0x: float, p0y: float, ux: float, uy: float, length: float, half_width: float, flare0: float,
+    flare1: float, base_round: float, head_round: float, medulla_gain: float, end_plate: float,
+    end_plate_width: float, mm_per_pixel: float, marrow: float = 0.22, cancellous: Any = None,
+) -> int: ...  # adds to acc (and the interior to cancellous when given)
+def film_ossicle(
+    acc: Any, cx: float, cy: float, a: float, b: float, cos_t: float, sin_t: float, cap: float, taper: float,
+    exponent: float, shell: float, interior: float, weight: float, bend: float = 0.0, slope: float = 0.0,
+    hollow: float = 0.0, cancellous: Any = None,
+) -> int: ...  # adds to acc (and the interior to cancellous when given)
 def film_read_out(img: Any, seed: int, sd: float, lut: Any) -> Any: ...  # overwrites img; uint8/uint16 like lut
 def film_normal_deviates(seed: int, n: int) -> Any: ...  # float32

@@ -42,6 +42,49 @@ def test_expose_matches_a_float64_reference(axis):
     np.testing.assert_allclose(got, ref, atol=2e-6, rtol=0)
 
 
+def test_expose_with_cancellous_textures_only_that_path():
+    """path = soft mu_soft + (bone + cancellous (1 + amp tex)) mu_bone: the compact bone
+    in ``bone`` unmodulated."""
+    rng = np.random.default_rng(7)
+    H, W = 203, 157
+    bone = (rng.random((H, W)) * 20).astype(np.float32)
+    canc = (rng.random((H, W)) * 10).astype(np.float32)
+    soft = (rng.random((51, 39)) * 30).astype(np.float32)
+    tex = rng.standard_normal((101, 78)).astype(np.float32)
+    mu_s, mu_b, amp, gain, bg, heel = 0.014, 0.16, 0.4, 1.2, 0.05, -0.08
+    got = bone.copy()
+    _C.film_expose(got, soft, tex, mu_s, mu_b, amp, gain, bg, heel, 1, canc)
+    path = _enlarge(soft, (H, W)) * mu_s + (bone.astype(np.float64) + canc * (1 + amp * _enlarge(tex, (H, W)))) * mu_b
+    ref = ((1 - np.exp(-path)) * gain + bg) * (1 + heel * (np.arange(W)[None, :] / W - 0.5))
+    np.testing.assert_allclose(got, ref, atol=2e-6, rtol=0)
+    # all bone compact: the texture changes nothing
+    flat = bone.copy()
+    _C.film_expose(flat, soft, tex, mu_s, mu_b, amp, gain, bg, heel, 1, np.zeros_like(bone))
+    notex = bone.copy()
+    _C.film_expose(notex, soft, tex, mu_s, mu_b, 0.0, gain, bg, heel, 1)
+    np.testing.assert_allclose(flat, notex, atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("fn", ["film_expose", "film_long_bone", "film_ossicle"])
+@pytest.mark.parametrize("bad, exc, match", [
+    (np.zeros((8, 9), np.float32), ValueError, "cancellous: must have the shape 8x8, got 8x9"),
+    (np.zeros((8, 8), np.float64), TypeError, "cancellous: must be float32"),
+    (np.zeros((8, 16), np.float32)[:, ::2], ValueError, "cancellous: must be C-contiguous"),
+    ([[0.0] * 8] * 8, TypeError, "cancellous: must be a float32 array or None"),
+])
+def test_cancellous_arrays_are_checked(fn, bad, exc, match):
+    acc = np.zeros((8, 8), np.float32)
+    grid = np.zeros((4, 4), np.float32)
+    with pytest.raises(exc, match=match):
+        if fn == "film_expose":
+            _C.film_expose(acc, grid, grid, 0.014, 0.16, 0.4, 1.0, 0.05, 0.0, 0, bad)
+        elif fn == "film_long_bone":
+            _C.film_long_bone(acc, 1.0, 1.0, 0.0, 1.0, 5.0, 2.0, 0.3, 0.3, 0.3, 0.5, 0.4, 0.0, 1.0, 0.2, 0.0, bad)
+        else:
+            _C.film_ossicle(acc, 4.0, 4.0, 2.0, 2.0, 1.0, 0.0, 0.0, 0.0, 2.0, 0.8, 0.5, 1.0, cancellous=bad)
+    assert not acc.any()
+
+
 def test_expose_exponential_is_accurate_over_the_whole_range():
     # path lengths from 0 to ~85 mm of bone: exp(-path) from 1 down to ~1e-3
     bone = np.linspace(0.0, 85.0, 4096, dtype=np.float32).reshape(64, 64)
@@ -196,9 +239,10 @@ _ROUNDING = {"metacarpal": (0.3, 1.3), "phalanx": (0.15, 0.6), "distal": (0.15, 
              "ulna": (0.3, 0.5)}
 
 
-def _long_bone_f64(shape, p0, p1, hw, flare0, flare1, kind, end_plate, mm_per_px):
+def _long_bone_f64(shape, p0, p1, hw, flare0, flare1, kind, end_plate, mm_per_px, marrow=0.22, parts=False):
     """A shaped long bone's path length (mm) over the whole image, in float64, from the
-    outline's formulas (film.draw_long_bone's docstring)."""
+    outline's formulas (film.draw_long_bone's docstring); with ``parts`` the cortex's and
+    the interior's paths apart."""
     y, x = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float64)
     d = np.subtract(p1, p0, dtype=np.float64)
     L = float(np.hypot(*d))
@@ -217,10 +261,12 @@ def _long_bone_f64(shape, p0, p1, hw, flare0, flare1, kind, end_plate, mm_per_px
     outer = np.sqrt(np.clip(h * h - v * v, 0, None))
     hi = np.maximum(h - cortex, 0)
     inner = np.sqrt(np.clip(hi * hi - v * v, 0, None))
-    medulla = 0.22 + (0.12 if kind in ("radius", "ulna") else 0.4) * (fb + fh)
+    medulla = marrow + (0.12 if kind in ("radius", "ulna") else 0.4) * (fb + fh)
     w = max(0.5 / mm_per_px, 0.8)
     medulla = medulla + end_plate * (np.exp(-(along / w) ** 2) + np.exp(-((L - along) / w) ** 2))
     flat = np.minimum(np.sqrt(hw * (1 - 0.1 * mid) / np.maximum(h, 1e-3)), 1)
+    if parts:
+        return 2 * (outer - inner) * flat * mm_per_px, 2 * medulla * inner * flat * mm_per_px
     return (2 * (outer - inner) + 2 * medulla * inner) * flat * mm_per_px
 
 
@@ -259,6 +305,38 @@ def test_long_bone_matches_a_float64_reference(kind, angle, end_plate):
     assert np.abs(got[ref == 0]).max() == 0.0
 
 
+@pytest.mark.parametrize("kind", ["metacarpal", "radius"])
+@pytest.mark.parametrize("marrow", [0.22, 0.0, 0.1])
+@pytest.mark.parametrize("end_plate", [0.0, 0.8])
+def test_long_bone_splits_cortex_and_interior_as_the_reference(kind, marrow, end_plate):
+    """With a ``cancellous`` array the cortex's path goes to ``acc`` and the interior's
+    (marrow canal mid-shaft, cancellous ends) to it, each equal to its float64 term; their
+    sum is the unsplit bone."""
+    from boneage_fast.data import film
+    from boneage_fast.data.anatomy import LongBone
+
+    scale = 4.0
+    p0 = np.array([35.0, 30.0])
+    p1 = p0 + 38.0 * np.array([np.sin(0.35), np.cos(0.35)])
+    bone = LongBone("b", p0, p1, 3.7, 0.45, 0.25, kind)
+    shape = (360, 300)
+    base = np.full(shape, 0.5, np.float32)
+    got, canc = base.copy(), np.full(shape, 0.25, np.float32)
+    film.draw_long_bone(got, bone, _Scale(scale), end_plate, marrow, canc)
+    ref_cortex, ref_interior = _long_bone_f64(shape, p0 * scale, p1 * scale, 3.7 * scale, 0.45, 0.25, kind, end_plate,
+                                              1 / scale, marrow, parts=True)
+    assert ref_cortex.max() > 3.0 and ref_interior.max() > 0.5
+    np.testing.assert_allclose(got - base, ref_cortex, atol=2e-3, rtol=0)
+    np.testing.assert_allclose(canc - 0.25, ref_interior, atol=2e-3, rtol=0)
+    whole = np.zeros(shape, np.float32)
+    film.draw_long_bone(whole, bone, _Scale(scale), end_plate, marrow)
+    np.testing.assert_allclose((got - base) + (canc - 0.25), whole, atol=1e-4, rtol=0)
+    if marrow == 0.0:
+        # an empty canal: mid-shaft, on the axis, no interior path at all
+        mid = (p0 + p1) / 2 * scale
+        assert canc[int(round(mid[1])), int(round(mid[0]))] - 0.25 < 1e-3
+
+
 def test_long_bone_adds_and_clips_at_the_image_edge():
     from boneage_fast.data import film
     from boneage_fast.data.anatomy import LongBone
@@ -272,8 +350,10 @@ def test_long_bone_adds_and_clips_at_the_image_edge():
     np.testing.assert_allclose(got - base, ref, atol=2e-3, rtol=0)
 
 
-def _ossicle_f64(shape, c, a, b, ang, cap, taper, p, shell, interior, weight, bend=0.0, slope=0.0, hollow=0.0):
-    """A superellipse ossicle's path length, float64, from film.draw_ossicle's formulas."""
+def _ossicle_f64(shape, c, a, b, ang, cap, taper, p, shell, interior, weight, bend=0.0, slope=0.0, hollow=0.0,
+                 parts=False):
+    """A superellipse ossicle's path length, float64, from film.draw_ossicle's formulas
+    (with ``parts``: the shell's and the interior's apart)."""
     y, x = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float64)
     dx, dy = x - c[0], y - c[1]
     xr = (dx * np.cos(ang) + dy * np.sin(ang)) / a
@@ -291,6 +371,8 @@ def _ossicle_f64(shape, c, a, b, ang, cap, taper, p, shell, interior, weight, be
     rho = np.abs(xr) ** p + np.abs(yr) ** p
     outer = np.sqrt(np.clip(1 - rho, 0, None))
     inner = np.sqrt(np.clip(1 - rho * shell ** -p, 0, None)) * shell
+    if parts:
+        return weight * 2 * (outer - inner), weight * 2 * interior * inner
     return weight * (2 * (outer - inner) + 2 * interior * inner)
 
 
@@ -314,6 +396,36 @@ def test_ossicle_matches_a_float64_reference(cap, taper, p, interior, bend, slop
     # square root at the outline
     np.testing.assert_allclose(got, ref, atol=3e-3, rtol=0)
     assert np.abs(got[ref == 0]).max() == 0.0
+
+
+@pytest.mark.parametrize("p, cap", [(2.0, 0.0), (2.8, 0.7)])
+def test_ossicle_splits_shell_and_interior_as_the_reference(p, cap):
+    shape, c, a, b, shell, weight, interior = (150, 150), (75.3, 82.6), 30.0, 19.0, 0.8, 5.0, 0.35
+    got, canc = np.zeros(shape, np.float32), np.zeros(shape, np.float32)
+    _C.film_ossicle(got, c[0], c[1], a, b, np.cos(0.6), np.sin(0.6), cap, 0.3, p, shell, interior, weight, 0.2,
+                    0.3, 0.2, cancellous=canc)
+    ref_shell, ref_interior = _ossicle_f64(shape, c, a, b, 0.6, cap, 0.3, p, shell, interior, weight, 0.2, 0.3, 0.2,
+                                           parts=True)
+    assert ref_shell.max() > 1.0 and ref_interior.max() > 1.0
+    np.testing.assert_allclose(got, ref_shell, atol=3e-3, rtol=0)
+    np.testing.assert_allclose(canc, ref_interior, atol=3e-3, rtol=0)
+
+
+def test_draw_ossicle_splits_a_faceted_ossicle_too():
+    """A faceted ossicle drawn with ``interior_acc``: shell plus interior equal the
+    unsplit faceted drawing (the facets' factor applies to both), the interior inside it."""
+    from boneage_fast.data import film
+    from boneage_fast.data.anatomy import Ellipse
+
+    e = Ellipse("capitate", np.array([20.0, 15.0]), np.array([7.0, 10.0]), 0.3, 1.1, 2.9, taper=-0.3, bend=0.3,
+                facets=((1.0, 0.0, 22.5), (-0.6, 0.8, 5.0)))
+    whole = np.zeros((160, 170), np.float32)
+    film.draw_ossicle(whole, e, _Scale(4.0), 0.06, 0.5)
+    shell, inner = np.zeros_like(whole), np.zeros_like(whole)
+    film.draw_ossicle(shell, e, _Scale(4.0), 0.06, 0.5, inner)
+    assert inner.max() > 0.2 * whole.max() and shell.max() > 0.0
+    np.testing.assert_allclose(shell + inner, whole, atol=1e-5, rtol=1e-5)
+    assert np.all(inner[whole == 0] == 0)
 
 
 def test_draw_ossicle_matches_the_reference_through_a_frame():
@@ -368,6 +480,7 @@ def test_draw_ossicle_cuts_along_its_facets():
     (dict(ux=0.5, uy=0.5), "unit vector"),
     (dict(p0x=float("nan")), "parameters must be finite"),
     (dict(flare1=float("inf")), "parameters must be finite"),
+    (dict(marrow=float("nan")), "parameters must be finite"),
 ])
 def test_long_bone_rejects_bad_parameters(kwargs, match):
     args = dict(p0x=5.0, p0y=5.0, ux=0.0, uy=1.0, length=20.0, half_width=3.0, flare0=0.4, flare1=0.2,

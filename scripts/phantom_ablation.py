@@ -53,6 +53,9 @@ OFF = {
     "fusion_overlap": {"FUSION_OVERLAP_V4": 0.0},
     "soft_tone": {"look": ("soft_saturation_mm",)},
     "unsharp": {"look": ("unsharp_mm", "unsharp_gain")},
+    # the empty marrow canal and the texture in cancellous bone only, at its own amplitude
+    # (off with the network texture on: the texture at v3's amplitude)
+    "hollow_shafts": {"look": ("marrow", "smooth_cortex", "texture_amplitude")},
 }
 _CONST0: dict = {}
 _LOOKS0: dict = {}

@@ -24,12 +24,18 @@
              classifier on 48x48 palm crops (the centre of the hand box, each crop
              standardised), 5-fold cross-validated accuracy over the 57 real images and
              57 phantoms of each style (same ages and sexes; 50 % = indistinguishable).
+  cortex     how hollow the long bones look: across metacarpal 3 at mid-shaft, the dip
+             from the cortices' peaks to the marrow canal over the peaks' height above
+             the soft tissue beside the bone (``shaft_contrast``); 8 real films at points
+             picked by eye (scripts/data/real_mc_midshaft.csv) against 28 phantoms per
+             style.
 
     python scripts/phantom_realism_real.py --model boneage_fast/weights            # the shipped (v2) model
     python scripts/phantom_realism_real.py --model RUN/best.json --detector DET/best.json --parts detector regressor
     python scripts/phantom_realism_real.py --parts gap --styles v1 v2
     python scripts/phantom_realism_real.py --parts tones --styles v1 v2 v3
     python scripts/phantom_realism_real.py --parts spectrum --styles v3 v4
+    python scripts/phantom_realism_real.py --parts cortex --styles v3 v4
 
 Only the annotations live in the repository; the images are read from ../shared/realdata.
 """
@@ -235,6 +241,81 @@ def spectrum(rows, styles: list[str], seed: int = 20_000) -> dict:
     return out
 
 
+def shaft_contrast(pixels: np.ndarray, cx: float, cy: float, ux: float, uy: float, half: int = 110,
+                   rows: int = 10) -> tuple[float, int]:
+    """How hollow a long bone's shaft looks: across the shaft through (cx, cy) (its axis
+    the unit (ux, uy)), a profile averaged over 2 ``rows`` + 1 lines along the axis and
+    smoothed over 3 pixels; the shaft is the run above a quarter of the way from the
+    profile's 5th percentile to its peak near the centre; returns (the mean of the two
+    cortices' peaks less the canal's level (the middle quarter of the shaft), over those
+    peaks less the level beside the bone (the 30 % of a width outside each edge), the
+    shaft's width in pixels). Real shafts dip to their marrow canal; a solid rod does not."""
+    a = np.asarray(pixels, np.float64)
+    a = (a - a.min()) / max(a.max() - a.min(), 1e-9)
+    nx, ny = -uy, ux
+    qs = np.arange(-half, half + 1)
+    prof = np.zeros(len(qs))
+    for t in range(-rows, rows + 1):
+        xs = np.clip(np.round(cx + nx * qs + ux * t).astype(int), 0, a.shape[1] - 1)
+        ys = np.clip(np.round(cy + ny * qs + uy * t).astype(int), 0, a.shape[0] - 1)
+        prof += a[ys, xs]
+    prof = np.convolve(prof / (2 * rows + 1), np.ones(3) / 3, mode="same")
+    c = half
+    floor = np.percentile(prof, 5)
+    thr = floor + 0.25 * (prof[c - 60:c + 61].max() - floor)
+    if prof[c] < thr:
+        c = c - 40 + int(np.argmax(prof[c - 40:c + 41]))
+    i0 = i1 = c
+    while i0 > 1 and prof[i0 - 1] >= thr:
+        i0 -= 1
+    while i1 < len(prof) - 2 and prof[i1 + 1] >= thr:
+        i1 += 1
+    w = i1 - i0
+    mid = (i0 + i1) // 2
+    canal = prof[mid - w // 8:mid + w // 8 + 1].mean()
+    peak = 0.5 * (prof[i0:mid].max() + prof[mid:i1 + 1].max())
+    beside = 0.5 * (prof[max(i0 - int(0.3 * w), 0):i0 - 2].mean() + prof[i1 + 3:i1 + int(0.3 * w)].mean())
+    return float((peak - canal) / max(peak - beside, 1e-3)), int(w)
+
+
+def cortex(styles: list[str], seeds: int = 4) -> dict:
+    """:func:`shaft_contrast` across metacarpal 3 at mid-shaft: on the real films at the
+    points of scripts/data/real_mc_midshaft.csv (picked by eye on 8 registered RSNA
+    films, 2-15 years; the shaft taken as vertical), and per style on phantoms of seven
+    ages and both sexes at the registered films' size (1600x2080), at their
+    metacarpal 3's mid-point."""
+    from boneage_fast.data.phantom import render
+    from boneage_fast.io import read_image
+
+    real = []
+    with open(os.path.join(HERE, "data", "real_mc_midshaft.csv")) as f:
+        for r in csv.DictReader(f):
+            with open(os.path.join(REAL, r["set"], "labels.csv")) as g:
+                path = next(q["path"] for q in csv.DictReader(g) if q["id"] == r["id"])
+            real.append(shaft_contrast(read_image(os.path.join(REAL, r["set"], path)).pixels,
+                                       float(r["x"]), float(r["y"]), 0.0, 1.0)[0])
+
+    def summary(v):
+        return {"n": len(v), "median": round(float(np.median(v)), 3), "p10": round(float(np.percentile(v, 10)), 3),
+                "p90": round(float(np.percentile(v, 90)), 3), "min": round(float(min(v)), 3),
+                "max": round(float(max(v)), 3)}
+
+    out = {"real": summary(real)}
+    for style in styles:
+        got = []
+        for seed in range(seeds):
+            for age, male in ((24, False), (60, True), (120, False), (136, True), (150, True), (168, True),
+                              (180, False)):
+                s = render(age, male, seed=seed, size=(2080, 1600), bits=8, style=style)
+                T = s.frame
+                b = next(b for b in s.hand.bones if b.name == "metacarpal3")
+                m, d = T((b.p0 + b.p1) / 2), T(b.p1) - T(b.p0)
+                d = d / np.hypot(*d)
+                got.append(shaft_contrast(s.image, m[0], m[1], d[0], d[1])[0])
+        out[style] = summary(got)
+    return out
+
+
 def gap(rows, styles: list[str], seed: int = 0, folds: int = 5, repeats: int = 3) -> dict:
     """Cross-validated real-vs-phantom accuracy of a ridge classifier on palm crops."""
     from boneage_fast.data.phantom import render
@@ -278,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="a model folder (regressor.json + detector.json) or a regressor card")
     ap.add_argument("--detector", default=None, help="detector card (with a regressor card as --model)")
     ap.add_argument("--parts", nargs="+", default=["detector", "regressor", "gap"],
-                    choices=["detector", "regressor", "gap", "tones", "spectrum"])
+                    choices=["detector", "regressor", "gap", "tones", "spectrum", "cortex"])
     ap.add_argument("--styles", nargs="+", default=["v1", "v2"], choices=["v1", "v2", "v3", "v4"])
     ap.add_argument("--json", default=None, help="also write the results here")
     ap.add_argument("--compare", nargs=2, default=None, metavar=("A.json", "B.json"),
@@ -306,6 +387,8 @@ def main(argv: list[str] | None = None) -> int:
         res["tones"] = tones(rows, args.styles)
     if "spectrum" in args.parts:
         res["spectrum"] = spectrum(rows, args.styles)
+    if "cortex" in args.parts:
+        res["cortex"] = cortex(args.styles)
     if "gap" in args.parts:
         res["gap"] = gap(rows, args.styles)
     text = json.dumps(res, indent=2)

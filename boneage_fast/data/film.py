@@ -95,6 +95,12 @@ class Look:
     # capsules (:func:`tissue_t4`; None: ``flat_tissue``'s flat or round section, one
     # radius per capsule)
     tissue_profile: float | None = None
+    # the long bones' interior density mid-shaft (the marrow canal), relative to cortex
+    marrow: float = 0.22
+    # the texture only in cancellous bone (long bones' interiors, ossicles' interiors),
+    # compact bone (cortices, ossicles' shells) smooth; False: the texture modulates the
+    # whole bone path
+    smooth_cortex: bool = False
 
 
 LOOKS = {
@@ -146,10 +152,21 @@ LOOKS = {
 # outlined in a bright rim; on the real films a finger's grey fades over the last
 # millimetre or two to its edge (docs/phantom.md, section 7.4)
 TISSUE_PROFILE_V4 = 0.375
-LOOKS["v4"] = replace(LOOKS["v3"], texture="network", texture_amplitude=0.17, auto_range=0.985, shoulder=0.9,
-                      soft_saturation_mm=300.0, unsharp_mm=(1.0, 2.0), unsharp_gain=(0.6, 1.4),
-                      tissue_profile=TISSUE_PROFILE_V4)
-LOOKS["v4_raw"] = replace(LOOKS["v3_raw"], texture="network", texture_amplitude=0.17, tissue_profile=TISSUE_PROFILE_V4)
+#
+# ... and its long bones hollow tubes: an empty marrow canal mid-shaft (``MARROW_V4``,
+# v2/v3 0.22 of the cortex's density) under a smooth cortex, the trabecular texture only
+# in cancellous bone (``Look.smooth_cortex``: the shafts' ends, epiphyses, carpals), at
+# ``TEXTURE_AMPLITUDE_V4`` of that path. Across metacarpal 3 at mid-shaft the real films
+# of ../shared/realdata dip from the cortices' peaks to the canal by 0.61 (median of 8
+# films, 0.35-0.73) of the peaks' height over the soft tissue beside the bone; v3 0.26,
+# v4 until then 0.37 (docs/phantom.md, section 7.5)
+MARROW_V4 = 0.0
+TEXTURE_AMPLITUDE_V4 = 0.4
+LOOKS["v4"] = replace(LOOKS["v3"], texture="network", texture_amplitude=TEXTURE_AMPLITUDE_V4, auto_range=0.985,
+                      shoulder=0.9, soft_saturation_mm=300.0, unsharp_mm=(1.0, 2.0), unsharp_gain=(0.6, 1.4),
+                      tissue_profile=TISSUE_PROFILE_V4, marrow=MARROW_V4, smooth_cortex=True)
+LOOKS["v4_raw"] = replace(LOOKS["v3_raw"], texture="network", texture_amplitude=TEXTURE_AMPLITUDE_V4,
+                          tissue_profile=TISSUE_PROFILE_V4, marrow=MARROW_V4, smooth_cortex=True)
 #: the share of v3 (and v4) films drawn with the ``"v3_raw"`` (``"v4_raw"``) look
 RAW_FRACTION = 0.2
 
@@ -211,7 +228,8 @@ def _sqrt_(x: np.ndarray) -> np.ndarray:
     return np.sqrt(x, out=x)
 
 
-def draw_long_bone(acc: np.ndarray, b: LongBone, T, end_plate: float = 0.0) -> None:
+def draw_long_bone(acc: np.ndarray, b: LongBone, T, end_plate: float = 0.0, marrow: float = 0.22,
+                   cancellous: np.ndarray | None = None) -> None:
     """Add a shaped long bone's bone path length (mm) to ``acc`` (float32, C-contiguous).
 
     The outline: a shaft of half-width ``b.half_width`` that flares over the last ~15 %
@@ -224,7 +242,9 @@ def draw_long_bone(acc: np.ndarray, b: LongBone, T, end_plate: float = 0.0) -> N
     square root of the width). ``end_plate`` adds a dense plate about 0.5 mm thick at
     each end (the subchondral plate and the zone of provisional calcification under a
     growth plate: a bright line on real films), as a density added to the cancellous
-    interior there. The pixel arithmetic runs in C++ (``_C.film_long_bone``, see
+    interior there. ``marrow`` is the interior's density mid-shaft; with ``cancellous`` (an
+    array like ``acc``) the interior's path is added there and only the cortex's to
+    ``acc``. The pixel arithmetic runs in C++ (``_C.film_long_bone``, see
     csrc/phantom/film.h) over only the pixels the outline can reach; the float64
     reference it is tested against is in python_tests/test_film_kernels.py.
     """
@@ -237,10 +257,11 @@ def draw_long_bone(acc: np.ndarray, b: LongBone, T, end_plate: float = 0.0) -> N
     base_round, head_round = _END_ROUNDING.get(b.kind, (0.3, 0.5))
     _C.film_long_bone(acc, float(p0[0]), float(p0[1]), float(d[0] / L), float(d[1] / L), L, hw, b.flare0, b.flare1,
                       base_round, head_round, 0.12 if b.kind in ("radius", "ulna") else 0.4, end_plate,
-                      max(0.5 * T.scale, 0.8), 1.0 / T.scale)
+                      max(0.5 * T.scale, 0.8), 1.0 / T.scale, marrow, cancellous)
 
 
-def draw_ossicle(acc: np.ndarray, e: Ellipse, T, cortex: float = 0.06, cancellous: float = 0.5) -> None:
+def draw_ossicle(acc: np.ndarray, e: Ellipse, T, cortex: float = 0.06, cancellous: float = 0.5,
+                 interior_acc: np.ndarray | None = None) -> None:
     """Add a superellipse ossicle (epiphysis, carpal, sesamoid) to ``acc`` (float32,
     C-contiguous): a cortical shell (``cortex``, a fraction of the radius, plus 0.7
     pixel) over a cancellous interior of relative density ``cancellous`` (a hamate hook,
@@ -249,7 +270,8 @@ def draw_ossicle(acc: np.ndarray, e: Ellipse, T, cortex: float = 0.06, cancellou
     towards one end, ``e.bend`` curves its midline, ``e.slope`` and ``e.hollow`` raise
     its articular side into a wedge over a concave surface. An epiphysis is a disc seen
     edge-on, as deep along the beam as it is wide; other ossicles are as deep as their
-    short axis. The pixel arithmetic runs
+    short axis. With ``interior_acc`` (an array like ``acc``) the interior's path is added
+    there and only the shell's to ``acc``. The pixel arithmetic runs
     in C++ (``_C.film_ossicle``, see csrc/phantom/film.h); the float64 reference it is
     tested against is in python_tests/test_film_kernels.py.
     """
@@ -264,7 +286,7 @@ def draw_ossicle(acc: np.ndarray, e: Ellipse, T, cortex: float = 0.06, cancellou
     args = (a, b, math.cos(ang), math.sin(ang), e.cap, e.taper, e.exponent, shell, interior, e.density * depth, e.bend,
             e.slope, e.hollow)
     if not e.facets:
-        _C.film_ossicle(acc, float(c[0]), float(c[1]), *args)
+        _C.film_ossicle(acc, float(c[0]), float(c[1]), *args, cancellous=interior_acc)
         return
     # a faceted carpal: drawn alone over its bounding square (as the kernel bounds it),
     # then cut along its facets
@@ -275,9 +297,14 @@ def draw_ossicle(acc: np.ndarray, e: Ellipse, T, cortex: float = 0.06, cancellou
     if x1 < x0 or y1 < y0:
         return
     part = np.zeros((y1 - y0 + 1, x1 - x0 + 1), _F32)
-    _C.film_ossicle(part, float(c[0] - x0), float(c[1] - y0), *args)
-    part *= facet_weight(e.facets, T, (y0, y1 + 1), (x0, x1 + 1))
+    inner = None if interior_acc is None else np.zeros_like(part)
+    _C.film_ossicle(part, float(c[0] - x0), float(c[1] - y0), *args, cancellous=inner)
+    weight = facet_weight(e.facets, T, (y0, y1 + 1), (x0, x1 + 1))
+    part *= weight
     acc[y0:y1 + 1, x0:x1 + 1] += part
+    if inner is not None:
+        inner *= weight
+        interior_acc[y0:y1 + 1, x0:x1 + 1] += inner
 
 
 FACET_PLATE = 0.8  # the subchondral plate: relative brightening at a facet, fading inwards
@@ -448,10 +475,11 @@ def radiograph(hand: Hand, T, shape: tuple[int, int], rng: np.random.Generator, 
     H, W = shape
     soft = soft_tissue_coarse(hand, T, shape, look)
     bone = np.zeros((H, W), _F32)
+    spongy = np.zeros((H, W), _F32) if look.smooth_cortex else None
     for b in hand.bones:
-        draw_long_bone(bone, b, T, look.end_plate)
+        draw_long_bone(bone, b, T, look.end_plate, look.marrow, spongy)
     for e in hand.ossicles:
-        draw_ossicle(bone, e, T, look.ossicle_cortex, look.ossicle_cancellous)
+        draw_ossicle(bone, e, T, look.ossicle_cortex, look.ossicle_cancellous, spongy)
     if look.texture == "network":
         tex = network_texture_coarse(rng, shape, T.scale)
     else:
@@ -468,7 +496,8 @@ def radiograph(hand: Hand, T, shape: tuple[int, int], rng: np.random.Generator, 
     else:
         bg, gain, heel, axis = 0.05, 0.9, 0.0, 0
     # in place over `bone`: ((1 - exp(-(soft mu_soft + bone (1 + amplitude tex) mu_bone))) gain + bg) (1 + ramp)
-    _C.film_expose(bone, soft, tex, look.mu_soft, look.mu_bone, look.texture_amplitude, gain, bg, heel, axis)
+    _C.film_expose(bone, soft, tex, look.mu_soft, look.mu_bone, look.texture_amplitude, gain, bg, heel, axis,
+                   spongy)
     if look.unsharp_mm is not None:
         if nuisance:
             sigma_mm, sharpen = rng.uniform(*look.unsharp_mm), rng.uniform(*look.unsharp_gain)

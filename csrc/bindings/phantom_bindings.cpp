@@ -27,23 +27,37 @@ float* writable(py::array& a, const char* name) {
   return static_cast<float*>(a.mutable_data());
 }
 
+// An optional array of the same shape as `like` that the kernel writes (None: nullptr).
+float* optional_like(const py::object& o, const py::array& like, const char* name) {
+  if (o.is_none()) return nullptr;
+  BONEAGE_CHECK_TYPE(py::isinstance<py::array>(o), name, ": must be a float32 array or None");
+  py::array a = py::reinterpret_borrow<py::array>(o);
+  float* p = writable(a, name);
+  BONEAGE_CHECK_VALUE(a.shape(0) == like.shape(0) && a.shape(1) == like.shape(1), name, ": must have the shape ",
+                      like.shape(0), "x", like.shape(1), ", got ", a.shape(0), "x", a.shape(1));
+  return p;
+}
+
 }  // namespace
 
 void register_phantom(py::module_& m) {
   m.def(
       "film_expose",
       [](py::array bone, const F32& soft, const F32& tex, float mu_soft, float mu_bone, float tex_amp,
-         float gain, float bg, float heel, int heel_axis) {
+         float gain, float bg, float heel, int heel_axis, const py::object& cancellous) {
         float* b = writable(bone, "bone");
+        const float* c = optional_like(cancellous, bone, "cancellous");
         const phantom::Grid s = grid(soft, "soft"), t = grid(tex, "tex");
         BONEAGE_CHECK_VALUE(heel_axis == 0 || heel_axis == 1, "heel_axis must be 0 or 1, got ", heel_axis);
         const phantom::ExposeParams p{mu_soft, mu_bone, tex_amp, gain, bg, heel, heel_axis};
         py::gil_scoped_release release;
-        phantom::expose(b, bone.shape(0), bone.shape(1), s, t, p, b);
+        phantom::expose(b, c, bone.shape(0), bone.shape(1), s, t, p, b);
       },
       py::arg("bone"), py::arg("soft"), py::arg("tex"), py::arg("mu_soft"), py::arg("mu_bone"),
       py::arg("tex_amp"), py::arg("gain"), py::arg("bg"), py::arg("heel"), py::arg("heel_axis"),
-      "Exposes a film in place over `bone` (see csrc/phantom/film.h).");
+      py::arg("cancellous") = py::none(),
+      "Exposes a film in place over `bone`; with `cancellous` the texture modulates only that path "
+      "(see csrc/phantom/film.h).");
 
   m.def(
       "film_read_out",
@@ -70,37 +84,41 @@ void register_phantom(py::module_& m) {
       "film_long_bone",
       [](py::array acc, float p0x, float p0y, float ux, float uy, float length, float half_width, float flare0,
          float flare1, float base_round, float head_round, float medulla_gain, float end_plate,
-         float end_plate_width, float mm_per_pixel) {
+         float end_plate_width, float mm_per_pixel, float marrow, const py::object& cancellous) {
         float* a = writable(acc, "acc");
+        float* c = optional_like(cancellous, acc, "cancellous");
         const phantom::LongBoneParams p{p0x,        p0y,        ux,           uy,        length,
                                         half_width, flare0,     flare1,       base_round, head_round,
-                                        medulla_gain, end_plate, end_plate_width, mm_per_pixel};
+                                        medulla_gain, marrow,  end_plate,    end_plate_width, mm_per_pixel};
         const int64_t H = acc.shape(0), W = acc.shape(1);
         py::gil_scoped_release release;
-        return phantom::long_bone(a, H, W, p);
+        return phantom::long_bone(a, c, H, W, p);
       },
       py::arg("acc"), py::arg("p0x"), py::arg("p0y"), py::arg("ux"), py::arg("uy"), py::arg("length"),
       py::arg("half_width"), py::arg("flare0"), py::arg("flare1"), py::arg("base_round"), py::arg("head_round"),
       py::arg("medulla_gain"), py::arg("end_plate"), py::arg("end_plate_width"), py::arg("mm_per_pixel"),
-      "Adds a shaped long bone's path length (mm) to `acc` in place; returns the pixels evaluated "
-      "(see csrc/phantom/film.h).");
+      py::arg("marrow") = 0.22f, py::arg("cancellous") = py::none(),
+      "Adds a shaped long bone's path length (mm) to `acc` in place (with `cancellous`, the interior's "
+      "there); returns the pixels evaluated (see csrc/phantom/film.h).");
 
   m.def(
       "film_ossicle",
       [](py::array acc, float cx, float cy, float a, float b, float cos_t, float sin_t, float cap, float taper,
-         float exponent, float shell, float interior, float weight, float bend, float slope, float hollow) {
+         float exponent, float shell, float interior, float weight, float bend, float slope, float hollow,
+         const py::object& cancellous) {
         float* out = writable(acc, "acc");
+        float* c = optional_like(cancellous, acc, "cancellous");
         const phantom::OssicleParams p{cx,    cy,       a,     b,        cos_t,  sin_t, cap,   taper,
                                        exponent, shell, interior, weight, bend, slope, hollow};
         const int64_t H = acc.shape(0), W = acc.shape(1);
         py::gil_scoped_release release;
-        return phantom::ossicle(out, H, W, p);
+        return phantom::ossicle(out, c, H, W, p);
       },
       py::arg("acc"), py::arg("cx"), py::arg("cy"), py::arg("a"), py::arg("b"), py::arg("cos_t"), py::arg("sin_t"),
       py::arg("cap"), py::arg("taper"), py::arg("exponent"), py::arg("shell"), py::arg("interior"), py::arg("weight"),
-      py::arg("bend") = 0.0f, py::arg("slope") = 0.0f, py::arg("hollow") = 0.0f,
-      "Adds a superellipse ossicle's path length to `acc` in place; returns the pixels evaluated "
-      "(see csrc/phantom/film.h).");
+      py::arg("bend") = 0.0f, py::arg("slope") = 0.0f, py::arg("hollow") = 0.0f, py::arg("cancellous") = py::none(),
+      "Adds a superellipse ossicle's path length to `acc` in place (with `cancellous`, the interior's "
+      "there); returns the pixels evaluated (see csrc/phantom/film.h).");
 
   m.def(
       "film_unsharp",

@@ -170,13 +170,14 @@ void solve_span(double a, double b, double vlo, double vhi, int64_t width, int64
   hi = std::min(hi, static_cast<int64_t>(std::floor(x1)));
 }
 
-template <bool kEndPlate>
-void long_bone_row(float* row, int64_t xa, int64_t xb, float ry, const LongBoneParams& p) {
+// kSplit: the interior's path goes to `canc_row`, the cortex's to `row` (else both to `row`)
+template <bool kEndPlate, bool kSplit>
+void long_bone_row(float* row, float* canc_row, int64_t xa, int64_t xb, float ry, const LongBoneParams& p) {
   // parameters in locals: `row` could alias `p` as far as the compiler knows, and the
   // reloads would keep the loop from vectorising
   const float p0x = p.p0x, ux = p.ux, nx = -p.uy, ny = p.ux;
   const float L = p.length, hw = p.half_width, inv_l = 1.0f / p.length;
-  const float f0 = p.flare0, f1 = p.flare1, medulla_gain = p.medulla_gain, scale = p.mm_per_pixel;
+  const float f0 = p.flare0, f1 = p.flare1, medulla_gain = p.medulla_gain, marrow = p.marrow, scale = p.mm_per_pixel;
   const float base_r = std::min(p.base_round * hw + 0.5f, 0.4f * L);
   const float head_r = std::min(p.head_round * hw + 0.5f, 0.4f * L);
   const float plate = p.end_plate, inv_w = 1.0f / p.end_plate_width;
@@ -185,6 +186,7 @@ void long_bone_row(float* row, int64_t xa, int64_t xb, float ry, const LongBoneP
   // an int32 counter: SSE2 has no vector int64 -> float conversion
   const int32_t n = static_cast<int32_t>(xb - xa + 1), x0 = static_cast<int32_t>(xa);
   float* out = row + xa;
+  float* canc = kSplit ? canc_row + xa : nullptr;
   for (int32_t i = 0; i < n; ++i) {
     const float rx = static_cast<float>(x0 + i) - p0x;
     const float along = rx * ux + ay;
@@ -206,14 +208,19 @@ void long_bone_row(float* row, int64_t xa, int64_t xb, float ry, const LongBoneP
     const float outer = std::sqrt(std::max(h * h - v * v, 0.0f));
     const float hi = std::max(h - cortex, 0.0f);
     const float inner = std::sqrt(std::max(hi * hi - v * v, 0.0f));
-    float medulla = 0.22f + medulla_gain * (fb + fh);
+    float medulla = marrow + medulla_gain * (fb + fh);
     if (kEndPlate) {
       const float a0 = along * inv_w, a1 = (L - along) * inv_w;
       medulla += plate * (exp_neg(-a0 * a0) + exp_neg(-a1 * a1));
     }
     // flared ends are flattened: depth grows as the square root of the width
     const float flat = std::min(std::sqrt(hw * (1.0f - 0.1f * mid) / std::max(h, 1e-3f)), 1.0f);
-    out[i] += (2.0f * (outer - inner) + 2.0f * medulla * inner) * flat * scale;
+    if (kSplit) {
+      out[i] += 2.0f * (outer - inner) * flat * scale;
+      canc[i] += 2.0f * medulla * inner * flat * scale;
+    } else {
+      out[i] += (2.0f * (outer - inner) + 2.0f * medulla * inner) * flat * scale;
+    }
   }
 }
 
@@ -237,8 +244,9 @@ inline float log_unit(float x) {
   return static_cast<float>(e) * 0.693147180559945309f + 2.0f * s * q;
 }
 
-template <bool kPower>
-void ossicle_row(float* out, int32_t n, float dx0, float dy, const OssicleParams& p) {
+// kSplit: the interior's path goes to `canc`, the shell's to `out` (else both to `out`)
+template <bool kPower, bool kSplit>
+void ossicle_row(float* out, float* canc, int32_t n, float dx0, float dy, const OssicleParams& p) {
   const float ca = p.cos_t, sa = p.sin_t, inv_a = 1.0f / p.a, inv_b = 1.0f / p.b;
   const float cap = p.cap, lip = std::abs(p.cap) * 0.8f, taper = std::abs(p.taper);
   const float cap_dir = p.cap > 0.0f ? -1.0f : 1.0f, taper_dir = p.taper > 0.0f ? 1.0f : -1.0f;
@@ -275,7 +283,12 @@ void ossicle_row(float* out, int32_t n, float dx0, float dy, const OssicleParams
     }
     const float outer = std::sqrt(std::max(1.0f - rho, 0.0f));
     const float inner = std::sqrt(std::max(1.0f - rho * shell_pow, 0.0f)) * shell;
-    out[i] += weight * (2.0f * (outer - inner) + 2.0f * interior * inner);
+    if (kSplit) {
+      out[i] += weight * 2.0f * (outer - inner);
+      canc[i] += weight * 2.0f * interior * inner;
+    } else {
+      out[i] += weight * (2.0f * (outer - inner) + 2.0f * interior * inner);
+    }
   }
 }
 
@@ -291,7 +304,7 @@ void check_grid(const Grid& g, const char* name) {
 
 }  // namespace
 
-void expose(const float* bone, int64_t height, int64_t width, Grid soft, Grid tex,
+void expose(const float* bone, const float* cancellous, int64_t height, int64_t width, Grid soft, Grid tex,
             const ExposeParams& p, float* out) {
   BONEAGE_CHECK_VALUE(height >= 1 && width >= 1, "expose: empty image");
   check_grid(soft, "soft");
@@ -305,14 +318,22 @@ void expose(const float* bone, int64_t height, int64_t width, Grid soft, Grid te
     enlarge_row(soft, sy[y], sx, blend.data(), soft_row.data());
     enlarge_row(tex, ty[y], tx, blend.data(), tex_row.data());
     const float* b = bone + y * width;
+    const float* c = cancellous ? cancellous + y * width : nullptr;
     float* o = out + y * width;
     const float* sr = soft_row.data();
     const float* tr = tex_row.data();
     if (p.heel_axis == 0) std::fill(ramp_x.begin(), ramp_x.end(), p.heel * (static_cast<float>(y) / height - 0.5f));
     const float* rr = ramp_x.data();
-    for (int64_t x = 0; x < width; ++x) {
-      const float path = sr[x] * p.mu_soft + b[x] * (1.0f + p.tex_amp * tr[x]) * p.mu_bone;
-      o[x] = ((1.0f - exp_neg(-path)) * p.gain + p.bg) * (1.0f + rr[x]);
+    if (c) {
+      for (int64_t x = 0; x < width; ++x) {
+        const float path = sr[x] * p.mu_soft + (b[x] + c[x] * (1.0f + p.tex_amp * tr[x])) * p.mu_bone;
+        o[x] = ((1.0f - exp_neg(-path)) * p.gain + p.bg) * (1.0f + rr[x]);
+      }
+    } else {
+      for (int64_t x = 0; x < width; ++x) {
+        const float path = sr[x] * p.mu_soft + b[x] * (1.0f + p.tex_amp * tr[x]) * p.mu_bone;
+        o[x] = ((1.0f - exp_neg(-path)) * p.gain + p.bg) * (1.0f + rr[x]);
+      }
     }
   }
 }
@@ -367,10 +388,11 @@ void read_out(float* img, int64_t height, int64_t width, uint64_t seed, float sd
                   static_cast<uint8_t*>(out));
 }
 
-int64_t long_bone(float* acc, int64_t height, int64_t width, const LongBoneParams& p) {
+int64_t long_bone(float* acc, float* cancellous, int64_t height, int64_t width, const LongBoneParams& p) {
   BONEAGE_CHECK_VALUE(height >= 1 && width >= 1, "long_bone: empty image");
   BONEAGE_CHECK_VALUE(all_finite({p.p0x, p.p0y, p.ux, p.uy, p.length, p.half_width, p.flare0, p.flare1, p.base_round,
-                                  p.head_round, p.medulla_gain, p.end_plate, p.end_plate_width, p.mm_per_pixel}),
+                                  p.head_round, p.medulla_gain, p.marrow, p.end_plate, p.end_plate_width,
+                                  p.mm_per_pixel}),
                       "long_bone: parameters must be finite");
   BONEAGE_CHECK_VALUE(p.length > 0.0f && p.half_width > 0.0f && p.end_plate_width > 0.0f,
                       "long_bone: length, half_width and end_plate_width must be > 0");
@@ -393,16 +415,25 @@ int64_t long_bone(float* acc, int64_t height, int64_t width, const LongBoneParam
     solve_span(nx, ry * ny - p.p0x * nx, -vmax, vmax, width, xa, xb);
     if (xa > xb) continue;
     float* row = acc + y * width;
-    if (p.end_plate != 0.0f)
-      long_bone_row<true>(row, xa, xb, static_cast<float>(ry), p);
-    else
-      long_bone_row<false>(row, xa, xb, static_cast<float>(ry), p);
+    float* canc = cancellous ? cancellous + y * width : nullptr;
+    const float fy = static_cast<float>(ry);
+    if (p.end_plate != 0.0f) {
+      if (canc)
+        long_bone_row<true, true>(row, canc, xa, xb, fy, p);
+      else
+        long_bone_row<true, false>(row, nullptr, xa, xb, fy, p);
+    } else {
+      if (canc)
+        long_bone_row<false, true>(row, canc, xa, xb, fy, p);
+      else
+        long_bone_row<false, false>(row, nullptr, xa, xb, fy, p);
+    }
     evaluated += xb - xa + 1;
   }
   return evaluated;
 }
 
-int64_t ossicle(float* acc, int64_t height, int64_t width, const OssicleParams& p) {
+int64_t ossicle(float* acc, float* cancellous, int64_t height, int64_t width, const OssicleParams& p) {
   BONEAGE_CHECK_VALUE(height >= 1 && width >= 1, "ossicle: empty image");
   BONEAGE_CHECK_VALUE(all_finite({p.cx, p.cy, p.a, p.b, p.cos_t, p.sin_t, p.cap, p.taper, p.exponent, p.shell,
                                   p.interior, p.weight, p.bend, p.slope, p.hollow}),
@@ -425,10 +456,19 @@ int64_t ossicle(float* acc, int64_t height, int64_t width, const OssicleParams& 
   const float dx0 = static_cast<float>(static_cast<double>(x0) - p.cx);
   for (int64_t y = y0; y <= y1; ++y) {
     const float dy = static_cast<float>(static_cast<double>(y) - p.cy);
-    if (p.exponent == 2.0f)
-      ossicle_row<false>(acc + y * width + x0, n, dx0, dy, p);
-    else
-      ossicle_row<true>(acc + y * width + x0, n, dx0, dy, p);
+    float* row = acc + y * width + x0;
+    float* canc = cancellous ? cancellous + y * width + x0 : nullptr;
+    if (p.exponent == 2.0f) {
+      if (canc)
+        ossicle_row<false, true>(row, canc, n, dx0, dy, p);
+      else
+        ossicle_row<false, false>(row, nullptr, n, dx0, dy, p);
+    } else {
+      if (canc)
+        ossicle_row<true, true>(row, canc, n, dx0, dy, p);
+      else
+        ossicle_row<true, false>(row, nullptr, n, dx0, dy, p);
+    }
   }
   return static_cast<int64_t>(n) * (y1 - y0 + 1);
 }

@@ -29,8 +29,11 @@ struct ExposeParams {
 //             * (1 + heel * (t - 0.5)),  t = y/H or x/W,
 // with `soft` and `tex` coarse grids scaled up to bone's size by bilinear interpolation
 // (pixel centres aligned, edges clamped: the same as Pillow's BILINEAR resize when
-// enlarging). `bone` and `out` are height x width; `out` may alias `bone`.
-void expose(const float* bone, int64_t height, int64_t width, Grid soft, Grid tex,
+// enlarging). `bone` and `out` are height x width; `out` may alias `bone`. With a
+// `cancellous` path (height x width, or nullptr for none) the texture modulates only
+// it, the compact bone in `bone` staying smooth: bone + cancellous*(1 + tex_amp*tex)
+// in place of bone*(1 + tex_amp*tex).
+void expose(const float* bone, const float* cancellous, int64_t height, int64_t width, Grid soft, Grid tex,
             const ExposeParams& p, float* out);
 
 // The detector: img += sd * sqrt(max(img, 0.01)) * N(0, 1) (quantum noise; the normal
@@ -52,6 +55,7 @@ struct LongBoneParams {
   float base_round;        // end rounding, a fraction of the half-width
   float head_round;
   float medulla_gain;      // how much brighter the cancellous ends are than the marrow
+  float marrow;            // the interior's density mid-shaft (the marrow canal; 0.22 in v2/v3)
   float end_plate;         // density of the dense end plates (0: none)
   float end_plate_width;   // their Gaussian width, pixels
   float mm_per_pixel;      // the path length is added in mm
@@ -59,8 +63,9 @@ struct LongBoneParams {
 
 // Adds the bone's path length (mm) through cortex and cancellous interior to `acc`
 // (height x width, row-major) over the pixels its outline can reach; pixels outside the
-// image are skipped. Returns the number of pixels evaluated.
-int64_t long_bone(float* acc, int64_t height, int64_t width, const LongBoneParams& p);
+// image are skipped. With `cancellous` (height x width; nullptr: none) the interior's
+// path goes there and only the cortex's to `acc`. Returns the number of pixels evaluated.
+int64_t long_bone(float* acc, float* cancellous, int64_t height, int64_t width, const LongBoneParams& p);
 
 // A superellipse ossicle (epiphysis, carpal, sesamoid) of phantom v2/v3
 // (boneage_fast.data.film.draw_ossicle), in pixels.
@@ -82,9 +87,10 @@ struct OssicleParams {
   float hollow;
 };
 
-// Adds the ossicle's path length to `acc` over its bounding square; returns the pixels
-// evaluated.
-int64_t ossicle(float* acc, int64_t height, int64_t width, const OssicleParams& p);
+// Adds the ossicle's path length to `acc` over its bounding square (with `cancellous`,
+// height x width or nullptr, the interior's path there and the shell's to `acc`);
+// returns the pixels evaluated.
+int64_t ossicle(float* acc, float* cancellous, int64_t height, int64_t width, const OssicleParams& p);
 
 // A processed film's edge enhancement, in place: img += gain * (img - lo), with lo a
 // smooth local mean of img: the means of k x k blocks (the last block of a row or column
