@@ -81,10 +81,17 @@ def test_carpals_grow_past_their_v3_outline_as_they_mature(age, male):
         # as much thicker, its centre half that towards its own bone's shaft
         group = name[4:] if forearm else ("thumb_metacarpal" if name == "epi_metacarpal1" else name[4:-1])
         fused = 1.0 * h4.epiphyses[group][1] * h4.subject.size_scale
-        assert e.axes[1] == pytest.approx(epi3[name].axes[1] + fused / 2, abs=1e-12)
+        # a metacarpal head's epiphysis (rays 2-5) at least METACARPAL_HEAD_V4 as thick as
+        # wide, the extra taken from its shaft's end (at most a quarter of the shaft)
+        dome = 0.0
+        if name[4:-1] == "metacarpal" and name != "epi_metacarpal1":
+            shaft3 = next(b for b in h3.bones if b.name == name[4:])
+            dome = min(max(0.7 * 2 * e.axes[0] - 2 * epi3[name].axes[1], 0.0),
+                       0.25 * np.hypot(*(shaft3.p1 - shaft3.p0)))
+        assert e.axes[1] == pytest.approx(epi3[name].axes[1] + fused / 2 + dome / 2, abs=1e-12)
         moved = e.centre - epi3[name].centre
-        assert np.hypot(*moved) == pytest.approx(fused / 2, abs=1e-12)
-        if fused:
+        assert np.hypot(*moved) == pytest.approx(fused / 2 + dome / 2, abs=1e-12)
+        if fused or dome:
             shaft = next(b for b in h4.bones if b.name == name[4:])
             assert moved @ ((shaft.p0 + shaft.p1) / 2 - epi3[name].centre) > 0, name
         # ... and rise to their styloids as they take their full width
@@ -98,10 +105,23 @@ def test_carpals_grow_past_their_v3_outline_as_they_mature(age, male):
             assert e.density == 0.8 and e.bend == 0.0
         else:
             assert e.density == 1.0 and e.bend == 0.0
-    # the same layout: every bone runs between the same ends; the rays' bones are drawn
-    # RAY_WIDTH_V4 times as wide (1.0 since section 7.4), the forearm's as wide
-    assert [(b.name, tuple(b.p0), tuple(b.p1)) for b in h3.bones] == [(b.name, tuple(b.p0), tuple(b.p1)) for b in h4.bones]
+    # the same layout: every bone runs between the same ends but metacarpals 2-5, drawn
+    # short of their heads by their epiphyses' extra thickness (above; the epiphysis'
+    # joint side where it was); the rays' bones are drawn RAY_WIDTH_V4 times as wide
+    # (1.0 since section 7.4), the forearm's as wide
+    assert [(b.name, tuple(b.p0)) for b in h3.bones] == [(b.name, tuple(b.p0)) for b in h4.bones]
     for b3, b4 in zip(h3.bones, h4.bones):
+        name = "epi_" + b3.name
+        if b3.name[:-1] == "metacarpal" and b3.name != "metacarpal1" and name in epi4:
+            group_fused = 1.0 * h4.epiphyses["metacarpal"][1] * h4.subject.size_scale
+            dome = 2 * (epi4[name].axes[1] - epi3[name].axes[1]) - group_fused
+            unit = (b3.p1 - b3.p0) / np.hypot(*(b3.p1 - b3.p0))
+            np.testing.assert_allclose(b4.p1, b3.p1 - unit * dome, atol=1e-9)
+            # the epiphysis' joint side: half its thickness beyond its centre, as in v3
+            np.testing.assert_allclose(epi4[name].centre + unit * epi4[name].axes[1],
+                                       epi3[name].centre + unit * epi3[name].axes[1], atol=1e-9)
+        else:
+            assert np.array_equal(b3.p1, b4.p1), b3.name
         ratio = 1.0 if b3.name in ("radius", "ulna") else RAY_WIDTH_V4
         assert b4.half_width == pytest.approx(b3.half_width * ratio, rel=1e-12), b3.name
     # the same joints, boxes' centres and sizes
@@ -492,23 +512,29 @@ def test_v4_processed_films_are_edge_enhanced_raw_ones_not(monkeypatch):
 
 
 def test_v4_bone_shows_the_network():
-    """Inside a metacarpal shaft the v4 film varies more from pixel to pixel than v3's
-    (the network's lines and pores)."""
+    """Inside cancellous bone (the capitate, a metacarpal's base) the v4 film varies more
+    from pixel to pixel than v3's (the network's lines and pores; since section 7.5 the
+    shafts' cortices and marrow canals carry none)."""
     def spread(style):
         s = render(150.0, True, seed=4, size=(1600, 1280), nuisance=False, style=style)
         img = s.image.astype(float) / 65535
+        cap = next(e for e in s.hand.ossicles if e.name == "capitate")
         bone = next(b for b in s.hand.bones if b.name == "metacarpal3")
-        t = np.linspace(0.3, 0.7, 80)
-        axis = bone.p0 + t[:, None] * (bone.p1 - bone.p0)
         unit = (bone.p1 - bone.p0) / np.hypot(*(bone.p1 - bone.p0))
         normal = np.array([-unit[1], unit[0]])
-        vals = []
-        for offset in (-0.3, 0.0, 0.3):
-            pts = s.to_pixels(axis + offset * bone.half_width * normal)
-            vals.append(np.array([img[int(round(y)), int(round(x))] for x, y in pts]))
-        return np.std(np.diff(np.concatenate(vals)))
+        out = []
+        for centre, along, across in ((cap.centre, 0.5 * cap.axes[1], 0.5 * cap.axes[0]),
+                                      (bone.p0 + 0.1 * (bone.p1 - bone.p0), 0.05 * np.hypot(*(bone.p1 - bone.p0)),
+                                       0.4 * bone.half_width)):
+            vals = []
+            for offset in np.linspace(-1, 1, 5):
+                pts = s.to_pixels(centre + offset * across * normal + np.linspace(-along, along, 60)[:, None] * unit)
+                vals.append(np.diff([img[int(round(y)), int(round(x))] for x, y in pts]))
+            out.append(np.std(np.concatenate(vals)))
+        return out
 
-    assert spread("v4") > 1.5 * spread("v3")
+    for v4, v3 in zip(spread("v4"), spread("v3")):
+        assert v4 > 1.5 * v3
 
 
 def test_v4_soft_tissue_and_carpal_density_vary_per_subject_independently_of_age():
@@ -860,3 +886,24 @@ def test_v4_texture_spares_the_cortex():
     cortex3, carpal3 = spread("v3")
     assert carpal4 > 0.0 and cortex4 < 0.25 * carpal4, (cortex4, carpal4)
     assert cortex3 > 0.5 * carpal3, (cortex3, carpal3)
+
+
+@pytest.mark.parametrize("age, male", [(36, False), (100, True), (158, True), (150, False)])
+def test_v4_metacarpal_heads_are_domes(age, male):
+    """v4's metacarpal-head epiphyses (rays 2-5) are at least METACARPAL_HEAD_V4 as thick
+    as wide once they have grown past that (v3's flatten to a lens about a third as thick
+    as wide), with their joint side and the MCP joints where v3 has them."""
+    h3, h4 = _hands(age, male, seed=age)
+    for ray in (2, 3, 4, 5):
+        name = f"epi_metacarpal{ray}"
+        e3 = next((e for e in h3.ossicles if e.name == name), None)
+        e4 = next((e for e in h4.ossicles if e.name == name), None)
+        if e3 is None:
+            assert e4 is None
+            continue
+        thick3, thick4, width = 2 * e3.axes[1], 2 * e4.axes[1], 2 * e4.axes[0]
+        assert thick4 >= min(anatomy.METACARPAL_HEAD_V4 * width, thick3) - 1e-9
+        assert thick4 >= thick3 - 1e-12
+        if age >= 100:
+            assert thick3 < 0.45 * width and thick4 >= 0.69 * width, (ray, thick3 / width, thick4 / width)
+    np.testing.assert_allclose([c for c, _ in h3.joints["MCP"]], [c for c, _ in h4.joints["MCP"]], atol=1e-12)

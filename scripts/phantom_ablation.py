@@ -56,6 +56,7 @@ OFF = {
     # the empty marrow canal and the texture in cancellous bone only, at its own amplitude
     # (off with the network texture on: the texture at v3's amplitude)
     "hollow_shafts": {"look": ("marrow", "smooth_cortex", "texture_amplitude")},
+    "metacarpal_heads": {"METACARPAL_HEAD_V4": 0.0},
 }
 _CONST0: dict = {}
 _LOOKS0: dict = {}

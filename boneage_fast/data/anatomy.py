@@ -175,6 +175,13 @@ ULNAR_STYLOID_V4 = (-0.9, 0.3)
 # every fused bone (an 18-year-old read as unfused) where a film shows one bone with at
 # most a faint bright physeal scar
 FUSION_OVERLAP_V4 = 1.0
+# Version 4's metacarpal heads (metacarpals 2-5): once the epiphysis is this thick for
+# its width it stops flattening, its extra thickness taken from the shaft's end (the
+# joint, the ROI boxes and the bone plus epiphysis length unchanged). On the real films
+# a metacarpal's head epiphysis is a dome about as tall as wide by puberty (about 0.9 of
+# its width at 13 years, the 11- and 13-year-olds of ../shared/realdata); version 3's
+# is a lens a third as thick as wide. 0: version 3's.
+METACARPAL_HEAD_V4 = 0.7
 # v2 metacarpal bases sit on the distal carpal row and fan out to the v1 heads.
 RAY_BASE_X_V2 = (31.0, 13.5, 3.5, -6.5, -15.5)
 RAY_BASE_Y_V2 = (21.5, 25.5, 29.0, 29.5, 29.0)
@@ -536,6 +543,7 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
     bulk = PALM_V4 + PALM_V4_SPREAD * subject.soft_tissue if version >= 4 else 1.0
     # joint space between bones (mm); version 3's as narrow as on the real films
     gap = (3.0 if version == 2 else 2.4) * s
+    head_domes: dict[str, np.ndarray] = {}  # version 4: how far each metacarpal's drawn shaft stops short
     for ray in range(5):
         ray_angle, base_x, base_y = (RAY_ANGLE_V2, RAY_BASE_X_V2, RAY_BASE_Y_V2) if v2 else \
             (RAY_ANGLE, RAY_BASE_X, RAY_BASE_Y)
@@ -594,11 +602,17 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
                 L += (ep_thick + physis if ratio > 0 else 0.0) - head_room
             p0 = p
             p1 = p + axis * L
+            dome = 0.0  # version 4: a metacarpal head's epiphysis thickened into the shaft's end
+            if version >= 4 and at_head and ratio > 0 and METACARPAL_HEAD_V4 > 0:
+                width = 2.0 * draw_hw * (1.0 + 0.45) * 0.95 * ratio
+                dome = min(max(METACARPAL_HEAD_V4 * width - ep_thick, 0.0), 0.25 * L)
+                head_domes[f"{g}{ray + 1}"] = axis * dome
             if v2:
                 kind = "metacarpal" if g == "metacarpal" else "distal" if g == "distal" else "phalanx"
                 base_flare, head_flare = {"metacarpal": (0.22, 0.45), "phalanx": (0.45, 0.25),
                                           "distal": (0.45, 0.12)}[kind]
-                hand.bones.append(LongBone(f"{g}{ray + 1}", p0, p1, draw_hw, base_flare, head_flare, kind))
+                hand.bones.append(LongBone(f"{g}{ray + 1}", p0, p1 - axis * dome, draw_hw, base_flare, head_flare,
+                                           kind))
             else:
                 hand.bones.append(LongBone(f"{g}{ray + 1}", p0, p1, hw, 0.30, 0.22 if g != "distal" else 0.08))
             if ratio > 0:
@@ -608,6 +622,9 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
                     # as wide as the metaphysis it sits on when it caps (ratio 1)
                     end_w = draw_hw * (1.0 + (head_flare if at_head else base_flare))
                     ax = np.array([end_w * 0.95 * ratio, ep_thick / 2])
+                    if dome:  # its joint side where it was
+                        ax[1] += dome / 2
+                        ep_c = ep_c - axis * (dome / 2)
                     cap = smoothstep((ratio - 0.85) / 0.2) * (1.0 - fusion)
                     if version >= 4 and fusion > 0:  # fusing, it grows into the metaphysis
                         fused = FUSION_OVERLAP_V4 * fusion * s
@@ -665,6 +682,7 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
         # index ray (real films have no gap of background there)
         mc1 = next(b for b in hand.bones if b.name == "metacarpal1")
         mc2 = next(b for b in hand.bones if b.name == "metacarpal2")
+        mc2 = replace(mc2, p1=mc2.p1 + head_domes.get("metacarpal2", 0.0))  # the layout's end (version 4)
         web = 17.0 * tw * w
         hand.tissue.append((0.6 * mc1.p0 + 0.4 * mc1.p1, 0.7 * mc2.p0 + 0.3 * mc2.p1, web, web))
         web = 13.0 * tw * w
