@@ -519,8 +519,9 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
     ``FOREARM_V4`` times that palm's fullness, and tapered fingers (soft-tissue capsules of two end
     radii): ``FINGER_V4`` times version 3's radius at the MCP joint (times the fullness),
     ``FINGER_TAPER_V4`` of that at the tip, ending ``FINGER_PAD_V4`` beyond the distal
-    tuft (docs/phantom.md, sections 7-7.4). Versions 1 to 3 are kept unchanged for the
-    experiments and models trained on them.
+    tuft, and metacarpal-head epiphyses at least ``METACARPAL_HEAD_V4`` as thick as wide,
+    their extra thickness taken from the shaft's end (docs/phantom.md, sections 7-7.5).
+    Versions 1 to 3 are kept unchanged for the experiments and models trained on them.
     """
     if version not in (1, 2, 3, 4):
         raise ValueError(f"version must be 1, 2, 3 or 4, got {version!r}")

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <initializer_list>
+#include <type_traits>
 #include <vector>
 
 #include "boneage/errors.h"
@@ -292,6 +293,23 @@ void ossicle_row(float* out, float* canc, int32_t n, float dx0, float dy, const 
   }
 }
 
+// Calls f(std::bool_constant<a>, std::bool_constant<b>): two run-time flags to the
+// compile-time ones a row kernel is specialised on.
+template <class F>
+void with_flags(bool a, bool b, F&& f) {
+  if (a) {
+    if (b)
+      f(std::true_type{}, std::true_type{});
+    else
+      f(std::true_type{}, std::false_type{});
+  } else {
+    if (b)
+      f(std::false_type{}, std::true_type{});
+    else
+      f(std::false_type{}, std::false_type{});
+  }
+}
+
 bool all_finite(std::initializer_list<float> values) {
   for (float v : values)
     if (!std::isfinite(v)) return false;
@@ -417,17 +435,9 @@ int64_t long_bone(float* acc, float* cancellous, int64_t height, int64_t width, 
     float* row = acc + y * width;
     float* canc = cancellous ? cancellous + y * width : nullptr;
     const float fy = static_cast<float>(ry);
-    if (p.end_plate != 0.0f) {
-      if (canc)
-        long_bone_row<true, true>(row, canc, xa, xb, fy, p);
-      else
-        long_bone_row<true, false>(row, nullptr, xa, xb, fy, p);
-    } else {
-      if (canc)
-        long_bone_row<false, true>(row, canc, xa, xb, fy, p);
-      else
-        long_bone_row<false, false>(row, nullptr, xa, xb, fy, p);
-    }
+    with_flags(p.end_plate != 0.0f, canc != nullptr, [&](auto plate, auto split) {
+      long_bone_row<decltype(plate)::value, decltype(split)::value>(row, canc, xa, xb, fy, p);
+    });
     evaluated += xb - xa + 1;
   }
   return evaluated;
@@ -458,17 +468,9 @@ int64_t ossicle(float* acc, float* cancellous, int64_t height, int64_t width, co
     const float dy = static_cast<float>(static_cast<double>(y) - p.cy);
     float* row = acc + y * width + x0;
     float* canc = cancellous ? cancellous + y * width + x0 : nullptr;
-    if (p.exponent == 2.0f) {
-      if (canc)
-        ossicle_row<false, true>(row, canc, n, dx0, dy, p);
-      else
-        ossicle_row<false, false>(row, nullptr, n, dx0, dy, p);
-    } else {
-      if (canc)
-        ossicle_row<true, true>(row, canc, n, dx0, dy, p);
-      else
-        ossicle_row<true, false>(row, nullptr, n, dx0, dy, p);
-    }
+    with_flags(p.exponent != 2.0f, canc != nullptr, [&](auto power, auto split) {
+      ossicle_row<decltype(power)::value, decltype(split)::value>(row, canc, n, dx0, dy, p);
+    });
   }
   return static_cast<int64_t>(n) * (y1 - y0 + 1);
 }
