@@ -833,7 +833,7 @@ def _shaft_dip(image: np.ndarray, sample, name: str = "metacarpal3") -> float:
 def test_v4_shafts_are_hollow_tubes():
     """v4's long bones: an empty marrow canal under the cortex (film.MARROW_V4), so the
     film dips from the cortices to the axis mid-shaft, as on the real films (a dip of
-    0.35-0.73 of the cortex's height over the soft tissue on 8 of them,
+    0.35-0.74 of the cortex's height over the soft tissue on 8 of them,
     scripts/phantom_realism_real.py --parts cortex); v3's marrow leaves a shallower dip.
     Same subjects, clean films."""
     assert film.LOOKS["v4"].marrow == film.MARROW_V4 < film.LOOKS["v3"].marrow

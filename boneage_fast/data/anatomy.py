@@ -178,9 +178,9 @@ FUSION_OVERLAP_V4 = 1.0
 # Version 4's metacarpal heads (metacarpals 2-5): once the epiphysis is this thick for
 # its width it stops flattening, its extra thickness taken from the shaft's end (the
 # joint, the ROI boxes and the bone plus epiphysis length unchanged). On the real films
-# a metacarpal's head epiphysis is a dome about as tall as wide by puberty (about 0.9 of
-# its width at 13 years, the 11- and 13-year-olds of ../shared/realdata); version 3's
-# is a lens a third as thick as wide. 0: version 3's.
+# a metacarpal's head epiphysis is a dome nearly as tall as wide by puberty (about 0.9
+# of its width on the figure's 13-year-old, read by eye); version 3's is a lens a third
+# as thick as wide. 0: version 3's.
 METACARPAL_HEAD_V4 = 0.7
 # v2 metacarpal bases sit on the distal carpal row and fan out to the v1 heads.
 RAY_BASE_X_V2 = (31.0, 13.5, 3.5, -6.5, -15.5)
@@ -603,15 +603,16 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
                 L += (ep_thick + physis if ratio > 0 else 0.0) - head_room
             p0 = p
             p1 = p + axis * L
-            dome = 0.0  # version 4: a metacarpal head's epiphysis thickened into the shaft's end
-            if version >= 4 and at_head and ratio > 0 and METACARPAL_HEAD_V4 > 0:
-                width = 2.0 * draw_hw * (1.0 + 0.45) * 0.95 * ratio
-                dome = min(max(METACARPAL_HEAD_V4 * width - ep_thick, 0.0), 0.25 * L)
-                head_domes[f"{g}{ray + 1}"] = axis * dome
+            dome = 0.0
             if v2:
                 kind = "metacarpal" if g == "metacarpal" else "distal" if g == "distal" else "phalanx"
                 base_flare, head_flare = {"metacarpal": (0.22, 0.45), "phalanx": (0.45, 0.25),
                                           "distal": (0.45, 0.12)}[kind]
+                if version >= 4 and at_head and ratio > 0 and METACARPAL_HEAD_V4 > 0:
+                    # version 4: the head's epiphysis (as wide as below) thickened into the shaft's end
+                    width = 2.0 * draw_hw * (1.0 + head_flare) * 0.95 * ratio
+                    dome = min(max(METACARPAL_HEAD_V4 * width - ep_thick, 0.0), 0.25 * L)
+                    head_domes[f"{g}{ray + 1}"] = axis * dome
                 hand.bones.append(LongBone(f"{g}{ray + 1}", p0, p1 - axis * dome, draw_hw, base_flare, head_flare,
                                            kind))
             else:

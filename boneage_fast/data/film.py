@@ -158,7 +158,7 @@ TISSUE_PROFILE_V4 = 0.375
 # in cancellous bone (``Look.smooth_cortex``: the shafts' ends, epiphyses, carpals), at
 # ``TEXTURE_AMPLITUDE_V4`` of that path. Across metacarpal 3 at mid-shaft the real films
 # of ../shared/realdata dip from the cortices' peaks to the canal by 0.61 (median of 8
-# films, 0.35-0.73) of the peaks' height over the soft tissue beside the bone; v3 0.26,
+# films, 0.35-0.74) of the peaks' height over the soft tissue beside the bone; v3 0.26,
 # v4 until then 0.37 (docs/phantom.md, section 7.5)
 MARROW_V4 = 0.0
 TEXTURE_AMPLITUDE_V4 = 0.4
