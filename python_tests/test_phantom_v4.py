@@ -629,6 +629,15 @@ def test_ablation_rejects_an_unknown_switch(capsys):
     assert film.LOOKS["v4"].texture == "network" and anatomy.PALM_V4_SPREAD == 0.15
 
 
+@pytest.mark.parametrize("ages", [("96", "12"), ("-1", "50"), ("0", "300"), ("50", "50")])
+def test_ablation_rejects_a_bad_age_range(capsys, ages):
+    abl = _ablation_script()
+    with pytest.raises(SystemExit) as info:
+        abl.main(["--ages", *ages])
+    assert info.value.code == 2
+    assert "--ages: need 0 <= LO < HI <= 240 months" in capsys.readouterr().err
+
+
 def test_v4_windows_processed_films_so_little_of_them_is_white():
     """LOOKS["v4"].auto_range: where the drawn (and sharpened) exposure would leave more
     than 1.5 % of the film above white, it is scaled about the background level to put

@@ -21,6 +21,7 @@ Predictions use the phantom's true hand box (the regressor alone, no detector).
     python scripts/phantom_ablation.py --n 40 --out /tmp/ablation.json
     python scripts/phantom_ablation.py --traits --model RUN/best.json --n 200
     python scripts/phantom_ablation.py --n 200 --switches styloids soft_tone
+    python scripts/phantom_ablation.py --model RUN/best.json --n 60 --ages 12 96   # young hands only
 """
 
 from __future__ import annotations
@@ -107,11 +108,15 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=None, help="write the results as JSON here")
     ap.add_argument("--traits", action="store_true",
                     help="vary v4's per-subject draws (soft tissue, carpal density) instead of its changes")
+    ap.add_argument("--ages", nargs=2, type=float, default=(12.0, 216.0), metavar=("LO", "HI"),
+                    help="bone ages (months) drawn uniformly from this range (default 12 216)")
     ap.add_argument("--switches", nargs="+", default=None, metavar="NAME",
                     help=f"only these changes' rows (default: all of {', '.join(OFF)})")
     args = ap.parse_args(argv)
     if args.n < 4:
         ap.error("--n must be at least 4")
+    if not 0.0 <= args.ages[0] < args.ages[1] <= 240.0:
+        ap.error(f"--ages: need 0 <= LO < HI <= 240 months, got {args.ages[0]:g} {args.ages[1]:g}")
     unknown = sorted(set(args.switches or ()) - set(OFF))
     if unknown:
         ap.error(f"--switches: unknown {', '.join(unknown)} (known: {', '.join(OFF)})")
@@ -128,7 +133,7 @@ def main(argv=None) -> int:
     snapshot()
 
     rng = np.random.default_rng(args.seed)
-    ages = rng.uniform(12.0, 216.0, args.n)
+    ages = rng.uniform(args.ages[0], args.ages[1], args.n)
     males = np.arange(args.n) % 2 == 0
     seeds = args.seed + np.arange(args.n)
 
