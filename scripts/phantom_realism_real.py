@@ -29,6 +29,10 @@
              the soft tissue beside the bone (``shaft_contrast``); 8 real films at points
              picked by eye (scripts/data/real_mc_midshaft.csv) against 28 phantoms per
              style.
+  palm       young hands' fullness: the palm's width across metacarpal 3's mid-point
+             over metacarpal 3's length on 6 real films of 10-82 months (points read by
+             eye, scripts/data/real_young_palm.csv) against 4 clean phantoms per film's
+             age and sex, per style.
 
     python scripts/phantom_realism_real.py --model boneage_fast/weights            # the shipped (v2) model
     python scripts/phantom_realism_real.py --model RUN/best.json --detector DET/best.json --parts detector regressor
@@ -36,6 +40,7 @@
     python scripts/phantom_realism_real.py --parts tones --styles v1 v2 v3
     python scripts/phantom_realism_real.py --parts spectrum --styles v3 v4
     python scripts/phantom_realism_real.py --parts cortex --styles v3 v4
+    python scripts/phantom_realism_real.py --parts palm --styles v3 v4
 
 Only the annotations live in the repository; the images are read from ../shared/realdata.
 """
@@ -316,6 +321,62 @@ def cortex(styles: list[str], seeds: int = 4) -> dict:
     return out
 
 
+def palm_over_metacarpal(sample) -> float:
+    """A phantom's palm width over its metacarpal 3 length: the silhouette (the film above
+    its 2nd percentile + 0.08) along the line through metacarpal 3's mid-point,
+    perpendicular to it, over the distance from its base to the top of its head's
+    epiphysis (the shaft's end without one)."""
+    img = sample.image.astype(np.float64)
+    img = (img - img.min()) / max(img.max() - img.min(), 1e-9)
+    T = sample.frame
+    b = next(b for b in sample.hand.bones if b.name == "metacarpal3")
+    epi = next((e for e in sample.hand.ossicles if e.name == "epi_metacarpal3"), None)
+    axis = (b.p1 - b.p0) / np.hypot(*(b.p1 - b.p0))
+    top = epi.centre + axis * epi.axes[1] if epi is not None else b.p1
+    m, d = T((b.p0 + top) / 2), T(top) - T(b.p0)
+    length = float(np.hypot(*d))
+    n = np.array([-d[1], d[0]]) / length
+    q = np.arange(-int(4 * length), int(4 * length) + 1)
+    xs, ys = np.round(m[0] + n[0] * q).astype(int), np.round(m[1] + n[1] * q).astype(int)
+    ok = (xs >= 0) & (xs < img.shape[1]) & (ys >= 0) & (ys < img.shape[0])
+    inside = np.zeros(len(q), bool)
+    inside[ok] = img[ys[ok], xs[ok]] > np.percentile(img, 2) + 0.08
+    i = int(np.argmin(np.abs(q)))
+    lo, hi = i, i
+    while lo > 0 and inside[lo - 1]:
+        lo -= 1
+    while hi < len(q) - 1 and inside[hi + 1]:
+        hi += 1
+    return float((q[hi] - q[lo]) / length)
+
+
+def palm(styles: list[str], seeds: int = 4) -> dict:
+    """Young hands' fullness: the palm's width across metacarpal 3's mid-point over
+    metacarpal 3's length, on the 6 young real films of scripts/data/real_young_palm.csv
+    (10-82 months; the bone's ends and the palm's edges read by eye off 25-pixel grids)
+    and per style on ``seeds`` clean phantoms of each film's age and sex
+    (:func:`palm_over_metacarpal`)."""
+    from boneage_fast.data.phantom import render
+
+    ages = {(r["set"], r["id"]): (r["boneage"], r["male"]) for r in real_images()}
+    out: dict = {"films": []}
+    with open(os.path.join(HERE, "data", "real_young_palm.csv")) as f:
+        for r in csv.DictReader(f):
+            v = {k: float(r[k]) for k in r if k not in ("set", "id")}
+            length = np.hypot(v["mc3_top_x"] - v["mc3_base_x"], v["mc3_top_y"] - v["mc3_base_y"])
+            width = np.hypot(v["palm_right_x"] - v["palm_left_x"], v["palm_right_y"] - v["palm_left_y"])
+            age, male = ages[(r["set"], r["id"])]
+            row = {"film": f"{r['set']}/{r['id']}", "months": age, "male": male, "real": round(float(width / length), 3)}
+            for style in styles:
+                got = [palm_over_metacarpal(render(age, male, seed=s, size=(1280, 1024), style=style, nuisance=False))
+                       for s in range(seeds)]
+                row[style] = round(float(np.median(got)), 3)
+            out["films"].append(row)
+    for key in ["real", *styles]:
+        out[f"median_{key}"] = round(float(np.median([r[key] for r in out["films"]])), 3)
+    return out
+
+
 def gap(rows, styles: list[str], seed: int = 0, folds: int = 5, repeats: int = 3) -> dict:
     """Cross-validated real-vs-phantom accuracy of a ridge classifier on palm crops."""
     from boneage_fast.data.phantom import render
@@ -359,7 +420,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="a model folder (regressor.json + detector.json) or a regressor card")
     ap.add_argument("--detector", default=None, help="detector card (with a regressor card as --model)")
     ap.add_argument("--parts", nargs="+", default=["detector", "regressor", "gap"],
-                    choices=["detector", "regressor", "gap", "tones", "spectrum", "cortex"])
+                    choices=["detector", "regressor", "gap", "tones", "spectrum", "cortex", "palm"])
     ap.add_argument("--styles", nargs="+", default=["v1", "v2"], choices=["v1", "v2", "v3", "v4"])
     ap.add_argument("--json", default=None, help="also write the results here")
     ap.add_argument("--compare", nargs=2, default=None, metavar=("A.json", "B.json"),
@@ -389,6 +450,8 @@ def main(argv: list[str] | None = None) -> int:
         res["spectrum"] = spectrum(rows, args.styles)
     if "cortex" in args.parts:
         res["cortex"] = cortex(args.styles)
+    if "palm" in args.parts:
+        res["palm"] = palm(args.styles)
     if "gap" in args.parts:
         res["gap"] = gap(rows, args.styles)
     text = json.dumps(res, indent=2)
