@@ -20,6 +20,8 @@ from boneage_fast.data.anatomy import (CARPAL_BEND_V4, CARPAL_DENSITY_V4, CARPAL
                                        carpal_size, sample_posture, sample_subject)
 from boneage_fast.data.phantom import render
 
+from _scripts import load_script
+
 RES = 0.1  # mm per grid cell for the rasterised overlap checks
 
 
@@ -586,14 +588,7 @@ def test_v4_draws_set_the_soft_tissue_radii_and_carpal_density(soft, dens):
 
 def _ablation_script():
     """scripts/phantom_ablation.py, loaded as a module."""
-    import importlib.util
-    import os
-
-    path = os.path.join(os.path.dirname(__file__), "..", "scripts", "phantom_ablation.py")
-    spec = importlib.util.spec_from_file_location("phantom_ablation", path)
-    abl = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(abl)
-    return abl
+    return load_script("phantom_ablation")
 
 
 def test_ablation_switches_reach_every_v4_change():

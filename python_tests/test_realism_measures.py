@@ -4,20 +4,16 @@ from their construction."""
 
 from __future__ import annotations
 
-import importlib.util
-import os
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
+from _scripts import load_script
+
 
 def _script():
-    path = os.path.join(os.path.dirname(__file__), "..", "scripts", "phantom_realism_real.py")
-    spec = importlib.util.spec_from_file_location("phantom_realism_real", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("phantom_realism_real")
 
 
 def _tube(canal: float, width: int = 80, cortex: int = 16, beside: float = 0.3, peak: float = 0.9,

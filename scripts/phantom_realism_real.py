@@ -292,12 +292,11 @@ def cortex(styles: list[str], seeds: int = 4) -> dict:
     from boneage_fast.data.phantom import render
     from boneage_fast.io import read_image
 
+    paths = {(r["set"], r["id"]): r["path"] for r in real_images()}
     real = []
     with open(os.path.join(HERE, "data", "real_mc_midshaft.csv")) as f:
         for r in csv.DictReader(f):
-            with open(os.path.join(REAL, r["set"], "labels.csv")) as g:
-                path = next(q["path"] for q in csv.DictReader(g) if q["id"] == r["id"])
-            real.append(shaft_contrast(read_image(os.path.join(REAL, r["set"], path)).pixels,
+            real.append(shaft_contrast(read_image(paths[(r["set"], r["id"])]).pixels,
                                        float(r["x"]), float(r["y"]), 0.0, 1.0)[0])
 
     def summary(v):
