@@ -330,7 +330,15 @@ def test_v4_keeps_v3s_subject_posture_look_and_boxes():
         np.testing.assert_allclose([_box_in_hand_mm(r[1:], a.frame) for r, i in zip(a.roi_boxes, inside) if i],
                                    [_box_in_hand_mm(r[1:], b.frame) for r, i in zip(b.roi_boxes, inside) if i],
                                    rtol=0, atol=2e-3)
-        assert b.frame.scale > a.frame.scale
+        # v4's framed span (fingertips to FOREARM_MM_V4's draw below the radius) fills
+        # more of the film than v3's (to 50 mm below)
+        from boneage_fast.data import phantom
+
+        below = np.random.default_rng([seed, 5]).uniform(*phantom.FOREARM_MM_V4)
+        assert 50.0 <= phantom.FOREARM_MM_V4[0] <= below <= phantom.FOREARM_MM_V4[1]
+        span_a = a.hand.outline_points(round_ends=True)[:, 1].max() + 50.0 * a.hand.subject.size_scale
+        span_b = b.hand.outline_points(round_ends=True)[:, 1].max() + below * b.hand.subject.size_scale
+        assert b.frame.scale * span_b > a.frame.scale * span_a + 0.1 * 640
         # on a clean film (no framing draw) the hand box's top comes down with the
         # fingertips' pads (v3's ended ~8-12 mm beyond the tuft, v4's 4), its sides
         # follow the slimmer fingers and thumb
@@ -434,10 +442,13 @@ def test_v4_film_differs_from_v3_only_in_bone_but_for_the_fuller_palm(monkeypatc
     monkeypatch.setattr(anatomy, "FOREARM_V4", 1.0)
     monkeypatch.setattr(phantom, "FRAME_FILL_V4", 0.0)  # and v3's framing
     monkeypatch.setattr(phantom, "FRAME_TOP_V4", None)
-    # and v3's soft-tissue saturation, no edge enhancement (it touches the skin's edge too)
+    monkeypatch.setattr(phantom, "FOREARM_MM_V4", None)
+    # and v3's soft-tissue saturation and raw films' soft tissue, no edge enhancement (it
+    # touches the skin's edge too)
     for kind in ("v4", "v4_raw"):
         monkeypatch.setitem(film.LOOKS, kind, replace(film.LOOKS[kind], unsharp_mm=None, tissue_profile=None,
-                                                       soft_saturation_mm=film.LOOKS["v3"].soft_saturation_mm))
+                                                       soft_saturation_mm=film.LOOKS["v3"].soft_saturation_mm,
+                                                       mu_soft=film.LOOKS[kind.replace("v4", "v3")].mu_soft))
     for seed, age in ((4, 150.0), (9, 40.0)):
         a = render(age, True, seed=seed, size=(800, 640), style="v3")
         b = render(age, True, seed=seed, size=(800, 640), style="v4")
@@ -597,21 +608,23 @@ def test_ablation_switches_reach_every_v4_change():
     restores v4."""
     abl = _ablation_script()
     kw = dict(size=(480, 384), bits=8)
-    ages = (160.0, 205.0)  # the second with its radius and ulna fusing
-    v3 = [render(age, True, 21, style="v3", **kw).image for age in ages]
-    v4 = [render(age, True, 21, style="v4", **kw).image for age in ages]
+    # the second with its radius and ulna fusing, the third an unprocessed film
+    films = ((160.0, 21), (205.0, 21), (160.0, 4))
+    assert render(160.0, True, 4, style="v4", **kw).extra["unprocessed"]
+    v3 = [render(age, True, seed, style="v3", **kw).image for age, seed in films]
+    v4 = [render(age, True, seed, style="v4", **kw).image for age, seed in films]
     try:
         abl.configure(set())
-        for age, ref in zip(ages, v3):
-            assert np.array_equal(render(age, True, 21, style="v4", **kw).image, ref)
+        for (age, seed), ref in zip(films, v3):
+            assert np.array_equal(render(age, True, seed, style="v4", **kw).image, ref)
         for name in abl.OFF:
             abl.configure({name})
-            assert any(not np.array_equal(render(age, True, 21, style="v4", **kw).image, ref)
-                       for age, ref in zip(ages, v3)), name
+            assert any(not np.array_equal(render(age, True, seed, style="v4", **kw).image, ref)
+                       for (age, seed), ref in zip(films, v3)), name
     finally:
         abl.configure(set(abl.OFF))
-    for age, ref in zip(ages, v4):
-        assert np.array_equal(render(age, True, 21, style="v4", **kw).image, ref)
+    for (age, seed), ref in zip(films, v4):
+        assert np.array_equal(render(age, True, seed, style="v4", **kw).image, ref)
 
 
 def test_ablation_rejects_an_unknown_switch(capsys):
@@ -695,12 +708,13 @@ def test_v4_shoulder_bends_the_bright_end_smoothly_below_white():
 
 def test_v4_frames_the_hand_like_the_real_films():
     """v4's hand fills more of the film than v3's (scripts/phantom_realism_real.py's
-    films: fingertips a median 5 % of the height below the top edge, the hand box 0.80 of
-    the width): from the same draw, FRAME_FILL_V4 more of the height, the fingertips
-    at least FRAME_TOP_V4 below the top edge on an upright film."""
+    films: fingertips a median 5 % of the height below the top edge, the hand box 0.70-0.81
+    of the width by set, 1.5 times as tall as wide): from the same draw, FRAME_FILL_V4
+    more of the height over a span reaching FOREARM_MM_V4's draw below the radius, the
+    fingertips at least FRAME_TOP_V4 below the top edge on an upright film."""
     from boneage_fast.data import phantom
 
-    top, width = {"v3": [], "v4": []}, {"v3": [], "v4": []}
+    top, width, aspect = {"v3": [], "v4": []}, {"v3": [], "v4": []}, {"v3": [], "v4": []}
     for i in range(40):
         for style in ("v3", "v4"):
             s = render(20.0 + 5 * i, bool(i % 2), seed=300 + i, size=(600, 480), bits=8, style=style)
@@ -708,9 +722,11 @@ def test_v4_frames_the_hand_like_the_real_films():
             x0, y0, x1, y1 = s.hand_box
             top[style].append(y0 / H)
             width[style].append((x1 - x0) / W)
+            aspect[style].append((y1 - y0) / (x1 - x0))
             if style == "v4":  # the same fill draw plus FRAME_FILL_V4, over v4's own span
                 outline = s.hand.outline_points(round_ends=True)
-                span = outline[:, 1].max() + 50.0 * s.hand.subject.size_scale
+                below = np.random.default_rng([300 + i, 5]).uniform(*phantom.FOREARM_MM_V4)
+                span = outline[:, 1].max() + below * s.hand.subject.size_scale
                 assert s.frame.scale == pytest.approx((v3_fill + phantom.FRAME_FILL_V4) * H / span, rel=1e-9)
                 if abs(s.extra["angle_deg"]) < 2.0:  # upright: the fingertips inside the margin
                     assert y0 >= phantom.FRAME_TOP_V4 * H - 1.0
@@ -721,7 +737,8 @@ def test_v4_frames_the_hand_like_the_real_films():
                 v3_fill = s.frame.scale * (outline[:, 1].max() + 50.0 * s.hand.subject.size_scale) / H
                 assert 0.65 - 1e-9 <= v3_fill <= 0.95 + 1e-9
     assert np.median(top["v4"]) < 0.09 < np.median(top["v3"])
-    assert np.median(width["v4"]) > np.median(width["v3"]) + 0.05
+    assert 0.70 <= np.median(width["v4"]) <= 0.85
+    assert 1.48 <= np.median(aspect["v4"]) <= 1.6  # 1.43 with 50 mm below the radius
 
 
 def test_tapered_soft_tissue_capsule_follows_its_formula():

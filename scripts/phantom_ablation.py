@@ -58,6 +58,9 @@ OFF = {
     # (off with the network texture on: the texture at v3's amplitude)
     "hollow_shafts": {"look": ("marrow", "smooth_cortex", "texture_amplitude")},
     "metacarpal_heads": {"METACARPAL_HEAD_V4": 0.0},
+    # more forearm in the framed span; the unprocessed films' brighter soft tissue
+    "forearm_framing": {"phantom.FOREARM_MM_V4": None},
+    "raw_soft_tissue": {"look": ("mu_soft",)},
 }
 _CONST0: dict = {}
 _LOOKS0: dict = {}

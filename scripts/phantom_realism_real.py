@@ -33,6 +33,11 @@
              over metacarpal 3's length on 6 real films of 10-82 months (points read by
              eye, scripts/data/real_young_palm.csv) against 4 clean phantoms per film's
              age and sex, per style.
+  softbone   bone against soft tissue on unprocessed films: across the palm at
+             metacarpal 3's mid-shaft, (bone peak - soft tissue) / (soft tissue -
+             background) on the 5 raw films of 10-60 months with the palm line read by
+             eye (scripts/data/real_raw_palm_line.csv) against 6 phantoms per film's age
+             and sex drawn with each style's unprocessed and processed looks.
 
     python scripts/phantom_realism_real.py --model boneage_fast/weights            # the shipped (v2) model
     python scripts/phantom_realism_real.py --model RUN/best.json --detector DET/best.json --parts detector regressor
@@ -41,6 +46,7 @@
     python scripts/phantom_realism_real.py --parts spectrum --styles v3 v4
     python scripts/phantom_realism_real.py --parts cortex --styles v3 v4
     python scripts/phantom_realism_real.py --parts palm --styles v3 v4
+    python scripts/phantom_realism_real.py --parts softbone --styles v3 v4
 
 Only the annotations live in the repository; the images are read from ../shared/realdata.
 """
@@ -320,13 +326,32 @@ def cortex(styles: list[str], seeds: int = 4) -> dict:
     return out
 
 
-def palm_over_metacarpal(sample) -> float:
-    """A phantom's palm width over its metacarpal 3 length: the silhouette (the film above
-    its 2nd percentile + 0.08) along the line through metacarpal 3's mid-point,
-    perpendicular to it, over the distance from its base to the top of its head's
-    epiphysis (the shaft's end without one)."""
-    img = sample.image.astype(np.float64)
-    img = (img - img.min()) / max(img.max() - img.min(), 1e-9)
+def _unit_film(pixels: np.ndarray) -> np.ndarray:
+    a = np.asarray(pixels, np.float64)
+    return (a - a.min()) / max(a.max() - a.min(), 1e-9)
+
+
+def silhouette_span(img: np.ndarray, m, n, reach: int) -> tuple[int, int]:
+    """Along the line ``m + q n`` (q = -reach..reach pixels) on a [0, 1] film, the run of
+    the silhouette (the film above its 2nd percentile + 0.08) that holds q = 0, as its
+    two ends (q of the first and last pixel inside)."""
+    q = np.arange(-reach, reach + 1)
+    xs, ys = np.round(m[0] + n[0] * q).astype(int), np.round(m[1] + n[1] * q).astype(int)
+    ok = (xs >= 0) & (xs < img.shape[1]) & (ys >= 0) & (ys < img.shape[0])
+    inside = np.zeros(len(q), bool)
+    inside[ok] = img[ys[ok], xs[ok]] > np.percentile(img, 2) + 0.08
+    lo = hi = reach
+    while lo > 0 and inside[lo - 1]:
+        lo -= 1
+    while hi < len(q) - 1 and inside[hi + 1]:
+        hi += 1
+    return int(q[lo]), int(q[hi])
+
+
+def _metacarpal3_line(sample):
+    """A phantom's metacarpal 3: its mid-point (from the base to the top of its head's
+    epiphysis, the shaft's end without one) in pixels, the unit normal to its axis and
+    its length in pixels."""
     T = sample.frame
     b = next(b for b in sample.hand.bones if b.name == "metacarpal3")
     epi = next((e for e in sample.hand.ossicles if e.name == "epi_metacarpal3"), None)
@@ -334,19 +359,95 @@ def palm_over_metacarpal(sample) -> float:
     top = epi.centre + axis * epi.axes[1] if epi is not None else b.p1
     m, d = T((b.p0 + top) / 2), T(top) - T(b.p0)
     length = float(np.hypot(*d))
-    n = np.array([-d[1], d[0]]) / length
-    q = np.arange(-int(4 * length), int(4 * length) + 1)
-    xs, ys = np.round(m[0] + n[0] * q).astype(int), np.round(m[1] + n[1] * q).astype(int)
-    ok = (xs >= 0) & (xs < img.shape[1]) & (ys >= 0) & (ys < img.shape[0])
-    inside = np.zeros(len(q), bool)
-    inside[ok] = img[ys[ok], xs[ok]] > np.percentile(img, 2) + 0.08
-    i = int(np.argmin(np.abs(q)))
-    lo, hi = i, i
-    while lo > 0 and inside[lo - 1]:
-        lo -= 1
-    while hi < len(q) - 1 and inside[hi + 1]:
-        hi += 1
-    return float((q[hi] - q[lo]) / length)
+    return m, np.array([-d[1], d[0]]) / length, length
+
+
+def palm_over_metacarpal(sample) -> float:
+    """A phantom's palm width over its metacarpal 3 length: the silhouette (the film above
+    its 2nd percentile + 0.08) along the line through metacarpal 3's mid-point,
+    perpendicular to it, over the distance from its base to the top of its head's
+    epiphysis (the shaft's end without one)."""
+    m, n, length = _metacarpal3_line(sample)
+    lo, hi = silhouette_span(_unit_film(sample.image), m, n, int(4 * length))
+    return float((hi - lo) / length)
+
+
+def soft_bone_contrast(pixels: np.ndarray, p0, p1, bone, rows: int = 6) -> dict:
+    """How far bone stands above soft tissue, against how far soft tissue stands above
+    the film's background: along the palm line from ``p0`` to ``p1`` (its two edges,
+    pixels) through the point ``bone`` (metacarpal 3 at mid-shaft), a profile averaged
+    over 2 ``rows`` + 1 parallel lines and smoothed over 5 pixels, reaching 20 % of the
+    line's length beyond each edge, on the film scaled to [0, 1]. ``background``: the
+    median of each side's 6-18 % beyond the edges, averaged; ``soft``: the 10th
+    percentile inside the middle 80 % of the line (the soft tissue between the
+    metacarpals); ``bone``: the profile's peak within 8 % of the line's length of the
+    bone's point. Returns those and ``contrast`` = (bone - soft) / (soft - background)."""
+    a = _unit_film(pixels)
+    p0, p1, bone = (np.asarray(v, np.float64) for v in (p0, p1, bone))
+    w = float(np.hypot(*(p1 - p0)))
+    n = (p1 - p0) / w
+    u = np.array([n[1], -n[0]])
+    q = np.arange(-0.2 * w, 1.2 * w)
+    prof = np.zeros(len(q))
+    for t in range(-rows, rows + 1):
+        xs = np.clip(np.round(p0[0] + n[0] * q + u[0] * t).astype(int), 0, a.shape[1] - 1)
+        ys = np.clip(np.round(p0[1] + n[1] * q + u[1] * t).astype(int), 0, a.shape[0] - 1)
+        prof += a[ys, xs]
+    prof = np.convolve(prof / (2 * rows + 1), np.ones(5) / 5, mode="same")
+    f = q / w  # 0 at p0, 1 at p1
+    bg = 0.5 * (np.median(prof[(f > -0.18) & (f < -0.06)]) + np.median(prof[(f > 1.06) & (f < 1.18)]))
+    soft = float(np.percentile(prof[(f > 0.1) & (f < 0.9)], 10))
+    at = float(np.dot(bone - p0, n)) / w
+    peak = float(prof[np.abs(f - at) < 0.08].max())
+    return {"background": round(float(bg), 4), "soft": round(soft, 4), "bone": round(peak, 4),
+            "contrast": round(float((peak - soft) / max(soft - bg, 1e-3)), 3)}
+
+
+def phantom_soft_bone(sample) -> dict:
+    """:func:`soft_bone_contrast` on a phantom, along the line through metacarpal 3's
+    mid-point perpendicular to it, between the silhouette's edges."""
+    m, n, length = _metacarpal3_line(sample)
+    lo, hi = silhouette_span(_unit_film(sample.image), m, n, int(4 * length))
+    return soft_bone_contrast(sample.image, m + lo * n, m + hi * n, m)
+
+
+def softbone(styles: list[str], per_film: int = 6) -> dict:
+    """Bone against soft tissue on the unprocessed films: :func:`soft_bone_contrast`
+    across the palm at metacarpal 3's mid-shaft on the raw films of
+    scripts/data/real_raw_palm_line.csv (rsna_raw7, 10-60 months; the line's edges and
+    the bone's point read by eye), and per style on ``per_film`` phantoms of each film's
+    age and sex drawn with the unprocessed look (the style's ``_raw`` look, which the
+    renderer picks for a share of films) and as many drawn with the processed look (the
+    real processed films have their background removed, so they give no reference)."""
+    from boneage_fast.data.phantom import render
+    from boneage_fast.io import read_image
+
+    films = {(r["set"], r["id"]): r for r in real_images()}
+    out: dict = {"films": []}
+    with open(os.path.join(HERE, "data", "real_raw_palm_line.csv")) as f:
+        for r in csv.DictReader(f):
+            film = films[(r["set"], r["id"])]
+            v = {k: float(r[k]) for k in r if k not in ("set", "id")}
+            got = soft_bone_contrast(read_image(film["path"]).pixels, (v["x0"], v["y0"]), (v["x1"], v["y1"]),
+                                     (v["bone_x"], v["bone_y"]))
+            row = {"film": f"{r['set']}/{r['id']}", "months": film["boneage"], "real": got["contrast"],
+                   "real_levels": [got["background"], got["soft"], got["bone"]]}
+            for style in styles:
+                kept: dict[bool, list[float]] = {True: [], False: []}
+                seed = 0
+                while min(len(kept[True]), len(kept[False])) < per_film and seed < 60 * per_film:
+                    s = render(film["boneage"], film["male"], seed=30_000 + seed, size=(1280, 1024), style=style)
+                    seed += 1
+                    raw = bool(s.extra.get("unprocessed"))
+                    if len(kept[raw]) < per_film:
+                        kept[raw].append(phantom_soft_bone(s)["contrast"])
+                row[f"{style}_raw"] = round(float(np.median(kept[True])), 3) if kept[True] else None
+                row[f"{style}_processed"] = round(float(np.median(kept[False])), 3) if kept[False] else None
+            out["films"].append(row)
+    for key in ["real", *(f"{s}_{k}" for s in styles for k in ("raw", "processed"))]:
+        vals = [r[key] for r in out["films"] if r.get(key) is not None]
+        out[f"median_{key}"] = round(float(np.median(vals)), 3) if vals else None
+    return out
 
 
 def palm(styles: list[str], seeds: int = 4) -> dict:
@@ -419,7 +520,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="a model folder (regressor.json + detector.json) or a regressor card")
     ap.add_argument("--detector", default=None, help="detector card (with a regressor card as --model)")
     ap.add_argument("--parts", nargs="+", default=["detector", "regressor", "gap"],
-                    choices=["detector", "regressor", "gap", "tones", "spectrum", "cortex", "palm"])
+                    choices=["detector", "regressor", "gap", "tones", "spectrum", "cortex", "palm", "softbone"])
     ap.add_argument("--styles", nargs="+", default=["v1", "v2"], choices=["v1", "v2", "v3", "v4"])
     ap.add_argument("--json", default=None, help="also write the results here")
     ap.add_argument("--compare", nargs=2, default=None, metavar=("A.json", "B.json"),
@@ -451,6 +552,8 @@ def main(argv: list[str] | None = None) -> int:
         res["cortex"] = cortex(args.styles)
     if "palm" in args.parts:
         res["palm"] = palm(args.styles)
+    if "softbone" in args.parts:
+        res["softbone"] = softbone(args.styles)
     if "gap" in args.parts:
         res["gap"] = gap(rows, args.styles)
     text = json.dumps(res, indent=2)

@@ -162,11 +162,20 @@ TISSUE_PROFILE_V4 = 0.375
 # v4 until then 0.37 (docs/phantom.md, section 7.5)
 MARROW_V4 = 0.0
 TEXTURE_AMPLITUDE_V4 = 0.4
+#
+# ... and its unprocessed films' soft tissue as bright over the background as on the raw
+# films: across the palm at metacarpal 3's mid-shaft the 5 raw films of ../shared/realdata
+# (10-60 months) show bone above soft tissue 0.96 (median; 0.74-1.95) times soft tissue
+# above the background (``phantom_realism_real.py --parts softbone``), v3's and v4's raw
+# look at v3's mu_soft 0.008 2.7 and 3.7: their soft tissue barely above the background
+# (docs/phantom.md, section 7.6)
+MU_SOFT_RAW_V4 = 0.03
 LOOKS["v4"] = replace(LOOKS["v3"], texture="network", texture_amplitude=TEXTURE_AMPLITUDE_V4, auto_range=0.985,
                       shoulder=0.9, soft_saturation_mm=300.0, unsharp_mm=(1.0, 2.0), unsharp_gain=(0.6, 1.4),
                       tissue_profile=TISSUE_PROFILE_V4, marrow=MARROW_V4, smooth_cortex=True)
 LOOKS["v4_raw"] = replace(LOOKS["v3_raw"], texture="network", texture_amplitude=TEXTURE_AMPLITUDE_V4,
-                          tissue_profile=TISSUE_PROFILE_V4, marrow=MARROW_V4, smooth_cortex=True)
+                          tissue_profile=TISSUE_PROFILE_V4, marrow=MARROW_V4, smooth_cortex=True,
+                          mu_soft=MU_SOFT_RAW_V4)
 #: the share of v3 (and v4) films drawn with the ``"v3_raw"`` (``"v4_raw"``) look
 RAW_FRACTION = 0.2
 

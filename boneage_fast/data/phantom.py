@@ -39,6 +39,12 @@ DEFAULT_STYLE = "v3"
 #: below the top edge (docs/phantom.md section 7.2; None: no such margin)
 FRAME_FILL_V4 = 0.12
 FRAME_TOP_V4: float | None = 0.03
+#: v4's framing: how far below the distal radius the framed span reaches (mm at adult
+#: scale), drawn per film from a stream of its own; v1-v3 (and v4 until 2026-12-01) 50 mm.
+#: The real films' hand boxes (fingertips to the forearm at the film's edge) are a
+#: median 1.5 times as tall as wide (rsna_raw7 1.53, registered 1.50, raw_unlabeled10
+#: 1.53), v4's at 50 mm 1.31 under 6 years and 1.39 over (docs/phantom.md, section 7.6)
+FOREARM_MM_V4: tuple[float, float] | None = (50.0, 110.0)
 
 #: SD of the simulated rater's reading around the true bone age (months). Reported
 #: inter-reader variability of Greulich-Pyle readings is roughly half a year.
@@ -244,7 +250,10 @@ def render(
     outline = hand.outline_points(round_ends=posed)
     top = outline[:, 1].max()
     # From the fingertips down to 50 mm (adult scale) below the distal radius.
-    span_mm = top + 50.0 * subject.size_scale
+    below = 50.0
+    if style == "v4" and nuisance and FOREARM_MM_V4 is not None:  # v4: more forearm, drawn per film
+        below = float(np.random.default_rng([abs(int(seed)), 5]).uniform(*FOREARM_MM_V4))
+    span_mm = top + below * subject.size_scale
 
     # Pose: the hand from the fingertips down to the distal forearm fills 55-85 % of the height.
     fill = rng.uniform(0.65, 0.95) if nuisance else 0.8
