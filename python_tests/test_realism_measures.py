@@ -1,6 +1,6 @@
 """The measures of scripts/phantom_realism_real.py that compare phantoms with the real
-films (shaft_contrast, palm_over_metacarpal) on synthetic images whose answer is known
-from their construction."""
+films (shaft_contrast, palm_over_metacarpal, soft_bone_contrast, silhouette_span) on
+synthetic images whose answer is known from their construction."""
 
 from __future__ import annotations
 
@@ -76,3 +76,58 @@ def test_palm_over_metacarpal_is_the_silhouette_width_over_the_bone(with_epiphys
                              hand=SimpleNamespace(bones=[bone], ossicles=ossicles))
     length = 115.0 if with_epiphysis else 100.0
     assert m.palm_over_metacarpal(sample) == pytest.approx(299.0 / length, abs=1.5 / length)
+
+
+def _palm_line_film(bg: float, soft: float, bone: float, shape=(300, 700), edges=(150, 550), bone_x=350,
+                    others=(230, 290, 410, 470), width: int = 24) -> np.ndarray:
+    """A film of ``bg`` with a palm of ``soft`` between columns ``edges`` holding five
+    vertical metacarpals of ``bone`` (metacarpal 3 at ``bone_x``); a marker at 1.0 in a
+    corner and a black corner (the collimator's edge) set the film's white and black, so
+    that the measure's scaling to [0, 1] keeps the levels."""
+    img = np.full(shape, bg)
+    img[:, edges[0]:edges[1]] = soft
+    for x in (bone_x, *others):
+        img[:, x - width // 2:x + width // 2] = bone
+    img[:20, :20] = 1.0
+    img[-20:, -20:] = 0.0
+    return img
+
+
+@pytest.mark.parametrize("levels", [(0.2, 0.4, 0.6), (0.4, 0.6, 0.77), (0.05, 0.3, 0.9), (0.3, 0.33, 0.5)])
+def test_soft_bone_contrast_is_bone_over_soft_against_soft_over_background(levels):
+    """(bone - soft) / (soft - background) on a film whose three levels are known: the
+    palm line from edge to edge through metacarpal 3, the others beside it not counted
+    as soft tissue (the 10th percentile between them)."""
+    m = _script()
+    bg, soft, bone = levels
+    got = m.soft_bone_contrast(_palm_line_film(bg, soft, bone), (150, 150), (549, 150), (350, 150))
+    # the contrast does not depend on the film's scaling
+    again = m.soft_bone_contrast(3000.0 * _palm_line_film(bg, soft, bone) + 700.0, (150, 150), (549, 150),
+                                 (350, 150))
+    assert again["contrast"] == pytest.approx(got["contrast"], rel=1e-6)
+    assert got["background"] == pytest.approx(bg, abs=1e-6)
+    assert got["soft"] == pytest.approx(soft, abs=1e-6)
+    assert got["bone"] == pytest.approx(bone, abs=1e-6)
+    assert got["contrast"] == pytest.approx((bone - soft) / (soft - bg), abs=1e-3)  # rounded to 3 places
+
+
+def test_soft_bone_contrast_is_the_same_along_a_turned_line_and_with_its_ends_swapped():
+    m = _script()
+    img = _palm_line_film(0.2, 0.4, 0.6, shape=(700, 700))
+    ref = m.soft_bone_contrast(img, (150, 350), (549, 350), (350, 350))
+    turned = m.soft_bone_contrast(img.T.copy(), (350, 150), (350, 549), (350, 350))
+    swapped = m.soft_bone_contrast(img, (549, 350), (150, 350), (350, 350))
+    assert turned == ref and swapped["contrast"] == pytest.approx(ref["contrast"], rel=1e-6)
+    # a bone point off metacarpal 3 by more than 8 % of the line: its neighbour's peak
+    # (the same level here), a point on soft tissue far from any bone: the soft level
+    img2 = _palm_line_film(0.2, 0.4, 0.6, others=(230, 470))
+    assert m.soft_bone_contrast(img2, (150, 150), (549, 150), (300, 150))["bone"] == pytest.approx(0.4, abs=0.05)
+
+
+def test_silhouette_span_finds_the_run_through_the_point():
+    m = _script()
+    img = np.zeros((100, 400))
+    img[:, 50:200] = 0.5
+    img[:, 260:300] = 0.5  # another run, apart
+    assert m.silhouette_span(img, np.array([120.0, 50.0]), np.array([1.0, 0.0]), 300) == (-70, 79)
+    assert m.silhouette_span(img, np.array([280.0, 50.0]), np.array([-1.0, 0.0]), 300) == (-19, 20)
