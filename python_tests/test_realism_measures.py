@@ -1,6 +1,7 @@
 """The measures of scripts/phantom_realism_real.py that compare phantoms with the real
-films (shaft_contrast, palm_over_metacarpal, soft_bone_contrast, silhouette_span) on
-synthetic images whose answer is known from their construction."""
+films (shaft_contrast, palm_over_metacarpal, soft_bone_contrast, silhouette_span,
+metacarpal_slenderness) on synthetic images whose answer is known from their
+construction."""
 
 from __future__ import annotations
 
@@ -131,3 +132,13 @@ def test_silhouette_span_finds_the_run_through_the_point():
     img[:, 260:300] = 0.5  # another run, apart
     assert m.silhouette_span(img, np.array([120.0, 50.0]), np.array([1.0, 0.0]), 300) == (-70, 79)
     assert m.silhouette_span(img, np.array([280.0, 50.0]), np.array([-1.0, 0.0]), 300) == (-19, 20)
+
+
+@pytest.mark.parametrize("width,base,top", [(80, (200, 250), (200, 50)), (40, (200, 260), (200, 60)),
+                                            (60, (200, 40), (200, 240))])
+def test_metacarpal_slenderness_is_the_shaft_width_over_its_length(width, base, top):
+    """A vertical shaft of known width, its ends given either way round: width / length."""
+    m = _script()
+    img = _tube(0.6, width=width)
+    length = abs(top[1] - base[1])
+    assert m.metacarpal_slenderness(img, base, top) == pytest.approx(width / length, abs=2.0 / length)

@@ -38,6 +38,9 @@
              background) on the 5 raw films of 10-60 months with the palm line read by
              eye (scripts/data/real_raw_palm_line.csv) against 6 phantoms per film's age
              and sex drawn with each style's unprocessed and processed looks.
+  slender    young metacarpals' build: metacarpal 3's width at mid-shaft over its
+             length on the 6 young films of scripts/data/real_young_palm.csv against 4
+             clean phantoms per film's age and sex, per style.
 
     python scripts/phantom_realism_real.py --model boneage_fast/weights            # the shipped (v2) model
     python scripts/phantom_realism_real.py --model RUN/best.json --detector DET/best.json --parts detector regressor
@@ -47,6 +50,7 @@
     python scripts/phantom_realism_real.py --parts cortex --styles v3 v4
     python scripts/phantom_realism_real.py --parts palm --styles v3 v4
     python scripts/phantom_realism_real.py --parts softbone --styles v3 v4
+    python scripts/phantom_realism_real.py --parts slender --styles v3 v4
 
 Only the annotations live in the repository; the images are read from ../shared/realdata.
 """
@@ -477,6 +481,51 @@ def palm(styles: list[str], seeds: int = 4) -> dict:
     return out
 
 
+def metacarpal_slenderness(pixels: np.ndarray, base, top) -> float:
+    """Metacarpal 3's shaft width at its mid-point (``shaft_contrast``'s width, across
+    the axis from ``base`` to ``top``) over its length from base to ``top`` (pixels)."""
+    base, top = np.asarray(base, np.float64), np.asarray(top, np.float64)
+    length = float(np.hypot(*(top - base)))
+    m, u = (base + top) / 2, (top - base) / length
+    return shaft_contrast(pixels, m[0], m[1], u[0], u[1], half=int(0.5 * length))[1] / length
+
+
+def phantom_metacarpal_slenderness(sample) -> float:
+    """:func:`metacarpal_slenderness` on a phantom, from metacarpal 3's base to the top
+    of its head's epiphysis (the shaft's end without one)."""
+    m, n, length = _metacarpal3_line(sample)
+    u = np.array([n[1], -n[0]])
+    return metacarpal_slenderness(sample.image, m - u * length / 2, m + u * length / 2)
+
+
+def slender(styles: list[str], seeds: int = 4) -> dict:
+    """Young metacarpals' build: metacarpal 3's width at mid-shaft over its length on the
+    6 young real films of scripts/data/real_young_palm.csv (its ends read by eye) and per
+    style on ``seeds`` clean phantoms of each film's age and sex
+    (:func:`metacarpal_slenderness`)."""
+    from boneage_fast.data.phantom import render
+    from boneage_fast.io import read_image
+
+    films = {(r["set"], r["id"]): r for r in real_images()}
+    out: dict = {"films": []}
+    with open(os.path.join(HERE, "data", "real_young_palm.csv")) as f:
+        for r in csv.DictReader(f):
+            film = films[(r["set"], r["id"])]
+            v = {k: float(r[k]) for k in r if k not in ("set", "id")}
+            got = metacarpal_slenderness(read_image(film["path"]).pixels, (v["mc3_base_x"], v["mc3_base_y"]),
+                                         (v["mc3_top_x"], v["mc3_top_y"]))
+            row = {"film": f"{r['set']}/{r['id']}", "months": film["boneage"], "real": round(float(got), 3)}
+            for style in styles:
+                row[style] = round(float(np.median([
+                    phantom_metacarpal_slenderness(render(film["boneage"], film["male"], seed=s, size=(1280, 1024),
+                                                          style=style, nuisance=False))
+                    for s in range(seeds)])), 3)
+            out["films"].append(row)
+    for key in ["real", *styles]:
+        out[f"median_{key}"] = round(float(np.median([r[key] for r in out["films"]])), 3)
+    return out
+
+
 def gap(rows, styles: list[str], seed: int = 0, folds: int = 5, repeats: int = 3) -> dict:
     """Cross-validated real-vs-phantom accuracy of a ridge classifier on palm crops."""
     from boneage_fast.data.phantom import render
@@ -520,7 +569,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="a model folder (regressor.json + detector.json) or a regressor card")
     ap.add_argument("--detector", default=None, help="detector card (with a regressor card as --model)")
     ap.add_argument("--parts", nargs="+", default=["detector", "regressor", "gap"],
-                    choices=["detector", "regressor", "gap", "tones", "spectrum", "cortex", "palm", "softbone"])
+                    choices=["detector", "regressor", "gap", "tones", "spectrum", "cortex", "palm", "softbone", "slender"])
     ap.add_argument("--styles", nargs="+", default=["v1", "v2"], choices=["v1", "v2", "v3", "v4"])
     ap.add_argument("--json", default=None, help="also write the results here")
     ap.add_argument("--compare", nargs=2, default=None, metavar=("A.json", "B.json"),
@@ -554,6 +603,8 @@ def main(argv: list[str] | None = None) -> int:
         res["palm"] = palm(args.styles)
     if "softbone" in args.parts:
         res["softbone"] = softbone(args.styles)
+    if "slender" in args.parts:
+        res["slender"] = slender(args.styles)
     if "gap" in args.parts:
         res["gap"] = gap(rows, args.styles)
     text = json.dumps(res, indent=2)
