@@ -142,3 +142,18 @@ def test_metacarpal_slenderness_is_the_shaft_width_over_its_length(width, base, 
     img = _tube(0.6, width=width)
     length = abs(top[1] - base[1])
     assert m.metacarpal_slenderness(img, base, top) == pytest.approx(width / length, abs=2.0 / length)
+
+
+def test_hand_tones_frames_the_box_and_reads_the_hand_above_its_floor():
+    """A film of 0.1 with a box (x 100-300, y 50-350) holding a hand of 0.6 over its left
+    half and bone of 0.99 in a strip: the hand's pixels are those above the box's floor,
+    the white share the strip's part of them, and the framing the box's."""
+    m = _script()
+    img = np.full((400, 500), 0.1)
+    img[50:350, 100:200] = 0.6
+    img[50:350, 150:160] = 0.99
+    frac, p20, p50, p90, p99, white, top, width, aspect = m.hand_tones(img, (100, 50, 300, 350))
+    assert frac == pytest.approx(0.5, abs=0.01)
+    assert p20 == pytest.approx(0.6) and p50 == pytest.approx(0.6) and p99 == pytest.approx(0.99)
+    assert white == pytest.approx(0.1, abs=0.01)
+    assert top == pytest.approx(50 / 400) and width == pytest.approx(200 / 500) and aspect == pytest.approx(1.5)

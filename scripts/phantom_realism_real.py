@@ -159,21 +159,22 @@ def palm_crop(pixels: np.ndarray, box, size: int = 48) -> np.ndarray:
 
 
 def hand_tones(pixels: np.ndarray, box) -> list[float]:
-    """[fraction of the box, p20, p50, p90, p99, white, top, width] of the hand's pixels
-    (``pixels`` on [0, 1]): those of the box brighter than its 5th percentile + 0.08;
-    ``white`` is the share of them at 0.98 or above; ``top`` the box's distance from the
-    film's top edge and ``width`` its width, as fractions of the film's height and width
-    (how the hand is framed)."""
+    """[fraction of the box, p20, p50, p90, p99, white, top, width, aspect] of the hand's
+    pixels (``pixels`` on [0, 1]): those of the box brighter than its 5th percentile +
+    0.08; ``white`` is the share of them at 0.98 or above; ``top`` the box's distance
+    from the film's top edge and ``width`` its width, as fractions of the film's height
+    and width, ``aspect`` its height over its width (how the hand is framed: the box runs
+    from the fingertips to the forearm at the film's edge)."""
     x0, y0, x1, y1 = (int(v) for v in box)
     c = pixels[y0:y1:2, x0:x1:2].ravel()
     fg = c[c > np.percentile(c, 5) + 0.08]
     H, W = pixels.shape
     return [len(fg) / max(len(c), 1), *np.percentile(fg, [20, 50, 90, 99]), float(np.mean(fg >= 0.98)),
-            box[1] / H, (box[2] - box[0]) / W]
+            box[1] / H, (box[2] - box[0]) / W, (box[3] - box[1]) / max(box[2] - box[0], 1e-9)]
 
 
 def _summary(per_film: list[list[float]]) -> dict:
-    keys = ["hand_fraction", "p20", "p50", "p90", "p99", "white", "top", "width"]
+    keys = ["hand_fraction", "p20", "p50", "p90", "p99", "white", "top", "width", "aspect"]
     a = np.asarray(per_film)
     out = dict(zip(keys, np.round(np.median(a, axis=0), 4).tolist()))
     # the films with the most white: the 90th percentile over films
