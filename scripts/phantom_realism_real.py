@@ -416,6 +416,26 @@ def phantom_soft_bone(sample) -> dict:
     return soft_bone_contrast(sample.image, m + lo * n, m + hi * n, m)
 
 
+def _annotated_films(name: str):
+    """The films named in scripts/data/``name`` with their points: (the film's
+    :func:`real_images` row, its "set/id", its other columns as floats), in file order."""
+    films = {(r["set"], r["id"]): r for r in real_images()}
+    with open(os.path.join(HERE, "data", name)) as f:
+        for r in csv.DictReader(f):
+            yield films[(r["set"], r["id"])], f"{r['set']}/{r['id']}", {k: float(r[k]) for k in r
+                                                                         if k not in ("set", "id")}
+
+
+def _with_medians(rows: list[dict], keys) -> dict:
+    """``{"films": rows}`` and, per key, the median over the films that have it (None if
+    none do)."""
+    out: dict = {"films": rows}
+    for key in keys:
+        vals = [r[key] for r in rows if r.get(key) is not None]
+        out[f"median_{key}"] = round(float(np.median(vals)), 3) if vals else None
+    return out
+
+
 def softbone(styles: list[str], per_film: int = 6) -> dict:
     """Bone against soft tissue on the unprocessed films: :func:`soft_bone_contrast`
     across the palm at metacarpal 3's mid-shaft on the raw films of
@@ -427,32 +447,25 @@ def softbone(styles: list[str], per_film: int = 6) -> dict:
     from boneage_fast.data.phantom import render
     from boneage_fast.io import read_image
 
-    films = {(r["set"], r["id"]): r for r in real_images()}
-    out: dict = {"films": []}
-    with open(os.path.join(HERE, "data", "real_raw_palm_line.csv")) as f:
-        for r in csv.DictReader(f):
-            film = films[(r["set"], r["id"])]
-            v = {k: float(r[k]) for k in r if k not in ("set", "id")}
-            got = soft_bone_contrast(read_image(film["path"]).pixels, (v["x0"], v["y0"]), (v["x1"], v["y1"]),
-                                     (v["bone_x"], v["bone_y"]))
-            row = {"film": f"{r['set']}/{r['id']}", "months": film["boneage"], "real": got["contrast"],
-                   "real_levels": [got["background"], got["soft"], got["bone"]]}
-            for style in styles:
-                kept: dict[bool, list[float]] = {True: [], False: []}
-                seed = 0
-                while min(len(kept[True]), len(kept[False])) < per_film and seed < 60 * per_film:
-                    s = render(film["boneage"], film["male"], seed=30_000 + seed, size=(1280, 1024), style=style)
-                    seed += 1
-                    raw = bool(s.extra.get("unprocessed"))
-                    if len(kept[raw]) < per_film:
-                        kept[raw].append(phantom_soft_bone(s)["contrast"])
-                row[f"{style}_raw"] = round(float(np.median(kept[True])), 3) if kept[True] else None
-                row[f"{style}_processed"] = round(float(np.median(kept[False])), 3) if kept[False] else None
-            out["films"].append(row)
-    for key in ["real", *(f"{s}_{k}" for s in styles for k in ("raw", "processed"))]:
-        vals = [r[key] for r in out["films"] if r.get(key) is not None]
-        out[f"median_{key}"] = round(float(np.median(vals)), 3) if vals else None
-    return out
+    rows = []
+    for film, name, v in _annotated_films("real_raw_palm_line.csv"):
+        got = soft_bone_contrast(read_image(film["path"]).pixels, (v["x0"], v["y0"]), (v["x1"], v["y1"]),
+                                 (v["bone_x"], v["bone_y"]))
+        row = {"film": name, "months": film["boneage"], "real": got["contrast"],
+               "real_levels": [got["background"], got["soft"], got["bone"]]}
+        for style in styles:
+            kept: dict[bool, list[float]] = {True: [], False: []}
+            seed = 0
+            while min(len(kept[True]), len(kept[False])) < per_film and seed < 60 * per_film:
+                s = render(film["boneage"], film["male"], seed=30_000 + seed, size=(1280, 1024), style=style)
+                seed += 1
+                raw = bool(s.extra.get("unprocessed"))
+                if len(kept[raw]) < per_film:
+                    kept[raw].append(phantom_soft_bone(s)["contrast"])
+            row[f"{style}_raw"] = round(float(np.median(kept[True])), 3) if kept[True] else None
+            row[f"{style}_processed"] = round(float(np.median(kept[False])), 3) if kept[False] else None
+        rows.append(row)
+    return _with_medians(rows, ["real", *(f"{s}_{k}" for s in styles for k in ("raw", "processed"))])
 
 
 def palm(styles: list[str], seeds: int = 4) -> dict:
@@ -463,23 +476,18 @@ def palm(styles: list[str], seeds: int = 4) -> dict:
     (:func:`palm_over_metacarpal`)."""
     from boneage_fast.data.phantom import render
 
-    ages = {(r["set"], r["id"]): (r["boneage"], r["male"]) for r in real_images()}
-    out: dict = {"films": []}
-    with open(os.path.join(HERE, "data", "real_young_palm.csv")) as f:
-        for r in csv.DictReader(f):
-            v = {k: float(r[k]) for k in r if k not in ("set", "id")}
-            length = np.hypot(v["mc3_top_x"] - v["mc3_base_x"], v["mc3_top_y"] - v["mc3_base_y"])
-            width = np.hypot(v["palm_right_x"] - v["palm_left_x"], v["palm_right_y"] - v["palm_left_y"])
-            age, male = ages[(r["set"], r["id"])]
-            row = {"film": f"{r['set']}/{r['id']}", "months": age, "male": male, "real": round(float(width / length), 3)}
-            for style in styles:
-                got = [palm_over_metacarpal(render(age, male, seed=s, size=(1280, 1024), style=style, nuisance=False))
-                       for s in range(seeds)]
-                row[style] = round(float(np.median(got)), 3)
-            out["films"].append(row)
-    for key in ["real", *styles]:
-        out[f"median_{key}"] = round(float(np.median([r[key] for r in out["films"]])), 3)
-    return out
+    rows = []
+    for film, name, v in _annotated_films("real_young_palm.csv"):
+        length = np.hypot(v["mc3_top_x"] - v["mc3_base_x"], v["mc3_top_y"] - v["mc3_base_y"])
+        width = np.hypot(v["palm_right_x"] - v["palm_left_x"], v["palm_right_y"] - v["palm_left_y"])
+        age, male = film["boneage"], film["male"]
+        row = {"film": name, "months": age, "male": male, "real": round(float(width / length), 3)}
+        for style in styles:
+            got = [palm_over_metacarpal(render(age, male, seed=s, size=(1280, 1024), style=style, nuisance=False))
+                   for s in range(seeds)]
+            row[style] = round(float(np.median(got)), 3)
+        rows.append(row)
+    return _with_medians(rows, ["real", *styles])
 
 
 def metacarpal_slenderness(pixels: np.ndarray, base, top) -> float:
@@ -507,24 +515,18 @@ def slender(styles: list[str], seeds: int = 4) -> dict:
     from boneage_fast.data.phantom import render
     from boneage_fast.io import read_image
 
-    films = {(r["set"], r["id"]): r for r in real_images()}
-    out: dict = {"films": []}
-    with open(os.path.join(HERE, "data", "real_young_palm.csv")) as f:
-        for r in csv.DictReader(f):
-            film = films[(r["set"], r["id"])]
-            v = {k: float(r[k]) for k in r if k not in ("set", "id")}
-            got = metacarpal_slenderness(read_image(film["path"]).pixels, (v["mc3_base_x"], v["mc3_base_y"]),
-                                         (v["mc3_top_x"], v["mc3_top_y"]))
-            row = {"film": f"{r['set']}/{r['id']}", "months": film["boneage"], "real": round(float(got), 3)}
-            for style in styles:
-                row[style] = round(float(np.median([
-                    phantom_metacarpal_slenderness(render(film["boneage"], film["male"], seed=s, size=(1280, 1024),
-                                                          style=style, nuisance=False))
-                    for s in range(seeds)])), 3)
-            out["films"].append(row)
-    for key in ["real", *styles]:
-        out[f"median_{key}"] = round(float(np.median([r[key] for r in out["films"]])), 3)
-    return out
+    rows = []
+    for film, name, v in _annotated_films("real_young_palm.csv"):
+        got = metacarpal_slenderness(read_image(film["path"]).pixels, (v["mc3_base_x"], v["mc3_base_y"]),
+                                     (v["mc3_top_x"], v["mc3_top_y"]))
+        row = {"film": name, "months": film["boneage"], "real": round(float(got), 3)}
+        for style in styles:
+            row[style] = round(float(np.median([
+                phantom_metacarpal_slenderness(render(film["boneage"], film["male"], seed=s, size=(1280, 1024),
+                                                      style=style, nuisance=False))
+                for s in range(seeds)])), 3)
+        rows.append(row)
+    return _with_medians(rows, ["real", *styles])
 
 
 def gap(rows, styles: list[str], seed: int = 0, folds: int = 5, repeats: int = 3) -> dict:
