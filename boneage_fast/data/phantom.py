@@ -43,7 +43,8 @@ FRAME_TOP_V4: float | None = 0.03
 #: scale), drawn per film from a stream of its own; v1-v3 (and v4 until 2026-12-01) 50 mm.
 #: The real films' hand boxes (fingertips to the forearm at the film's edge) are a
 #: median 1.5 times as tall as wide (rsna_raw7 1.53, registered 1.50, raw_unlabeled10
-#: 1.53), v4's at 50 mm 1.31 under 6 years and 1.39 over (docs/phantom.md, section 7.6)
+#: 1.53), v4's at 50 mm 1.44, at this draw 1.56 (``phantom_realism_real.py --parts
+#: tones``; docs/phantom.md, section 7.6)
 FOREARM_MM_V4: tuple[float, float] | None = (50.0, 110.0)
 
 #: SD of the simulated rater's reading around the true bone age (months). Reported
