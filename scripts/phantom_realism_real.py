@@ -257,6 +257,24 @@ def spectrum(rows, styles: list[str], seed: int = 20_000) -> dict:
     return out
 
 
+def _unit_film(pixels: np.ndarray) -> np.ndarray:
+    """The film as float64 scaled to [0, 1] by its own minimum and maximum."""
+    a = np.asarray(pixels, np.float64)
+    return (a - a.min()) / max(a.max() - a.min(), 1e-9)
+
+
+def _band_profile(a: np.ndarray, origin, along, across, q: np.ndarray, rows: int, smooth: int) -> np.ndarray:
+    """The film ``a`` sampled (nearest pixel, clamped to the film) at ``origin + q along +
+    t across`` for t = -rows..rows, averaged over t, then a running mean over ``smooth``
+    pixels."""
+    prof = np.zeros(len(q))
+    for t in range(-rows, rows + 1):
+        xs = np.clip(np.round(origin[0] + along[0] * q + across[0] * t).astype(int), 0, a.shape[1] - 1)
+        ys = np.clip(np.round(origin[1] + along[1] * q + across[1] * t).astype(int), 0, a.shape[0] - 1)
+        prof += a[ys, xs]
+    return np.convolve(prof / (2 * rows + 1), np.ones(smooth) / smooth, mode="same")
+
+
 def shaft_contrast(pixels: np.ndarray, cx: float, cy: float, ux: float, uy: float, half: int = 110,
                    rows: int = 10) -> tuple[float, int]:
     """How hollow a long bone's shaft looks: across the shaft through (cx, cy) (its axis
@@ -266,16 +284,7 @@ def shaft_contrast(pixels: np.ndarray, cx: float, cy: float, ux: float, uy: floa
     cortices' peaks less the canal's level (the middle quarter of the shaft), over those
     peaks less the level beside the bone (the 30 % of a width outside each edge), the
     shaft's width in pixels). Real shafts dip to their marrow canal; a solid rod does not."""
-    a = np.asarray(pixels, np.float64)
-    a = (a - a.min()) / max(a.max() - a.min(), 1e-9)
-    nx, ny = -uy, ux
-    qs = np.arange(-half, half + 1)
-    prof = np.zeros(len(qs))
-    for t in range(-rows, rows + 1):
-        xs = np.clip(np.round(cx + nx * qs + ux * t).astype(int), 0, a.shape[1] - 1)
-        ys = np.clip(np.round(cy + ny * qs + uy * t).astype(int), 0, a.shape[0] - 1)
-        prof += a[ys, xs]
-    prof = np.convolve(prof / (2 * rows + 1), np.ones(3) / 3, mode="same")
+    prof = _band_profile(_unit_film(pixels), (cx, cy), (-uy, ux), (ux, uy), np.arange(-half, half + 1), rows, 3)
     c = half
     floor = np.percentile(prof, 5)
     thr = floor + 0.25 * (prof[c - 60:c + 61].max() - floor)
@@ -329,11 +338,6 @@ def cortex(styles: list[str], seeds: int = 4) -> dict:
                 got.append(shaft_contrast(s.image, m[0], m[1], d[0], d[1])[0])
         out[style] = summary(got)
     return out
-
-
-def _unit_film(pixels: np.ndarray) -> np.ndarray:
-    a = np.asarray(pixels, np.float64)
-    return (a - a.min()) / max(a.max() - a.min(), 1e-9)
 
 
 def silhouette_span(img: np.ndarray, m, n, reach: int) -> tuple[int, int]:
@@ -393,12 +397,7 @@ def soft_bone_contrast(pixels: np.ndarray, p0, p1, bone, rows: int = 6) -> dict:
     n = (p1 - p0) / w
     u = np.array([n[1], -n[0]])
     q = np.arange(-0.2 * w, 1.2 * w)
-    prof = np.zeros(len(q))
-    for t in range(-rows, rows + 1):
-        xs = np.clip(np.round(p0[0] + n[0] * q + u[0] * t).astype(int), 0, a.shape[1] - 1)
-        ys = np.clip(np.round(p0[1] + n[1] * q + u[1] * t).astype(int), 0, a.shape[0] - 1)
-        prof += a[ys, xs]
-    prof = np.convolve(prof / (2 * rows + 1), np.ones(5) / 5, mode="same")
+    prof = _band_profile(a, p0, n, u, q, rows, 5)
     f = q / w  # 0 at p0, 1 at p1
     bg = 0.5 * (np.median(prof[(f > -0.18) & (f < -0.06)]) + np.median(prof[(f > 1.06) & (f < 1.18)]))
     soft = float(np.percentile(prof[(f > 0.1) & (f < 0.9)], 10))
