@@ -334,7 +334,7 @@ def test_v4_keeps_v3s_subject_posture_look_and_boxes():
         # more of the film than v3's (to 50 mm below)
         from boneage_fast.data import phantom
 
-        below = np.random.default_rng([seed, 5]).uniform(*phantom.FOREARM_MM_V4)
+        below = _v4_forearm_mm(seed)
         assert 50.0 <= phantom.FOREARM_MM_V4[0] <= below <= phantom.FOREARM_MM_V4[1]
         span_a = a.hand.outline_points(round_ends=True)[:, 1].max() + 50.0 * a.hand.subject.size_scale
         span_b = b.hand.outline_points(round_ends=True)[:, 1].max() + below * b.hand.subject.size_scale
@@ -597,6 +597,15 @@ def test_v4_draws_set_the_soft_tissue_radii_and_carpal_density(soft, dens):
     assert next(e for e in h4.ossicles if e.name == "epi_radius").density == RADIAL_EPIPHYSIS_DENSITY_V4
 
 
+def _v4_forearm_mm(seed: int) -> float:
+    """How far below the radius v4's framed span reaches on a film of ``seed``: the
+    FOREARM_MM_V4 draw from the seed's own stream (written out here, not taken from the
+    renderer)."""
+    from boneage_fast.data import phantom
+
+    return float(np.random.default_rng([seed, 5]).uniform(*phantom.FOREARM_MM_V4))
+
+
 def _ablation_script():
     """scripts/phantom_ablation.py, loaded as a module."""
     return load_script("phantom_ablation")
@@ -725,7 +734,7 @@ def test_v4_frames_the_hand_like_the_real_films():
             aspect[style].append((y1 - y0) / (x1 - x0))
             if style == "v4":  # the same fill draw plus FRAME_FILL_V4, over v4's own span
                 outline = s.hand.outline_points(round_ends=True)
-                below = np.random.default_rng([300 + i, 5]).uniform(*phantom.FOREARM_MM_V4)
+                below = _v4_forearm_mm(300 + i)
                 span = outline[:, 1].max() + below * s.hand.subject.size_scale
                 assert s.frame.scale == pytest.approx((v3_fill + phantom.FRAME_FILL_V4) * H / span, rel=1e-9)
                 if abs(s.extra["angle_deg"]) < 2.0:  # upright: the fingertips inside the margin

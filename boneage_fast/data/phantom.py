@@ -250,7 +250,8 @@ def render(
     hand = build_hand(subject, version=int(style[1]))
     outline = hand.outline_points(round_ends=posed)
     top = outline[:, 1].max()
-    # From the fingertips down to 50 mm (adult scale) below the distal radius.
+    # From the fingertips down to 50 mm (adult scale) below the distal radius (v4 with
+    # nuisance: FOREARM_MM_V4's draw).
     below = 50.0
     if style == "v4" and nuisance and FOREARM_MM_V4 is not None:  # v4: more forearm, drawn per film
         below = float(np.random.default_rng([abs(int(seed)), 5]).uniform(*FOREARM_MM_V4))
