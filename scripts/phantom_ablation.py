@@ -61,6 +61,8 @@ OFF = {
     # more forearm in the framed span; the unprocessed films' brighter soft tissue
     "forearm_framing": {"phantom.FOREARM_MM_V4": None},
     "raw_soft_tissue": {"look": ("mu_soft",)},
+    # young rays' bones stubbier
+    "young_width": {"YOUNG_WIDTH_V4": 0.0},
 }
 _CONST0: dict = {}
 _LOOKS0: dict = {}
