@@ -56,7 +56,7 @@ _V3_FLARE = {"metacarpal": (0.22, 0.45), "proximal": (0.45, 0.25), "middle": (0.
 
 
 def _stubby(subject):
-    """How much wider version 4 draws a young hand's ray shafts: the height at the
+    """How much wider version 4 draws a young hand's metacarpal shafts: the height at the
     subject's chronological age over the adult height, to the power -0.5."""
     return anatomy.stature_fraction(subject.chronological_age, subject.male) ** -0.5
 
@@ -111,12 +111,14 @@ def test_carpals_grow_past_their_v3_outline_as_they_mature(age, male):
         styloid = {"epi_radius": (0.6, 0.35), "epi_ulna": (-0.9, 0.3)}.get(name, (0.0, 0.0))
         grown = min(h4.epiphyses[name[4:]][0], 1.0) if forearm else 0.0
         assert (e.slope, e.hollow) == pytest.approx((styloid[0] * grown, styloid[1] * grown), abs=1e-12), name
-        # a ray's epiphysis as wide as its bone's end: RAY_WIDTH_V4 times v3's, and when
-        # young the end of a shaft drawn wider but flaring less (as wide as v3's end, or
-        # the shaft where that is wider)
+        # a ray's epiphysis as wide as its bone's end: RAY_WIDTH_V4 times v3's, and a
+        # young metacarpal's the end of a shaft drawn wider but flaring less (as wide as
+        # v3's end, or the shaft where that is wider)
         wider = 1.0
         if not forearm:
-            flare = _V3_FLARE[name[4:-1]][0 if name == "epi_metacarpal1" or name[4:-1] != "metacarpal" else 1]
+            wider = RAY_WIDTH_V4
+        if name.startswith("epi_metacarpal"):
+            flare = _V3_FLARE["metacarpal"][0 if name == "epi_metacarpal1" else 1]
             wider = RAY_WIDTH_V4 * max(1.0 + flare, stubby) / (1.0 + flare)
         assert e.axes[0] == pytest.approx(epi3[name].axes[0] * wider, rel=1e-12)
         if name == "epi_radius":
@@ -143,11 +145,13 @@ def test_carpals_grow_past_their_v3_outline_as_they_mature(age, male):
         if b3.name in ("radius", "ulna"):
             assert b4.half_width == b3.half_width and (b4.flare0, b4.flare1) == (b3.flare0, b3.flare1)
             continue
-        # the rays' shafts RAY_WIDTH_V4 times as wide, and young stubbier: growth^-0.5
-        # times, flaring less so that their ends stay as wide as v3's (at least the shaft)
-        assert b4.half_width == pytest.approx(b3.half_width * RAY_WIDTH_V4 * stubby, rel=1e-12), b3.name
+        # the rays' shafts RAY_WIDTH_V4 times as wide, and young metacarpals stubbier:
+        # growth^-0.5 times, flaring less so that their ends stay as wide as v3's (at
+        # least the shaft); the phalanges keep v3's build
+        stout = stubby if b3.name.startswith("metacarpal") else 1.0
+        assert b4.half_width == pytest.approx(b3.half_width * RAY_WIDTH_V4 * stout, rel=1e-12), b3.name
         for f3, f4 in ((b3.flare0, b4.flare0), (b3.flare1, b4.flare1)):
-            assert f4 == pytest.approx(max((1.0 + f3) / stubby - 1.0, 0.0), abs=1e-12), b3.name
+            assert f4 == pytest.approx(max((1.0 + f3) / stout - 1.0, 0.0), abs=1e-12), b3.name
     # the same joints, boxes' centres and sizes
     assert {k: [(tuple(c), r) for c, r in v] for k, v in h3.joints.items()} == \
         {k: [(tuple(c), r) for c, r in v] for k, v in h4.joints.items()}

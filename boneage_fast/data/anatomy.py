@@ -122,13 +122,16 @@ CARPAL_BEND_V4 = {"lunate": 0.35, "scaphoid": 0.3}
 # 6.0-7.0 and the first v4's 5.0-5.9, and an 11-year-old's proximal phalanx 4.2 widths
 # long where the first v4's was 3.4: version 3's widths fit (docs/phantom.md, 7.4).
 RAY_WIDTH_V4 = 1.0
-# ... and young rays' bones stubbier: drawn (growth)^-YOUNG_WIDTH_V4 times as wide, growth
-# the hand's size over its sex's adult size (``stature_fraction``, 0.40 at 10 months, 0.61
-# at 55, 1 grown). On the six young films of ../shared/realdata metacarpal 3 is 0.20,
-# 0.15, 0.21, 0.19 and 0.17 of its length wide at mid-shaft at 10-55 months (median 0.18;
-# ``scripts/phantom_realism_real.py --parts slender``), with the figures above 0.21, 0.15,
-# 0.16 and 0.13 at 6.8-18 years: the real bones grow more slender with age; version 3's
-# widths, in proportion to the hand's size, are 0.135 at every age. 0: version 3's.
+# ... and young metacarpals stubbier: their shafts drawn growth^-YOUNG_WIDTH_V4 times as
+# wide, flaring less so that their ends keep version 3's width, growth the height at the
+# subject's chronological age over the adult height (``stature_fraction``: 0.40 at 10
+# months, 0.61 at 55, 1 grown). On the young films of ../shared/realdata metacarpal 3 is
+# 0.20, 0.15, 0.21, 0.19 and 0.17 of its length wide at mid-shaft at 10-55 months
+# (``scripts/phantom_realism_real.py --parts slender``), and by the figures above 0.21,
+# 0.15, 0.16 and 0.13 at 6.8-18 years: the real metacarpals grow more slender with age;
+# version 3's, in proportion to the hand's size, are 0.135 at every age. The phalanges
+# keep version 3's build (the young films' proximal phalanges are slender, with flared
+# bases, by eye; not measured). 0: version 3's.
 YOUNG_WIDTH_V4 = 0.5
 # ... in a fuller palm, wrist and forearm (soft-tissue radii), as on those films
 PALM_V4 = 1.15
@@ -521,8 +524,8 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
     (``CARPAL_BEND_V4``), a lighter radial epiphysis, radial and ulnar epiphyses that rise
     to their styloids (``RADIAL_STYLOID_V4``, ``ULNAR_STYLOID_V4``), epiphyses that grow
     into their metaphyses as they fuse (``FUSION_OVERLAP_V4``), the rays' bones drawn
-    ``RAY_WIDTH_V4`` times as wide on version 3's layout (1.0 since section 7.4) and, young,
-    stubbier (``YOUNG_WIDTH_V4``: growth^-0.5 times as wide, section 7.7), a palm
+    ``RAY_WIDTH_V4`` times as wide on version 3's layout (1.0 since section 7.4),
+    young metacarpals stubbier (``YOUNG_WIDTH_V4``, section 7.7), a palm
     ``PALM_V4`` fuller (varied per subject by ``subject.soft_tissue``) whose capsule round
     each metacarpal narrows to ``PALM_TAPER_V4`` at the MCP joint, a wrist and forearm
     ``FOREARM_V4`` times that palm's fullness, and tapered fingers (soft-tissue capsules of two end
@@ -551,7 +554,7 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
     w = subject.width_scale
     # version 4: a fuller palm, wrist and forearm, drawn per subject
     bulk = PALM_V4 + PALM_V4_SPREAD * subject.soft_tissue if version >= 4 else 1.0
-    # version 4: young rays' bones stubbier (widths grow more slowly than lengths)
+    # version 4: young metacarpals stubbier (their widths grow more slowly than lengths)
     growth = stature_fraction(subject.chronological_age, male)
     stubby = growth ** -YOUNG_WIDTH_V4 if version >= 4 else 1.0
     # joint space between bones (mm); version 3's as narrow as on the real films
@@ -583,7 +586,9 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
             if v2:  # slimmer shafts (their flared ends keep the joints as wide)
                 hw *= SHAFT_WIDTH_V2
             # version 4 draws the bones (and their epiphyses) wider on the same layout
-            draw_hw = hw * RAY_WIDTH_V4 * stubby if version >= 4 else hw
+            # version 4: young metacarpals stubbier (the phalanges keep their build)
+            stout = stubby if g == "metacarpal" else 1.0
+            draw_hw = hw * RAY_WIDTH_V4 * stout if version >= 4 else hw
             group = "thumb_metacarpal" if (g == "metacarpal" and ray == 0) else g
             ratio, fusion = hand.epiphyses[group]
             # Epiphysis at the base (phalanges, thumb metacarpal) or the head (metacarpals 2-5).
@@ -620,9 +625,9 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
                 kind = "metacarpal" if g == "metacarpal" else "distal" if g == "distal" else "phalanx"
                 base_flare, head_flare = {"metacarpal": (0.22, 0.45), "phalanx": (0.45, 0.25),
                                           "distal": (0.45, 0.12)}[kind]
-                if stubby != 1.0:  # version 4, young: a wider shaft flaring less, its ends as wide as before
-                    base_flare = max((1.0 + base_flare) / stubby - 1.0, 0.0)
-                    head_flare = max((1.0 + head_flare) / stubby - 1.0, 0.0)
+                if stout != 1.0:  # version 4, young: a wider shaft flaring less, its ends as wide as before
+                    base_flare = max((1.0 + base_flare) / stout - 1.0, 0.0)
+                    head_flare = max((1.0 + head_flare) / stout - 1.0, 0.0)
                 if version >= 4 and at_head and ratio > 0 and METACARPAL_HEAD_V4 > 0:
                     # version 4: the head's epiphysis (as wide as below) thickened into the shaft's end
                     width = 2.0 * draw_hw * (1.0 + head_flare) * 0.95 * ratio
