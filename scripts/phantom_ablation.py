@@ -61,8 +61,9 @@ OFF = {
     # more forearm in the framed span; the unprocessed films' brighter soft tissue
     "forearm_framing": {"phantom.FOREARM_MM_V4": None},
     "raw_soft_tissue": {"look": ("mu_soft",)},
-    # young rays' bones stubbier
+    # young metacarpals, radius and ulna stouter; the ulna's distal end flared as the radius'
     "young_width": {"YOUNG_WIDTH_V4": 0.0},
+    "ulna_flare": {"ULNA_FLARE_V4": 0.3},
 }
 _CONST0: dict = {}
 _LOOKS0: dict = {}

@@ -41,6 +41,12 @@
   slender    young metacarpals' build: metacarpal 3's width at mid-shaft over its
              length on the 6 young films of scripts/data/real_young_palm.csv against 4
              clean phantoms per film's age and sex, per style.
+  forearm    young forearms' build: the widths of the distal radial and ulnar
+             metaphyses at their ends and the gap between them, over metacarpal 3's
+             length, on 5 young films of 24-82 months (edges read by eye off 10- and
+             20-pixel grids, scripts/data/real_young_forearm.csv; metacarpal 3 from
+             real_young_palm.csv) against 4 clean phantoms per film's age and sex, per
+             style (from the drawn outlines).
 
     python scripts/phantom_realism_real.py --model boneage_fast/weights            # the shipped (v2) model
     python scripts/phantom_realism_real.py --model RUN/best.json --detector DET/best.json --parts detector regressor
@@ -51,6 +57,7 @@
     python scripts/phantom_realism_real.py --parts palm --styles v3 v4
     python scripts/phantom_realism_real.py --parts softbone --styles v3 v4
     python scripts/phantom_realism_real.py --parts slender --styles v3 v4
+    python scripts/phantom_realism_real.py --parts forearm --styles v3 v4
 
 Only the annotations live in the repository; the images are read from ../shared/realdata.
 """
@@ -528,6 +535,43 @@ def slender(styles: list[str], seeds: int = 4) -> dict:
     return _with_medians(rows, ["real", *styles])
 
 
+def phantom_forearm(sample) -> dict:
+    """A phantom's distal forearm from its drawn outlines: the radius' and the ulna's
+    widths at their distal ends (2 half-width (1 + flare)) and the gap between those
+    ends across the forearm, each over metacarpal 3's length (:func:`_metacarpal3_line`)."""
+    bones = {b.name: b for b in sample.hand.bones}
+    length = _metacarpal3_line(sample)[2] / sample.frame.scale
+    ends = {n: 2.0 * bones[n].half_width * (1.0 + bones[n].flare1) for n in ("radius", "ulna")}
+    apart = abs(bones["radius"].p1[0] - bones["ulna"].p1[0]) - (ends["radius"] + ends["ulna"]) / 2
+    return {"radius": ends["radius"] / length, "ulna": ends["ulna"] / length, "gap": apart / length}
+
+
+def forearm(styles: list[str], seeds: int = 4) -> dict:
+    """Young forearms' build: per film of scripts/data/real_young_forearm.csv the distal
+    radial and ulnar metaphyses' widths at their ends (edges read by eye on a row across
+    each; the films stand upright) and the gap between them, over metacarpal 3's length
+    (real_young_palm.csv), and per style the median of :func:`phantom_forearm` over
+    ``seeds`` clean phantoms of the film's age and sex."""
+    from boneage_fast.data.phantom import render
+
+    palm_points = {name: v for _, name, v in _annotated_films("real_young_palm.csv")}
+    rows = []
+    for film, name, v in _annotated_films("real_young_forearm.csv"):
+        p = palm_points[name]
+        length = float(np.hypot(p["mc3_top_x"] - p["mc3_base_x"], p["mc3_top_y"] - p["mc3_base_y"]))
+        radius, ulna = (v["radius_x0"], v["radius_x1"]), (v["ulna_x0"], v["ulna_x1"])
+        apart = max(radius[0], ulna[0]) - min(radius[1], ulna[1])
+        row = {"film": name, "months": film["boneage"], "real_radius": round((radius[1] - radius[0]) / length, 3),
+               "real_ulna": round((ulna[1] - ulna[0]) / length, 3), "real_gap": round(apart / length, 3)}
+        for style in styles:
+            got = [phantom_forearm(render(film["boneage"], film["male"], seed=s, size=(1280, 1024), style=style,
+                                          nuisance=False)) for s in range(seeds)]
+            for k in ("radius", "ulna", "gap"):
+                row[f"{style}_{k}"] = round(float(np.median([g[k] for g in got])), 3)
+        rows.append(row)
+    return _with_medians(rows, [f"{who}_{k}" for who in ("real", *styles) for k in ("radius", "ulna", "gap")])
+
+
 def gap(rows, styles: list[str], seed: int = 0, folds: int = 5, repeats: int = 3) -> dict:
     """Cross-validated real-vs-phantom accuracy of a ridge classifier on palm crops."""
     from boneage_fast.data.phantom import render
@@ -571,7 +615,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="a model folder (regressor.json + detector.json) or a regressor card")
     ap.add_argument("--detector", default=None, help="detector card (with a regressor card as --model)")
     ap.add_argument("--parts", nargs="+", default=["detector", "regressor", "gap"],
-                    choices=["detector", "regressor", "gap", "tones", "spectrum", "cortex", "palm", "softbone", "slender"])
+                    choices=["detector", "regressor", "gap", "tones", "spectrum", "cortex", "palm", "softbone", "slender",
+                             "forearm"])
     ap.add_argument("--styles", nargs="+", default=["v1", "v2"], choices=["v1", "v2", "v3", "v4"])
     ap.add_argument("--json", default=None, help="also write the results here")
     ap.add_argument("--compare", nargs=2, default=None, metavar=("A.json", "B.json"),
@@ -607,6 +652,8 @@ def main(argv: list[str] | None = None) -> int:
         res["softbone"] = softbone(args.styles)
     if "slender" in args.parts:
         res["slender"] = slender(args.styles)
+    if "forearm" in args.parts:
+        res["forearm"] = forearm(args.styles)
     if "gap" in args.parts:
         res["gap"] = gap(rows, args.styles)
     text = json.dumps(res, indent=2)

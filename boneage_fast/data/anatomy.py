@@ -113,6 +113,13 @@ CARPAL_DENSITY_V4 = 0.7
 # ... and curved where the real bones are (``Ellipse.bend``): the lunate a crescent open
 # distally round the capitate's head, the scaphoid a kidney concave towards the capitate
 CARPAL_BEND_V4 = {"lunate": 0.35, "scaphoid": 0.3}
+# Version 4's ulna flares at its distal metaphysis as the radius does (its end twice its
+# shaft's width; version 3's 1.3 times). Read by eye on 5 young films of ../shared/realdata
+# (scripts/phantom_realism_real.py --parts forearm) the ulna's distal metaphysis is 0.36
+# of metacarpal 3's length wide (median; 0.28-0.43), 0.62 of the radius' beside it;
+# version 3's 0.17 and 0.37. With YOUNG_WIDTH_V4 on the forearm too (the radius' end 0.65
+# of metacarpal 3 on the films, version 3's 0.45).
+ULNA_FLARE_V4 = 1.0
 # Version 4's metacarpals and phalanges are drawn this much wider than version 3's, on
 # the same layout (joint positions, epiphysis thickness, ROI boxes and the hand outline
 # unchanged). The first v4 drew them 1.2 times wider (an 11-year-old's metacarpal 3 read
@@ -525,7 +532,8 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
     to their styloids (``RADIAL_STYLOID_V4``, ``ULNAR_STYLOID_V4``), epiphyses that grow
     into their metaphyses as they fuse (``FUSION_OVERLAP_V4``), the rays' bones drawn
     ``RAY_WIDTH_V4`` times as wide on version 3's layout (1.0 since section 7.4),
-    young metacarpals stubbier (``YOUNG_WIDTH_V4``, section 7.7), a palm
+    young metacarpals, radius and ulna stouter (``YOUNG_WIDTH_V4``) and the ulna's distal
+    end flared as the radius' (``ULNA_FLARE_V4``; section 7.7), a palm
     ``PALM_V4`` fuller (varied per subject by ``subject.soft_tissue``) whose capsule round
     each metacarpal narrows to ``PALM_TAPER_V4`` at the MCP joint, a wrist and forearm
     ``FOREARM_V4`` times that palm's fullness, and tapered fingers (soft-tissue capsules of two end
@@ -764,9 +772,12 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
         # version 3: 2 mm nearer the carpus (the proximal row sits on the radial
         # epiphysis), less the cartilage of an epiphysis not yet ossified
         top = np.array([x, lo + ((2.0 - 6.0 * (1.0 - min(ratio, 1.0))) if version >= 3 else 0.0)]) * s
+        flare, draw_hw = 1.0 if name == "radius" else 0.3, hw
+        if version >= 4:  # young forearm bones stouter, the ulna's end flared as the radius' (ROI boxes kept)
+            draw_hw, flare = hw * stubby, flare if name == "radius" else ULNA_FLARE_V4
         if v2:
-            hand.bones.append(LongBone(name, top - np.array([0.0, 140.0]) * s, top, hw * bw * w, 0.0,
-                                       1.0 if name == "radius" else 0.3, name))
+            hand.bones.append(LongBone(name, top - np.array([0.0, 140.0]) * s, top, draw_hw * bw * w, 0.0, flare,
+                                       name))
         else:
             hand.bones.append(LongBone(name, top - np.array([0.0, 140.0]) * s, top, hw * sw * w, -0.2, 0.5))
         if ratio > 0:
@@ -778,7 +789,7 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
                 fused = FUSION_OVERLAP_V4 * fusion * s
                 c, thick = c - np.array([0.0, fused / 2]), thick + fused
             if v2:
-                end_w = hw * bw * w * (2.0 if name == "radius" else 1.3)
+                end_w = draw_hw * bw * w * (1.0 + flare)
                 cap = smoothstep((ratio - 0.85) / 0.2) * (1.0 - fusion)
                 # the radial epiphysis is a wedge, thicker on the radial (thumb) side
                 density, slope, hollow = 1.0, 0.0, 0.0
