@@ -51,8 +51,8 @@ def _mask(e, xs, ys, facets=True):
     return inside
 
 
-# version 3's flares (base, head) of the rays' bones, per group
-_V3_FLARE = {"metacarpal": (0.22, 0.45), "proximal": (0.45, 0.25), "middle": (0.45, 0.25), "distal": (0.45, 0.12)}
+# version 3's metacarpal flares (base, head)
+_V3_METACARPAL_FLARE = (0.22, 0.45)
 
 
 def _stubby(subject):
@@ -118,7 +118,7 @@ def test_carpals_grow_past_their_v3_outline_as_they_mature(age, male):
         # (twice its shaft's half-width where v3's was 1.3 times)
         wider = {"epi_radius": stubby, "epi_ulna": stubby * 2.0 / 1.3}.get(name, RAY_WIDTH_V4)
         if name.startswith("epi_metacarpal"):
-            flare = _V3_FLARE["metacarpal"][0 if name == "epi_metacarpal1" else 1]
+            flare = _V3_METACARPAL_FLARE[0 if name == "epi_metacarpal1" else 1]
             wider = RAY_WIDTH_V4 * max(1.0 + flare, stubby) / (1.0 + flare)
         assert e.axes[0] == pytest.approx(epi3[name].axes[0] * wider, rel=1e-12)
         if name == "epi_radius":

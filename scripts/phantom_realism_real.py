@@ -43,8 +43,8 @@
              clean phantoms per film's age and sex, per style.
   forearm    young forearms' build: the widths of the distal radial and ulnar
              metaphyses at their ends and the gap between them, over metacarpal 3's
-             length, on 5 young films of 24-82 months (edges read by eye off 10- and
-             20-pixel grids, scripts/data/real_young_forearm.csv; metacarpal 3 from
+             length, on 5 young films of 24-82 months (edges read by eye off 20- and
+             40-pixel grids, scripts/data/real_young_forearm.csv; metacarpal 3 from
              real_young_palm.csv) against 4 clean phantoms per film's age and sex, per
              style (from the drawn outlines).
 

@@ -136,7 +136,8 @@ RAY_WIDTH_V4 = 1.0
 # 0.20, 0.15, 0.21, 0.19 and 0.17 of its length wide at mid-shaft at 10-55 months
 # (``scripts/phantom_realism_real.py --parts slender``), and by the figures above 0.21,
 # 0.15, 0.16 and 0.13 at 6.8-18 years: the real metacarpals grow more slender with age;
-# version 3's, in proportion to the hand's size, are 0.135 at every age. The phalanges
+# version 3's, in proportion to the hand's size, are 0.135 at every age. The radius and
+# the ulna are drawn as much wider (their flares kept; ULNA_FLARE_V4 above). The phalanges
 # keep version 3's build (the young films' proximal phalanges are slender, with flared
 # bases, by eye; not measured). 0: version 3's.
 YOUNG_WIDTH_V4 = 0.5
@@ -562,7 +563,7 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
     w = subject.width_scale
     # version 4: a fuller palm, wrist and forearm, drawn per subject
     bulk = PALM_V4 + PALM_V4_SPREAD * subject.soft_tissue if version >= 4 else 1.0
-    # version 4: young metacarpals stubbier (their widths grow more slowly than lengths)
+    # version 4: young metacarpals, radius and ulna stouter (widths grow more slowly than lengths)
     growth = stature_fraction(subject.chronological_age, male)
     stubby = growth ** -YOUNG_WIDTH_V4 if version >= 4 else 1.0
     # joint space between bones (mm); version 3's as narrow as on the real films
@@ -593,8 +594,8 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
             hw = 0.5 * ADULT_WIDTHS[g] * bw * w * (1.12 if ray == 0 else 1.0) * (0.9 if ray == 4 else 1.0)
             if v2:  # slimmer shafts (their flared ends keep the joints as wide)
                 hw *= SHAFT_WIDTH_V2
-            # version 4 draws the bones (and their epiphyses) wider on the same layout
-            # version 4: young metacarpals stubbier (the phalanges keep their build)
+            # version 4 draws the bones (and their epiphyses) wider on the same layout, and
+            # young metacarpals stubbier (the phalanges keep their build)
             stout = stubby if g == "metacarpal" else 1.0
             draw_hw = hw * RAY_WIDTH_V4 * stout if version >= 4 else hw
             group = "thumb_metacarpal" if (g == "metacarpal" and ray == 0) else g
