@@ -3,6 +3,8 @@ references written here, and their statistics and bad inputs."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -442,12 +444,15 @@ def test_draw_ossicle_matches_the_reference_through_a_frame():
     np.testing.assert_allclose(got, ref, atol=3e-3, rtol=0)
 
 
-def test_draw_ossicle_cuts_along_its_facets():
+def test_draw_ossicle_cuts_along_its_facets(monkeypatch):
     """A faceted ossicle is the whole one times the facets' factor: 0 beyond a facet, an
     anti-aliased pixel-wide step at it, the subchondral plate brightening the bone there
-    (film.FACET_PLATE, fading over film.FACET_PLATE_MM), float64 here."""
+    (film.FACET_PLATE, fading over film.FACET_PLATE_MM), float64 here; sharp corners
+    (film.FACET_ROUND 0; the rounded ones below)."""
     from boneage_fast.data import film
     from boneage_fast.data.anatomy import Ellipse
+
+    monkeypatch.setattr(film, "FACET_ROUND", 0.0)
 
     facets = ((1.0, 0.0, 22.5), (-0.6, 0.8, 5.0))  # x <= 22.5 mm; -0.6 x + 0.8 y <= 5 mm
     e = Ellipse("capitate", np.array([20.0, 15.0]), np.array([7.0, 10.0]), 0.3, 1.1, 2.9, taper=-0.3, bend=0.3,
@@ -472,6 +477,59 @@ def test_draw_ossicle_cuts_along_its_facets():
     row = 60
     col = int(22.5 * 4.0) - 1
     assert got[row, col] - 0.25 > whole[row, col] > 0.0
+
+
+def test_facet_weight_rounds_a_right_angled_corner_to_a_quarter_circle():
+    """Two facets at a right angle, rounded with radius r: the kept region is the square
+    corner shrunk by r and grown back by r, its corner a quarter circle of radius r about
+    (x0 - r, y0 - r); float64 distances here."""
+    from boneage_fast.data import film
+
+    facets = ((1.0, 0.0, 20.0), (0.0, 1.0, 15.0))  # x <= 20 mm, y <= 15 mm
+    T, r = _Scale(4.0), 2.5  # 4 px per mm; r in mm
+    got = film.facet_weight(facets, T, (0, 100), (0, 120), round_mm=r).astype(np.float64)
+    y, x = np.mgrid[0:100, 0:120].astype(np.float64) / 4.0  # mm
+    cx, cy = 20.0 - r, 15.0 - r  # the shrunk corner
+    dist = np.hypot(np.maximum(x - cx, 0.0), np.maximum(y - cy, 0.0))  # to the shrunk region
+    inside = np.where(dist > 0.0, r - dist, np.minimum(20.0 - x, 15.0 - y)) * 4.0  # pixels
+    ref = np.clip(inside + 0.5, 0.0, 1.0) * (1.0 + film.FACET_PLATE * np.exp(-np.maximum(inside, 0.0) / (
+        film.FACET_PLATE_MM * 4.0)))
+    np.testing.assert_allclose(got, ref, atol=1e-5)
+    sharp = film.facet_weight(facets, T, (0, 100), (0, 120)).astype(np.float64)
+    # along the faces, away from the corner, as without rounding; the corner's tip cut
+    far = (x < cx - 1.0) | (y < cy - 1.0)
+    np.testing.assert_allclose(got[far], sharp[far], atol=1e-5)
+    assert sharp[59, 79] > 0.5 and got[59, 79] == 0.0  # (19.75, 14.75) mm: 1.8 mm outside the arc
+
+
+@pytest.mark.parametrize("angle", [0.6, 1.2, 2.2])
+def test_facet_weight_rounds_any_corner_inside_the_sharp_one(angle):
+    """At any angle between two facets the rounded region lies inside the sharp one, keeps
+    each face where the other is r or more away, and cuts the corner's tip; at a right or
+    acute corner it keeps the disc of radius r tangent to both faces (the rounding no
+    deeper than an inscribed circle's; at an obtuse corner it is somewhat deeper)."""
+    from boneage_fast.data import film
+
+    n1 = np.array([1.0, 0.0])
+    n2 = np.array([math.cos(math.pi - angle), math.sin(math.pi - angle)])  # faces meet at `angle`
+    v = np.array([25.0, 20.0])  # the corner, mm
+    facets = ((*n1, float(n1 @ v)), (*n2, float(n2 @ v)))
+    T, r = _Scale(4.0), 3.0
+    got = film.facet_weight(facets, T, (0, 200), (0, 200), round_mm=r)
+    sharp = film.facet_weight(facets, T, (0, 200), (0, 200))
+    assert np.all(got[sharp == 0.0] == 0.0) and (got > 0).sum() < (sharp > 0).sum()  # inside the sharp cut
+    y, x = np.mgrid[0:200, 0:200].astype(np.float64) / 4.0
+    p = np.stack([x, y], -1)
+    d1, d2 = facets[0][2] - p @ n1, facets[1][2] - p @ n2  # mm inside each face
+    # the centre of the inscribed circle: r inside both faces
+    c = np.linalg.solve(np.stack([n1, n2]), np.array([facets[0][2] - r, facets[1][2] - r]))
+    if angle <= math.pi / 2:
+        in_disc = np.hypot(x - c[0], y - c[1]) < r - 0.5
+        assert in_disc.sum() > 100 and np.all(got[in_disc] >= 1.0 - 1e-6)
+    one_face = ((d1 > r + 0.5) | (d2 > r + 0.5)) & (d1 > -1.0) & (d2 > -1.0)  # untouched
+    assert np.allclose(got[one_face], sharp[one_face], atol=1e-6)
+    tip = (np.hypot(x - v[0], y - v[1]) < 0.2 * r) & (d1 > 0.0) & (d2 > 0.0)
+    assert tip.sum() > 0 and np.all(sharp[tip] > 0.5) and np.all(got[tip] == 0.0)
 
 
 @pytest.mark.parametrize("kwargs, match", [

@@ -64,17 +64,25 @@ OFF = {
     # young metacarpals, radius and ulna stouter; the ulna's distal end flared as the radius'
     "young_width": {"YOUNG_WIDTH_V4": 0.0},
     "ulna_flare": {"ULNA_FLARE_V4": 0.3},
+    # the carpals' rounded corners; the finer, softer trabecular network (section 7.8; off
+    # with the network texture on: v4's network before it)
+    "facet_corners": {"film.FACET_ROUND": 0.0},
+    "network_scale": {"film.NETWORK_CELL_MM": 0.7, "film.NETWORK_SOFT_MM": 0.0},
 }
+# refinements of another change: they act only with it on, so they have no "v3 +" row,
+# only their "v4 -" row
+REFINES = {"facet_corners": "carpal_facets", "network_scale": "network_texture"}
 _CONST0: dict = {}
 _LOOKS0: dict = {}
 
 
 def _owner(key: str):
-    """The module and attribute a switch's key names: ``NAME`` (anatomy's) or
-    ``phantom.NAME``."""
-    from boneage_fast.data import anatomy, phantom
+    """The module and attribute a switch's key names: ``NAME`` (anatomy's),
+    ``phantom.NAME`` or ``film.NAME``."""
+    from boneage_fast.data import anatomy, film, phantom
 
-    return (phantom, key.split(".", 1)[1]) if key.startswith("phantom.") else (anatomy, key)
+    module, _, name = key.rpartition(".")
+    return ({"phantom": phantom, "film": film}[module], name) if module else (anatomy, key)
 
 
 def snapshot() -> None:
@@ -163,7 +171,7 @@ def main(argv=None) -> int:
                     for a, b in ((0, 0), (-1, 0), (1, 0), (0, -1), (0, 1))]
     else:
         variants = [("v3", "v3", set(), None), ("v4 (all)", "v4", set(OFF), None)]
-        variants += [(f"v3 + {name}", "v4", {name}, None) for name in switches]
+        variants += [(f"v3 + {name}", "v4", {name}, None) for name in switches if name not in REFINES]
         variants += [(f"v4 - {name}", "v4", set(OFF) - {name}, None) for name in switches]
     results, base = [], None
     for label, style, on, traits in variants:

@@ -308,7 +308,7 @@ def draw_ossicle(acc: np.ndarray, e: Ellipse, T, cortex: float = 0.06, cancellou
     part = np.zeros((y1 - y0 + 1, x1 - x0 + 1), _F32)
     inner = None if interior_acc is None else np.zeros_like(part)
     _C.film_ossicle(part, float(c[0] - x0), float(c[1] - y0), *args, cancellous=inner)
-    weight = facet_weight(e.facets, T, (y0, y1 + 1), (x0, x1 + 1))
+    weight = facet_weight(e.facets, T, (y0, y1 + 1), (x0, x1 + 1), FACET_ROUND * float(min(e.axes)))
     part *= weight
     acc[y0:y1 + 1, x0:x1 + 1] += part
     if inner is not None:
@@ -318,14 +318,26 @@ def draw_ossicle(acc: np.ndarray, e: Ellipse, T, cortex: float = 0.06, cancellou
 
 FACET_PLATE = 0.8  # the subchondral plate: relative brightening at a facet, fading inwards
 FACET_PLATE_MM = 0.5  # ... over this depth
+# Where two facets of a carpal meet, the corner is rounded to this fraction of the bone's
+# smaller semi-axis (mm, as a radius): cut along straight facets alone, v4's mature
+# carpals were polygons with sharp corners, a tiling of plates; on the real films their
+# outlines are rounded where two articular surfaces meet (docs/phantom.md, section 7.8).
+# 0: sharp corners (v4 until section 7.8).
+FACET_ROUND = 0.3
 
 
-def facet_weight(facets, T, rows: tuple[int, int], cols: tuple[int, int]) -> np.ndarray:
+def facet_weight(facets, T, rows: tuple[int, int], cols: tuple[int, int], round_mm: float = 0.0) -> np.ndarray:
     """Over pixel rows and columns (half-open ranges), the factor that cuts an ossicle
     along its facets (half-planes ``n . p <= t`` of the hand frame, mm): 0 beyond a
     facet, 1 well inside, an anti-aliased step one pixel wide at the facet, and the
     subchondral plate (bone brighter by ``FACET_PLATE`` at the facet, fading over
-    ``FACET_PLATE_MM``), as the articular surfaces show on a film."""
+    ``FACET_PLATE_MM``), as the articular surfaces show on a film. With ``round_mm`` r,
+    the corners where facets meet are rounded: the depth inside the cut is
+    r - |((r - d_i)+)_i| over the facets' depths d_i where any is under r, else min d_i.
+    Where two facets meet at a right angle that is the cut shrunk by r and grown back
+    (a quarter circle of radius r); at an acute corner the rounding is shallower than
+    a circle's, at an obtuse one somewhat deeper. A face stays where it was wherever
+    the other facets are r or more away."""
     ys = np.arange(*rows, dtype=np.float64)[:, None]
     xs = np.arange(*cols, dtype=np.float64)[None, :]
     # the frame is a similarity, p_px = o + M p_mm
@@ -335,6 +347,20 @@ def facet_weight(facets, T, rows: tuple[int, int], cols: tuple[int, int]) -> np.
     minv = np.linalg.inv(m)
     w = np.ones((rows[1] - rows[0], cols[1] - cols[0]), np.float64)
     plate = np.zeros_like(w)
+    if round_mm > 0.0 and len(facets) > 1:
+        px_mm = float(np.sqrt(abs(np.linalg.det(m))))  # pixels per mm (a similarity)
+        r = round_mm * px_mm
+        depth = np.full_like(w, np.inf)  # min d_i
+        short = np.zeros_like(w)  # sum of (r - d_i)+^2
+        for nx, ny, t in facets:
+            g = minv.T @ np.array([nx, ny])  # n . p_mm = g . (p_px - o)
+            inside = (t - (g[0] * (xs - o[0]) + g[1] * (ys - o[1]))) / float(np.hypot(*g))  # pixels inside
+            depth = np.minimum(depth, inside)
+            short += np.maximum(r - inside, 0.0) ** 2
+        inside = np.where(short > 0.0, r - np.sqrt(short), depth)
+        w = np.clip(inside + 0.5, 0.0, 1.0)
+        plate = np.exp(-np.maximum(inside, 0.0) / (FACET_PLATE_MM * px_mm))
+        return (w * (1.0 + FACET_PLATE * plate)).astype(_F32)
     for nx, ny, t in facets:
         g = minv.T @ np.array([nx, ny])  # n . p_mm = g . (p_px - o)
         px_mm = 1.0 / float(np.hypot(*g))  # pixels per mm
@@ -442,19 +468,29 @@ def oriented_texture_coarse(rng: np.random.Generator, shape: tuple[int, int], an
     return np.asarray(img, dtype=_F32) * _F32(TEXTURE_GAIN)
 
 
-NETWORK_CELL_MM = 0.7  # the trabecular network's correlation length (about its pore size)
+# The trabecular network's correlation length (the random field's grid, mm). Beside the
+# real films' capitates at the same scale (docs/phantom.md, section 7.8) v4's mesh at 0.7
+# drew pores 3-4 mm across out of crisp thin lines, the films' mesh pores of 1-1.5 mm
+# out of soft ones (``phantom_realism_real.py --parts texture``).
+NETWORK_CELL_MM = 0.5
 NETWORK_LINE = 0.3  # line half-width, in standard deviations of the underlying field
 NETWORK_RESOLVED = 3.0  # coarse pixels per cell from which the mesh is drawn at full contrast
+# ... and its lines' softness (mm, Gaussian sigma): where that is at least one coarse
+# pixel the mesh is blurred by it (the local mean of :func:`unsharp_`) before it is
+# scaled; coarser films draw it unblurred (their pixels already average over it).
+# 0: crisp lines (v4 before section 7.8).
+NETWORK_SOFT_MM = 0.2
 
 
 def network_texture_coarse(rng: np.random.Generator, shape: tuple[int, int], px_per_mm: float) -> np.ndarray:
     """A trabecular network on the half-resolution grid: bright lines along the zero
     crossings of a smooth random field (cell size ``NETWORK_CELL_MM``),
     ``exp(-(f / NETWORK_LINE)^2)``, which form a mesh of closed curves round darker
-    pores; zero mean, unit variance where a cell spans at least ``NETWORK_RESOLVED``
-    coarse pixels. Coarser films cannot resolve the mesh: its pixels average over
-    several cells, so the variance falls with the cell size in pixels (standard
-    deviation ``cell / NETWORK_RESOLVED``). Draws from ``rng`` exactly as
+    pores, softened by ``NETWORK_SOFT_MM`` where the film resolves that; zero mean,
+    unit variance where a cell spans at least ``NETWORK_RESOLVED`` coarse pixels.
+    Coarser films cannot resolve the mesh: its pixels average over several cells, so
+    the variance falls with the cell size in pixels (standard deviation
+    ``cell / NETWORK_RESOLVED``). Draws from ``rng`` exactly as
     :func:`oriented_texture_coarse` does (one integer), so the rest of a film's random
     stream is unchanged."""
     H, W = shape
@@ -468,6 +504,9 @@ def network_texture_coarse(rng: np.random.Generator, shape: tuple[int, int], px_
                                             dtype=_F32)[:h, :w])
     field *= _F32(1.0 / max(float(field.std()), 1e-6) / NETWORK_LINE)
     _gauss_(field)
+    soft = NETWORK_SOFT_MM * 0.5 * px_per_mm  # coarse pixels
+    if soft >= 1.0:
+        unsharp_(field, soft, -1.0)  # at gain -1 the edge enhancement leaves its local mean: a blur
     field -= _F32(field.mean())
     field *= _F32(min(cell / NETWORK_RESOLVED, 1.0) / max(float(field.std()), 1e-6))
     return field
