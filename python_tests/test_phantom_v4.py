@@ -457,8 +457,10 @@ def test_network_texture_softens_its_lines_where_the_film_resolves_them(monkeypa
     assert np.array_equal(a, _network(5, px_per_mm=px_mm))
 
 
-def test_network_texture_follows_the_pixel_scale():
-    # twice the pixels per mm: twice the correlation length in pixels
+def test_network_texture_follows_the_pixel_scale(monkeypatch):
+    # twice the pixels per mm: twice the correlation length in pixels (the mesh before
+    # it is softened: the blur's local mean comes in whole-pixel blocks)
+    monkeypatch.setattr(film, "NETWORK_SOFT_MM", 0.0)
     def length(px_per_mm):
         t = _network(px_per_mm=px_per_mm).astype(np.float64)
         c = [np.corrcoef(t[:, :-k].ravel(), t[:, k:].ravel())[0, 1] for k in range(1, 40)]

@@ -1,6 +1,6 @@
 """The measures of scripts/phantom_realism_real.py that compare phantoms with the real
 films (shaft_contrast, palm_over_metacarpal, soft_bone_contrast, silhouette_span,
-metacarpal_slenderness) on synthetic images whose answer is known from their
+metacarpal_slenderness, capitate_texture) on synthetic images whose answer is known from their
 construction."""
 
 from __future__ import annotations
@@ -157,3 +157,52 @@ def test_hand_tones_frames_the_box_and_reads_the_hand_above_its_floor():
     assert p20 == pytest.approx(0.6) and p50 == pytest.approx(0.6) and p99 == pytest.approx(0.99)
     assert white == pytest.approx(0.1, abs=0.01)
     assert top == pytest.approx(50 / 400) and width == pytest.approx(200 / 500) and aspect == pytest.approx(1.5)
+
+
+def _textured_film(sigma: float, amplitude: float = 0.05, seed: int = 0, shape=(700, 700)) -> np.ndarray:
+    """A film of 0.5 whose centre carries white noise blurred by a Gaussian of ``sigma``
+    pixels (scaled to standard deviation ``amplitude``), a black band and a white band
+    (each a tenth of the film) fixing its 1st and 99.5th percentiles at 0 and 1."""
+    from scipy import ndimage
+
+    noise = ndimage.gaussian_filter(np.random.default_rng(seed).normal(size=shape), sigma)
+    img = 0.5 + amplitude * noise / noise.std()
+    img[:70] = 0.0
+    img[-70:] = 1.0
+    return img
+
+
+def test_capitate_texture_reads_the_grain_size_from_the_autocorrelation():
+    """Gaussian-blurred white noise of sigma s has a Gaussian autocorrelation of sigma
+    s sqrt(2): it falls to 0.5 at a lag of 2 s sqrt(ln 2) (1.67 s), high-passed far
+    coarser (length / 25 = 44 pixels here) hardly changing it."""
+    m = _script()
+    length = 1100.0
+    for sigma in (2.0, 4.0):
+        got = m.capitate_texture(_textured_film(sigma), 350.0, 350.0, length)["acf_half"] * length / 100.0
+        assert 2.0 * sigma * np.sqrt(np.log(2.0)) - 0.5 <= got <= 2.0 * sigma * np.sqrt(np.log(2.0)) + 1.5, (sigma, got)
+
+
+def test_capitate_texture_amplitude_scales_and_skewness_flips_with_the_film():
+    m = _script()
+    length = 1100.0
+    a = m.capitate_texture(_textured_film(2.0, 0.05), 350.0, 350.0, length)
+    b = m.capitate_texture(_textured_film(2.0, 0.10), 350.0, 350.0, length)
+    # the film's scale fixed by its bands, the mean grey 0.5: twice the grain, twice the figure
+    assert b["amplitude"] == pytest.approx(2.0 * a["amplitude"], rel=1e-2)
+    assert 0.01 < a["amplitude"] < 0.1 and abs(a["skew"]) < 0.2  # Gaussian noise: no skew
+    # sparse bright specks: a right-skewed grain; the film inverted: skewed the other way
+    img = np.full((700, 700), 0.4)
+    img[:70], img[-70:] = 0.0, 1.0
+    rng = np.random.default_rng(3)
+    ys, xs = rng.integers(250, 450, 300), rng.integers(250, 450, 300)
+    img[ys, xs] = 0.8
+    up = m.capitate_texture(img, 350.0, 350.0, length)["skew"]
+    down = m.capitate_texture(1.0 - img, 350.0, 350.0, length)["skew"]
+    assert up > 1.0 and down == pytest.approx(-up, rel=1e-6)
+
+
+def test_capitate_texture_rejects_a_square_off_the_film():
+    m = _script()
+    with pytest.raises(ValueError, match="leaves the film"):
+        m.capitate_texture(_textured_film(2.0), 60.0, 350.0, 1100.0)

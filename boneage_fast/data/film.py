@@ -468,18 +468,21 @@ def oriented_texture_coarse(rng: np.random.Generator, shape: tuple[int, int], an
     return np.asarray(img, dtype=_F32) * _F32(TEXTURE_GAIN)
 
 
-# The trabecular network's correlation length (the random field's grid, mm). Beside the
-# real films' capitates at the same scale (docs/phantom.md, section 7.8) v4's mesh at 0.7
-# drew pores 3-4 mm across out of crisp thin lines, the films' mesh pores of 1-1.5 mm
-# out of soft ones (``phantom_realism_real.py --parts texture``).
-NETWORK_CELL_MM = 0.5
+# The trabecular network's correlation length (the random field's grid, mm) and its
+# lines' softness. Beside the real films' capitates at the films' scale (docs/phantom.md,
+# section 7.8) v4's mesh of 0.7 mm with crisp lines one to two pixels wide read as thin
+# white worms round pores 2-4 mm across, the films' as a soft mottle of about 1 mm;
+# measured in the capitate (``phantom_realism_real.py --parts texture``) its grain was
+# faint (band-pass 0.016 of the grey, films 0.059) and too skewed (0.69, films 0.47).
+NETWORK_CELL_MM = 0.6
 NETWORK_LINE = 0.3  # line half-width, in standard deviations of the underlying field
 NETWORK_RESOLVED = 3.0  # coarse pixels per cell from which the mesh is drawn at full contrast
-# ... and its lines' softness (mm, Gaussian sigma): where that is at least one coarse
-# pixel the mesh is blurred by it (the local mean of :func:`unsharp_`) before it is
-# scaled; coarser films draw it unblurred (their pixels already average over it).
-# 0: crisp lines (v4 before section 7.8).
+# ... softened by a Gaussian of NETWORK_SOFT_MM (mm) before it is scaled, where that is at
+# least NETWORK_SOFT_FROM_PX coarse pixels (:func:`unsharp_`'s local mean, at least about
+# one coarse pixel); coarser films draw it unblurred (their pixels already average over
+# it). 0: crisp lines (v4 before section 7.8).
 NETWORK_SOFT_MM = 0.2
+NETWORK_SOFT_FROM_PX = 0.5
 
 
 def network_texture_coarse(rng: np.random.Generator, shape: tuple[int, int], px_per_mm: float) -> np.ndarray:
@@ -505,7 +508,7 @@ def network_texture_coarse(rng: np.random.Generator, shape: tuple[int, int], px_
     field *= _F32(1.0 / max(float(field.std()), 1e-6) / NETWORK_LINE)
     _gauss_(field)
     soft = NETWORK_SOFT_MM * 0.5 * px_per_mm  # coarse pixels
-    if soft >= 1.0:
+    if soft >= NETWORK_SOFT_FROM_PX:
         unsharp_(field, soft, -1.0)  # at gain -1 the edge enhancement leaves its local mean: a blur
     field -= _F32(field.mean())
     field *= _F32(min(cell / NETWORK_RESOLVED, 1.0) / max(float(field.std()), 1e-6))
