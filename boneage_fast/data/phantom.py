@@ -202,8 +202,9 @@ def render(
             widths and grey levels fitted to real hands and films, tapered carpals with
             cortical rims, dense end plates, thin physes; its posture comes from a
             stream of its own), ``"v4"`` (v3 with mature carpals that fill the wrist, cut
-            apart along flat facets with even joint spaces, radial and ulnar styloids,
-            physes that close as they fuse, a trabecular network in the bone, slender
+            apart along flat facets with even joint spaces and rounded corners, radial
+            and ulnar styloids, physes that close as they fuse, a soft trabecular
+            network in the bone, slender
             tapering fingers, a palm narrowing into the webs and the wrist, a rounder
             soft-tissue section, brighter thick soft tissue, a hand that fills more of the film,
             soft-tissue fullness and carpal density drawn per subject from a stream of
