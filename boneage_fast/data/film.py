@@ -345,28 +345,29 @@ def facet_weight(facets, T, rows: tuple[int, int], cols: tuple[int, int], round_
     m = np.stack([np.asarray(T(np.array([1.0, 0.0])), np.float64) - o,
                   np.asarray(T(np.array([0.0, 1.0])), np.float64) - o], axis=1)
     minv = np.linalg.inv(m)
+    def depth(nx, ny, t):  # pixels inside a facet, and pixels per mm
+        g = minv.T @ np.array([nx, ny])  # n . p_mm = g . (p_px - o)
+        px_mm = 1.0 / float(np.hypot(*g))
+        return (t - (g[0] * (xs - o[0]) + g[1] * (ys - o[1]))) * px_mm, px_mm
+
     w = np.ones((rows[1] - rows[0], cols[1] - cols[0]), np.float64)
     plate = np.zeros_like(w)
     if round_mm > 0.0 and len(facets) > 1:
-        px_mm = float(np.sqrt(abs(np.linalg.det(m))))  # pixels per mm (a similarity)
-        r = round_mm * px_mm
-        depth = np.full_like(w, np.inf)  # min d_i
+        nearest = np.full_like(w, np.inf)  # min d_i
         short = np.zeros_like(w)  # sum of (r - d_i)+^2
-        for nx, ny, t in facets:
-            g = minv.T @ np.array([nx, ny])  # n . p_mm = g . (p_px - o)
-            inside = (t - (g[0] * (xs - o[0]) + g[1] * (ys - o[1]))) / float(np.hypot(*g))  # pixels inside
-            depth = np.minimum(depth, inside)
+        for facet in facets:
+            inside, px_mm = depth(*facet)
+            r = round_mm * px_mm
+            nearest = np.minimum(nearest, inside)
             short += np.maximum(r - inside, 0.0) ** 2
-        inside = np.where(short > 0.0, r - np.sqrt(short), depth)
+        inside = np.where(short > 0.0, r - np.sqrt(short), nearest)
         w = np.clip(inside + 0.5, 0.0, 1.0)
         plate = np.exp(-np.maximum(inside, 0.0) / (FACET_PLATE_MM * px_mm))
-        return (w * (1.0 + FACET_PLATE * plate)).astype(_F32)
-    for nx, ny, t in facets:
-        g = minv.T @ np.array([nx, ny])  # n . p_mm = g . (p_px - o)
-        px_mm = 1.0 / float(np.hypot(*g))  # pixels per mm
-        inside = (t - (g[0] * (xs - o[0]) + g[1] * (ys - o[1]))) * px_mm  # pixels inside the facet
-        w *= np.clip(inside + 0.5, 0.0, 1.0)
-        plate = np.maximum(plate, np.exp(-np.maximum(inside, 0.0) / (FACET_PLATE_MM * px_mm)))
+    else:
+        for facet in facets:
+            inside, px_mm = depth(*facet)
+            w *= np.clip(inside + 0.5, 0.0, 1.0)
+            plate = np.maximum(plate, np.exp(-np.maximum(inside, 0.0) / (FACET_PLATE_MM * px_mm)))
     return (w * (1.0 + FACET_PLATE * plate)).astype(_F32)
 
 
