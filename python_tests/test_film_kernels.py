@@ -179,10 +179,39 @@ def test_read_out_rejects_bad_inputs():
         _C.film_read_out(img, 0, 0.01, lut[:1])
     with pytest.raises(ValueError, match="image must be at least 1 x 2"):
         _C.film_read_out(np.zeros((4, 1), np.float32), 0, 0.01, lut)
-    ro = img.copy()
-    ro.flags.writeable = False
-    with pytest.raises(ValueError, match="img: must be writable"):
-        _C.film_read_out(ro, 0, 0.01, lut)
+    with pytest.raises(ValueError, match="img: must be C-contiguous"):
+        _C.film_read_out(np.zeros((8, 16), np.float32)[:, ::2], 0, 0.01, lut)
+    with pytest.raises(TypeError, match="img: must be float32"):
+        _C.film_read_out(img.astype(np.float64), 0, 0.01, lut)
+
+
+def _deviates_drawn(shape) -> int:
+    """How many of the seed's deviates a read-out of ``shape`` passes over: each row
+    takes whole 64-bit draws of five deviates."""
+    return shape[0] * 5 * -(-shape[1] // 5)
+
+
+@pytest.mark.parametrize("shape", [(1, 5), (2, 7), (3, 4), (64, 33)])
+def test_read_out_leaves_its_input_and_matches_noise_then_blur(shape):
+    """One pass over three noisy rows at a time gives what noise over the whole film,
+    then the blur along y, then along x give (same deviates, drawn row by row); the
+    input, read-only here, is left as it was."""
+    rng = np.random.default_rng(9)
+    img = rng.uniform(0.0, 1.0, shape).astype(np.float32)
+    img.flags.writeable = False
+    before = img.copy()
+    lut = np.arange(65536, dtype=np.uint16)
+    sd = 0.05
+    got = _C.film_read_out(img, 21, sd, lut)
+    assert np.array_equal(img, before)
+    noise = _C.film_normal_deviates(21, _deviates_drawn(shape)).astype(np.float64)
+    H, W = shape
+    per_row = _deviates_drawn((1, W))
+    noisy = np.stack([img[y].astype(np.float64) + sd * np.sqrt(np.maximum(img[y], 0.01)) *
+                      noise[y * per_row:y * per_row + W] for y in range(H)])
+    ref = np.clip(_blur121(noisy), 0.0, 1.0) * 65535
+    # float32 rounding against this float64 reference: one level at most
+    assert np.abs(got.astype(np.float64) - np.floor(ref)).max() <= 1
 
 
 # ------------------------------------------------------------------ edge enhancement
@@ -198,7 +227,8 @@ def _unsharp_f64(img: np.ndarray, k: int, gain: float) -> np.ndarray:
 
 
 @pytest.mark.parametrize("shape, k, gain", [((97, 131), 8, 1.0), ((64, 48), 4, 0.6), ((53, 40), 1, 0.5),
-                                            ((9, 300), 7, 2.0), ((1, 17), 3, 1.0)])
+                                            ((9, 300), 7, 2.0), ((1, 17), 3, 1.0), ((2, 50), 1, 1.0),
+                                            ((40, 2), 1, 0.7), ((300, 257), 1, -1.0)])
 def test_unsharp_matches_a_float64_reference(shape, k, gain):
     rng = np.random.default_rng(k)
     img = rng.random(shape).astype(np.float32)
@@ -398,6 +428,25 @@ def test_ossicle_matches_a_float64_reference(cap, taper, p, interior, bend, slop
     # square root at the outline
     np.testing.assert_allclose(got, ref, atol=3e-3, rtol=0)
     assert np.abs(got[ref == 0]).max() == 0.0
+
+
+@pytest.mark.parametrize("cap, bend, slope, hollow", [(0.0, 0.0, 0.0, 0.0), (0.9, 0.0, 0.0, 0.0),
+                                                    (-0.8, 0.4, 0.0, 0.0), (0.0, -0.6, 0.7, 0.4)])
+@pytest.mark.parametrize("ang", [0.0, 0.35, 1.2, -2.0])
+def test_ossicle_rows_skip_only_pixels_outside_a_long_thin_outline(cap, bend, slope, hollow, ang):
+    """An epiphysis-like outline, 7 times longer than thick, at angles: each row is
+    evaluated only where the ossicle's own rectangle crosses it, far fewer pixels than
+    its bounding square, and nothing of the outline is lost."""
+    shape, c, a, b = (160, 170), (83.4, 77.7), 56.0, 8.0
+    got = np.zeros(shape, np.float32)
+    n = _C.film_ossicle(got, c[0], c[1], a, b, np.cos(ang), np.sin(ang), cap, 0.2, 2.6, 0.8, 0.4, 3.0, bend,
+                        slope, hollow)
+    ref = _ossicle_f64(shape, c, a, b, ang, cap, 0.2, 2.6, 0.8, 0.4, 3.0, bend, slope, hollow)
+    assert ref.max() > 1.0 and not (ref[0].any() or ref[-1].any() or ref[:, 0].any() or ref[:, -1].any())
+    np.testing.assert_allclose(got, ref, atol=3e-3, rtol=0)
+    assert np.abs(got[ref == 0]).max() == 0.0
+    r = a * (1 + abs(cap) * 0.8 + abs(bend) + abs(slope) + hollow) + 2  # the square's half-side
+    assert 0 < n < 0.6 * (2 * r) ** 2
 
 
 @pytest.mark.parametrize("p, cap", [(2.0, 0.0), (2.8, 0.7)])

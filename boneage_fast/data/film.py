@@ -308,12 +308,20 @@ def draw_ossicle(acc: np.ndarray, e: Ellipse, T, cortex: float = 0.06, cancellou
     part = np.zeros((y1 - y0 + 1, x1 - x0 + 1), _F32)
     inner = None if interior_acc is None else np.zeros_like(part)
     _C.film_ossicle(part, float(c[0] - x0), float(c[1] - y0), *args, cancellous=inner)
-    weight = facet_weight(e.facets, T, (y0, y1 + 1), (x0, x1 + 1), FACET_ROUND * float(min(e.axes)))
+    # the cut only over the rows and columns the bone reached (the square is generous)
+    drawn = part != 0.0 if inner is None else (part != 0.0) | (inner != 0.0)
+    rows, cols = np.flatnonzero(drawn.any(axis=1)), np.flatnonzero(drawn.any(axis=0))
+    if rows.size == 0:
+        return
+    (r0, r1), (c0, c1) = (int(rows[0]), int(rows[-1]) + 1), (int(cols[0]), int(cols[-1]) + 1)
+    weight = facet_weight(e.facets, T, (y0 + r0, y0 + r1), (x0 + c0, x0 + c1), FACET_ROUND * float(min(e.axes)))
+    part = part[r0:r1, c0:c1]
     part *= weight
-    acc[y0:y1 + 1, x0:x1 + 1] += part
+    acc[y0 + r0:y0 + r1, x0 + c0:x0 + c1] += part
     if inner is not None:
+        inner = inner[r0:r1, c0:c1]
         inner *= weight
-        interior_acc[y0:y1 + 1, x0:x1 + 1] += inner
+        interior_acc[y0 + r0:y0 + r1, x0 + c0:x0 + c1] += inner
 
 
 FACET_PLATE = 0.8  # the subchondral plate: relative brightening at a facet, fading inwards
@@ -608,7 +616,7 @@ def display_lut(gamma: float, k: float | None, bits: int) -> np.ndarray:
 def read_out(img: np.ndarray, rng: np.random.Generator, nuisance: bool, bits: int,
              look: Look = LOOKS["v2"]) -> np.ndarray:
     """Detector noise and blur, the display curve and quantisation (and JPEG for 8 bits).
-    ``img`` (float32, C-contiguous) is overwritten."""
+    ``img`` (float32, C-contiguous) is left as it was."""
     sd = rng.uniform(0.008, 0.025) if nuisance else 0.01
     seed = int(rng.integers(0, 2**63))
     gamma = rng.uniform(*look.gamma) if nuisance else look.clean_gamma

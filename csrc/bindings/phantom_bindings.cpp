@@ -18,11 +18,17 @@ phantom::Grid grid(const F32& a, const char* name) {
   return phantom::Grid{a.data(), a.shape(0), a.shape(1)};
 }
 
-// A 2-D float32 C-contiguous array that the kernel may write (no silent copy).
-float* writable(py::array& a, const char* name) {
+// A 2-D float32 C-contiguous array that the kernel reads (no silent copy).
+const float* readable(const py::array& a, const char* name) {
   BONEAGE_CHECK_TYPE(a.dtype().is(py::dtype::of<float>()), name, ": must be float32");
   BONEAGE_CHECK_VALUE(a.ndim() == 2, name, ": must be 2-D, got ", a.ndim(), "-D");
   BONEAGE_CHECK_VALUE(a.flags() & py::array::c_style, name, ": must be C-contiguous");
+  return static_cast<const float*>(a.data());
+}
+
+// ... that the kernel may write.
+float* writable(py::array& a, const char* name) {
+  readable(a, name);
   BONEAGE_CHECK_VALUE(a.writeable(), name, ": must be writable");
   return static_cast<float*>(a.mutable_data());
 }
@@ -61,8 +67,8 @@ void register_phantom(py::module_& m) {
 
   m.def(
       "film_read_out",
-      [](py::array img, uint64_t seed, float sd, py::array lut) {
-        float* im = writable(img, "img");
+      [](const py::array& img, uint64_t seed, float sd, py::array lut) {
+        const float* im = readable(img, "img");
         const bool u16 = lut.dtype().is(py::dtype::of<uint16_t>());
         BONEAGE_CHECK_TYPE(u16 || lut.dtype().is(py::dtype::of<uint8_t>()), "lut: must be uint8 or uint16");
         BONEAGE_CHECK_VALUE(lut.ndim() == 1 && (lut.flags() & py::array::c_style), "lut: must be 1-D contiguous");
@@ -78,7 +84,8 @@ void register_phantom(py::module_& m) {
         return out;
       },
       py::arg("img"), py::arg("seed"), py::arg("sd"), py::arg("lut"),
-      "Detector noise, blur and display look-up; overwrites `img` (see csrc/phantom/film.h).");
+      "Detector noise, blur and display look-up, into a new array; `img` is left as it was (see "
+      "csrc/phantom/film.h).");
 
   m.def(
       "film_long_bone",

@@ -247,14 +247,14 @@ inline float log_unit(float x) {
 
 // kSplit: the interior's path goes to `canc`, the shell's to `out` (else both to `out`)
 template <bool kPower, bool kSplit>
-void ossicle_row(float* out, float* canc, int32_t n, float dx0, float dy, const OssicleParams& p) {
+void ossicle_row(float* out, float* canc, int32_t i0, int32_t i1, float dx0, float dy, const OssicleParams& p) {
   const float ca = p.cos_t, sa = p.sin_t, inv_a = 1.0f / p.a, inv_b = 1.0f / p.b;
   const float cap = p.cap, lip = std::abs(p.cap) * 0.8f, taper = std::abs(p.taper);
   const float cap_dir = p.cap > 0.0f ? -1.0f : 1.0f, taper_dir = p.taper > 0.0f ? 1.0f : -1.0f;
   const float expo = p.exponent, shell = p.shell, weight = p.weight, interior = p.interior, bend = p.bend;
   const float slope = p.slope, hollow = p.hollow;
   const float shell_pow = kPower ? std::pow(shell, -expo) : 1.0f / (shell * shell);
-  for (int32_t i = 0; i < n; ++i) {
+  for (int32_t i = i0; i < i1; ++i) {
     const float dx = dx0 + static_cast<float>(i);
     float xr = (dx * ca + dy * sa) * inv_a;
     // the ossicle's own +y is the image's -y
@@ -357,43 +357,48 @@ void expose(const float* bone, const float* cancellous, int64_t height, int64_t 
 }
 
 template <class T>
-void read_out_impl(float* img, int64_t H, int64_t W, uint64_t seed, float sd, const T* lut,
+void read_out_impl(const float* img, int64_t H, int64_t W, uint64_t seed, float sd, const T* lut,
                    int64_t lut_size, T* out) {
   Xoshiro rng(seed);
-  std::vector<float> noise(W), prev(W), cur(W), row(W);
+  // One pass over the film: row y is written once the noisy row below it exists. Three
+  // noisy rows (above, this, below) in a ring; the arithmetic, and the order the normal
+  // deviates are drawn in (row by row), are those of noise over the whole film, then the
+  // vertical blur, then the horizontal one.
+  std::vector<float> ring(static_cast<std::size_t>(3 * W)), vert(W), row(W);
   const float top = static_cast<float>(lut_size - 1);
-  // noise, row by row; the vertical blur needs the noisy row above before it is blurred
+  auto noisy = [&](int64_t y) -> float* {  // row y with its noise, in its ring slot
+    float* r = ring.data() + (y % 3) * W;
+    const float* src = img + y * W;
+    fill_normal(rng, r, W);
+    for (int64_t x = 0; x < W; ++x) r[x] = src[x] + sd * std::sqrt(std::max(src[x], 0.01f)) * r[x];
+    return r;
+  };
+  noisy(0);
+  if (H > 1) noisy(1);
   for (int64_t y = 0; y < H; ++y) {
-    float* r = img + y * W;
-    fill_normal(rng, noise.data(), W);
-    for (int64_t x = 0; x < W; ++x) r[x] += sd * std::sqrt(std::max(r[x], 0.01f)) * noise[x];
-  }
-  // vertical [1, 2, 1]/4, rows 0 and H-1 kept; prev holds the unblurred row above
-  if (H > 2) {
-    std::copy(img, img + W, prev.begin());
-    for (int64_t y = 1; y < H - 1; ++y) {
-      float* r = img + y * W;
-      const float* below = r + W;
-      std::copy(r, r + W, cur.begin());
-      for (int64_t x = 0; x < W; ++x) r[x] = 0.25f * (prev[x] + below[x]) + 0.5f * cur[x];
-      std::swap(prev, cur);
+    const float* c = ring.data() + (y % 3) * W;
+    const float* v = c;
+    if (y > 0 && y < H - 1) {
+      // vertical [1, 2, 1]/4 (rows 0 and H-1 kept)
+      const float* a = ring.data() + ((y + 2) % 3) * W;
+      const float* b = noisy(y + 1);
+      float* vr = vert.data();
+      for (int64_t x = 0; x < W; ++x) vr[x] = 0.25f * (a[x] + b[x]) + 0.5f * c[x];
+      v = vr;
     }
-  }
-  // horizontal [1, 2, 1]/4, columns 0 and W-1 kept, then the look-up
-  for (int64_t y = 0; y < H; ++y) {
-    const float* r = img + y * W;
-    row[0] = r[0];
-    row[W - 1] = r[W - 1];
-    for (int64_t x = 1; x < W - 1; ++x) row[x] = 0.25f * (r[x - 1] + r[x + 1]) + 0.5f * r[x];
+    // horizontal [1, 2, 1]/4 (columns 0 and W-1 kept), then the look-up
+    row[0] = v[0];
+    row[W - 1] = v[W - 1];
+    for (int64_t x = 1; x < W - 1; ++x) row[x] = 0.25f * (v[x - 1] + v[x + 1]) + 0.5f * v[x];
     T* o = out + y * W;
     for (int64_t x = 0; x < W; ++x) {
-      const float v = std::min(std::max(row[x], 0.0f), 1.0f) * top;
-      o[x] = lut[static_cast<uint16_t>(v)];
+      const float f = std::min(std::max(row[x], 0.0f), 1.0f) * top;
+      o[x] = lut[static_cast<uint16_t>(f)];
     }
   }
 }
 
-void read_out(float* img, int64_t height, int64_t width, uint64_t seed, float sd, const void* lut,
+void read_out(const float* img, int64_t height, int64_t width, uint64_t seed, float sd, const void* lut,
               int64_t lut_size, int bits, void* out) {
   BONEAGE_CHECK_VALUE(height >= 1 && width >= 2, "read_out: image must be at least 1 x 2");
   BONEAGE_CHECK_VALUE(lut_size >= 2 && lut_size <= 65536, "read_out: lut must have 2..65536 entries");
@@ -462,17 +467,34 @@ int64_t ossicle(float* acc, float* cancellous, int64_t height, int64_t width, co
   const int64_t y0 = std::max<int64_t>(0, static_cast<int64_t>(std::floor(p.cy - r)));
   const int64_t y1 = std::min<int64_t>(height - 1, static_cast<int64_t>(std::ceil(p.cy + r)));
   if (x1 < x0 || y1 < y0) return 0;
-  const int32_t n = static_cast<int32_t>(x1 - x0 + 1);
+  // Within that square, each row is evaluated only where the ossicle's own rectangle
+  // crosses it: |x'| < a (the taper only narrows), and y' within
+  // b (1 + 0.4 |cap| + |bend| + |slope| + hollow) (the cap's lip moves the outline by at
+  // most 0.4 |cap|, the bend by |bend|, the wedge and hollow stretch its +y half by at most
+  // 1 + |slope| + hollow); a pixel of margin on each. Pixels outside add nothing, and the
+  // ones evaluated keep their offsets from the square's corner (the same float dx).
+  const double ua = p.a + 1.0;
+  const double vb = p.b * (1.0 + 0.4 * std::abs(p.cap) + std::abs(p.bend) + std::abs(p.slope) + p.hollow) + 1.0;
+  const double ca = p.cos_t, sa = p.sin_t;
   const float dx0 = static_cast<float>(static_cast<double>(x0) - p.cx);
+  int64_t evaluated = 0;
   for (int64_t y = y0; y <= y1; ++y) {
-    const float dy = static_cast<float>(static_cast<double>(y) - p.cy);
+    const double ry = static_cast<double>(y) - p.cy;
+    int64_t xa = x0, xb = x1;
+    // own x a = dx ca + dy sa, own y b = -(-dx sa + dy ca), with dx = x - cx
+    solve_span(ca, ry * sa - p.cx * ca, -ua, ua, width, xa, xb);
+    solve_span(-sa, ry * ca + p.cx * sa, -vb, vb, width, xa, xb);
+    if (xa > xb) continue;
+    const float dy = static_cast<float>(ry);
     float* row = acc + y * width + x0;
     float* canc = cancellous ? cancellous + y * width + x0 : nullptr;
+    const auto i0 = static_cast<int32_t>(xa - x0), i1 = static_cast<int32_t>(xb - x0 + 1);
     with_flags(p.exponent != 2.0f, canc != nullptr, [&](auto power, auto split) {
-      ossicle_row<decltype(power)::value, decltype(split)::value>(row, canc, n, dx0, dy, p);
+      ossicle_row<decltype(power)::value, decltype(split)::value>(row, canc, i0, i1, dx0, dy, p);
     });
+    evaluated += i1 - i0;
   }
-  return static_cast<int64_t>(n) * (y1 - y0 + 1);
+  return evaluated;
 }
 
 void unsharp(float* img, int64_t height, int64_t width, int64_t k, float gain) {
@@ -480,37 +502,62 @@ void unsharp(float* img, int64_t height, int64_t width, int64_t k, float gain) {
   BONEAGE_CHECK_VALUE(k >= 1, "unsharp: k must be >= 1, got ", k);
   BONEAGE_CHECK_VALUE(std::isfinite(gain), "unsharp: gain must be finite");
   const int64_t h = (height + k - 1) / k, w = (width + k - 1) / k;
-  // block means (double sums: a block may hold thousands of pixels)
-  std::vector<double> sum(static_cast<std::size_t>(h * w), 0.0);
-  for (int64_t y = 0; y < height; ++y) {
-    double* srow = sum.data() + (y / k) * w;
-    const float* r = img + y * width;
-    for (int64_t bx = 0; bx < w; ++bx) {
-      float acc = 0.0f;  // at most k values: float is enough within one row of a block
-      const int64_t x1 = std::min((bx + 1) * k, width);
-      for (int64_t x = bx * k; x < x1; ++x) acc += r[x];
-      srow[bx] += acc;
-    }
-  }
   std::vector<float> grid(static_cast<std::size_t>(h * w));
-  for (int64_t by = 0; by < h; ++by) {
-    const int64_t ny = std::min(k, height - by * k);
-    for (int64_t bx = 0; bx < w; ++bx) {
-      const int64_t nx = std::min(k, width - bx * k);
-      grid[by * w + bx] = static_cast<float>(sum[by * w + bx] / static_cast<double>(ny * nx));
+  if (k == 1) {
+    // 1 x 1 blocks: each mean is the pixel itself (+ 0 as the sums give it: -0 becomes +0)
+    for (int64_t i = 0; i < h * w; ++i) grid[i] = img[i] + 0.0f;
+  } else {
+    // block means, one row of blocks at a time (double sums: a block may hold thousands
+    // of pixels; within one row of a block at most k values, so float there)
+    std::vector<double> sum(static_cast<std::size_t>(w));
+    for (int64_t by = 0; by < h; ++by) {
+      std::fill(sum.begin(), sum.end(), 0.0);
+      const int64_t y1 = std::min((by + 1) * k, height);
+      for (int64_t y = by * k; y < y1; ++y) {
+        const float* r = img + y * width;
+        for (int64_t bx = 0; bx < w; ++bx) {
+          float acc = 0.0f;
+          const int64_t x1 = std::min((bx + 1) * k, width);
+          for (int64_t x = bx * k; x < x1; ++x) acc += r[x];
+          sum[bx] += acc;
+        }
+      }
+      const int64_t ny = y1 - by * k;
+      for (int64_t bx = 0; bx < w; ++bx) {
+        const int64_t nx = std::min(k, width - bx * k);
+        grid[by * w + bx] = static_cast<float>(sum[bx] / static_cast<double>(ny * nx));
+      }
     }
   }
-  // two [1, 2, 1]/4 passes, along y then x, edges kept
-  std::vector<float> tmp(grid.size());
+  // two [1, 2, 1]/4 passes, along y then x, edges kept; in place, with the unfiltered
+  // row above (along y) or the row itself (along x) kept aside
+  std::vector<float> above(static_cast<std::size_t>(w)), cur(static_cast<std::size_t>(w));
   for (int pass = 0; pass < 2; ++pass) {
-    tmp = grid;
-    for (int64_t y = 1; y < h - 1; ++y)
-      for (int64_t x = 0; x < w; ++x)
-        grid[y * w + x] = 0.25f * (tmp[(y - 1) * w + x] + tmp[(y + 1) * w + x]) + 0.5f * tmp[y * w + x];
-    tmp = grid;
-    for (int64_t y = 0; y < h; ++y)
-      for (int64_t x = 1; x < w - 1; ++x)
-        grid[y * w + x] = 0.25f * (tmp[y * w + x - 1] + tmp[y * w + x + 1]) + 0.5f * tmp[y * w + x];
+    if (h > 2) {
+      std::copy(grid.begin(), grid.begin() + w, above.begin());
+      for (int64_t y = 1; y < h - 1; ++y) {
+        float* g = grid.data() + y * w;
+        const float* below = g + w;
+        std::copy(g, g + w, cur.begin());
+        const float* a = above.data();
+        const float* c = cur.data();
+        for (int64_t x = 0; x < w; ++x) g[x] = 0.25f * (a[x] + below[x]) + 0.5f * c[x];
+        std::swap(above, cur);
+      }
+    }
+    if (w > 2) {
+      for (int64_t y = 0; y < h; ++y) {
+        float* g = grid.data() + y * w;
+        std::copy(g, g + w, cur.begin());
+        const float* c = cur.data();
+        for (int64_t x = 1; x < w - 1; ++x) g[x] = 0.25f * (c[x - 1] + c[x + 1]) + 0.5f * c[x];
+      }
+    }
+  }
+  if (k == 1) {
+    // the enlargement by 1 is the grid itself
+    for (int64_t i = 0; i < h * w; ++i) img[i] += gain * (img[i] - grid[i]);
+    return;
   }
   const Grid g{grid.data(), h, w};
   const auto ty = taps(h, h * k), tx_all = taps(w, w * k);

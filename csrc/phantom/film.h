@@ -39,9 +39,10 @@ void expose(const float* bone, const float* cancellous, int64_t height, int64_t 
 // The detector: img += sd * sqrt(max(img, 0.01)) * N(0, 1) (quantum noise; the normal
 // deviates come from a xoshiro256+ stream seeded with `seed`, read through a 4096-entry
 // inverse-CDF table), then a [1, 2, 1]/4 blur along y and then x (edge rows and columns
-// kept), then out = lut[(uint16)(clamp(img, 0, 1) * (lut_size - 1))]. `img` is
-// overwritten; `out` is uint16 (bits 16) or uint8 (bits 8).
-void read_out(float* img, int64_t height, int64_t width, uint64_t seed, float sd, const void* lut,
+// kept), then out = lut[(uint16)(clamp(img, 0, 1) * (lut_size - 1))], in one pass over
+// the film (three noisy rows at a time). `img` is left as it was; `out` is uint16
+// (bits 16) or uint8 (bits 8).
+void read_out(const float* img, int64_t height, int64_t width, uint64_t seed, float sd, const void* lut,
               int64_t lut_size, int bits, void* out);
 
 // A shaped long bone of phantom v2/v3 (boneage_fast.data.film.draw_long_bone), in
@@ -87,9 +88,10 @@ struct OssicleParams {
   float hollow;
 };
 
-// Adds the ossicle's path length to `acc` over its bounding square (with `cancellous`,
-// height x width or nullptr, the interior's path there and the shell's to `acc`);
-// returns the pixels evaluated.
+// Adds the ossicle's path length to `acc` (with `cancellous`, height x width or nullptr,
+// the interior's path there and the shell's to `acc`), evaluating each row of its
+// bounding square only where the ossicle's own bounding rectangle crosses it (an
+// epiphysis is far longer than it is thick); returns the pixels evaluated.
 int64_t ossicle(float* acc, float* cancellous, int64_t height, int64_t width, const OssicleParams& p);
 
 // A processed film's edge enhancement, in place: img += gain * (img - lo), with lo a
