@@ -28,13 +28,18 @@ def _blur121(a: np.ndarray) -> np.ndarray:
 
 
 @pytest.mark.parametrize("axis", [0, 1])
-def test_expose_matches_a_float64_reference(axis):
+@pytest.mark.parametrize("H, W, soft_shape, tex_shape", [
+    (203, 157, (51, 39), (101, 78)),  # no whole ratio: every sample from its taps
+    (204, 156, (51, 39), (102, 78)),  # the film's grids: a quarter and a half, exactly
+    (204, 12, (51, 3), (102, 6)),  # the fewest columns the exact ratios take
+    (20, 8, (5, 2), (10, 4)),  # ... and too few for them
+])
+def test_expose_matches_a_float64_reference(axis, H, W, soft_shape, tex_shape):
     rng = np.random.default_rng(axis)
-    H, W = 203, 157
     bone = (rng.random((H, W)) * 30).astype(np.float32)
-    bone[:, :20] = 0.0
-    soft = (rng.random((51, 39)) * 30).astype(np.float32)
-    tex = rng.standard_normal((101, 78)).astype(np.float32)
+    bone[:, :W // 8] = 0.0
+    soft = (rng.random(soft_shape) * 30).astype(np.float32)
+    tex = rng.standard_normal(tex_shape).astype(np.float32)
     mu_s, mu_b, amp, gain, bg, heel = 0.014, 0.085, 0.08, 0.9, 0.07, 0.13
     got = bone.copy()
     _C.film_expose(got, soft, tex, mu_s, mu_b, amp, gain, bg, heel, axis)

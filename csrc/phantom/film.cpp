@@ -103,12 +103,38 @@ std::vector<Tap> taps(int64_t n_in, int64_t n_out) {
   return t;
 }
 
+// Along x, by exactly R (2 or 4) from n >= 3 samples: output R j + m samples between
+// j - 1 and j (m < R/2) or j and j + 1 with the weights taps() gives them (exact in
+// float: 3/4, 1/4; 5/8, 7/8, 1/8, 3/8), without reading the taps; the outputs within
+// R of either end, where taps() clamps, from the taps.
+template <int R>
+void enlarge_x_by(const float* blend, int64_t n, const std::vector<Tap>& tx, float* row) {
+  for (int64_t o = 0; o < R; ++o) {
+    const Tap& t = tx[static_cast<std::size_t>(o)];
+    row[o] = blend[t.i0] + t.w1 * (blend[t.i1] - blend[t.i0]);
+  }
+  for (int64_t j = 1; j < n - 1; ++j) {
+    float* out = row + R * j;
+    for (int m = 0; m < R; ++m) {
+      const float w = (m + 0.5f) / R + (2 * m < R ? 0.5f : -0.5f);
+      const float* s = blend + j + (2 * m < R ? -1 : 0);
+      out[m] = s[0] + w * (s[1] - s[0]);
+    }
+  }
+  for (int64_t o = R * (n - 1); o < R * n; ++o) {
+    const Tap& t = tx[static_cast<std::size_t>(o)];
+    row[o] = blend[t.i0] + t.w1 * (blend[t.i1] - blend[t.i0]);
+  }
+}
+
 // One output row of a bilinear enlargement: blend two source rows, then sample along x.
 void enlarge_row(const Grid& g, const Tap& ty, const std::vector<Tap>& tx, float* blend, float* row) {
   const float* a = g.data + ty.i0 * g.width;
   const float* b = g.data + ty.i1 * g.width;
   for (int64_t x = 0; x < g.width; ++x) blend[x] = a[x] + ty.w1 * (b[x] - a[x]);
   const auto n = static_cast<int64_t>(tx.size());
+  if (g.width >= 3 && n == 2 * g.width) return enlarge_x_by<2>(blend, g.width, tx, row);
+  if (g.width >= 3 && n == 4 * g.width) return enlarge_x_by<4>(blend, g.width, tx, row);
   for (int64_t x = 0; x < n; ++x) {
     const Tap& t = tx[static_cast<std::size_t>(x)];
     row[x] = blend[t.i0] + t.w1 * (blend[t.i1] - blend[t.i0]);
