@@ -74,7 +74,16 @@ const std::array<float, kTableSize>& normal_table() {
 // Fills n deviates, five per 64-bit draw (12 bits each).
 void fill_normal(Xoshiro& rng, float* out, int64_t n) {
   const auto& t = normal_table();
+  constexpr uint64_t kMask = kTableSize - 1;
   int64_t i = 0;
+  for (; i + 5 <= n; i += 5) {  // whole draws, unrolled
+    const uint64_t r = rng.next();
+    out[i] = t[r & kMask];
+    out[i + 1] = t[(r >> kTableBits) & kMask];
+    out[i + 2] = t[(r >> (2 * kTableBits)) & kMask];
+    out[i + 3] = t[(r >> (3 * kTableBits)) & kMask];
+    out[i + 4] = t[(r >> (4 * kTableBits)) & kMask];
+  }
   while (i < n) {
     uint64_t r = rng.next();
     for (int k = 0; k < 5 && i < n; ++k, ++i) {
@@ -391,6 +400,7 @@ void read_out_impl(const float* img, int64_t H, int64_t W, uint64_t seed, float 
   // deviates are drawn in (row by row), are those of noise over the whole film, then the
   // vertical blur, then the horizontal one.
   std::vector<float> ring(static_cast<std::size_t>(3 * W)), vert(W), row(W);
+  std::vector<int32_t> index(W);
   const float top = static_cast<float>(lut_size - 1);
   auto noisy = [&](int64_t y) -> float* {  // row y with its noise, in its ring slot
     float* r = ring.data() + (y % 3) * W;
@@ -416,11 +426,11 @@ void read_out_impl(const float* img, int64_t H, int64_t W, uint64_t seed, float 
     row[0] = v[0];
     row[W - 1] = v[W - 1];
     for (int64_t x = 1; x < W - 1; ++x) row[x] = 0.25f * (v[x - 1] + v[x + 1]) + 0.5f * v[x];
+    // the level's index first (a loop the compiler vectorises), then the look-up
+    int32_t* ix = index.data();
+    for (int64_t x = 0; x < W; ++x) ix[x] = static_cast<int32_t>(std::min(std::max(row[x], 0.0f), 1.0f) * top);
     T* o = out + y * W;
-    for (int64_t x = 0; x < W; ++x) {
-      const float f = std::min(std::max(row[x], 0.0f), 1.0f) * top;
-      o[x] = lut[static_cast<uint16_t>(f)];
-    }
+    for (int64_t x = 0; x < W; ++x) o[x] = lut[static_cast<uint16_t>(ix[x])];
   }
 }
 
