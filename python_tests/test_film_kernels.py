@@ -322,18 +322,19 @@ class _Scale:
 @pytest.mark.parametrize("kind", sorted(_ROUNDING))
 @pytest.mark.parametrize("angle", [0.0, 0.35, 0.62, 1.3, 2.8])
 @pytest.mark.parametrize("end_plate", [0.0, 0.6])
-def test_long_bone_matches_a_float64_reference(kind, angle, end_plate):
+@pytest.mark.parametrize("flares", [(0.45, 0.25), (1.0, 0.9)])  # (1.0, 0.9): v4's ulna and wider
+def test_long_bone_matches_a_float64_reference(kind, angle, end_plate, flares):
     from boneage_fast.data import film
     from boneage_fast.data.anatomy import LongBone
 
     scale = 4.0
     p0 = np.array([35.0, 30.0])
     p1 = p0 + 38.0 * np.array([np.sin(angle), np.cos(angle)])
-    bone = LongBone("b", p0, p1, 3.7, 0.45, 0.25, kind)
+    bone = LongBone("b", p0, p1, 3.7, *flares, kind)
     shape = (360, 300)
     got = np.zeros(shape, np.float32)
     film.draw_long_bone(got, bone, _Scale(scale), end_plate)
-    ref = _long_bone_f64(shape, p0 * scale, p1 * scale, 3.7 * scale, 0.45, 0.25, kind, end_plate, 1 / scale)
+    ref = _long_bone_f64(shape, p0 * scale, p1 * scale, 3.7 * scale, *flares, kind, end_plate, 1 / scale)
     assert ref.max() > 5.0  # a bone was drawn
     # float32 rounding is amplified by the square roots at the outline (~1e-3 mm there),
     # far below one grey level of the film
