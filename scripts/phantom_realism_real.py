@@ -617,15 +617,14 @@ def capitate_texture(pixels: np.ndarray, cx: float, cy: float, length: float) ->
 
 def phantom_capitate_texture(age: float, male: bool, seed: int, length: float, style: str) -> dict:
     """:func:`capitate_texture` on a phantom of this age, sex and seed drawn so that its
-    metacarpal 3 (base to the MCP joint) is about ``length`` pixels long (a first
-    drawing at 1600 x 1250 gives the scale; the hand's framing follows the film's size)."""
+    metacarpal 3 (base to the top of its head, as :func:`_metacarpal3_line` and the
+    films' lengths measure it) is about ``length`` pixels long (a first drawing at
+    1600 x 1250 gives the scale; the hand's framing follows the film's size)."""
     from boneage_fast.data.phantom import render
 
     def draw(size):
         s = render(age, male, seed=seed, size=size, style=style)
-        bone = next(b for b in s.hand.bones if b.name == "metacarpal3")
-        mcp = s.hand.joints["MCP"][2][0]
-        return s, float(np.hypot(*(s.to_pixels(mcp[None])[0] - s.to_pixels(bone.p0[None])[0])))
+        return s, _metacarpal3_line(s)[2]
 
     _, small = draw((1600, 1250))
     k = length / small

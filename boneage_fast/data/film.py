@@ -482,9 +482,9 @@ def oriented_texture_coarse(rng: np.random.Generator, shape: tuple[int, int], an
 # section 7.8) v4's mesh of 0.7 mm with crisp lines one to two pixels wide read as thin
 # white worms round pores 2-4 mm across, the films' as a soft mottle of about 1 mm;
 # measured in the capitate (``phantom_realism_real.py --parts texture``) its grain was
-# faint (band-pass 0.016 of the grey, films 0.059) and too skewed (0.69, films 0.47);
-# at 0.6 mm, softened as below, 0.021 and 0.43, its autocorrelation now a little wider
-# than the films' (half-width 0.76 % of metacarpal 3's length, films 0.57, before 0.53).
+# faint (band-pass 0.016 of the grey, films 0.059) and too skewed (0.67, films 0.47);
+# at 0.6 mm, softened as below, 0.021 and 0.49, its autocorrelation now a little wider
+# than the films' (half-width 0.71 % of metacarpal 3's length, films 0.57, before 0.53).
 NETWORK_CELL_MM = 0.6
 NETWORK_LINE = 0.3  # line half-width, in standard deviations of the underlying field
 NETWORK_RESOLVED = 3.0  # coarse pixels per cell from which the mesh is drawn at full contrast
