@@ -112,16 +112,16 @@ std::vector<Tap> taps(int64_t n_in, int64_t n_out) {
   return t;
 }
 
+// One bilinear sample of `src` at a tap.
+inline float sample(const float* src, const Tap& t) { return src[t.i0] + t.w1 * (src[t.i1] - src[t.i0]); }
+
 // Along x, by exactly R (2 or 4) from n >= 3 samples: output R j + m samples between
 // j - 1 and j (m < R/2) or j and j + 1 with the weights taps() gives them (exact in
 // float: 3/4, 1/4; 5/8, 7/8, 1/8, 3/8), without reading the taps; the outputs within
 // R of either end, where taps() clamps, from the taps.
 template <int R>
 void enlarge_x_by(const float* blend, int64_t n, const std::vector<Tap>& tx, float* row) {
-  for (int64_t o = 0; o < R; ++o) {
-    const Tap& t = tx[static_cast<std::size_t>(o)];
-    row[o] = blend[t.i0] + t.w1 * (blend[t.i1] - blend[t.i0]);
-  }
+  for (int64_t o = 0; o < R; ++o) row[o] = sample(blend, tx[static_cast<std::size_t>(o)]);
   for (int64_t j = 1; j < n - 1; ++j) {
     float* out = row + R * j;
     for (int m = 0; m < R; ++m) {
@@ -130,10 +130,7 @@ void enlarge_x_by(const float* blend, int64_t n, const std::vector<Tap>& tx, flo
       out[m] = s[0] + w * (s[1] - s[0]);
     }
   }
-  for (int64_t o = R * (n - 1); o < R * n; ++o) {
-    const Tap& t = tx[static_cast<std::size_t>(o)];
-    row[o] = blend[t.i0] + t.w1 * (blend[t.i1] - blend[t.i0]);
-  }
+  for (int64_t o = R * (n - 1); o < R * n; ++o) row[o] = sample(blend, tx[static_cast<std::size_t>(o)]);
 }
 
 // One output row of a bilinear enlargement: blend two source rows, then sample along x.
@@ -144,10 +141,7 @@ void enlarge_row(const Grid& g, const Tap& ty, const std::vector<Tap>& tx, float
   const auto n = static_cast<int64_t>(tx.size());
   if (g.width >= 3 && n == 2 * g.width) return enlarge_x_by<2>(blend, g.width, tx, row);
   if (g.width >= 3 && n == 4 * g.width) return enlarge_x_by<4>(blend, g.width, tx, row);
-  for (int64_t x = 0; x < n; ++x) {
-    const Tap& t = tx[static_cast<std::size_t>(x)];
-    row[x] = blend[t.i0] + t.w1 * (blend[t.i1] - blend[t.i0]);
-  }
+  for (int64_t x = 0; x < n; ++x) row[x] = sample(blend, tx[static_cast<std::size_t>(x)]);
 }
 
 // exp(x) for x <= 0 in float, written so the compiler vectorises it (std::exp does not):
