@@ -647,3 +647,107 @@ def test_off_image_bone_and_ossicle_touch_nothing():
     assert _C.film_long_bone(acc, 500.0, 500.0, 0.0, 1.0, 30.0, 3.0, 0.4, 0.2, 0.3, 0.5, 0.4, 0.0, 1.0, 0.2) == 0
     assert _C.film_ossicle(acc, -300.0, 10.0, 5.0, 4.0, 1.0, 0.0, 0.0, 0.0, 2.0, 0.8, 0.5, 1.0) == 0
     assert not acc.any()
+
+
+# --------------------------------------------------------------- the line texture (v4)
+def _lines_reference(fields: np.ndarray, m, line: float, mean: float, shape) -> np.ndarray:
+    """The line texture in float64: each field sampled bilinearly at the affine map of
+    the output pixel (grid pixel centres at integers, clamped to the grid's edges),
+    l_k = exp(-(f_k / line)^2), joined as 1 - prod(1 - l_k), over ``mean``, less 1."""
+    if fields.ndim == 2:
+        fields = fields[:, :, None]
+    gh, gw, k = fields.shape
+    H, W = shape
+    # the sampling positions as the kernel rounds them (float32, in its order); the
+    # rest in float64
+    y, x = np.mgrid[0:H, 0:W].astype(np.float32)
+    m32 = np.asarray(m, np.float32)
+    gx = np.clip(m32[0] * x + (m32[1] * y + m32[2]), 0, gw - 1).astype(np.float64)
+    gy = np.clip(m32[3] * x + (m32[4] * y + m32[5]), 0, gh - 1).astype(np.float64)
+    i0, j0 = np.floor(gx).astype(int), np.floor(gy).astype(int)
+    i1, j1 = np.minimum(i0 + 1, gw - 1), np.minimum(j0 + 1, gh - 1)
+    wx, wy = gx - i0, gy - j0
+    gap = np.ones((H, W))
+    for f in range(k):
+        g = fields[:, :, f].astype(np.float64)
+        v = (g[j0, i0] * (1 - wx) + g[j0, i1] * wx) * (1 - wy) + (g[j1, i0] * (1 - wx) + g[j1, i1] * wx) * wy
+        gap *= 1.0 - np.exp(-(v / line) ** 2)
+    return (1.0 - gap) / mean - 1.0
+
+
+@pytest.mark.parametrize("fields_shape", [(37, 29), (37, 29, 1), (37, 29, 2), (5, 3, 2)])
+@pytest.mark.parametrize("angle", [0.0, 0.37, -2.1])
+def test_expose_line_texture_matches_a_float64_reference(fields_shape, angle):
+    """The cancellous path times 1 + amp (lines / mean - 1), the lines of the fields
+    sampled at a rotated, scaled map that runs off the grid on some sides (clamped);
+    the cancellous path zero over whole chunks of rows (skipped) and scattered pixels."""
+    rng = np.random.default_rng(len(fields_shape) * 10 + int(angle * 7))
+    H, W = 83, 150  # 150: two full chunks of 64 and a part
+    bone = (rng.random((H, W)) * 20).astype(np.float32)
+    canc = (rng.random((H, W)) * 10).astype(np.float32)
+    canc[:, 64:128] = 0.0  # a whole chunk without cancellous bone in every row
+    canc[rng.random((H, W)) < 0.3] = 0.0
+    soft = (rng.random((21, 38)) * 30).astype(np.float32)
+    fields = rng.standard_normal(fields_shape).astype(np.float32)
+    c, s = math.cos(angle), math.sin(angle)
+    step = 4.3
+    m = (c / step, s / step, 3.1, -s / step, c / step, 17.9)
+    line, mean, amp = 0.3, 0.37, 0.9
+    mu_s, mu_b, gain, bg, heel = 0.014, 0.16, 1.2, 0.05, 0.11
+    got = bone.copy()
+    _C.film_expose(got, soft, fields, mu_s, mu_b, amp, gain, bg, heel, 0, canc, tex_map=m, tex_line=line,
+                   tex_mean=mean)
+    tex = _lines_reference(fields, m, line, mean, (H, W))
+    path = _enlarge(soft, (H, W)) * mu_s + (bone.astype(np.float64) + canc * (1 + amp * tex)) * mu_b
+    ref = ((1 - np.exp(-path)) * gain + bg) * (1 + heel * (np.arange(H)[:, None] / H - 0.5))
+    # float32 interpolation, steep lines (f / line up to ~10) and a cancellous path up to
+    # 10 mm at 2.4x: a few 1e-6, under one 16-bit grey level (1.5e-5)
+    np.testing.assert_allclose(got, ref, atol=1e-5, rtol=0)
+    assert np.mean(np.abs(got - ref)) < 1e-6
+    # the reference itself: the lines never take the cancellous path under 1 - amp
+    assert tex.min() >= -1.0 - 1e-12 and tex.max() <= 1.0 / mean - 1.0 + 1e-12
+
+
+def test_expose_line_texture_at_full_amplitude_empties_the_pores():
+    """Amplitude 1: where the fields are far from zero (no line) the cancellous path
+    counts for nothing; on a line (a field at zero) it counts 1 / mean times."""
+    H, W = 8, 70
+    canc = np.full((H, W), 5.0, np.float32)
+    zero = np.zeros((H, W), np.float32)
+    soft = np.zeros((2, 2), np.float32)
+    m = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0)  # every pixel samples grid point (0, 0)
+    for value, factor in ((50.0, 0.0), (0.0, 1.0 / 0.4)):
+        fields = np.full((3, 3, 2), value, np.float32)
+        got = zero.copy()
+        _C.film_expose(got, soft, fields, 0.0, 0.1, 1.0, -1.0, 1.0, 0.0, 0, canc, tex_map=m, tex_line=0.2,
+                       tex_mean=0.4)  # gain -1, bg 1: exp(-path)
+        np.testing.assert_allclose(got, np.exp(-5.0 * 0.1 * factor), rtol=1e-5)
+
+
+@pytest.mark.parametrize("kw, exc, match", [
+    (dict(tex_map=(1.0, 0.0, 0.0)), ValueError, "tex_map: must hold 6 numbers, got 3"),
+    (dict(tex_map="abcdef"), TypeError, "tex_map: must be a sequence of 6 numbers or None"),
+    (dict(tex_map=5.0), TypeError, "tex_map: must be a sequence of 6 numbers or None"),
+    (dict(tex_map=(1.0, 0.0, "x", 0.0, 1.0, 0.0)), TypeError, "tex_map: item 2 is not a number"),
+    (dict(tex_map=(1.0, 0.0, math.nan, 0.0, 1.0, 0.0)), ValueError, "must be finite"),
+    (dict(tex_map=(1.0, 0.0, 0.0, 0.0, 1.0, 0.0), tex_line=0.0), ValueError, "line and line mean must be > 0"),
+    (dict(tex_map=(1.0, 0.0, 0.0, 0.0, 1.0, 0.0), tex_mean=-1.0), ValueError, "line and line mean must be > 0"),
+    (dict(tex_map=(1.0, 0.0, 0.0, 0.0, 1.0, 0.0), tex=np.zeros((4, 4, 3), np.float32)), ValueError,
+     r"tex: with tex_map must be \(h, w\) or \(h, w, 1 or 2\)"),
+    (dict(tex_map=(1.0, 0.0, 0.0, 0.0, 1.0, 0.0), tex=np.zeros((2, 2, 2, 1), np.float32)), ValueError,
+     r"tex: with tex_map must be \(h, w\)"),
+    (dict(tex_map=(1.0, 0.0, 0.0, 0.0, 1.0, 0.0), tex=np.zeros((0, 4, 2), np.float32)), ValueError,
+     "tex: empty grid"),
+    (dict(tex_map=(1.0, 0.0, 0.0, 0.0, 1.0, 0.0), cancellous=None), ValueError,
+     "tex_map: the line texture needs a cancellous array"),
+])
+def test_expose_line_texture_rejects_bad_arguments(kw, exc, match):
+    bone = np.zeros((8, 8), np.float32)
+    args = dict(tex=np.zeros((4, 4, 2), np.float32), cancellous=np.ones((8, 8), np.float32), tex_line=0.3,
+                tex_mean=0.4)
+    args.update(kw)
+    z = np.zeros((2, 2), np.float32)
+    before = bone.copy()
+    with pytest.raises(exc, match=match):
+        _C.film_expose(bone, z, args.pop("tex"), 0.01, 0.08, 0.5, 1.0, 0.0, 0.0, 0, args.pop("cancellous"), **args)
+    assert np.array_equal(bone, before)  # nothing written

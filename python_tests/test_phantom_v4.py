@@ -488,6 +488,109 @@ def test_network_texture_draws_from_the_stream_as_the_oriented_texture_does():
     assert np.array_equal(_network(3), _network(3)) and not np.array_equal(_network(3), _network(4))
 
 
+def _line_frame(angle: float, px_per_mm: float = 8.0):
+    from boneage_fast.data.phantom import _Frame
+
+    return _Frame(np.array([0.0, 30.0]), np.array([250.0, 310.0]), px_per_mm, angle)
+
+
+@pytest.mark.parametrize("angle", [0.0, 0.45, -2.8])
+def test_line_texture_fields_cover_the_film_in_the_hands_axes(angle):
+    """Two unit-variance fields on a grid in the hand's axes: the map sends every film
+    pixel inside the grid, one pixel along the hand's image axis to one step along the
+    grid's y, and the film's centre to the grid's centre."""
+    T = _line_frame(angle)
+    H, W = 620, 500
+    fields, m, mean = film.line_texture_field(np.random.default_rng(1), (H, W), T)
+    gh, gw, k = fields.shape
+    assert k == film.LINE_FIELDS == 2 and fields.dtype == np.float32 and fields.flags.c_contiguous
+    for f in range(k):
+        assert abs(float(fields[:, :, f].mean())) < 0.1 and abs(float(fields[:, :, f].std()) - 1.0) < 0.05
+    A = np.array([[m[0], m[1]], [m[3], m[4]]])
+    o = np.array([m[2], m[5]])
+    corners = np.array([[0, 0], [W - 1, 0], [0, H - 1], [W - 1, H - 1]], float)
+    g = corners @ A.T + o
+    assert g[:, 0].min() >= 0.0 and g[:, 0].max() <= gw - 1 and g[:, 1].min() >= 0.0 and g[:, 1].max() <= gh - 1
+    np.testing.assert_allclose(np.array([(W - 1) / 2, (H - 1) / 2]) @ A.T + o, [(gw - 1) / 2, (gh - 1) / 2],
+                               atol=1.0)
+    step = max(film.LINE_CELL_MM * T.scale / 2.0, 1.0)
+    along = T.m[:, 1] / np.hypot(*T.m[:, 1])  # the hand's +y in the image
+    np.testing.assert_allclose(A @ along, [0.0, 1.0 / step], atol=1e-9)
+    np.testing.assert_allclose(A @ np.array([-along[1], along[0]]) * np.sign(np.linalg.det(T.m)), [-1.0 / step, 0.0],
+                               atol=1e-9)
+    # the joined lines' mean as returned: E exp(-(f / w)^2) = 1 / sqrt(1 + 2 / w^2) per field
+    lines = 1.0 - np.prod(1.0 - np.exp(-(fields.astype(np.float64) / film.LINE_WIDTH) ** 2), axis=2)
+    assert float(lines.mean()) == pytest.approx(mean, rel=0.05)
+
+
+def test_line_texture_runs_along_the_hand_with_cross_struts():
+    """The first field is correlated LINE_STRETCH times further along the hand (grid y)
+    than across it; the second as far along as across times 1 / LINE_CROSS_STRETCH."""
+    fields, _, _ = film.line_texture_field(np.random.default_rng(2), (900, 800), _line_frame(0.2))
+
+    def reach(f, axis):  # lag (grid pixels) where the correlation first falls under 0.5
+        a = fields[:, :, f].astype(np.float64)
+        for lag in range(1, 60):
+            x, y = (a[:-lag], a[lag:]) if axis == 0 else (a[:, :-lag], a[:, lag:])
+            if np.corrcoef(x.ravel(), y.ravel())[0, 1] < 0.5:
+                return lag
+        return 60
+
+    first = reach(0, 0) / reach(0, 1)
+    second = reach(1, 0) / reach(1, 1)
+    assert first == pytest.approx(film.LINE_STRETCH, rel=0.3), first
+    assert second == pytest.approx(1.0 / film.LINE_CROSS_STRETCH, rel=0.3), second
+
+
+def test_line_texture_fades_where_the_film_cannot_resolve_it():
+    full = film.LOOKS["v4"].texture_amplitude
+    resolved = film.LINE_RESOLVED / film.LINE_CELL_MM  # pixels per mm: one cell over LINE_RESOLVED pixels
+    assert film.line_amplitude(full, _line_frame(0.0, resolved)) == pytest.approx(full)
+    assert film.line_amplitude(full, _line_frame(0.0, 3 * resolved)) == pytest.approx(full)
+    assert film.line_amplitude(full, _line_frame(0.0, 0.25 * resolved)) == pytest.approx(0.25 * full)
+    assert 0.0 < full <= 1.0  # the cancellous path never negative
+
+
+def test_line_texture_draws_from_the_stream_as_the_other_textures_do():
+    r1, r2 = np.random.default_rng(7), np.random.default_rng(7)
+    film.line_texture_field(r1, (600, 500), _line_frame(0.3))
+    film.network_texture_coarse(r2, (600, 500), 5.0)
+    assert r1.random() == r2.random()
+    a = film.line_texture_field(np.random.default_rng(3), (300, 200), _line_frame(0.3))
+    b = film.line_texture_field(np.random.default_rng(3), (300, 200), _line_frame(0.3))
+    c = film.line_texture_field(np.random.default_rng(4), (300, 200), _line_frame(0.3))
+    assert np.array_equal(a[0], b[0]) and a[1:] == b[1:] and not np.array_equal(a[0], c[0])
+
+
+def test_v4_lines_texture_only_the_bone(monkeypatch):
+    """The lines change a v4 film only in and next to bone: with the texture's amplitude
+    at 0 (the window fixed) the film differs, and nowhere more than 8 mm from a bone or
+    ossicle (the edge enhancement's local mean, sigma 1.5 mm here, carries a change
+    about three sigma); the switch back to section 7.8's mesh changes the film."""
+    from scipy import ndimage
+
+    kw = dict(size=(400, 320), nuisance=False, style="v4")
+    # the window on the film's 98.5th percentile would carry any change everywhere
+    v4 = replace(film.LOOKS["v4"], auto_range=None)
+    monkeypatch.setitem(film.LOOKS, "v4", v4)
+    a = render(150.0, True, 5, **kw)
+    monkeypatch.setitem(film.LOOKS, "v4", replace(v4, texture_amplitude=0.0))
+    b = render(150.0, True, 5, **kw)
+    diff = a.image.astype(np.int64) != b.image.astype(np.int64)
+    assert diff.mean() > 0.01
+    bone = np.zeros(a.image.shape, np.float32)
+    for bb in a.hand.bones:
+        film.draw_long_bone(bone, bb, a.frame)
+    for e in a.hand.ossicles:
+        film.draw_ossicle(bone, e, a.frame)
+    near = ndimage.binary_dilation(bone > 0, iterations=int(math.ceil(8.0 * a.frame.scale)))
+    assert not np.any(diff & ~near)
+    monkeypatch.setitem(film.LOOKS, "v4", v4)
+    assert np.array_equal(render(150.0, True, 5, **kw).image, a.image)
+    monkeypatch.setattr(film, "LINE_TEXTURE_V4", False)
+    assert not np.array_equal(render(150.0, True, 5, **kw).image, a.image)
+
+
 def _bone_path(sample):
     acc = np.zeros(sample.image.shape, np.float32)
     for b in sample.hand.bones:
@@ -715,7 +818,7 @@ def test_ablation_rejects_an_unknown_switch(capsys):
     assert info.value.code == 2
     err = capsys.readouterr().err
     assert "--switches: unknown bogus" in err and "styloids" in err.split("known:")[1]
-    assert film.LOOKS["v4"].texture == "network" and anatomy.PALM_V4_SPREAD == 0.15
+    assert film.LOOKS["v4"].texture == "lines" and film.LINE_TEXTURE_V4 and anatomy.PALM_V4_SPREAD == 0.15
 
 
 @pytest.mark.parametrize("ages", [("96", "12"), ("-1", "50"), ("0", "300"), ("50", "50")])

@@ -64,14 +64,16 @@ OFF = {
     # young metacarpals, radius and ulna stouter; the ulna's distal end flared as the radius'
     "young_width": {"YOUNG_WIDTH_V4": 0.0},
     "ulna_flare": {"ULNA_FLARE_V4": 0.3},
-    # the carpals' rounded corners; the finer, softer trabecular network (section 7.8; off
-    # with the network texture on: v4's network before it)
+    # the carpals' rounded corners (section 7.8; off with the facets on: v4's facets before it)
     "facet_corners": {"film.FACET_ROUND": 0.0},
-    "network_scale": {"film.NETWORK_CELL_MM": 0.7, "film.NETWORK_SOFT_MM": 0.0},
+    # the trabecular lines at the output resolution (section 7.10; off with v4's texture on:
+    # section 7.8's network). Section 7.8's "network_scale" switch (its finer, softer mesh)
+    # went with it: v4 no longer draws that mesh.
+    "trabecular_lines": {"film.LINE_TEXTURE_V4": False},
 }
 # refinements of another change: they act only with it on, so they have no "v3 +" row,
 # only their "v4 -" row
-REFINES = {"facet_corners": "carpal_facets", "network_scale": "network_texture"}
+REFINES = {"facet_corners": "carpal_facets", "trabecular_lines": "network_texture"}
 _CONST0: dict = {}
 _LOOKS0: dict = {}
 

@@ -73,8 +73,10 @@ class Look:
     end_plate: float = 0.0  # the long bones' dense end plates (:func:`draw_long_bone`)
     bright_background: float = 0.15  # probability of a grey background (with nuisance)
     bright_range: tuple[float, float] = (0.25, 0.5)  # its level before the display curve
-    # the bone texture: "oriented" (smooth grain along the hand, :func:`oriented_texture_coarse`)
-    # or "network" (a mesh of trabeculae round darker pores, :func:`network_texture_coarse`)
+    # the bone texture: "oriented" (smooth grain along the hand, :func:`oriented_texture_coarse`),
+    # "network" (a mesh of trabeculae round darker pores, :func:`network_texture_coarse`) or
+    # "lines" (trabecular lines drawn at the output resolution, :func:`line_texture_field`;
+    # on the cancellous path, or on all the bone without ``smooth_cortex``)
     texture: str = "oriented"
     # processed films are windowed to the anatomy (the reader's exposure recognition): the
     # exposure is scaled down about the background level where needed so that this
@@ -156,7 +158,8 @@ TISSUE_PROFILE_V4 = 0.375
 # ... and its long bones hollow tubes: an empty marrow canal mid-shaft (``MARROW_V4``,
 # v2/v3 0.22 of the cortex's density) under a smooth cortex, the trabecular texture only
 # in cancellous bone (``Look.smooth_cortex``: the shafts' ends, epiphyses, carpals), at
-# ``TEXTURE_AMPLITUDE_V4`` of that path. Across metacarpal 3 at mid-shaft the real films
+# ``TEXTURE_AMPLITUDE_V4`` of that path (section 7.8's mesh; since section 7.10 the
+# lines below at ``LINE_AMPLITUDE_V4``). Across metacarpal 3 at mid-shaft the real films
 # of ../shared/realdata dip from the cortices' peaks to the canal by 0.61 (median of 8
 # films, 0.35-0.74) of the peaks' height over the soft tissue beside the bone; v3 0.26,
 # v4 until then 0.37 (docs/phantom.md, section 7.5)
@@ -170,10 +173,37 @@ TEXTURE_AMPLITUDE_V4 = 0.4
 # look at v3's mu_soft 0.008 2.7 and 3.7: their soft tissue barely above the background
 # (docs/phantom.md, section 7.6)
 MU_SOFT_RAW_V4 = 0.03
-LOOKS["v4"] = replace(LOOKS["v3"], texture="network", texture_amplitude=TEXTURE_AMPLITUDE_V4, auto_range=0.985,
+#
+# ... and its trabecular texture lines (``Look.texture = "lines"``, :func:`line_texture_field`):
+# section 7.8's mesh, drawn on the half-resolution grid and softened, stayed a soft
+# isotropic mottle a third as strong as the films' grain in the capitate and a little
+# coarser; on the real films the cancellous bone is a network of thin bright
+# trabeculae, mostly along the bone, joined by cross struts (docs/phantom.md, section
+# 7.10). The lines are the zero crossings of two smooth random fields, turned into
+# lines at the output resolution inside the exposure kernel, ``exp(-(f / LINE_WIDTH)^2)``
+# (``f`` in standard deviations), and joined (one field's zero crossings never meet: a
+# maze of worms; two fields' cross): the first field's correlation length is
+# ``LINE_CELL_MM`` across the hand and ``LINE_STRETCH`` times that along it (lines
+# along the bones), the second's ``LINE_CELL_MM`` along and ``LINE_CROSS_STRETCH``
+# times that across (struts). The cancellous path is ``1 + amplitude (lines / mean - 1)``
+# times its own, never negative for an amplitude up to 1. Where a cell spans fewer than
+# ``LINE_RESOLVED`` output pixels the film cannot resolve the lines (its pixels average
+# over them): the amplitude falls in proportion.
+LINE_CELL_MM = 0.8
+LINE_STRETCH = 2.0
+LINE_CROSS_STRETCH = 1.0
+LINE_WIDTH = 0.22
+LINE_RESOLVED = 4.0
+LINE_FIELDS = 2
+LINE_AMPLITUDE_V4 = 1.0
+# False: a "lines" look draws section 7.8's mesh (``network_texture_coarse`` at
+# ``TEXTURE_AMPLITUDE_V4``) instead, as v4 did before section 7.10 (an A/B switch for
+# scripts/phantom_ablation.py)
+LINE_TEXTURE_V4 = True
+LOOKS["v4"] = replace(LOOKS["v3"], texture="lines", texture_amplitude=LINE_AMPLITUDE_V4, auto_range=0.985,
                       shoulder=0.9, soft_saturation_mm=300.0, unsharp_mm=(1.0, 2.0), unsharp_gain=(0.6, 1.4),
                       tissue_profile=TISSUE_PROFILE_V4, marrow=MARROW_V4, smooth_cortex=True)
-LOOKS["v4_raw"] = replace(LOOKS["v3_raw"], texture="network", texture_amplitude=TEXTURE_AMPLITUDE_V4,
+LOOKS["v4_raw"] = replace(LOOKS["v3_raw"], texture="lines", texture_amplitude=LINE_AMPLITUDE_V4,
                           tissue_profile=TISSUE_PROFILE_V4, marrow=MARROW_V4, smooth_cortex=True,
                           mu_soft=MU_SOFT_RAW_V4)
 #: the share of v3 (and v4) films drawn with the ``"v3_raw"`` (``"v4_raw"``) look
@@ -526,6 +556,52 @@ def network_texture_coarse(rng: np.random.Generator, shape: tuple[int, int], px_
     return field
 
 
+
+def line_texture_field(rng: np.random.Generator, shape: tuple[int, int], T) -> tuple[np.ndarray, tuple, float]:
+    """The smooth fields behind :data:`LINE_CELL_MM`'s lines over a film of ``shape``
+    drawn through the frame ``T`` (mm -> pixels): on a grid in the hand's axes (its x
+    across the hand, y along it) covering the film, of half a cell per grid pixel (at
+    least one output pixel), normal deviates ``LINE_CELL_MM`` apart across and
+    ``LINE_STRETCH`` times that along (the second of ``LINE_FIELDS``: ``LINE_CROSS_STRETCH``
+    times that across, ``LINE_CELL_MM`` along), enlarged by Pillow's bicubic and scaled
+    to unit variance. Returns (the fields, (h, w, LINE_FIELDS) float32; the affine map
+    from output pixel (x, y) to grid coordinates, as :func:`_C.film_expose`'s ``tex_map``
+    wants it; the joined lines' mean, from ``E exp(-(f / LINE_WIDTH)^2)`` for a unit
+    normal ``f``). Draws one integer from ``rng`` (as :func:`oriented_texture_coarse`
+    does, so the rest of a film's stream is unchanged)."""
+    H, W = shape
+    m = np.asarray(T.m, np.float64)
+    across, along = m[:, 0] / np.hypot(*m[:, 0]), m[:, 1] / np.hypot(*m[:, 1])  # image directions, unit
+    cell = LINE_CELL_MM * float(T.scale)  # output pixels per cell
+    step = max(cell / 2.0, 1.0)  # output pixels per grid pixel
+    corners = np.array([[0.0, 0.0], [W - 1.0, 0.0], [0.0, H - 1.0], [W - 1.0, H - 1.0]]) - [(W - 1) / 2, (H - 1) / 2]
+    half_a = float(np.max(np.abs(corners @ across))) / step + 2.0
+    half_b = float(np.max(np.abs(corners @ along))) / step + 2.0
+    gw, gh = int(math.ceil(2 * half_a)) + 1, int(math.ceil(2 * half_b)) + 1
+    seed = int(rng.integers(0, 2**63 - LINE_FIELDS))
+    fields = np.empty((gh, gw, LINE_FIELDS), _F32)
+    for k in range(LINE_FIELDS):
+        # grid pixels per deviate, across and along
+        ga, gb = (cell / step, cell * LINE_STRETCH / step) if k == 0 else (cell * LINE_CROSS_STRETCH / step, cell / step)
+        nx, ny = int(gw / ga) + 2, int(gh / gb) + 2
+        coarse = _C.film_normal_deviates(seed + k, ny * nx).reshape(ny, nx)
+        size = (max(int(math.ceil(nx * ga)), gw), max(int(math.ceil(ny * gb)), gh))
+        f = np.asarray(Image.fromarray(coarse, mode="F").resize(size, Image.BICUBIC), dtype=_F32)[:gh, :gw]
+        fields[:, :, k] = f * _F32(1.0 / max(float(f[::3, ::3].std()), 1e-6))
+    # output pixel p -> grid (a, b) = ((p - centre) . across / step + half_a, (p - centre) . along / step + half_b)
+    cx, cy = (W - 1) / 2.0, (H - 1) / 2.0
+    tex_map = (across[0] / step, across[1] / step, half_a - (cx * across[0] + cy * across[1]) / step,
+               along[0] / step, along[1] / step, half_b - (cx * along[0] + cy * along[1]) / step)
+    one = 1.0 / math.sqrt(1.0 + 2.0 / LINE_WIDTH ** 2)  # E exp(-(f / w)^2), f ~ N(0, 1)
+    return fields, tuple(float(v) for v in tex_map), 1.0 - (1.0 - one) ** LINE_FIELDS
+
+
+def line_amplitude(amplitude: float, T) -> float:
+    """``amplitude`` where a cell spans at least ``LINE_RESOLVED`` output pixels, less
+    in proportion below that (the film's pixels average over the lines)."""
+    return amplitude * min(LINE_CELL_MM * float(T.scale) / LINE_RESOLVED, 1.0)
+
+
 def oriented_texture(rng: np.random.Generator, shape: tuple[int, int], angle: float, px_per_mm: float) -> np.ndarray:
     """:func:`oriented_texture_coarse` at the output resolution (bilinear, as the film gets it)."""
     return _enlarge(oriented_texture_coarse(rng, shape, angle, px_per_mm), shape)
@@ -542,8 +618,18 @@ def radiograph(hand: Hand, T, shape: tuple[int, int], rng: np.random.Generator, 
         draw_long_bone(bone, b, T, look.end_plate, look.marrow, spongy)
     for e in hand.ossicles:
         draw_ossicle(bone, e, T, look.ossicle_cortex, look.ossicle_cancellous, spongy)
-    if look.texture == "network":
+    lines: dict = {}
+    amplitude = look.texture_amplitude
+    if look.texture == "lines" and LINE_TEXTURE_V4:
+        tex, tex_map, mean = line_texture_field(rng, shape, T)
+        lines = {"tex_map": tex_map, "tex_line": LINE_WIDTH, "tex_mean": mean}
+        amplitude = line_amplitude(amplitude, T)
+        if spongy is None:  # no cancellous path of its own: the lines modulate all the bone
+            spongy, bone = bone, np.zeros_like(bone)
+    elif look.texture in ("network", "lines"):
         tex = network_texture_coarse(rng, shape, T.scale)
+        if look.texture == "lines":  # LINE_TEXTURE_V4 off: section 7.8's mesh
+            amplitude = TEXTURE_AMPLITUDE_V4
     else:
         tex = oriented_texture_coarse(rng, shape, angle, T.scale)
     if nuisance:
@@ -558,8 +644,7 @@ def radiograph(hand: Hand, T, shape: tuple[int, int], rng: np.random.Generator, 
     else:
         bg, gain, heel, axis = 0.05, 0.9, 0.0, 0
     # in place over `bone`: ((1 - exp(-(soft mu_soft + bone (1 + amplitude tex) mu_bone))) gain + bg) (1 + ramp)
-    _C.film_expose(bone, soft, tex, look.mu_soft, look.mu_bone, look.texture_amplitude, gain, bg, heel, axis,
-                   spongy)
+    _C.film_expose(bone, soft, tex, look.mu_soft, look.mu_bone, amplitude, gain, bg, heel, axis, spongy, **lines)
     if look.unsharp_mm is not None:
         if nuisance:
             sigma_mm, sharpen = rng.uniform(*look.unsharp_mm), rng.uniform(*look.unsharp_gain)

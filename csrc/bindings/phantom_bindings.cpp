@@ -50,20 +50,57 @@ void register_phantom(py::module_& m) {
   m.def(
       "film_expose",
       [](py::array bone, const F32& soft, const F32& tex, float mu_soft, float mu_bone, float tex_amp,
-         float gain, float bg, float heel, int heel_axis, const py::object& cancellous) {
+         float gain, float bg, float heel, int heel_axis, const py::object& cancellous, const py::object& tex_map,
+         float tex_line, float tex_mean) {
         float* b = writable(bone, "bone");
         const float* c = optional_like(cancellous, bone, "cancellous");
-        const phantom::Grid s = grid(soft, "soft"), t = grid(tex, "tex");
+        const bool with_lines = !tex_map.is_none();
+        const phantom::Grid s = grid(soft, "soft");
+        phantom::Grid t{};
+        int fields = 1;
+        if (with_lines) {
+          // the line texture's fields, (h, w) or (h, w, 1 or 2) interleaved
+          BONEAGE_CHECK_VALUE(tex.ndim() == 2 || (tex.ndim() == 3 && (tex.shape(2) == 1 || tex.shape(2) == 2)),
+                              "tex: with tex_map must be (h, w) or (h, w, 1 or 2) float32, got ", tex.ndim(), "-D");
+          BONEAGE_CHECK_VALUE(tex.size() > 0, "tex: empty grid");
+          fields = tex.ndim() == 3 ? static_cast<int>(tex.shape(2)) : 1;
+          t = phantom::Grid{tex.data(), tex.shape(0), tex.shape(1) * fields};
+        } else {
+          t = grid(tex, "tex");
+        }
         BONEAGE_CHECK_VALUE(heel_axis == 0 || heel_axis == 1, "heel_axis must be 0 or 1, got ", heel_axis);
         const phantom::ExposeParams p{mu_soft, mu_bone, tex_amp, gain, bg, heel, heel_axis};
+        phantom::TexLines lines{};
+        if (with_lines) {
+          lines.fields = fields;
+          BONEAGE_CHECK_TYPE(py::isinstance<py::sequence>(tex_map) && !py::isinstance<py::str>(tex_map) &&
+                                 !py::isinstance<py::bytes>(tex_map),
+                             "tex_map: must be a sequence of 6 numbers or None");
+          const auto m = tex_map.cast<py::sequence>();
+          BONEAGE_CHECK_VALUE(m.size() == 6, "tex_map: must hold 6 numbers, got ", m.size());
+          BONEAGE_CHECK_VALUE(c != nullptr, "tex_map: the line texture needs a cancellous array");
+          for (std::size_t i = 0; i < 6; ++i) {
+            bool number = true;
+            try {
+              lines.m[i] = m[i].cast<float>();
+            } catch (const py::cast_error&) {
+              number = false;
+            }
+            BONEAGE_CHECK_TYPE(number, "tex_map: item ", i, " is not a number");
+          }
+          lines.line = tex_line;
+          lines.mean = tex_mean;
+        }
         py::gil_scoped_release release;
-        phantom::expose(b, c, bone.shape(0), bone.shape(1), s, t, p, b);
+        phantom::expose(b, c, bone.shape(0), bone.shape(1), s, t, p, b, with_lines ? &lines : nullptr);
       },
       py::arg("bone"), py::arg("soft"), py::arg("tex"), py::arg("mu_soft"), py::arg("mu_bone"),
       py::arg("tex_amp"), py::arg("gain"), py::arg("bg"), py::arg("heel"), py::arg("heel_axis"),
-      py::arg("cancellous") = py::none(),
-      "Exposes a film in place over `bone`; with `cancellous` the texture modulates only that path "
-      "(see csrc/phantom/film.h).");
+      py::arg("cancellous") = py::none(), py::arg("tex_map") = py::none(), py::arg("tex_line") = 0.0f,
+      py::arg("tex_mean") = 1.0f,
+      "Exposes a film in place over `bone`; with `cancellous` the texture modulates only that path; with "
+      "`tex_map` (6 numbers: the affine map from output pixel to texture grid) the texture is trabecular "
+      "lines of the field(s) `tex` ((h, w) or (h, w, 2)) sampled there (see csrc/phantom/film.h).");
 
   m.def(
       "film_read_out",

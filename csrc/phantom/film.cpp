@@ -351,11 +351,84 @@ void check_grid(const Grid& g, const char* name) {
 
 }  // namespace
 
+namespace {
+
+// The TexLines texture over one output row, in chunks of kChunk pixels: a chunk with
+// no cancellous path (`c` all 0) is left 0 (the texture multiplies nothing there);
+// otherwise the grid corners are gathered pixel by pixel, then the lines evaluated in
+// a loop the compiler vectorises.
+constexpr int64_t kChunk = 64;
+
+template <int K>
+void line_texture_row(const Grid& g, const TexLines& t, int64_t y, int64_t width, const float* c, float* row) {
+  const int64_t gw = g.width / K;
+  const float gx0 = t.m[1] * static_cast<float>(y) + t.m[2], gy0 = t.m[4] * static_cast<float>(y) + t.m[5];
+  const float xmax = static_cast<float>(gw - 1), ymax = static_cast<float>(g.height - 1);
+  const float inv_line = 1.0f / t.line, inv_mean = 1.0f / t.mean;
+  float v00[K][kChunk], v01[K][kChunk], v10[K][kChunk], v11[K][kChunk], wxs[kChunk], wys[kChunk];
+  int32_t at[kChunk], right[kChunk], down[kChunk];
+  const int32_t stride = static_cast<int32_t>(g.width), last_x = static_cast<int32_t>(gw - 1);
+  const int32_t last_y = static_cast<int32_t>(g.height - 1);
+  for (int64_t x0 = 0; x0 < width; x0 += kChunk) {
+    const int64_t n = std::min(kChunk, width - x0);
+    float any = 0.0f;
+    for (int64_t i = 0; i < n; ++i) any = std::max(any, std::abs(c[x0 + i]));
+    float* out = row + x0;
+    if (any == 0.0f) {
+      std::fill(out, out + n, 0.0f);
+      continue;
+    }
+    // the corners' offsets and the weights, in int32 so that the loop vectorises
+    const float fx0 = static_cast<float>(x0);
+    for (int32_t i = 0; i < static_cast<int32_t>(n); ++i) {
+      const float fx = fx0 + static_cast<float>(i);
+      const float gx = std::min(std::max(t.m[0] * fx + gx0, 0.0f), xmax);
+      const float gy = std::min(std::max(t.m[3] * fx + gy0, 0.0f), ymax);
+      const int32_t i0 = static_cast<int32_t>(gx), j0 = static_cast<int32_t>(gy);
+      wxs[i] = gx - static_cast<float>(i0);
+      wys[i] = gy - static_cast<float>(j0);
+      at[i] = j0 * stride + i0 * K;
+      right[i] = i0 < last_x ? K : 0;
+      down[i] = j0 < last_y ? stride : 0;
+    }
+    for (int64_t i = 0; i < n; ++i) {
+      const float* p = g.data + at[i];
+      for (int f = 0; f < K; ++f) {
+        v00[f][i] = p[f];
+        v01[f][i] = p[right[i] + f];
+        v10[f][i] = p[down[i] + f];
+        v11[f][i] = p[down[i] + right[i] + f];
+      }
+    }
+    for (int64_t i = 0; i < n; ++i) {
+      float gap = 1.0f;  // the product of (1 - l_k)
+      for (int f = 0; f < K; ++f) {
+        const float top = v00[f][i] + wxs[i] * (v01[f][i] - v00[f][i]);
+        const float bottom = v10[f][i] + wxs[i] * (v11[f][i] - v10[f][i]);
+        const float v = (top + wys[i] * (bottom - top)) * inv_line;
+        gap *= 1.0f - exp_neg(-v * v);
+      }
+      out[i] = (1.0f - gap) * inv_mean - 1.0f;
+    }
+  }
+}
+
+}  // namespace
+
 void expose(const float* bone, const float* cancellous, int64_t height, int64_t width, Grid soft, Grid tex,
-            const ExposeParams& p, float* out) {
+            const ExposeParams& p, float* out, const TexLines* lines) {
   BONEAGE_CHECK_VALUE(height >= 1 && width >= 1, "expose: empty image");
   check_grid(soft, "soft");
   check_grid(tex, "tex");
+  if (lines) {
+    BONEAGE_CHECK_VALUE(cancellous != nullptr, "expose: line texture needs a cancellous path");
+    BONEAGE_CHECK_VALUE(all_finite({lines->m[0], lines->m[1], lines->m[2], lines->m[3], lines->m[4], lines->m[5],
+                                    lines->line, lines->mean}),
+                        "expose: line texture parameters must be finite");
+    BONEAGE_CHECK_VALUE(lines->line > 0.0f && lines->mean > 0.0f, "expose: line and line mean must be > 0");
+    BONEAGE_CHECK_VALUE((lines->fields == 1 || lines->fields == 2) && tex.width % lines->fields == 0,
+                        "expose: the line texture takes 1 or 2 interleaved fields");
+  }
   const auto sy = taps(soft.height, height), sx = taps(soft.width, width);
   const auto ty = taps(tex.height, height), tx = taps(tex.width, width);
   std::vector<float> soft_row(width), tex_row(width), blend(std::max(soft.width, tex.width)), ramp_x(width);
@@ -363,9 +436,14 @@ void expose(const float* bone, const float* cancellous, int64_t height, int64_t 
     for (int64_t x = 0; x < width; ++x) ramp_x[x] = p.heel * (static_cast<float>(x) / width - 0.5f);
   for (int64_t y = 0; y < height; ++y) {
     enlarge_row(soft, sy[y], sx, blend.data(), soft_row.data());
-    enlarge_row(tex, ty[y], tx, blend.data(), tex_row.data());
     const float* b = bone + y * width;
     const float* c = cancellous ? cancellous + y * width : nullptr;
+    if (lines && lines->fields == 2)
+      line_texture_row<2>(tex, *lines, y, width, c, tex_row.data());
+    else if (lines)
+      line_texture_row<1>(tex, *lines, y, width, c, tex_row.data());
+    else
+      enlarge_row(tex, ty[y], tx, blend.data(), tex_row.data());
     float* o = out + y * width;
     const float* sr = soft_row.data();
     const float* tr = tex_row.data();

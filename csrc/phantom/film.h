@@ -25,6 +25,22 @@ struct ExposeParams {
   int heel_axis;   // 0: along the rows (y), 1: along the columns (x)
 };
 
+// Phantom v4's trabecular lines (boneage_fast.data.film.line_texture_field): the
+// texture grid holds `fields` (1 or 2) smooth fields f_k interleaved (grid width =
+// fields x the fields' width), each sampled at an affine map of the output pixel,
+// gx = m[0] x + m[1] y + m[2], gy = m[3] x + m[4] y + m[5] (grid pixel centres at integer
+// coordinates; bilinear, clamped to the grid's edges), and turned into lines at the
+// output resolution, l_k = exp(-(f_k / line)^2); two fields' lines are joined,
+// l = 1 - (1 - l_1)(1 - l_2) (a network with junctions where they cross: one field's
+// zero crossings never meet). tex = l / mean - 1 (mean: l's mean, so tex averages ~0
+// and never falls under -1).
+struct TexLines {
+  float m[6];
+  float line;  // the lines' half-width in units of f
+  float mean;  // l averaged over the fields (> 0)
+  int fields;  // 1 or 2
+};
+
 // out[y, x] = ((1 - exp(-(soft*mu_soft + bone*(1 + tex_amp*tex)*mu_bone))) * gain + bg)
 //             * (1 + heel * (t - 0.5)),  t = y/H or x/W,
 // with `soft` and `tex` coarse grids scaled up to bone's size by bilinear interpolation
@@ -32,9 +48,11 @@ struct ExposeParams {
 // enlarging). `bone` and `out` are height x width; `out` may alias `bone`. With a
 // `cancellous` path (height x width, or nullptr for none) the texture modulates only
 // it, the compact bone in `bone` staying smooth: bone + cancellous*(1 + tex_amp*tex)
-// in place of bone*(1 + tex_amp*tex).
+// in place of bone*(1 + tex_amp*tex). With `lines` (requires `cancellous`; nullptr:
+// none) the texture is TexLines' above, evaluated only where the cancellous path is
+// non-zero, in place of `tex` enlarged.
 void expose(const float* bone, const float* cancellous, int64_t height, int64_t width, Grid soft, Grid tex,
-            const ExposeParams& p, float* out);
+            const ExposeParams& p, float* out, const TexLines* lines = nullptr);
 
 // The detector: img += sd * sqrt(max(img, 0.01)) * N(0, 1) (quantum noise; the normal
 // deviates come from a xoshiro256+ stream seeded with `seed`, read through a 4096-entry
