@@ -29,7 +29,7 @@ def integer_histogram(src: ImageDesc) -> Any: ...  # numpy uint64 counts, 256 or
 def match_workspace_bytes(batch: int, dtype: int, device: int) -> int: ...
 def film_expose(
     bone: Any, soft: Any, tex: Any, mu_soft: float, mu_bone: float, tex_amp: float, gain: float, bg: float,
-    heel: float, heel_axis: int, cancellous: Any = None, tex_map: Any = None, tex_line: float = 0.0,
+    heel: float, heel_axis: int, cancellous: Any = None, lines: Any = None, tex_line: float = 0.0,
     tex_mean: float = 1.0,
 ) -> None: ...  # in place over bone (float32, C-contiguous); texture only on cancellous when given
 def film_long_bone(

@@ -650,104 +650,142 @@ def test_off_image_bone_and_ossicle_touch_nothing():
 
 
 # --------------------------------------------------------------- the line texture (v4)
-def _lines_reference(fields: np.ndarray, m, line: float, mean: float, shape) -> np.ndarray:
-    """The line texture in float64: each field sampled bilinearly at the affine map of
-    the output pixel (grid pixel centres at integers, clamped to the grid's edges),
-    l_k = exp(-(f_k / line)^2), joined as 1 - prod(1 - l_k), over ``mean``, less 1."""
-    if fields.ndim == 2:
-        fields = fields[:, :, None]
-    gh, gw, k = fields.shape
+def _bspline_field(lattice: np.ndarray, m, shape) -> np.ndarray:
+    """A lattice of deviates read at the affine map of each output pixel through the
+    uniform quadratic B-spline (nodes at integer lattice coordinates, the position
+    clamped so that the three taps stay on the lattice), over the square root of the
+    sum of the squared weights; in float64 from the positions as the kernel rounds
+    them (float32, in its order)."""
     H, W = shape
-    # the sampling positions as the kernel rounds them (float32, in its order); the
-    # rest in float64
+    nv, nu = lattice.shape
     y, x = np.mgrid[0:H, 0:W].astype(np.float32)
     m32 = np.asarray(m, np.float32)
-    gx = np.clip(m32[0] * x + (m32[1] * y + m32[2]), 0, gw - 1).astype(np.float64)
-    gy = np.clip(m32[3] * x + (m32[4] * y + m32[5]), 0, gh - 1).astype(np.float64)
-    i0, j0 = np.floor(gx).astype(int), np.floor(gy).astype(int)
-    i1, j1 = np.minimum(i0 + 1, gw - 1), np.minimum(j0 + 1, gh - 1)
-    wx, wy = gx - i0, gy - j0
-    gap = np.ones((H, W))
-    for f in range(k):
-        g = fields[:, :, f].astype(np.float64)
-        v = (g[j0, i0] * (1 - wx) + g[j0, i1] * wx) * (1 - wy) + (g[j1, i0] * (1 - wx) + g[j1, i1] * wx) * wy
-        gap *= 1.0 - np.exp(-(v / line) ** 2)
+    u = np.clip(m32[0] * x + (m32[1] * y + m32[2]), np.float32(0.5), np.float32(nu - 2 + 0.49)).astype(np.float64)
+    v = np.clip(m32[3] * x + (m32[4] * y + m32[5]), np.float32(0.5), np.float32(nv - 2 + 0.49)).astype(np.float64)
+
+    def taps(p):  # nearest node and the three weights (B-spline of degree 2)
+        i = np.floor(p + 0.5).astype(int)
+        t = p - i + 0.5
+        return i, (0.5 * (1 - t) ** 2, 0.5 + t * (1 - t), 0.5 * t ** 2)
+
+    iu, wu = taps(u)
+    iv, wv = taps(v)
+    g = lattice.astype(np.float64)
+    f = np.zeros((H, W))
+    for b in range(3):
+        for a in range(3):
+            f += wv[b] * wu[a] * g[iv + b - 1, iu + a - 1]
+    return f / np.sqrt(sum(w ** 2 for w in wu) * sum(w ** 2 for w in wv))
+
+
+def _lines_reference(fields, line: float, mean: float, shape) -> np.ndarray:
+    """The line texture in float64: l_k = exp(-(f_k / line)^2) of each field, joined
+    as 1 - prod(1 - l_k), over ``mean``, less 1."""
+    gap = np.ones(shape)
+    for lattice, m in fields:
+        gap *= 1.0 - np.exp(-(_bspline_field(lattice, m, shape) / line) ** 2)
     return (1.0 - gap) / mean - 1.0
 
 
-@pytest.mark.parametrize("fields_shape", [(37, 29), (37, 29, 1), (37, 29, 2), (5, 3, 2)])
+def _rotated_map(angle: float, step: float, du: float, dv: float):
+    c, s = math.cos(angle), math.sin(angle)
+    return (c / step, s / step, du, -s / step, c / step, dv)
+
+
+@pytest.mark.parametrize("n_fields", [1, 2])
 @pytest.mark.parametrize("angle", [0.0, 0.37, -2.1])
-def test_expose_line_texture_matches_a_float64_reference(fields_shape, angle):
-    """The cancellous path times 1 + amp (lines / mean - 1), the lines of the fields
-    sampled at a rotated, scaled map that runs off the grid on some sides (clamped);
-    the cancellous path zero over whole chunks of rows (skipped) and scattered pixels."""
-    rng = np.random.default_rng(len(fields_shape) * 10 + int(angle * 7))
-    H, W = 83, 150  # 150: two full chunks of 64 and a part
+def test_expose_line_texture_matches_a_float64_reference(n_fields, angle):
+    """The cancellous path times 1 + amp (lines / mean - 1), the fields read at rotated,
+    scaled maps that run off their lattices on some sides (clamped); the cancellous
+    path zero over whole chunks of rows (skipped) and at scattered pixels."""
+    rng = np.random.default_rng(n_fields * 10 + int(abs(angle) * 7))
+    H, W = 83, 150  # 150: whole chunks of 16 and a part
     bone = (rng.random((H, W)) * 20).astype(np.float32)
     canc = (rng.random((H, W)) * 10).astype(np.float32)
-    canc[:, 64:128] = 0.0  # a whole chunk without cancellous bone in every row
+    canc[:, 32:80] = 0.0  # whole chunks without cancellous bone in every row
     canc[rng.random((H, W)) < 0.3] = 0.0
     soft = (rng.random((21, 38)) * 30).astype(np.float32)
-    fields = rng.standard_normal(fields_shape).astype(np.float32)
-    c, s = math.cos(angle), math.sin(angle)
-    step = 4.3
-    m = (c / step, s / step, 3.1, -s / step, c / step, 17.9)
+    fields = [(rng.standard_normal((37, 29)).astype(np.float32), _rotated_map(angle, 4.3, 3.1, 17.9)),
+              (rng.standard_normal((12, 41)).astype(np.float32), _rotated_map(angle + 1.0, 2.9, 20.2, -1.5))][:n_fields]
     line, mean, amp = 0.3, 0.37, 0.9
     mu_s, mu_b, gain, bg, heel = 0.014, 0.16, 1.2, 0.05, 0.11
     got = bone.copy()
-    _C.film_expose(got, soft, fields, mu_s, mu_b, amp, gain, bg, heel, 0, canc, tex_map=m, tex_line=line,
-                   tex_mean=mean)
-    tex = _lines_reference(fields, m, line, mean, (H, W))
+    _C.film_expose(got, soft, np.zeros((1, 1), np.float32), mu_s, mu_b, amp, gain, bg, heel, 0, canc, lines=fields,
+                   tex_line=line, tex_mean=mean)
+    tex = _lines_reference(fields, line, mean, (H, W))
     path = _enlarge(soft, (H, W)) * mu_s + (bone.astype(np.float64) + canc * (1 + amp * tex)) * mu_b
     ref = ((1 - np.exp(-path)) * gain + bg) * (1 + heel * (np.arange(H)[:, None] / H - 0.5))
-    # float32 interpolation, steep lines (f / line up to ~10) and a cancellous path up to
-    # 10 mm at 2.4x: a few 1e-6, under one 16-bit grey level (1.5e-5)
+    # float32 sums, steep lines (f / line up to ~10) and a cancellous path up to 10 mm at
+    # 2.4x: a few 1e-6, under one 16-bit grey level (1.5e-5)
     np.testing.assert_allclose(got, ref, atol=1e-5, rtol=0)
     assert np.mean(np.abs(got - ref)) < 1e-6
     # the reference itself: the lines never take the cancellous path under 1 - amp
     assert tex.min() >= -1.0 - 1e-12 and tex.max() <= 1.0 / mean - 1.0 + 1e-12
 
 
+def test_line_fields_have_unit_variance_everywhere_and_vary_smoothly():
+    """The B-spline reading of unit normal deviates, normalised by its weights: unit
+    variance at nodes, between them and at half-way points alike; continuous across
+    the nodes' cells (no steps where the taps change)."""
+    rng = np.random.default_rng(5)
+    lattice = rng.standard_normal((403, 403)).astype(np.float32)
+    for offset in (0.0, 0.25, 0.5):  # at nodes, a quarter and half-way between
+        m = (1.0, 0.0, 1.0 + offset, 0.0, 1.0, 1.0 + offset)  # one pixel per node
+        f = _bspline_field(lattice, m, (400, 400))
+        assert abs(f.std() - 1.0) < 0.02 and abs(f.mean()) < 0.02
+    fine = _bspline_field(lattice[:40, :40], (0.01, 0.0, 1.0, 0.0, 0.01, 1.0), (3600, 60))  # 100 px per node
+    # no steps: the differences between neighbours change smoothly (a step of d where the
+    # taps change would put a spike of about d into the second difference)
+    assert np.abs(np.diff(fine, n=2, axis=1)).max() < 0.005 < np.abs(np.diff(fine, axis=1)).max()
+    assert np.abs(np.diff(fine, n=2, axis=0)).max() < 0.005
+
+
 def test_expose_line_texture_at_full_amplitude_empties_the_pores():
     """Amplitude 1: where the fields are far from zero (no line) the cancellous path
-    counts for nothing; on a line (a field at zero) it counts 1 / mean times."""
+    counts for nothing; on a line (fields at zero) it counts 1 / mean times."""
     H, W = 8, 70
     canc = np.full((H, W), 5.0, np.float32)
-    zero = np.zeros((H, W), np.float32)
     soft = np.zeros((2, 2), np.float32)
-    m = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0)  # every pixel samples grid point (0, 0)
+    m = (0.0, 0.0, 1.0, 0.0, 0.0, 1.0)  # every pixel reads node (1, 1)
     for value, factor in ((50.0, 0.0), (0.0, 1.0 / 0.4)):
-        fields = np.full((3, 3, 2), value, np.float32)
-        got = zero.copy()
-        _C.film_expose(got, soft, fields, 0.0, 0.1, 1.0, -1.0, 1.0, 0.0, 0, canc, tex_map=m, tex_line=0.2,
+        fields = [(np.full((3, 3), value, np.float32), m)] * 2
+        got = np.zeros((H, W), np.float32)
+        _C.film_expose(got, soft, soft, 0.0, 0.1, 1.0, -1.0, 1.0, 0.0, 0, canc, lines=fields, tex_line=0.2,
                        tex_mean=0.4)  # gain -1, bg 1: exp(-path)
         np.testing.assert_allclose(got, np.exp(-5.0 * 0.1 * factor), rtol=1e-5)
 
 
+_M = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
+_L = np.zeros((4, 4), np.float32)
+
+
 @pytest.mark.parametrize("kw, exc, match", [
-    (dict(tex_map=(1.0, 0.0, 0.0)), ValueError, "tex_map: must hold 6 numbers, got 3"),
-    (dict(tex_map="abcdef"), TypeError, "tex_map: must be a sequence of 6 numbers or None"),
-    (dict(tex_map=5.0), TypeError, "tex_map: must be a sequence of 6 numbers or None"),
-    (dict(tex_map=(1.0, 0.0, "x", 0.0, 1.0, 0.0)), TypeError, "tex_map: item 2 is not a number"),
-    (dict(tex_map=(1.0, 0.0, math.nan, 0.0, 1.0, 0.0)), ValueError, "must be finite"),
-    (dict(tex_map=(1.0, 0.0, 0.0, 0.0, 1.0, 0.0), tex_line=0.0), ValueError, "line and line mean must be > 0"),
-    (dict(tex_map=(1.0, 0.0, 0.0, 0.0, 1.0, 0.0), tex_mean=-1.0), ValueError, "line and line mean must be > 0"),
-    (dict(tex_map=(1.0, 0.0, 0.0, 0.0, 1.0, 0.0), tex=np.zeros((4, 4, 3), np.float32)), ValueError,
-     r"tex: with tex_map must be \(h, w\) or \(h, w, 1 or 2\)"),
-    (dict(tex_map=(1.0, 0.0, 0.0, 0.0, 1.0, 0.0), tex=np.zeros((2, 2, 2, 1), np.float32)), ValueError,
-     r"tex: with tex_map must be \(h, w\)"),
-    (dict(tex_map=(1.0, 0.0, 0.0, 0.0, 1.0, 0.0), tex=np.zeros((0, 4, 2), np.float32)), ValueError,
-     "tex: empty grid"),
-    (dict(tex_map=(1.0, 0.0, 0.0, 0.0, 1.0, 0.0), cancellous=None), ValueError,
-     "tex_map: the line texture needs a cancellous array"),
+    (dict(lines="ab"), TypeError, "lines: must be a sequence of"),
+    (dict(lines=5.0), TypeError, "lines: must be a sequence of"),
+    (dict(lines=[]), ValueError, "lines: must hold 1 or 2 fields, got 0"),
+    (dict(lines=[(_L, _M)] * 3), ValueError, "lines: must hold 1 or 2 fields, got 3"),
+    (dict(lines=[(_L,)]), TypeError, r"lines\[0\]: must be a \(lattice, map\) pair"),
+    (dict(lines=[(_L, _M), 7]), TypeError, r"lines\[1\]: must be a \(lattice, map\) pair"),
+    (dict(lines=[([[0.0] * 4] * 4, _M)]), TypeError, r"lines\[0\]: the lattice must be a float32 array"),
+    (dict(lines=[(_L.astype(np.float64), _M)]), TypeError, "lines lattice: must be float32"),
+    (dict(lines=[(np.zeros((4, 8), np.float32)[:, ::2], _M)]), ValueError, "lines lattice: must be C-contiguous"),
+    (dict(lines=[(np.zeros(9, np.float32), _M)]), ValueError, "lines lattice: must be 2-D"),
+    (dict(lines=[(np.zeros((2, 5), np.float32), _M)]), ValueError, "the lattice must be at least 3 x 3, got 2x5"),
+    (dict(lines=[(_L, (1.0, 0.0, 0.0))]), ValueError, r"lines\[0\]: the map must hold 6 numbers, got 3"),
+    (dict(lines=[(_L, "abcdef")]), TypeError, r"lines\[0\]: the map must be a sequence of 6 numbers"),
+    (dict(lines=[(_L, (1.0, 0.0, "x", 0.0, 1.0, 0.0))]), TypeError, r"lines\[0\]: map item 2 is not a number"),
+    (dict(lines=[(_L, (1.0, 0.0, math.nan, 0.0, 1.0, 0.0))]), ValueError, "a line field's map must be finite"),
+    (dict(lines=[(_L, _M)], tex_line=0.0), ValueError, "line and line mean must be finite and > 0"),
+    (dict(lines=[(_L, _M)], tex_mean=-1.0), ValueError, "line and line mean must be finite and > 0"),
+    (dict(lines=[(_L, _M)], tex_line=math.inf), ValueError, "line and line mean must be finite and > 0"),
+    (dict(lines=[(_L, _M)], cancellous=None), ValueError, "lines: the line texture needs a cancellous array"),
 ])
 def test_expose_line_texture_rejects_bad_arguments(kw, exc, match):
     bone = np.zeros((8, 8), np.float32)
-    args = dict(tex=np.zeros((4, 4, 2), np.float32), cancellous=np.ones((8, 8), np.float32), tex_line=0.3,
-                tex_mean=0.4)
+    args = dict(cancellous=np.ones((8, 8), np.float32), tex_line=0.3, tex_mean=0.4)
     args.update(kw)
     z = np.zeros((2, 2), np.float32)
     before = bone.copy()
     with pytest.raises(exc, match=match):
-        _C.film_expose(bone, z, args.pop("tex"), 0.01, 0.08, 0.5, 1.0, 0.0, 0.0, 0, args.pop("cancellous"), **args)
+        _C.film_expose(bone, z, z, 0.01, 0.08, 0.5, 1.0, 0.0, 0.0, 0, args.pop("cancellous"), **args)
     assert np.array_equal(bone, before)  # nothing written

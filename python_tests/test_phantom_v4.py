@@ -496,50 +496,79 @@ def _line_frame(angle: float, px_per_mm: float = 8.0):
 
 @pytest.mark.parametrize("angle", [0.0, 0.45, -2.8])
 def test_line_texture_fields_cover_the_film_in_the_hands_axes(angle):
-    """Two unit-variance fields on a grid in the hand's axes: the map sends every film
-    pixel inside the grid, one pixel along the hand's image axis to one step along the
-    grid's y, and the film's centre to the grid's centre."""
+    """Two lattices of deviates in the hand's axes: each map sends every film pixel
+    inside its lattice with a node to spare (the B-spline's taps), one millimetre along
+    the hand's image axis to 1 / spacing along the lattice's v (LINE_STRETCH times
+    further apart for the first field), and the film's centre to the lattice's centre."""
     T = _line_frame(angle)
     H, W = 620, 500
-    fields, m, mean = film.line_texture_field(np.random.default_rng(1), (H, W), T)
-    gh, gw, k = fields.shape
-    assert k == film.LINE_FIELDS == 2 and fields.dtype == np.float32 and fields.flags.c_contiguous
-    for f in range(k):
-        assert abs(float(fields[:, :, f].mean())) < 0.1 and abs(float(fields[:, :, f].std()) - 1.0) < 0.05
-    A = np.array([[m[0], m[1]], [m[3], m[4]]])
-    o = np.array([m[2], m[5]])
-    corners = np.array([[0, 0], [W - 1, 0], [0, H - 1], [W - 1, H - 1]], float)
-    g = corners @ A.T + o
-    assert g[:, 0].min() >= 0.0 and g[:, 0].max() <= gw - 1 and g[:, 1].min() >= 0.0 and g[:, 1].max() <= gh - 1
-    np.testing.assert_allclose(np.array([(W - 1) / 2, (H - 1) / 2]) @ A.T + o, [(gw - 1) / 2, (gh - 1) / 2],
-                               atol=1.0)
-    step = max(film.LINE_CELL_MM * T.scale / 2.0, 1.0)
+    fields, mean = film.line_texture_field(np.random.default_rng(1), (H, W), T)
+    assert len(fields) == film.LINE_FIELDS == 2
     along = T.m[:, 1] / np.hypot(*T.m[:, 1])  # the hand's +y in the image
-    np.testing.assert_allclose(A @ along, [0.0, 1.0 / step], atol=1e-9)
-    np.testing.assert_allclose(A @ np.array([-along[1], along[0]]) * np.sign(np.linalg.det(T.m)), [-1.0 / step, 0.0],
-                               atol=1e-9)
-    # the joined lines' mean as returned: E exp(-(f / w)^2) = 1 / sqrt(1 + 2 / w^2) per field
-    lines = 1.0 - np.prod(1.0 - np.exp(-(fields.astype(np.float64) / film.LINE_WIDTH) ** 2), axis=2)
-    assert float(lines.mean()) == pytest.approx(mean, rel=0.05)
+    across = T.m[:, 0] / np.hypot(*T.m[:, 0])
+    spacing = [(film.LINE_CELL_MM, film.LINE_CELL_MM * film.LINE_STRETCH),
+               (film.LINE_CELL_MM * film.LINE_CROSS_STRETCH, film.LINE_CELL_MM)]
+    for (lattice, m), (sa, sb) in zip(fields, spacing):
+        assert lattice.dtype == np.float32 and lattice.flags.c_contiguous and lattice.ndim == 2
+        assert abs(float(lattice.mean())) < 0.05 and abs(float(lattice.std()) - 1.0) < 0.05
+        nv, nu = lattice.shape
+        A, o = np.array([[m[0], m[1]], [m[3], m[4]]]), np.array([m[2], m[5]])
+        corners = np.array([[0, 0], [W - 1, 0], [0, H - 1], [W - 1, H - 1]], float) @ A.T + o
+        assert corners[:, 0].min() >= 1.0 and corners[:, 0].max() <= nu - 2
+        assert corners[:, 1].min() >= 1.0 and corners[:, 1].max() <= nv - 2
+        np.testing.assert_allclose(np.array([(W - 1) / 2, (H - 1) / 2]) @ A.T + o, [(nu - 1) / 2, (nv - 1) / 2])
+        np.testing.assert_allclose(A @ (along * T.scale), [0.0, 1.0 / sb], atol=1e-9)  # 1 mm along
+        np.testing.assert_allclose(A @ (across * T.scale), [1.0 / sa, 0.0], atol=1e-9)  # 1 mm across
+    one = 1.0 / math.sqrt(1.0 + 2.0 / film.LINE_WIDTH ** 2)
+    assert mean == pytest.approx(1.0 - (1.0 - one) ** 2)
+
+
+def test_line_texture_mean_is_the_lines_mean_on_a_film():
+    """Over a film's worth of pixels the kernel's texture averages about 0 (the mean it
+    is divided by is the lines' own): cancellous path everywhere, exposure linear."""
+    from boneage_fast import _C
+
+    T = _line_frame(0.3)
+    H, W = 500, 400
+    fields, mean = film.line_texture_field(np.random.default_rng(9), (H, W), T)
+    out = np.zeros((H, W), np.float32)
+    canc = np.ones((H, W), np.float32)
+    z = np.zeros((2, 2), np.float32)
+    # gain -1, background 1 and a tiny attenuation: out = exp(-path) ~ 1 - 1e-4 (1 + tex)
+    _C.film_expose(out, z, z, 0.0, 1e-4, 1.0, -1.0, 1.0, 0.0, 0, canc, lines=fields, tex_line=film.LINE_WIDTH,
+                   tex_mean=mean)
+    tex = (1.0 - out.astype(np.float64)) / 1e-4 - 1.0
+    assert abs(float(tex.mean())) < 0.06 and float(tex.min()) > -1.01 and float(tex.std()) > 0.5
 
 
 def test_line_texture_runs_along_the_hand_with_cross_struts():
-    """The first field is correlated LINE_STRETCH times further along the hand (grid y)
-    than across it; the second as far along as across times 1 / LINE_CROSS_STRETCH."""
-    fields, _, _ = film.line_texture_field(np.random.default_rng(2), (900, 800), _line_frame(0.2))
+    """On a film drawn upright, the lines of the first field alone (LINE_FIELDS 1) stay
+    correlated about LINE_STRETCH times further along the hand (image y) than across;
+    with the second field's struts the texture is nearly isotropic."""
+    from boneage_fast import _C
 
-    def reach(f, axis):  # lag (grid pixels) where the correlation first falls under 0.5
-        a = fields[:, :, f].astype(np.float64)
-        for lag in range(1, 60):
+    def texture(n_fields):
+        T = _line_frame(0.0, 10.0)
+        fields, _ = film.line_texture_field(np.random.default_rng(2), (600, 600), T)
+        one = 1.0 / math.sqrt(1.0 + 2.0 / film.LINE_WIDTH ** 2)
+        out = np.zeros((600, 600), np.float32)
+        z = np.zeros((2, 2), np.float32)
+        _C.film_expose(out, z, z, 0.0, 1e-4, 1.0, -1.0, 1.0, 0.0, 0, np.ones_like(out), lines=fields[:n_fields],
+                       tex_line=film.LINE_WIDTH, tex_mean=1.0 - (1.0 - one) ** n_fields)
+        return (1.0 - out.astype(np.float64)) / 1e-4
+
+    def reach(a, axis):  # lag (pixels) where the correlation first falls under 0.3
+        for lag in range(1, 80):
             x, y = (a[:-lag], a[lag:]) if axis == 0 else (a[:, :-lag], a[:, lag:])
-            if np.corrcoef(x.ravel(), y.ravel())[0, 1] < 0.5:
+            if np.corrcoef(x.ravel(), y.ravel())[0, 1] < 0.3:
                 return lag
-        return 60
+        return 80
 
-    first = reach(0, 0) / reach(0, 1)
-    second = reach(1, 0) / reach(1, 1)
-    assert first == pytest.approx(film.LINE_STRETCH, rel=0.3), first
-    assert second == pytest.approx(1.0 / film.LINE_CROSS_STRETCH, rel=0.3), second
+    one, both = texture(1), texture(2)
+    ratio_one = reach(one, 0) / reach(one, 1)
+    ratio_both = reach(both, 0) / reach(both, 1)
+    assert ratio_one == pytest.approx(film.LINE_STRETCH, rel=0.35), ratio_one
+    assert 1.0 <= ratio_both < ratio_one - 0.3, (ratio_both, ratio_one)
 
 
 def test_line_texture_fades_where_the_film_cannot_resolve_it():
@@ -556,10 +585,12 @@ def test_line_texture_draws_from_the_stream_as_the_other_textures_do():
     film.line_texture_field(r1, (600, 500), _line_frame(0.3))
     film.network_texture_coarse(r2, (600, 500), 5.0)
     assert r1.random() == r2.random()
-    a = film.line_texture_field(np.random.default_rng(3), (300, 200), _line_frame(0.3))
-    b = film.line_texture_field(np.random.default_rng(3), (300, 200), _line_frame(0.3))
-    c = film.line_texture_field(np.random.default_rng(4), (300, 200), _line_frame(0.3))
-    assert np.array_equal(a[0], b[0]) and a[1:] == b[1:] and not np.array_equal(a[0], c[0])
+    a, _ = film.line_texture_field(np.random.default_rng(3), (300, 200), _line_frame(0.3))
+    b, _ = film.line_texture_field(np.random.default_rng(3), (300, 200), _line_frame(0.3))
+    c, _ = film.line_texture_field(np.random.default_rng(4), (300, 200), _line_frame(0.3))
+    assert all(np.array_equal(x[0], y[0]) and x[1] == y[1] for x, y in zip(a, b))
+    assert not np.array_equal(a[0][0], c[0][0])
+    assert not np.array_equal(a[0][0][:5, :5], a[1][0][:5, :5])  # two fields, two streams
 
 
 def test_v4_lines_texture_only_the_bone(monkeypatch):

@@ -1,4 +1,6 @@
 // Bindings of the phantom film kernels (boneage_fast.data.film calls them).
+#include <vector>
+
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
@@ -50,57 +52,64 @@ void register_phantom(py::module_& m) {
   m.def(
       "film_expose",
       [](py::array bone, const F32& soft, const F32& tex, float mu_soft, float mu_bone, float tex_amp,
-         float gain, float bg, float heel, int heel_axis, const py::object& cancellous, const py::object& tex_map,
+         float gain, float bg, float heel, int heel_axis, const py::object& cancellous, const py::object& lines,
          float tex_line, float tex_mean) {
         float* b = writable(bone, "bone");
         const float* c = optional_like(cancellous, bone, "cancellous");
-        const bool with_lines = !tex_map.is_none();
-        const phantom::Grid s = grid(soft, "soft");
-        phantom::Grid t{};
-        int fields = 1;
-        if (with_lines) {
-          // the line texture's fields, (h, w) or (h, w, 1 or 2) interleaved
-          BONEAGE_CHECK_VALUE(tex.ndim() == 2 || (tex.ndim() == 3 && (tex.shape(2) == 1 || tex.shape(2) == 2)),
-                              "tex: with tex_map must be (h, w) or (h, w, 1 or 2) float32, got ", tex.ndim(), "-D");
-          BONEAGE_CHECK_VALUE(tex.size() > 0, "tex: empty grid");
-          fields = tex.ndim() == 3 ? static_cast<int>(tex.shape(2)) : 1;
-          t = phantom::Grid{tex.data(), tex.shape(0), tex.shape(1) * fields};
-        } else {
-          t = grid(tex, "tex");
-        }
+        const phantom::Grid s = grid(soft, "soft"), t = grid(tex, "tex");
         BONEAGE_CHECK_VALUE(heel_axis == 0 || heel_axis == 1, "heel_axis must be 0 or 1, got ", heel_axis);
         const phantom::ExposeParams p{mu_soft, mu_bone, tex_amp, gain, bg, heel, heel_axis};
-        phantom::TexLines lines{};
-        if (with_lines) {
-          lines.fields = fields;
-          BONEAGE_CHECK_TYPE(py::isinstance<py::sequence>(tex_map) && !py::isinstance<py::str>(tex_map) &&
-                                 !py::isinstance<py::bytes>(tex_map),
-                             "tex_map: must be a sequence of 6 numbers or None");
-          const auto m = tex_map.cast<py::sequence>();
-          BONEAGE_CHECK_VALUE(m.size() == 6, "tex_map: must hold 6 numbers, got ", m.size());
-          BONEAGE_CHECK_VALUE(c != nullptr, "tex_map: the line texture needs a cancellous array");
-          for (std::size_t i = 0; i < 6; ++i) {
-            bool number = true;
-            try {
-              lines.m[i] = m[i].cast<float>();
-            } catch (const py::cast_error&) {
-              number = false;
+        phantom::TexLines tl{};
+        std::vector<py::array> keep;  // the lattices, alive until the kernel returns
+        if (!lines.is_none()) {
+          BONEAGE_CHECK_TYPE(py::isinstance<py::sequence>(lines) && !py::isinstance<py::str>(lines),
+                             "lines: must be a sequence of (lattice, map) pairs or None");
+          const auto seq = lines.cast<py::sequence>();
+          BONEAGE_CHECK_VALUE(seq.size() == 1 || seq.size() == 2, "lines: must hold 1 or 2 fields, got ",
+                              seq.size());
+          BONEAGE_CHECK_VALUE(c != nullptr, "lines: the line texture needs a cancellous array");
+          tl.fields = static_cast<int>(seq.size());
+          for (std::size_t k = 0; k < seq.size(); ++k) {
+            const py::object item = seq[k];
+            BONEAGE_CHECK_TYPE(py::isinstance<py::sequence>(item) && !py::isinstance<py::str>(item) &&
+                                   py::len(item) == 2,
+                               "lines[", k, "]: must be a (lattice, map) pair");
+            const auto pair = item.cast<py::sequence>();
+            BONEAGE_CHECK_TYPE(py::isinstance<py::array>(pair[0]), "lines[", k, "]: the lattice must be a float32 array");
+            py::array lattice = pair[0].cast<py::array>();
+            const float* data = readable(lattice, "lines lattice");
+            BONEAGE_CHECK_VALUE(lattice.shape(0) >= 3 && lattice.shape(1) >= 3, "lines[", k,
+                                "]: the lattice must be at least 3 x 3, got ", lattice.shape(0), "x", lattice.shape(1));
+            tl.field[k].lattice = phantom::Grid{data, lattice.shape(0), lattice.shape(1)};
+            keep.push_back(lattice);
+            const py::object map = pair[1];
+            BONEAGE_CHECK_TYPE(py::isinstance<py::sequence>(map) && !py::isinstance<py::str>(map),
+                               "lines[", k, "]: the map must be a sequence of 6 numbers");
+            const auto m = map.cast<py::sequence>();
+            BONEAGE_CHECK_VALUE(m.size() == 6, "lines[", k, "]: the map must hold 6 numbers, got ", m.size());
+            for (std::size_t i = 0; i < 6; ++i) {
+              bool number = true;
+              try {
+                tl.field[k].m[i] = m[i].cast<float>();
+              } catch (const py::cast_error&) {
+                number = false;
+              }
+              BONEAGE_CHECK_TYPE(number, "lines[", k, "]: map item ", i, " is not a number");
             }
-            BONEAGE_CHECK_TYPE(number, "tex_map: item ", i, " is not a number");
           }
-          lines.line = tex_line;
-          lines.mean = tex_mean;
+          tl.line = tex_line;
+          tl.mean = tex_mean;
         }
         py::gil_scoped_release release;
-        phantom::expose(b, c, bone.shape(0), bone.shape(1), s, t, p, b, with_lines ? &lines : nullptr);
+        phantom::expose(b, c, bone.shape(0), bone.shape(1), s, t, p, b, lines.is_none() ? nullptr : &tl);
       },
       py::arg("bone"), py::arg("soft"), py::arg("tex"), py::arg("mu_soft"), py::arg("mu_bone"),
       py::arg("tex_amp"), py::arg("gain"), py::arg("bg"), py::arg("heel"), py::arg("heel_axis"),
-      py::arg("cancellous") = py::none(), py::arg("tex_map") = py::none(), py::arg("tex_line") = 0.0f,
+      py::arg("cancellous") = py::none(), py::arg("lines") = py::none(), py::arg("tex_line") = 0.0f,
       py::arg("tex_mean") = 1.0f,
       "Exposes a film in place over `bone`; with `cancellous` the texture modulates only that path; with "
-      "`tex_map` (6 numbers: the affine map from output pixel to texture grid) the texture is trabecular "
-      "lines of the field(s) `tex` ((h, w) or (h, w, 2)) sampled there (see csrc/phantom/film.h).");
+      "`lines` (1 or 2 (lattice, map) pairs: a lattice of normal deviates and the affine map from output pixel "
+      "to it) the texture is trabecular lines of those fields and `tex` is not read (see csrc/phantom/film.h).");
 
   m.def(
       "film_read_out",

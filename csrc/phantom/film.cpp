@@ -354,60 +354,71 @@ void check_grid(const Grid& g, const char* name) {
 namespace {
 
 // The TexLines texture over one output row, in chunks of kChunk pixels: a chunk with
-// no cancellous path (`c` all 0) is left 0 (the texture multiplies nothing there);
-// otherwise the grid corners are gathered pixel by pixel, then the lines evaluated in
-// a loop the compiler vectorises.
-constexpr int64_t kChunk = 64;
+// no cancellous path (`c` all 0) is left 0 (the texture multiplies nothing there).
+// Otherwise, per field: the taps' offsets and B-spline weights in a loop the compiler
+// vectorises, the 3 x 3 weighted sum pixel by pixel (the lattice reads are gathers),
+// then the lines in a vectorised loop.
+constexpr int64_t kChunk = 16;
+
+// Uniform quadratic B-spline weights of the taps at i - 1, i, i + 1 for a position at
+// t - 0.5 from tap i (t in [0, 1)).
+inline void bspline2(float t, float& w0, float& w1, float& w2) {
+  w0 = 0.5f * (1.0f - t) * (1.0f - t);
+  w1 = 0.5f + t * (1.0f - t);
+  w2 = 0.5f * t * t;
+}
 
 template <int K>
-void line_texture_row(const Grid& g, const TexLines& t, int64_t y, int64_t width, const float* c, float* row) {
-  const int64_t gw = g.width / K;
-  const float gx0 = t.m[1] * static_cast<float>(y) + t.m[2], gy0 = t.m[4] * static_cast<float>(y) + t.m[5];
-  const float xmax = static_cast<float>(gw - 1), ymax = static_cast<float>(g.height - 1);
+void line_texture_row(const TexLines& t, int64_t y, int64_t width, const float* c, float* row) {
   const float inv_line = 1.0f / t.line, inv_mean = 1.0f / t.mean;
-  float v00[K][kChunk], v01[K][kChunk], v10[K][kChunk], v11[K][kChunk], wxs[kChunk], wys[kChunk];
-  int32_t at[kChunk], right[kChunk], down[kChunk];
-  const int32_t stride = static_cast<int32_t>(g.width), last_x = static_cast<int32_t>(gw - 1);
-  const int32_t last_y = static_cast<int32_t>(g.height - 1);
+  const float fy = static_cast<float>(y);
+  float f[K][kChunk];
+  float wx[3][kChunk], wy[3][kChunk], norm[kChunk];
+  int32_t at[kChunk];
   for (int64_t x0 = 0; x0 < width; x0 += kChunk) {
-    const int64_t n = std::min(kChunk, width - x0);
+    const int32_t n = static_cast<int32_t>(std::min(kChunk, width - x0));
     float any = 0.0f;
-    for (int64_t i = 0; i < n; ++i) any = std::max(any, std::abs(c[x0 + i]));
+    for (int32_t i = 0; i < n; ++i) any = std::max(any, std::abs(c[x0 + i]));
     float* out = row + x0;
     if (any == 0.0f) {
       std::fill(out, out + n, 0.0f);
       continue;
     }
-    // the corners' offsets and the weights, in int32 so that the loop vectorises
     const float fx0 = static_cast<float>(x0);
-    for (int32_t i = 0; i < static_cast<int32_t>(n); ++i) {
-      const float fx = fx0 + static_cast<float>(i);
-      const float gx = std::min(std::max(t.m[0] * fx + gx0, 0.0f), xmax);
-      const float gy = std::min(std::max(t.m[3] * fx + gy0, 0.0f), ymax);
-      const int32_t i0 = static_cast<int32_t>(gx), j0 = static_cast<int32_t>(gy);
-      wxs[i] = gx - static_cast<float>(i0);
-      wys[i] = gy - static_cast<float>(j0);
-      at[i] = j0 * stride + i0 * K;
-      right[i] = i0 < last_x ? K : 0;
-      down[i] = j0 < last_y ? stride : 0;
-    }
-    for (int64_t i = 0; i < n; ++i) {
-      const float* p = g.data + at[i];
-      for (int f = 0; f < K; ++f) {
-        v00[f][i] = p[f];
-        v01[f][i] = p[right[i] + f];
-        v10[f][i] = p[down[i] + f];
-        v11[f][i] = p[down[i] + right[i] + f];
+    for (int k = 0; k < K; ++k) {
+      const LineField& lf = t.field[k];
+      const int32_t stride = static_cast<int32_t>(lf.lattice.width);
+      // nodes 1 .. size - 2 only, so that the three taps stay on the lattice
+      const float umax = static_cast<float>(lf.lattice.width - 2), vmax = static_cast<float>(lf.lattice.height - 2);
+      const float u0 = lf.m[1] * fy + lf.m[2], v0 = lf.m[4] * fy + lf.m[5];
+      for (int32_t i = 0; i < n; ++i) {
+        const float fx = fx0 + static_cast<float>(i);
+        // the nearest node (round half up; positions >= 0.5 here), clamped
+        const float u = std::min(std::max(lf.m[0] * fx + u0, 0.5f), umax + 0.49f);
+        const float v = std::min(std::max(lf.m[3] * fx + v0, 0.5f), vmax + 0.49f);
+        const int32_t iu = std::max(static_cast<int32_t>(u + 0.5f), 1), iv = std::max(static_cast<int32_t>(v + 0.5f), 1);
+        const float tu = u - static_cast<float>(iu) + 0.5f, tv = v - static_cast<float>(iv) + 0.5f;
+        bspline2(tu, wx[0][i], wx[1][i], wx[2][i]);
+        bspline2(tv, wy[0][i], wy[1][i], wy[2][i]);
+        const float sx = wx[0][i] * wx[0][i] + wx[1][i] * wx[1][i] + wx[2][i] * wx[2][i];
+        const float sy = wy[0][i] * wy[0][i] + wy[1][i] * wy[1][i] + wy[2][i] * wy[2][i];
+        norm[i] = inv_line / std::sqrt(sx * sy);
+        at[i] = (iv - 1) * stride + (iu - 1);
+      }
+      const float* data = lf.lattice.data;
+      for (int32_t i = 0; i < n; ++i) {
+        const float* r0 = data + at[i];
+        const float* r1 = r0 + stride;
+        const float* r2 = r1 + stride;
+        const float a0 = wx[0][i] * r0[0] + wx[1][i] * r0[1] + wx[2][i] * r0[2];
+        const float a1 = wx[0][i] * r1[0] + wx[1][i] * r1[1] + wx[2][i] * r1[2];
+        const float a2 = wx[0][i] * r2[0] + wx[1][i] * r2[1] + wx[2][i] * r2[2];
+        f[k][i] = (wy[0][i] * a0 + wy[1][i] * a1 + wy[2][i] * a2) * norm[i];
       }
     }
-    for (int64_t i = 0; i < n; ++i) {
+    for (int32_t i = 0; i < n; ++i) {
       float gap = 1.0f;  // the product of (1 - l_k)
-      for (int f = 0; f < K; ++f) {
-        const float top = v00[f][i] + wxs[i] * (v01[f][i] - v00[f][i]);
-        const float bottom = v10[f][i] + wxs[i] * (v11[f][i] - v10[f][i]);
-        const float v = (top + wys[i] * (bottom - top)) * inv_line;
-        gap *= 1.0f - exp_neg(-v * v);
-      }
+      for (int k = 0; k < K; ++k) gap *= 1.0f - exp_neg(-f[k][i] * f[k][i]);
       out[i] = (1.0f - gap) * inv_mean - 1.0f;
     }
   }
@@ -422,12 +433,17 @@ void expose(const float* bone, const float* cancellous, int64_t height, int64_t 
   check_grid(tex, "tex");
   if (lines) {
     BONEAGE_CHECK_VALUE(cancellous != nullptr, "expose: line texture needs a cancellous path");
-    BONEAGE_CHECK_VALUE(all_finite({lines->m[0], lines->m[1], lines->m[2], lines->m[3], lines->m[4], lines->m[5],
-                                    lines->line, lines->mean}),
-                        "expose: line texture parameters must be finite");
-    BONEAGE_CHECK_VALUE(lines->line > 0.0f && lines->mean > 0.0f, "expose: line and line mean must be > 0");
-    BONEAGE_CHECK_VALUE((lines->fields == 1 || lines->fields == 2) && tex.width % lines->fields == 0,
-                        "expose: the line texture takes 1 or 2 interleaved fields");
+    BONEAGE_CHECK_VALUE(lines->fields == 1 || lines->fields == 2, "expose: the line texture takes 1 or 2 fields");
+    BONEAGE_CHECK_VALUE(std::isfinite(lines->line) && std::isfinite(lines->mean) && lines->line > 0.0f &&
+                            lines->mean > 0.0f,
+                        "expose: line and line mean must be finite and > 0");
+    for (int k = 0; k < lines->fields; ++k) {
+      const LineField& lf = lines->field[k];
+      BONEAGE_CHECK_VALUE(lf.lattice.data != nullptr && lf.lattice.height >= 3 && lf.lattice.width >= 3,
+                          "expose: a line field's lattice must be at least 3 x 3");
+      BONEAGE_CHECK_VALUE(all_finite({lf.m[0], lf.m[1], lf.m[2], lf.m[3], lf.m[4], lf.m[5]}),
+                          "expose: a line field's map must be finite");
+    }
   }
   const auto sy = taps(soft.height, height), sx = taps(soft.width, width);
   const auto ty = taps(tex.height, height), tx = taps(tex.width, width);
@@ -439,9 +455,9 @@ void expose(const float* bone, const float* cancellous, int64_t height, int64_t 
     const float* b = bone + y * width;
     const float* c = cancellous ? cancellous + y * width : nullptr;
     if (lines && lines->fields == 2)
-      line_texture_row<2>(tex, *lines, y, width, c, tex_row.data());
+      line_texture_row<2>(*lines, y, width, c, tex_row.data());
     else if (lines)
-      line_texture_row<1>(tex, *lines, y, width, c, tex_row.data());
+      line_texture_row<1>(*lines, y, width, c, tex_row.data());
     else
       enlarge_row(tex, ty[y], tx, blend.data(), tex_row.data());
     float* o = out + y * width;

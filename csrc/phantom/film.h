@@ -25,20 +25,27 @@ struct ExposeParams {
   int heel_axis;   // 0: along the rows (y), 1: along the columns (x)
 };
 
-// Phantom v4's trabecular lines (boneage_fast.data.film.line_texture_field): the
-// texture grid holds `fields` (1 or 2) smooth fields f_k interleaved (grid width =
-// fields x the fields' width), each sampled at an affine map of the output pixel,
-// gx = m[0] x + m[1] y + m[2], gy = m[3] x + m[4] y + m[5] (grid pixel centres at integer
-// coordinates; bilinear, clamped to the grid's edges), and turned into lines at the
-// output resolution, l_k = exp(-(f_k / line)^2); two fields' lines are joined,
-// l = 1 - (1 - l_1)(1 - l_2) (a network with junctions where they cross: one field's
-// zero crossings never meet). tex = l / mean - 1 (mean: l's mean, so tex averages ~0
-// and never falls under -1).
-struct TexLines {
+// Phantom v4's trabecular lines (boneage_fast.data.film.line_texture_field): up to two
+// smooth random fields, each a lattice of unit normal deviates (row-major float32,
+// height x width >= 3 x 3) read at an affine map of the output pixel,
+// u = m[0] x + m[1] y + m[2], v = m[3] x + m[4] y + m[5] (lattice coordinates: deviate
+// (i, j) at u = i, v = j), through the uniform quadratic B-spline (3 x 3 taps, clamped
+// to the lattice), divided by the square root of the sum of the squared weights (so
+// the field has unit variance everywhere, not only at the nodes). Each field is turned
+// into lines at the output resolution, l_k = exp(-(f_k / line)^2); two fields' lines are
+// joined, l = 1 - (1 - l_1)(1 - l_2) (a network with junctions where they cross: one
+// field's zero crossings never meet). tex = l / mean - 1 (mean: l's mean, so tex
+// averages ~0 and never falls under -1).
+struct LineField {
+  Grid lattice;
   float m[6];
+};
+
+struct TexLines {
+  LineField field[2];
+  int fields;  // 1 or 2
   float line;  // the lines' half-width in units of f
   float mean;  // l averaged over the fields (> 0)
-  int fields;  // 1 or 2
 };
 
 // out[y, x] = ((1 - exp(-(soft*mu_soft + bone*(1 + tex_amp*tex)*mu_bone))) * gain + bg)
@@ -49,8 +56,8 @@ struct TexLines {
 // `cancellous` path (height x width, or nullptr for none) the texture modulates only
 // it, the compact bone in `bone` staying smooth: bone + cancellous*(1 + tex_amp*tex)
 // in place of bone*(1 + tex_amp*tex). With `lines` (requires `cancellous`; nullptr:
-// none) the texture is TexLines' above, evaluated only where the cancellous path is
-// non-zero, in place of `tex` enlarged.
+// none) the texture is TexLines' above, evaluated only near where the cancellous path
+// is non-zero, in place of `tex` enlarged (`tex` is then not read).
 void expose(const float* bone, const float* cancellous, int64_t height, int64_t width, Grid soft, Grid tex,
             const ExposeParams& p, float* out, const TexLines* lines = nullptr);
 
