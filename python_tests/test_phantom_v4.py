@@ -380,7 +380,7 @@ def test_v4_keeps_v3s_subject_posture_look_and_boxes():
         assert abs(ba[2] - bb[2]) < 0.15 * ba[2]
         assert a.extra["unprocessed"] == b.extra["unprocessed"] and a.extra["angle_deg"] == b.extra["angle_deg"]
         sa, sb = a.hand.subject.__dict__, b.hand.subject.__dict__
-        v4_only = {"soft_tissue", "carpal_density"}  # v4's own draws (v3 keeps 0, the mean)
+        v4_only = {"soft_tissue", "carpal_density", "texture_contrast"}  # v4's own draws (v3 keeps 0, the mean)
         assert all(np.array_equal(sa[k], sb[k]) for k in sa if k not in v4_only)  # the subject and its posture
         assert sa["soft_tissue"] == sa["carpal_density"] == 0.0
         assert all(-1.0 <= sb[k] <= 1.0 for k in v4_only) and sb["soft_tissue"] != sb["carpal_density"]
@@ -578,6 +578,42 @@ def test_line_texture_fades_where_the_film_cannot_resolve_it():
     assert film.line_amplitude(full, _line_frame(0.0, 3 * resolved)) == pytest.approx(full)
     assert film.line_amplitude(full, _line_frame(0.0, 0.25 * resolved)) == pytest.approx(0.25 * full)
     assert 0.0 < full <= 1.0  # the cancellous path never negative
+
+
+def test_line_amplitude_grows_with_maturity_and_varies_per_subject():
+    """Faint in young bone (LINE_YOUNG of it at birth), full from LINE_MATURE_MONTHS of
+    bone age, rising linearly between; times 1 +- LINE_CONTRAST_SPREAD at the ends of
+    the subject's draw; never above 1."""
+    from boneage_fast.data.anatomy import sample_subject
+
+    T = _line_frame(0.0, 3 * film.LINE_RESOLVED / film.LINE_CELL_MM)  # resolved
+    subject = sample_subject(100.0, True, np.random.default_rng(0))
+
+    def amp(months, contrast=0.0, base=0.8):
+        return film.line_amplitude(base, T, replace(subject, bone_age=months, texture_contrast=contrast))
+
+    assert amp(0.0) == pytest.approx(0.8 * film.LINE_YOUNG)
+    assert amp(film.LINE_MATURE_MONTHS) == pytest.approx(0.8) == pytest.approx(amp(228.0))
+    half = film.LINE_YOUNG + (1 - film.LINE_YOUNG) * 0.5
+    assert amp(0.5 * film.LINE_MATURE_MONTHS) == pytest.approx(0.8 * half)
+    ages = np.linspace(0.0, 228.0, 40)
+    assert np.all(np.diff([amp(a) for a in ages]) >= 0.0)
+    assert amp(200.0, 1.0, base=0.6) == pytest.approx(0.6 * (1 + film.LINE_CONTRAST_SPREAD))
+    assert amp(200.0, -1.0) == pytest.approx(0.8 * (1 - film.LINE_CONTRAST_SPREAD))
+    assert amp(200.0, 1.0, base=1.0) == 1.0  # capped: the cancellous path stays >= 0
+    assert film.line_amplitude(0.8, T) == pytest.approx(0.8)  # no subject: the film's factor alone
+
+
+def test_v4_traits_draw_the_texture_contrast_after_the_first_two():
+    """The third draw leaves the soft tissue's and the carpals' draws as they were."""
+    from boneage_fast.data.anatomy import sample_subject, sample_v4_traits
+
+    subject = sample_subject(100.0, False, np.random.default_rng(1))
+    got = sample_v4_traits(subject, np.random.default_rng([7, 4]))
+    soft, density = np.random.default_rng([7, 4]).uniform(-1.0, 1.0, 2)
+    assert (got.soft_tissue, got.carpal_density) == (float(soft), float(density))
+    draws = [sample_v4_traits(subject, np.random.default_rng([s, 4])).texture_contrast for s in range(400)]
+    assert -1.0 <= min(draws) < -0.9 and 0.9 < max(draws) <= 1.0 and abs(np.mean(draws)) < 0.1
 
 
 def test_line_texture_draws_from_the_stream_as_the_other_textures_do():

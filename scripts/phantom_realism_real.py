@@ -69,6 +69,7 @@
     python scripts/phantom_realism_real.py --parts slender --styles v3 v4
     python scripts/phantom_realism_real.py --parts forearm --styles v3 v4
     python scripts/phantom_realism_real.py --parts texture --styles v3 v4
+    python scripts/phantom_realism_real.py --parts metaphysis --styles v3 v4
 
 Only the annotations live in the repository; the images are read from ../shared/realdata.
 """
@@ -615,11 +616,11 @@ def capitate_texture(pixels: np.ndarray, cx: float, cy: float, length: float) ->
             "acf_half": 100.0 * half / length}
 
 
-def phantom_capitate_texture(age: float, male: bool, seed: int, length: float, style: str) -> dict:
-    """:func:`capitate_texture` on a phantom of this age, sex and seed drawn so that its
-    metacarpal 3 (base to the top of its head, as :func:`_metacarpal3_line` and the
-    films' lengths measure it) is about ``length`` pixels long (a first drawing at
-    1600 x 1250 gives the scale; the hand's framing follows the film's size)."""
+def _drawn_at_length(age: float, male: bool, seed: int, length: float, style: str):
+    """A phantom of this age, sex and seed drawn so that its metacarpal 3 (base to the
+    top of its head, as :func:`_metacarpal3_line` and the films' lengths measure it) is
+    about ``length`` pixels long (a first drawing at 1600 x 1250 gives the scale; the
+    hand's framing follows the film's size): (sample, its metacarpal 3 length)."""
     from boneage_fast.data.phantom import render
 
     def draw(size):
@@ -628,9 +629,34 @@ def phantom_capitate_texture(age: float, male: bool, seed: int, length: float, s
 
     _, small = draw((1600, 1250))
     k = length / small
-    s, got = draw((min(int(1600 * k), 4096), min(int(1250 * k), 4096)))
+    return draw((min(int(1600 * k), 4096), min(int(1250 * k), 4096)))
+
+
+def phantom_capitate_texture(age: float, male: bool, seed: int, length: float, style: str) -> dict:
+    """:func:`capitate_texture` about the capitate's centre on a phantom drawn at this
+    metacarpal 3 length (:func:`_drawn_at_length`)."""
+    s, got = _drawn_at_length(age, male, seed, length, style)
     capitate = next(e for e in s.hand.ossicles if e.name == "capitate")
     c = s.to_pixels(capitate.centre[None])[0]
+    return capitate_texture(s.image, c[0], c[1], got)
+
+
+def _metaphysis_offset(length: float) -> float:
+    """How far the square of :func:`capitate_texture` (side ``length`` / 7) is centred
+    proximal to the radius' distal end: half its side and 2 % of ``length`` more, so
+    that it lies inside the metaphysis below the physis."""
+    return length / 14.0 + 0.02 * length
+
+
+def phantom_metaphysis_texture(age: float, male: bool, seed: int, length: float, style: str) -> dict:
+    """:func:`capitate_texture` in the distal radial metaphysis (on the radius' axis,
+    :func:`_metaphysis_offset` proximal to its drawn distal end) on a phantom drawn at
+    this metacarpal 3 length (:func:`_drawn_at_length`)."""
+    s, got = _drawn_at_length(age, male, seed, length, style)
+    radius = next(b for b in s.hand.bones if b.name == "radius")
+    p0, p1 = s.to_pixels(np.stack([radius.p0, radius.p1]))
+    axis = (p1 - p0) / np.hypot(*(p1 - p0))
+    c = p1 - axis * _metaphysis_offset(got)
     return capitate_texture(s.image, c[0], c[1], got)
 
 
@@ -651,6 +677,34 @@ def texture(styles: list[str], seeds: int = 4) -> dict:
                   for s in range(seeds)]
             for k in keys:
                 row[f"{style}_{k}"] = round(float(np.median([p[k] for p in ph])), 3)
+        rows.append(row)
+    return _with_medians(rows, [f"{who}_{k}" for who in ("real", *styles) for k in keys])
+
+
+def metaphysis(styles: list[str], seeds: int = 4) -> dict:
+    """The young distal radial metaphysis' trabecular texture (:func:`capitate_texture`'s
+    measure) on the 5 young films of scripts/data/real_young_forearm.csv (the radius'
+    distal end: its row and edges, read by eye; metacarpal 3's length from
+    real_young_palm.csv; the films stand upright, the forearm below), the square centred
+    between the radius' edges :func:`_metaphysis_offset` below its end, and per style the
+    median over ``seeds`` phantoms of each film's age and sex at its metacarpal 3 length
+    (:func:`phantom_metaphysis_texture`)."""
+    from boneage_fast.io import read_image
+
+    palm_points = {name: v for _, name, v in _annotated_films("real_young_palm.csv")}
+    keys = ("skew", "amplitude", "acf_half")
+    rows = []
+    for film, name, v in _annotated_films("real_young_forearm.csv"):
+        p = palm_points[name]
+        length = float(np.hypot(p["mc3_top_x"] - p["mc3_base_x"], p["mc3_top_y"] - p["mc3_base_y"]))
+        cx, cy = (v["radius_x0"] + v["radius_x1"]) / 2.0, v["radius_y"] + _metaphysis_offset(length)
+        got = capitate_texture(read_image(film["path"]).pixels, cx, cy, length)
+        row = {"film": name, "months": film["boneage"], **{f"real_{k}": round(got[k], 3) for k in keys}}
+        for style in styles:
+            ph = [phantom_metaphysis_texture(film["boneage"], film["male"], 41_000 + s, length, style)
+                  for s in range(seeds)]
+            for k in keys:
+                row[f"{style}_{k}"] = round(float(np.median([q[k] for q in ph])), 3)
         rows.append(row)
     return _with_medians(rows, [f"{who}_{k}" for who in ("real", *styles) for k in keys])
 
@@ -699,7 +753,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--detector", default=None, help="detector card (with a regressor card as --model)")
     ap.add_argument("--parts", nargs="+", default=["detector", "regressor", "gap"],
                     choices=["detector", "regressor", "gap", "tones", "spectrum", "cortex", "palm", "softbone", "slender",
-                             "forearm", "texture"])
+                             "forearm", "texture", "metaphysis"])
     ap.add_argument("--styles", nargs="+", default=["v1", "v2"], choices=["v1", "v2", "v3", "v4"])
     ap.add_argument("--json", default=None, help="also write the results here")
     ap.add_argument("--compare", nargs=2, default=None, metavar=("A.json", "B.json"),
@@ -739,6 +793,8 @@ def main(argv: list[str] | None = None) -> int:
         res["forearm"] = forearm(args.styles)
     if "texture" in args.parts:
         res["texture"] = texture(args.styles)
+    if "metaphysis" in args.parts:
+        res["metaphysis"] = metaphysis(args.styles)
     if "gap" in args.parts:
         res["gap"] = gap(rows, args.styles)
     text = json.dumps(res, indent=2)

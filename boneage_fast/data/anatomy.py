@@ -307,9 +307,11 @@ class Subject:
     phalanx_spread: float = 0.0
     thumb_abduction: float = 0.0
     # version 4's per-subject draws (0 = the mean; :func:`sample_v4_traits`), in [-1, 1]:
-    # the soft tissue's fullness and the carpals' density
+    # the soft tissue's fullness, the carpals' density and the trabecular texture's
+    # contrast (``film.LINE_CONTRAST_SPREAD``)
     soft_tissue: float = 0.0
     carpal_density: float = 0.0
+    texture_contrast: float = 0.0
 
 
 def sample_posture(subject: Subject, rng: np.random.Generator) -> Subject:
@@ -328,12 +330,14 @@ def sample_posture(subject: Subject, rng: np.random.Generator) -> Subject:
 
 
 def sample_v4_traits(subject: Subject, rng: np.random.Generator) -> Subject:
-    """``subject`` with version 4's soft-tissue fullness and carpal density drawn from
-    ``rng``, each uniform over its whole range (``PALM_V4 +- PALM_V4_SPREAD``,
-    ``CARPAL_DENSITY_V4 +- CARPAL_DENSITY_V4_SPREAD``) and independent of age and sex: a
-    model trained with the fixed values read both as age (docs/phantom.md, section 7)."""
-    soft, density = rng.uniform(-1.0, 1.0, 2)
-    return replace(subject, soft_tissue=float(soft), carpal_density=float(density))
+    """``subject`` with version 4's soft-tissue fullness, carpal density and trabecular
+    contrast drawn from ``rng``, each uniform over its whole range (``PALM_V4 +-
+    PALM_V4_SPREAD``, ``CARPAL_DENSITY_V4 +- CARPAL_DENSITY_V4_SPREAD``, the texture's
+    amplitude times 1 +- ``film.LINE_CONTRAST_SPREAD``) and independent of age and sex: a
+    model trained with fixed values read the first two as age (docs/phantom.md, section
+    7). The first two are drawn first, as before the third was added."""
+    soft, density, contrast = rng.uniform(-1.0, 1.0, 3)
+    return replace(subject, soft_tissue=float(soft), carpal_density=float(density), texture_contrast=float(contrast))
 
 
 def sample_subject(bone_age: float, male: bool, rng: np.random.Generator, hard_fraction: float = 0.03) -> Subject:

@@ -200,6 +200,17 @@ LINE_WIDTH = 0.2
 LINE_RESOLVED = 4.0
 LINE_FIELDS = 2
 LINE_AMPLITUDE_V4 = 1.0
+# ... times a maturity factor, LINE_YOUNG + (1 - LINE_YOUNG) min(bone age / LINE_MATURE_MONTHS, 1),
+# and a per-subject factor 1 + LINE_CONTRAST_SPREAD t (t uniform in [-1, 1],
+# ``Subject.texture_contrast``): in the young films' distal radial metaphyses the grain
+# is faint and grows with age (``phantom_realism_real.py --parts metaphysis``: band-pass
+# amplitude 0.020-0.022 at 24 months, 0.032-0.046 at 42-55, 0.057 at 82; the capitate's
+# at 120-180 months 0.059), where the lines at one amplitude drew it 0.09-0.15 at every
+# age (docs/phantom.md, section 7.10); the spread keeps the contrast from telling the age
+# (the product capped at 1: mature bone at LINE_AMPLITUDE_V4 1 draws 0.7-1)
+LINE_YOUNG = 0.1
+LINE_MATURE_MONTHS = 150.0
+LINE_CONTRAST_SPREAD = 0.3
 # False: a "lines" look draws section 7.8's mesh (``network_texture_coarse`` at
 # ``TEXTURE_AMPLITUDE_V4``) instead, as v4 did before section 7.10 (an A/B switch for
 # scripts/phantom_ablation.py)
@@ -599,10 +610,17 @@ def line_texture_field(rng: np.random.Generator, shape: tuple[int, int], T) -> t
     return fields, 1.0 - (1.0 - one) ** LINE_FIELDS
 
 
-def line_amplitude(amplitude: float, T) -> float:
+def line_amplitude(amplitude: float, T, subject=None) -> float:
     """``amplitude`` where a cell spans at least ``LINE_RESOLVED`` output pixels, less
-    in proportion below that (the film's pixels average over the lines)."""
-    return amplitude * min(LINE_CELL_MM * float(T.scale) / LINE_RESOLVED, 1.0)
+    in proportion below that (the film's pixels average over the lines); with a
+    ``subject``, times the maturity and per-subject factors of ``LINE_YOUNG``,
+    ``LINE_MATURE_MONTHS`` and ``LINE_CONTRAST_SPREAD`` (at most 1 in all: the cancellous
+    path never negative)."""
+    amplitude *= min(LINE_CELL_MM * float(T.scale) / LINE_RESOLVED, 1.0)
+    if subject is not None:
+        mature = min(max(subject.bone_age, 0.0) / LINE_MATURE_MONTHS, 1.0)
+        amplitude *= (LINE_YOUNG + (1.0 - LINE_YOUNG) * mature) * (1.0 + LINE_CONTRAST_SPREAD * subject.texture_contrast)
+    return min(amplitude, 1.0)
 
 
 def oriented_texture(rng: np.random.Generator, shape: tuple[int, int], angle: float, px_per_mm: float) -> np.ndarray:
@@ -627,7 +645,7 @@ def radiograph(hand: Hand, T, shape: tuple[int, int], rng: np.random.Generator, 
         fields, mean = line_texture_field(rng, shape, T)
         tex = np.zeros((1, 1), _F32)  # not read: the kernel draws the lines from the fields
         lines = {"lines": fields, "tex_line": LINE_WIDTH, "tex_mean": mean}
-        amplitude = line_amplitude(amplitude, T)
+        amplitude = line_amplitude(amplitude, T, hand.subject)
         if spongy is None:  # no cancellous path of its own: the lines modulate all the bone
             spongy, bone = bone, np.zeros_like(bone)
     elif look.texture in ("network", "lines"):
