@@ -571,7 +571,6 @@ def network_texture_coarse(rng: np.random.Generator, shape: tuple[int, int], px_
     return field
 
 
-
 def line_texture_field(rng: np.random.Generator, shape: tuple[int, int], T) -> tuple[list, float]:
     """The smooth fields behind :data:`LINE_CELL_MM`'s lines over a film of ``shape``
     drawn through the frame ``T`` (mm -> pixels), as :func:`_C.film_expose`'s ``lines``
