@@ -508,6 +508,7 @@ def test_draw_ossicle_cuts_along_its_facets(monkeypatch):
     from boneage_fast.data.anatomy import Ellipse
 
     monkeypatch.setattr(film, "FACET_ROUND", 0.0)
+    monkeypatch.setattr(film, "FACET_EDGE_MM", 0.0)  # square cuts (the rounded edges below)
 
     facets = ((1.0, 0.0, 22.5), (-0.6, 0.8, 5.0))  # x <= 22.5 mm; -0.6 x + 0.8 y <= 5 mm
     e = Ellipse("capitate", np.array([20.0, 15.0]), np.array([7.0, 10.0]), 0.3, 1.1, 2.9, taper=-0.3, bend=0.3,
@@ -532,6 +533,59 @@ def test_draw_ossicle_cuts_along_its_facets(monkeypatch):
     row = 60
     col = int(22.5 * 4.0) - 1
     assert got[row, col] - 0.25 > whole[row, col] > 0.0
+
+
+@pytest.mark.parametrize("edge, reach", [(1.5, 0.35), (0.8, 0.0), (2.0, 0.6)])
+def test_facet_weight_rounds_the_articular_edge(edge, reach):
+    """With an edge of e mm reaching r mm beyond the facet: the factor (before the plate)
+    is sqrt(q (2 - q)) of q = (depth + r) / e clipped to [0, 1], the depth in mm plus
+    half a pixel: zero from r mm beyond the facet outwards, one from e - r mm inside, a
+    circle's chord between, rising monotonically; float64 here."""
+    from boneage_fast.data import film
+
+    facets = ((0.6, 0.8, 20.0),)  # 0.6 x + 0.8 y <= 20 mm
+    T = _Scale(5.0)
+    got = film.facet_weight(facets, T, (0, 80), (0, 90), edge_mm=edge, reach_mm=reach).astype(np.float64)
+    y, x = np.mgrid[0:80, 0:90].astype(np.float64) / 5.0
+    inside = 20.0 - (0.6 * x + 0.8 * y)  # mm
+    q = np.clip((inside + 0.5 / 5.0 + reach) / edge, 0.0, 1.0)
+    plate = np.exp(-np.maximum(inside, 0.0) / film.FACET_PLATE_MM)
+    np.testing.assert_allclose(got, np.sqrt(q * (2.0 - q)) * (1.0 + film.FACET_PLATE * plate), atol=1e-5)
+    assert np.all(got[inside < -reach - 0.1 - 1e-9] == 0.0)
+    beyond = (inside > -reach + 0.05) & (inside < 0.0)  # past the facet, within the reach
+    assert (reach == 0.0) or np.all(got[beyond] > 0.0)
+    bare = got / (1.0 + film.FACET_PLATE * plate)
+    np.testing.assert_allclose(bare[inside >= edge - reach], 1.0, atol=1e-6)
+    order = np.argsort(inside.ravel())
+    assert np.all(np.diff(bare.ravel()[order]) >= -1e-6)
+    # with no edge: the pixel-wide step, as before
+    square = film.facet_weight(facets, T, (0, 80), (0, 90)).astype(np.float64)
+    np.testing.assert_allclose(square, np.clip(inside * 5.0 + 0.5, 0.0, 1.0) * (1.0 + film.FACET_PLATE * plate),
+                               atol=1e-5)
+
+
+def test_draw_ossicle_rounds_its_facets_edges():
+    """A faceted ossicle as drawn (film.FACET_EDGE_MM, FACET_REACH_MM, FACET_ROUND) is the
+    whole one times facet_weight with those: it reaches FACET_REACH_MM past its facet,
+    and is thinner than the square cut just inside it."""
+    from boneage_fast.data import film
+    from boneage_fast.data.anatomy import Ellipse
+
+    facets = ((1.0, 0.0, 22.5), (-0.6, 0.8, 5.0))
+    kw = dict(centre=np.array([20.0, 15.0]), axes=np.array([7.0, 10.0]), angle=0.3, density=1.1, exponent=2.9)
+    e = Ellipse("capitate", facets=facets, **kw)
+    got = np.zeros((160, 170), np.float32)
+    film.draw_ossicle(got, e, _Scale(4.0), 0.06, 0.5)
+    whole = np.zeros_like(got)
+    film.draw_ossicle(whole, Ellipse("capitate", **kw), _Scale(4.0), 0.06, 0.5)
+    w = film.facet_weight(facets, _Scale(4.0), (0, 160), (0, 170), film.FACET_ROUND * 7.0, film.FACET_EDGE_MM,
+                          film.FACET_REACH_MM)
+    np.testing.assert_allclose(got, whole * w, atol=1e-5, rtol=1e-5)
+    x = np.arange(170) / 4.0
+    row = 60
+    assert film.FACET_EDGE_MM > 0.0 and film.FACET_REACH_MM > 0.0
+    past = (x > 22.5 + 0.05) & (x < 22.5 + film.FACET_REACH_MM - 0.05)
+    assert np.all(got[row, past] > 0.0) and np.all(got[row, x > 22.5 + film.FACET_REACH_MM + 0.15] == 0.0)
 
 
 def test_facet_weight_rounds_a_right_angled_corner_to_a_quarter_circle():

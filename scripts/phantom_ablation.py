@@ -66,6 +66,9 @@ OFF = {
     "ulna_flare": {"ULNA_FLARE_V4": 0.3},
     # the carpals' rounded corners (section 7.8; off with the facets on: v4's facets before it)
     "facet_corners": {"film.FACET_ROUND": 0.0},
+    # their rounded articular edges reaching into the joint spaces (section 7.10; off with
+    # the facets on: square cuts at the facets)
+    "facet_edges": {"film.FACET_EDGE_MM": 0.0},
     # the trabecular lines at the output resolution (section 7.10; off with v4's texture on:
     # section 7.8's network). Section 7.8's "network_scale" switch (its finer, softer mesh)
     # went with it: v4 no longer draws that mesh.
@@ -73,7 +76,7 @@ OFF = {
 }
 # refinements of another change: they act only with it on, so they have no "v3 +" row,
 # only their "v4 -" row
-REFINES = {"facet_corners": "carpal_facets", "trabecular_lines": "network_texture"}
+REFINES = {"facet_corners": "carpal_facets", "facet_edges": "carpal_facets", "trabecular_lines": "network_texture"}
 _CONST0: dict = {}
 _LOOKS0: dict = {}
 

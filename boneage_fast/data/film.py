@@ -359,7 +359,8 @@ def draw_ossicle(acc: np.ndarray, e: Ellipse, T, cortex: float = 0.06, cancellou
     if rows.size == 0:
         return
     (r0, r1), (c0, c1) = (int(rows[0]), int(rows[-1]) + 1), (int(cols[0]), int(cols[-1]) + 1)
-    weight = facet_weight(e.facets, T, (y0 + r0, y0 + r1), (x0 + c0, x0 + c1), FACET_ROUND * float(min(e.axes)))
+    weight = facet_weight(e.facets, T, (y0 + r0, y0 + r1), (x0 + c0, x0 + c1), FACET_ROUND * float(min(e.axes)),
+                          FACET_EDGE_MM, FACET_REACH_MM)
     part = part[r0:r1, c0:c1]
     part *= weight
     acc[y0 + r0:y0 + r1, x0 + c0:x0 + c1] += part
@@ -377,9 +378,19 @@ FACET_PLATE_MM = 0.5  # ... over this depth
 # outlines are rounded where two articular surfaces meet (docs/phantom.md, section 7.8).
 # 0: sharp corners (v4 until section 7.8).
 FACET_ROUND = 0.3
+# The articular surfaces are rounded, not cut square: across the last FACET_EDGE_MM
+# before its edge the bone thins as a circle's chord, sqrt(q (2 - q)), q the depth over
+# FACET_EDGE_MM, and its edge lies FACET_REACH_MM beyond the facet's plane, into the
+# joint space (two neighbours CARPAL_JOINT_V4 = 1 mm apart then come within 0.3 mm of
+# each other). Cut square, v4's carpals met across dark channels of even width with
+# bright walls; on the films the bones' edges fade into thin joint lines
+# (docs/phantom.md, section 7.10). 0: square cuts at the facet (v4 until section 7.10).
+FACET_EDGE_MM = 1.5
+FACET_REACH_MM = 0.35
 
 
-def facet_weight(facets, T, rows: tuple[int, int], cols: tuple[int, int], round_mm: float = 0.0) -> np.ndarray:
+def facet_weight(facets, T, rows: tuple[int, int], cols: tuple[int, int], round_mm: float = 0.0,
+                 edge_mm: float = 0.0, reach_mm: float = 0.0) -> np.ndarray:
     """Over pixel rows and columns (half-open ranges), the factor that cuts an ossicle
     along its facets (half-planes ``n . p <= t`` of the hand frame, mm): 0 beyond a
     facet, 1 well inside, an anti-aliased step one pixel wide at the facet, and the
@@ -390,7 +401,9 @@ def facet_weight(facets, T, rows: tuple[int, int], cols: tuple[int, int], round_
     Where two facets meet at a right angle that is the cut shrunk by r and grown back
     (a quarter circle of radius r); at an acute corner the rounding is shallower than
     a circle's, at an obtuse one somewhat deeper. A face stays where it was wherever
-    the other facets are r or more away."""
+    the other facets are r or more away. With ``edge_mm`` e the cut is rounded across
+    its depth: the factor is sqrt(q (2 - q)), q = (depth + ``reach_mm``) / e clipped to
+    [0, 1] (the depth in mm, plus half a pixel), instead of the pixel-wide step."""
     ys = np.arange(*rows, dtype=np.float64)[:, None]
     xs = np.arange(*cols, dtype=np.float64)[None, :]
     # the frame is a similarity, p_px = o + M p_mm
@@ -414,14 +427,23 @@ def facet_weight(facets, T, rows: tuple[int, int], cols: tuple[int, int], round_
             nearest = np.minimum(nearest, inside)
             short += np.maximum(r - inside, 0.0) ** 2
         inside = np.where(short > 0.0, r - np.sqrt(short), nearest)
-        w = np.clip(inside + 0.5, 0.0, 1.0)
+        w = _facet_step(inside, px_mm, edge_mm, reach_mm)
         plate = np.exp(-np.maximum(inside, 0.0) / (FACET_PLATE_MM * px_mm))
     else:
         for facet in facets:
             inside, px_mm = depth(*facet)
-            w *= np.clip(inside + 0.5, 0.0, 1.0)
+            w *= _facet_step(inside, px_mm, edge_mm, reach_mm)
             plate = np.maximum(plate, np.exp(-np.maximum(inside, 0.0) / (FACET_PLATE_MM * px_mm)))
     return (w * (1.0 + FACET_PLATE * plate)).astype(_F32)
+
+
+def _facet_step(inside: np.ndarray, px_mm: float, edge_mm: float, reach_mm: float) -> np.ndarray:
+    """The cut's factor at ``inside`` pixels inside a facet: the anti-aliased pixel-wide
+    step, or with ``edge_mm`` > 0 the rounded edge of :func:`facet_weight`."""
+    if edge_mm <= 0.0:
+        return np.clip(inside + 0.5, 0.0, 1.0)
+    q = np.clip((inside + 0.5 + reach_mm * px_mm) / (edge_mm * px_mm), 0.0, 1.0)
+    return np.sqrt(q * (2.0 - q))
 
 
 def tissue_t4(acc: np.ndarray, p0_mm, p1_mm, r_mm: float, T, flat: bool = False, r1_mm: float | None = None,
