@@ -1,6 +1,6 @@
 """The measures of scripts/phantom_realism_real.py that compare phantoms with the real
 films (shaft_contrast, palm_over_metacarpal, soft_bone_contrast, silhouette_span,
-metacarpal_slenderness, capitate_texture) on synthetic images whose answer is known from their
+metacarpal_slenderness, capitate_texture, metaphysis_centre) on synthetic images and phantoms whose answer is known from their
 construction."""
 
 from __future__ import annotations
@@ -206,3 +206,26 @@ def test_capitate_texture_rejects_a_square_off_the_film():
     m = _script()
     with pytest.raises(ValueError, match="leaves the film"):
         m.capitate_texture(_textured_film(2.0), 60.0, 350.0, 1100.0)
+
+
+@pytest.mark.parametrize("seed, age", [(3, 30.0), (8, 70.0), (11, 120.0)])
+def test_metaphysis_square_lies_in_the_radius_below_its_end(seed, age):
+    """The young-metaphysis measure's square (side metacarpal 3's length / 7) centred on
+    the radius' axis half a side and 2 % of the length below its drawn end: inside the
+    drawn radius, on rotated films too."""
+    from boneage_fast.data import film
+    from boneage_fast.data.phantom import render
+
+    m = _script()
+    s = render(age, seed % 2 == 0, seed=seed, size=(900, 720), style="v4")
+    length = m._metacarpal3_line(s)[2]
+    c = m.metaphysis_centre(s, length)
+    radius = next(b for b in s.hand.bones if b.name == "radius")
+    mask = np.zeros(s.image.shape, np.float32)
+    film.draw_long_bone(mask, radius, s.frame)
+    h = int(length / 14)
+    x, y = int(round(c[0])), int(round(c[1]))
+    square = mask[y - h:y + h, x - h:x + h]
+    assert square.shape == (2 * h, 2 * h) and (square > 0).mean() > 0.9
+    end = s.to_pixels(radius.p1[None])[0]
+    assert np.hypot(*(c - end)) == pytest.approx(length / 14.0 + 0.02 * length, rel=1e-9)

@@ -653,11 +653,17 @@ def phantom_metaphysis_texture(age: float, male: bool, seed: int, length: float,
     :func:`_metaphysis_offset` proximal to its drawn distal end) on a phantom drawn at
     this metacarpal 3 length (:func:`_drawn_at_length`)."""
     s, got = _drawn_at_length(age, male, seed, length, style)
-    radius = next(b for b in s.hand.bones if b.name == "radius")
-    p0, p1 = s.to_pixels(np.stack([radius.p0, radius.p1]))
-    axis = (p1 - p0) / np.hypot(*(p1 - p0))
-    c = p1 - axis * _metaphysis_offset(got)
+    c = metaphysis_centre(s, got)
     return capitate_texture(s.image, c[0], c[1], got)
+
+
+def metaphysis_centre(sample, length: float) -> np.ndarray:
+    """The pixel (x, y) on a phantom's radius axis :func:`_metaphysis_offset` of
+    ``length`` (metacarpal 3's, pixels) proximal to the radius' drawn distal end."""
+    radius = next(b for b in sample.hand.bones if b.name == "radius")
+    p0, p1 = sample.to_pixels(np.stack([radius.p0, radius.p1]))
+    axis = (p1 - p0) / np.hypot(*(p1 - p0))
+    return p1 - axis * _metaphysis_offset(length)
 
 
 def texture(styles: list[str], seeds: int = 4) -> dict:
