@@ -349,10 +349,6 @@ void check_grid(const Grid& g, const char* name) {
   BONEAGE_CHECK_VALUE(g.data != nullptr && g.height >= 1 && g.width >= 1, name, ": empty grid");
 }
 
-}  // namespace
-
-namespace {
-
 // The TexLines texture over one output row, in chunks of kChunk pixels: a chunk with
 // no cancellous path (`c` all 0) is left 0 (the texture multiplies nothing there).
 // Otherwise, per field: the taps' offsets and B-spline weights in a loop the compiler
