@@ -160,15 +160,17 @@ def test_carpals_grow_past_their_v3_outline_as_they_mature(age, male):
         {k: [(tuple(c), r) for c, r in v] for k, v in h4.joints.items()}
     # soft tissue: the same capsules (per ray a finger, then the palm round its
     # metacarpal; then the palm and the forearm; then the first web), the palm's 1.15
-    # times fuller, the forearm's 1.15 x 0.8; the fingers 0.92 times at the MCP joint,
+    # times fuller, the forearm's 1.15 x 0.8 x 1.55 (its own section exponent 1, the
+    # others the look's); the fingers 0.92 times at the MCP joint,
     # tapering to 0.75 of that, on the same axis, their tips 4 mm (adult) beyond the
     # distal tuft; the palm round each metacarpal narrowing to 0.6 at its head
     assert len(h3.tissue) == len(h4.tissue) == 15
+    assert h4.tissue_sections == {11: 1.0} and h3.tissue_sections == {}
     s = h4.subject.size_scale
     for i, ((a0, a1, ra, ra1), (b0, b1, rb, rb1)) in enumerate(zip(h3.tissue, h4.tissue)):
         assert ra1 == ra  # v3's capsules have one radius
         finger, ray_palm = i < 10 and i % 2 == 0, i < 10 and i % 2 == 1
-        scale = 0.92 if finger else 1.15 * 0.8 if i == 11 else 1.15 if i < 12 else 1.0
+        scale = 0.92 if finger else 1.15 * 0.8 * 1.55 if i == 11 else 1.15 if i < 12 else 1.0
         assert rb == pytest.approx(scale * ra, rel=1e-12), i
         taper = 0.75 if finger else 0.6 if ray_palm else 1.0
         assert rb1 == pytest.approx(taper * rb, rel=1e-12), i
@@ -680,6 +682,8 @@ def test_v4_film_differs_from_v3_only_in_bone_but_for_the_fuller_palm(monkeypatc
     monkeypatch.setattr(anatomy, "FINGER_PAD_V4", None)
     monkeypatch.setattr(anatomy, "PALM_TAPER_V4", 1.0)
     monkeypatch.setattr(anatomy, "FOREARM_V4", 1.0)
+    monkeypatch.setattr(anatomy, "FOREARM_WIDTH_V4", 1.0)
+    monkeypatch.setattr(anatomy, "FOREARM_SECTION_V4", None)
     monkeypatch.setattr(phantom, "FRAME_FILL_V4", 0.0)  # and v3's framing
     monkeypatch.setattr(phantom, "FRAME_TOP_V4", None)
     monkeypatch.setattr(phantom, "FOREARM_MM_V4", None)
@@ -825,10 +829,11 @@ def test_v4_draws_set_the_soft_tissue_radii_and_carpal_density(soft, dens):
     assert 1.0 - 1e-12 <= palm and anatomy.PALM_V4 - anatomy.PALM_V4_SPREAD == pytest.approx(1.0)
     ratio = np.array([rb / ra for (_, _, ra, _), (_, _, rb, _) in zip(h3.tissue, h4.tissue)])
     # the palm, wrist and forearm at the drawn fullness (the low end of the range is
-    # v3's; the forearm 0.8 of it); the fingers at their own 0.92, scaled by the same
-    # draw; the first web as v3's
+    # v3's; the forearm 0.8 x 1.55 of it); the fingers at their own 0.92, scaled by the
+    # same draw; the first web as v3's
     np.testing.assert_allclose(ratio[1:10:2], palm, rtol=1e-12)
-    np.testing.assert_allclose(ratio[10:12], [palm, palm * anatomy.FOREARM_V4], rtol=1e-12)
+    np.testing.assert_allclose(ratio[10:12], [palm, palm * anatomy.FOREARM_V4 * anatomy.FOREARM_WIDTH_V4], rtol=1e-12)
+    assert anatomy.FOREARM_V4 * anatomy.FOREARM_WIDTH_V4 == pytest.approx(0.8 * 1.55)
     np.testing.assert_allclose(ratio[0:10:2], anatomy.FINGER_V4 * palm / anatomy.PALM_V4, rtol=1e-12)
     np.testing.assert_allclose(ratio[12:], 1.0, rtol=1e-12)
     carpals = [e for e in h4.ossicles if e.name in CARPAL_SHAPE_V2]
@@ -1245,3 +1250,56 @@ def test_v4_young_forearms_are_as_stout_as_on_the_films(age, male, monkeypatch):
     monkeypatch.setattr(anatomy, "ULNA_FLARE_V4", 0.3)
     off = median()
     assert off["ulna"] < 0.2 and off["radius"] < on["radius"] - 0.05, (on, off)
+
+
+@pytest.mark.parametrize("age, male", [(24.0, False), (42.0, True), (82.0, False)])
+def test_v4_forearm_is_as_wide_and_as_round_as_on_the_films(age, male, monkeypatch):
+    """Across the distal end of the radius (scripts/phantom_realism_real.py --parts
+    armtissue; 5 young films of 24-82 months): the forearm 1.27-1.90 times metacarpal 3's
+    length wide, soft tissue 0.02-0.26 of it beyond the ulna and 0.18-0.44 beyond the
+    radius, its section filled 0.75-0.81 (1 for a flat slab). Version 4's forearm falls
+    in or near those ranges; with FOREARM_WIDTH_V4 and FOREARM_SECTION_V4 off (v4 before
+    section 7.11) the ulna reached the skin and the section was a slab. Median over 4
+    clean phantoms."""
+    measure = load_script("phantom_realism_real").phantom_arm_section
+
+    def median():
+        got = [measure(render(age, male, seed=seed, size=(1280, 1024), style="v4", nuisance=False))
+               for seed in range(4)]
+        # (no fill where neither side has soft tissue enough to read: a thin subject)
+        return {k: float(np.median([g[k] for g in got if g[k] is not None]))
+                for k in ("width", "fill", "low_side", "high_side")}
+
+    on = median()
+    assert 1.27 <= on["width"] <= 1.9 and 0.7 <= on["fill"] <= 0.86, on
+    assert 0.08 <= on["low_side"] <= 0.26 and 0.18 <= on["high_side"] <= 0.44, on
+    monkeypatch.setattr(anatomy, "FOREARM_WIDTH_V4", 1.0)
+    monkeypatch.setattr(anatomy, "FOREARM_SECTION_V4", None)
+    off = median()
+    assert off["width"] < 1.15 and off["low_side"] < 0.03 and off["fill"] > 0.9, off
+
+
+def test_v4_forearm_section_is_drawn_with_its_own_exponent(monkeypatch):
+    """The forearm's capsule carries its own cross-section exponent (``Hand.tissue_sections``),
+    the other capsules the look's: the soft-tissue grid equals one drawn capsule by
+    capsule with those exponents by ``film.tissue_t4`` (the soft union written out here);
+    a hand without the entry draws the forearm at the look's exponent."""
+    h = render(60.0, True, seed=2, size=(400, 320), style="v4", nuisance=False)
+    hand, T, look = h.hand, h.frame, film.LOOKS["v4"]
+    assert hand.tissue_sections == {11: anatomy.FOREARM_SECTION_V4} and look.tissue_profile != 1.0
+
+    def union(sections):
+        Ts = T.scaled(film.SOFT_GRID)
+        lo = np.zeros((max(int(400 * film.SOFT_GRID), 4), max(int(320 * film.SOFT_GRID), 4)), np.float32)
+        for i, (p0, p1, r0, r1) in enumerate(hand.tissue):
+            film.tissue_t4(lo, p0, p1, r0, Ts, r1_mm=r1, profile=sections.get(i, look.tissue_profile))
+        lo = np.sqrt(np.sqrt(lo))
+        sat = look.soft_saturation_mm
+        return film._smooth3(np.float32(sat) * (1.0 - np.exp(-lo / np.float32(sat))), look.soft_smoothing)
+
+    got = film.soft_tissue_coarse(hand, T, (400, 320), look)
+    np.testing.assert_allclose(got, union({11: 1.0}), rtol=1e-5, atol=1e-5)
+    flat = union({})
+    assert np.abs(got - flat).max() > 0.5  # the exponent matters
+    hand.tissue_sections = {}
+    np.testing.assert_allclose(film.soft_tissue_coarse(hand, T, (400, 320), look), flat, rtol=1e-5, atol=1e-5)

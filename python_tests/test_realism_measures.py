@@ -229,3 +229,58 @@ def test_metaphysis_square_lies_in_the_radius_below_its_end(seed, age):
     assert square.shape == (2 * h, 2 * h) and (square > 0).mean() > 0.9
     end = s.to_pixels(radius.p1[None])[0]
     assert np.hypot(*(c - end)) == pytest.approx(length / 14.0 + 0.02 * length, rel=1e-9)
+
+
+def _forearm_row(soft, shape=(120, 640), skin=(100, 520), bones=(230, 390), bone=0.9, background=0.05):
+    """A film of one forearm standing upright: background, soft tissue from ``skin[0]`` to
+    ``skin[1]`` whose grey at distance ``d`` from the nearer skin edge (as a fraction of
+    the way to the nearer bone edge) is ``soft(d)``, and the bones between ``bones``."""
+    img = np.full(shape, background)
+    x = np.arange(shape[1], dtype=float)
+    for (s, b) in ((skin[0], bones[0]), (skin[1], bones[1])):
+        inside = (x >= min(s, b)) & (x < max(s, b))
+        img[:, inside] = background + soft(np.abs(x[inside] - s) / abs(b - s))
+    img[:, bones[0]:bones[1]] = bone
+    return img
+
+
+def test_arm_section_reads_a_flat_slab_as_full_and_a_ramp_by_its_formula():
+    """``arm_section`` on synthetic forearms: a flat slab of soft tissue fills its
+    section (1); a ramp rising from the skin, grey a + b f at the fraction f of the way
+    to the bone, gives the mean of a + b f over f in [0.05, 0.9] over its mean over
+    [0.75, 0.9] (written out here); the width and each side's soft tissue over the
+    given length; no edges, no fill."""
+    m = _script()
+    length = 200.0
+    slab = m.arm_section(_forearm_row(lambda f: 0.45 + 0 * f), (310.0, 60.0), (1.0, 0.0), length,
+                         (230.0 - 310.0, 390.0 - 310.0))
+    assert slab["fill"] == pytest.approx(1.0, abs=0.01)
+    assert slab["width"] == pytest.approx((519 - 100) / length, abs=1.5 / length)
+    assert slab["low_side"] == pytest.approx((230 - 100) / length, abs=1.5 / length)
+    assert slab["high_side"] == pytest.approx((519 - 390) / length, abs=1.5 / length)
+    a, b = 0.15, 0.45
+    want = (a + b * (0.05 + 0.9) / 2) / (a + b * (0.75 + 0.9) / 2)
+    ramp = m.arm_section(_forearm_row(lambda f: a + b * f), (310.0, 60.0), (1.0, 0.0), length,
+                         (230.0 - 310.0, 390.0 - 310.0))
+    assert ramp["fill"] == pytest.approx(want, abs=0.02) and ramp["fill"] < 0.85
+    # a rounder section (a quarter ellipse rising from the skin) lies between them
+    round_ = m.arm_section(_forearm_row(lambda f: a + b * np.sqrt(1 - (1 - f) ** 2)), (310.0, 60.0), (1.0, 0.0),
+                           length, (230.0 - 310.0, 390.0 - 310.0))
+    assert ramp["fill"] < round_["fill"] < slab["fill"]
+    bare = m.arm_section(_forearm_row(lambda f: a + b * f), (310.0, 60.0), (1.0, 0.0), length)
+    assert set(bare) == {"width"} and bare["width"] == pytest.approx(slab["width"], abs=1.5 / length)
+
+
+def test_arm_section_reads_a_bone_at_the_skin_as_no_soft_tissue():
+    """A bone reaching the skin on one side: that side's soft tissue is about 0 and gives
+    no fill (the other side's is the film's); a turned film (the arm along x, read
+    along y) reads the same."""
+    m = _script()
+    img = _forearm_row(lambda f: 0.3 + 0.2 * f, skin=(230, 520))
+    got = m.arm_section(img, (310.0, 60.0), (1.0, 0.0), 200.0, (230.0 - 310.0, 390.0 - 310.0))
+    assert abs(got["low_side"]) <= 1.5 / 200.0 and got["high_side"] > 0.6
+    one_side = m.arm_section(_forearm_row(lambda f: 0.3 + 0.2 * f), (310.0, 60.0), (1.0, 0.0), 200.0,
+                             (230.0 - 310.0, 390.0 - 310.0))
+    assert got["fill"] == pytest.approx(one_side["fill"], abs=0.01)
+    turned = m.arm_section(img.T.copy(), (60.0, 310.0), (0.0, 1.0), 200.0, (230.0 - 310.0, 390.0 - 310.0))
+    assert turned == pytest.approx(got, abs=1e-9)

@@ -73,6 +73,8 @@ OFF = {
     # section 7.8's network). Section 7.8's "network_scale" switch (its finer, softer mesh)
     # went with it: v4 no longer draws that mesh.
     "trabecular_lines": {"film.LINE_TEXTURE_V4": False},
+    # a wider forearm of a rounder section (section 7.11)
+    "forearm_section": {"FOREARM_WIDTH_V4": 1.0, "FOREARM_SECTION_V4": None},
 }
 # refinements of another change: they act only with it on, so they have no "v3 +" row,
 # only their "v4 -" row

@@ -47,6 +47,12 @@
              40-pixel grids, scripts/data/real_young_forearm.csv; metacarpal 3 from
              real_young_palm.csv) against 4 clean phantoms per film's age and sex, per
              style (from the drawn outlines).
+  armtissue  the young forearm's soft tissue: across the distal end of the radius on the
+             5 films of real_young_forearm.csv, how full its section is between the
+             skin and the bones (``arm_section``: 1 for a flat slab, less for a round
+             limb), the soft tissue beyond the ulna and beyond the radius, and the
+             forearm's width there and 0.3 of metacarpal 3's length lower, over
+             metacarpal 3's length, against 4 clean phantoms per film's age and sex.
   texture    the trabecular texture inside the capitate: on a square of side 1/7 of
              metacarpal 3's length about its centre, the film scaled to [0, 1] between
              its 1st and 99.5th percentiles, the skewness and the standard deviation
@@ -68,6 +74,7 @@
     python scripts/phantom_realism_real.py --parts softbone --styles v3 v4
     python scripts/phantom_realism_real.py --parts slender --styles v3 v4
     python scripts/phantom_realism_real.py --parts forearm --styles v3 v4
+    python scripts/phantom_realism_real.py --parts armtissue --styles v3 v4
     python scripts/phantom_realism_real.py --parts texture --styles v3 v4
     python scripts/phantom_realism_real.py --parts metaphysis --styles v3 v4
 
@@ -584,6 +591,112 @@ def forearm(styles: list[str], seeds: int = 4) -> dict:
     return _with_medians(rows, [f"{who}_{k}" for who in ("real", *styles) for k in ("radius", "ulna", "gap")])
 
 
+def arm_section(img: np.ndarray, origin, n, length: float, edges: tuple[float, float] | None = None) -> dict:
+    """The forearm's soft tissue across the line ``origin + q n`` (pixels; ``n`` a unit
+    vector, ``img`` a [0, 1] film, ``length`` metacarpal 3's in pixels, q = 0 inside the
+    forearm): the silhouette's span (:func:`silhouette_span`) over ``length`` as
+    ``width``; with ``edges`` (the q of the bones' outer edges, low side first), per side
+    how full the soft tissue's section is between the skin and the bone: the profile
+    (averaged over 2 % of ``length`` along the arm) less the background just outside
+    the skin (1-5 % of ``length`` beyond it), over its mean 75-90 % of the way from the
+    skin to the bone, averaged over 5-90 % of the way (``fill``; a flat slab of soft
+    tissue gives 1, a round section less, a straight ramp from the skin 0.58), the median
+    of the two sides, and the soft tissue's extent from the skin to each bone edge over
+    ``length`` (``low_side``, ``high_side``; negative where the bone reaches past the
+    skin)."""
+    reach = int(2 * length)
+    lo, hi = silhouette_span(img, origin, n, reach)
+    out = {"width": (hi - lo) / length}
+    if edges is None:
+        return out
+    out["low_side"], out["high_side"] = (edges[0] - lo) / length, (hi - edges[1]) / length
+    along = np.array([-n[1], n[0]])
+    q = np.arange(-reach, reach + 1, dtype=np.float64)
+    prof = _band_profile(img, origin, n, along, q, max(int(0.01 * length), 1), 3)
+
+    def at(v):
+        return float(np.interp(v, q, prof))
+
+    fills = []
+    for skin, bone in ((lo, edges[0]), (hi, edges[1])):
+        span = bone - skin
+        if abs(span) < 8 or np.sign(span) != (1 if skin == lo else -1):
+            continue
+        out_side = -np.sign(span)
+        bg = np.mean([at(skin + out_side * f * length) for f in np.linspace(0.01, 0.05, 9)])
+        inner = np.mean([at(skin + f * span) for f in np.linspace(0.75, 0.9, 7)])
+        if inner - bg < 0.02:
+            continue
+        fills.append(np.mean([(at(skin + f * span) - bg) / (inner - bg) for f in np.linspace(0.05, 0.9, 35)]))
+    out["fill"] = float(np.median(fills)) if fills else None
+    return out
+
+
+def phantom_arm_section(sample, below: float = 0.0) -> dict:
+    """:func:`arm_section` on a clean phantom, across the forearm ``below`` metacarpal 3's
+    length proximal to the distal end of the radius (the lower of the radius' and the
+    ulna's ends, less 3 %, with ``below`` 0, where the bones' outer edges are taken from
+    their drawn outlines: each end's axis +- half-width (1 + flare))."""
+    T = sample.frame
+    bones = {b.name: b for b in sample.hand.bones}
+    r, u = bones["radius"], bones["ulna"]
+    length = _metacarpal3_line(sample)[2]
+    mm = length / T.scale
+    y = (r.p1[1] - below * mm) if below > 0 else min(r.p1[1], u.p1[1]) - 0.03 * mm
+    mid = np.array([(r.p1[0] + u.p1[0]) / 2, y])
+    origin = T(mid)
+    d = T(mid + np.array([1.0, 0.0])) - origin
+    n = d / np.hypot(*d)
+    edges = None
+    if below == 0:
+        half = {k: b.half_width * (1.0 + b.flare1) for k, b in (("r", r), ("u", u))}
+        q = sorted([(r.p1[0] + half["r"] - mid[0]) * T.scale, (u.p1[0] - half["u"] - mid[0]) * T.scale])
+        edges = (q[0], q[1])
+    return arm_section(_unit_film(sample.image), origin, n, length, edges)
+
+
+def armtissue(styles: list[str], seeds: int = 4) -> dict:
+    """The young forearm's soft tissue (:func:`arm_section`): on the 5 films of
+    scripts/data/real_young_forearm.csv (upright), across the row of the radius' distal
+    end (the bones' outer edges as read there) its ``fill``, and the forearm's width
+    there and 0.3 of metacarpal 3's length lower; per style the median over ``seeds``
+    clean phantoms of the film's age and sex (:func:`phantom_arm_section`)."""
+    from boneage_fast.data.phantom import render
+    from boneage_fast.io import read_image
+
+    palm_points = {name: v for _, name, v in _annotated_films("real_young_palm.csv")}
+    rows = []
+    for film, name, v in _annotated_films("real_young_forearm.csv"):
+        p = palm_points[name]
+        length = float(np.hypot(p["mc3_top_x"] - p["mc3_base_x"], p["mc3_top_y"] - p["mc3_base_y"]))
+        img = _unit_film(read_image(film["path"]).pixels)
+        mid = (v["radius_x1"] + v["ulna_x0"]) / 2
+        end = arm_section(img, (mid, v["radius_y"]), (1.0, 0.0), length,
+                          (v["ulna_x0"] - mid, v["radius_x1"] - mid))
+        lower = arm_section(img, (mid, v["radius_y"] + 0.3 * length), (1.0, 0.0), length)
+        row = {"film": name, "months": film["boneage"], "real_fill": _r3(end["fill"]),
+               "real_width": _r3(end["width"]), "real_width_lower": _r3(lower["width"]),
+               "real_ulnar": _r3(end["low_side"]), "real_radial": _r3(end["high_side"])}
+        for style in styles:
+            got = [render(film["boneage"], film["male"], seed=s, size=(1280, 1024), style=style, nuisance=False)
+                   for s in range(seeds)]
+            ends = [phantom_arm_section(g) for g in got]
+            lows = [phantom_arm_section(g, 0.3) for g in got]
+            fills = [e["fill"] for e in ends if e["fill"] is not None]
+            row[f"{style}_fill"] = _r3(float(np.median(fills)) if fills else None)
+            row[f"{style}_width"] = _r3(float(np.median([e["width"] for e in ends])))
+            row[f"{style}_width_lower"] = _r3(float(np.median([e["width"] for e in lows])))
+            row[f"{style}_ulnar"] = _r3(float(np.median([e["low_side"] for e in ends])))
+            row[f"{style}_radial"] = _r3(float(np.median([e["high_side"] for e in ends])))
+        rows.append(row)
+    return _with_medians(rows, [f"{who}_{k}" for who in ("real", *styles)
+                                for k in ("fill", "width", "width_lower", "ulnar", "radial")])
+
+
+def _r3(x):
+    return None if x is None else round(float(x), 3)
+
+
 def capitate_texture(pixels: np.ndarray, cx: float, cy: float, length: float) -> dict:
     """The texture of a square of side ``length`` / 7 about (``cx``, ``cy``) (pixels),
     ``length`` metacarpal 3's: the film scaled to [0, 1] between its 1st and 99.5th
@@ -759,7 +872,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--detector", default=None, help="detector card (with a regressor card as --model)")
     ap.add_argument("--parts", nargs="+", default=["detector", "regressor", "gap"],
                     choices=["detector", "regressor", "gap", "tones", "spectrum", "cortex", "palm", "softbone", "slender",
-                             "forearm", "texture", "metaphysis"])
+                             "forearm", "armtissue", "texture", "metaphysis"])
     ap.add_argument("--styles", nargs="+", default=["v1", "v2"], choices=["v1", "v2", "v3", "v4"])
     ap.add_argument("--json", default=None, help="also write the results here")
     ap.add_argument("--compare", nargs=2, default=None, metavar=("A.json", "B.json"),
@@ -797,6 +910,8 @@ def main(argv: list[str] | None = None) -> int:
         res["slender"] = slender(args.styles)
     if "forearm" in args.parts:
         res["forearm"] = forearm(args.styles)
+    if "armtissue" in args.parts:
+        res["armtissue"] = armtissue(args.styles)
     if "texture" in args.parts:
         res["texture"] = texture(args.styles)
     if "metaphysis" in args.parts:

@@ -162,6 +162,19 @@ PALM_TAPER_V4 = 0.6
 # on the real films the wrist is about three quarters of the palm's width (less in young
 # children), version 3's forearm was wider than its palm
 FOREARM_V4 = 0.8
+# ... and a forearm this much wider again (soft-tissue radius, against ``FOREARM_V4``'s)
+# with a rounder cross-section (its capsule's exponent p, path 2 r (1 - q^2/r^2)^p, in
+# place of the look's flattened 0.375; None: the look's; 1 is steeper at the skin than a
+# uniform cylinder's 0.5, as a limb whose fat shell attenuates less than its muscle):
+# across the distal end of the radius the 5 young films of
+# scripts/data/real_young_forearm.csv are 1.5 times metacarpal 3's length wide (median;
+# 1.28-1.9), with 0.16 of it of soft tissue beyond the ulna and 0.29 beyond the radius,
+# their soft tissue's grey rising from the skin to the bone as over a round limb
+# (``phantom_realism_real.py --parts armtissue``: fill 0.76, 0.75-0.81); v4 until then
+# drew a slab 1.05 wide, the ulna at the skin, its grey full out to the skin (fill 0.98):
+# a bright column with straight edges (docs/phantom.md, section 7.11)
+FOREARM_SECTION_V4: float | None = 1.0
+FOREARM_WIDTH_V4 = 1.55
 # Version 4 draws the soft tissue's fullness and the carpals' density per subject,
 # uniform over these half-widths about the values above (:func:`sample_v4_traits`): with
 # fixed values, a v3-trained model read phantoms 13 months younger for the fuller palm
@@ -417,6 +430,9 @@ class Hand:
     # soft-tissue capsules: p0, p1 and the radius at each end (a tapered capsule when they
     # differ: the radius changes linearly along the axis; round ends of those radii)
     tissue: list[tuple[np.ndarray, np.ndarray, float, float]] = field(default_factory=list)
+    # capsule index -> its own cross-section exponent p (path 2 r (1 - q^2/r^2)^p) in
+    # place of the look's (version 4's forearm)
+    tissue_sections: dict[int, float] = field(default_factory=dict)
     joints: dict[str, list[tuple[np.ndarray, float]]] = field(default_factory=dict)  # ROI centres, half size
     carpals_present: list[str] = field(default_factory=list)
     epiphyses: dict[str, tuple[float, float]] = field(default_factory=dict)  # group -> (ratio, fusion)
@@ -709,9 +725,11 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
             hand.ossicles.append(Ellipse("sesamoid", mcp + _rot(np.array([-3.0, -1.5]), -ray_angle0) * s,
                                          np.array([2.2, 2.2]) * s, 0.0, 1.1))
     # palm, wrist and forearm soft tissue
-    palm_r, arm_r = 24.0 * tw * w * bulk, 27.0 * tw * w * bulk * (FOREARM_V4 if version >= 4 else 1.0)
+    palm_r, arm_r = 24.0 * tw * w * bulk, 27.0 * tw * w * bulk * (FOREARM_V4 * FOREARM_WIDTH_V4 if version >= 4 else 1.0)
     hand.tissue.append((np.array([0.0, 20.0]) * s, np.array([-2.0, 60.0]) * s, palm_r, palm_r))
     hand.tissue.append((np.array([-3.0, -175.0]) * s, np.array([0.0, 10.0]) * s, arm_r, arm_r))
+    if version >= 4 and FOREARM_SECTION_V4 is not None:
+        hand.tissue_sections[len(hand.tissue) - 1] = FOREARM_SECTION_V4
     if v2:
         # the thenar eminence and the first web fill the space between the thumb and the
         # index ray (real films have no gap of background there)

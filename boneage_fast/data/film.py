@@ -500,11 +500,13 @@ def soft_tissue_coarse(hand: Hand, T, shape: tuple[int, int], look: Look = LOOKS
     H, W = shape
     Ts = T.scaled(SOFT_GRID)
     lo = np.zeros((max(int(H * SOFT_GRID), 4), max(int(W * SOFT_GRID), 4)), _F32)
-    for p0, p1, r0, r1 in hand.tissue:
-        if look.tissue_profile is None and r0 == r1:  # versions 2 and 3: capsules of one radius
+    for i, (p0, p1, r0, r1) in enumerate(hand.tissue):
+        own = hand.tissue_sections.get(i)
+        if own is None and look.tissue_profile is None and r0 == r1:  # versions 2 and 3: capsules of one radius
             tissue_t4(lo, p0, p1, r0, Ts, look.flat_tissue)
         else:
-            profile = look.tissue_profile if look.tissue_profile is not None else 0.25 if look.flat_tissue else 0.5
+            profile = own if own is not None else look.tissue_profile if look.tissue_profile is not None else \
+                0.25 if look.flat_tissue else 0.5
             tissue_t4(lo, p0, p1, r0, Ts, r1_mm=r1, profile=profile)
     lo = np.sqrt(np.sqrt(lo))  # soft union of the capsules (webs, one palm)
     sat = look.soft_saturation_mm
