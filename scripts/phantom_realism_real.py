@@ -61,8 +61,10 @@
              high-passed square's radial autocorrelation (lag where it falls to 0.5, in
              hundredths of metacarpal 3's length); 7 real films of 10-15 years (the
              capitate's centre and metacarpal 3's length read by eye off 50-pixel grids,
-             scripts/data/real_capitate_texture.csv) against 4 phantoms per film's age
-             and sex drawn at the film's metacarpal 3 length in pixels, per style.
+             scripts/data/real_capitate_texture.csv) against 12 phantoms per film's age
+             and sex drawn at the film's metacarpal 3 length in pixels, per style (a
+             phantom's figures depend much on its film's look, processed or raw, and its
+             edge enhancement: 4 phantoms gave medians that moved by half).
 
     python scripts/phantom_realism_real.py --model boneage_fast/weights            # the shipped (v2) model
     python scripts/phantom_realism_real.py --model RUN/best.json --detector DET/best.json --parts detector regressor
@@ -779,7 +781,7 @@ def metaphysis_centre(sample, length: float) -> np.ndarray:
     return p1 - axis * _metaphysis_offset(length)
 
 
-def texture(styles: list[str], seeds: int = 4) -> dict:
+def texture(styles: list[str], seeds: int = 12) -> dict:
     """The capitate's trabecular texture (:func:`capitate_texture`) on the 7 real films
     of scripts/data/real_capitate_texture.csv (the capitate's centre and metacarpal 3's
     length read by eye) and per style the median over ``seeds`` phantoms of each film's
@@ -800,7 +802,7 @@ def texture(styles: list[str], seeds: int = 4) -> dict:
     return _with_medians(rows, [f"{who}_{k}" for who in ("real", *styles) for k in keys])
 
 
-def metaphysis(styles: list[str], seeds: int = 4) -> dict:
+def metaphysis(styles: list[str], seeds: int = 12) -> dict:
     """The young distal radial metaphysis' trabecular texture (:func:`capitate_texture`'s
     measure) on the 5 young films of scripts/data/real_young_forearm.csv (the radius'
     distal end: its row and edges, read by eye; metacarpal 3's length from

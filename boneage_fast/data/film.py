@@ -190,16 +190,19 @@ MU_SOFT_RAW_V4 = 0.03
 # never negative for an amplitude up to 1. Where a cell spans fewer than
 # ``LINE_RESOLVED`` output pixels the film cannot resolve the lines (its pixels average
 # over them): the amplitude falls in proportion. Measured in the capitate beside 7 real
-# films (``phantom_realism_real.py --parts texture``; real / section 7.8's mesh / these
-# lines): skewness 0.47 / 0.49 / 0.61, band-pass amplitude 0.059 / 0.021 / 0.046,
-# autocorrelation half-width 0.57 / 0.71 / 0.44 % of metacarpal 3's length.
+# films (``phantom_realism_real.py --parts texture``, 12 phantoms per film; real /
+# section 7.10's lines, width 0.2 at amplitude 1 / these): skewness 0.47 / 0.62 / 0.47,
+# band-pass amplitude 0.059 / 0.090 / 0.061, autocorrelation half-width 0.57 / 0.42 /
+# 0.48 % of metacarpal 3's length (section 7.10 read 0.046 off 4 phantoms per film, a
+# low draw: the grain was half as strong again as the films', crisp white lace at full
+# size; docs/phantom.md, section 7.11).
 LINE_CELL_MM = 0.5
 LINE_STRETCH = 2.0
 LINE_CROSS_STRETCH = 1.0
-LINE_WIDTH = 0.2
+LINE_WIDTH = 0.23
 LINE_RESOLVED = 4.0
 LINE_FIELDS = 2
-LINE_AMPLITUDE_V4 = 1.0
+LINE_AMPLITUDE_V4 = 0.6
 # ... times a maturity factor, LINE_YOUNG + (1 - LINE_YOUNG) min(bone age / LINE_MATURE_MONTHS, 1),
 # and a per-subject factor 1 + LINE_CONTRAST_SPREAD t (t uniform in [-1, 1],
 # ``Subject.texture_contrast``): in the young films' distal radial metaphyses the grain
@@ -207,7 +210,7 @@ LINE_AMPLITUDE_V4 = 1.0
 # amplitude 0.020-0.022 at 24 months, 0.032-0.046 at 42-55, 0.057 at 82; the capitate's
 # at 120-180 months 0.059), where the lines at one amplitude drew it 0.09-0.15 at every
 # age (docs/phantom.md, section 7.10); the spread keeps the contrast from telling the age
-# (the product capped at 1: mature bone at LINE_AMPLITUDE_V4 1 draws 0.7-1)
+# (the product capped at 1; mature bone at LINE_AMPLITUDE_V4 0.6 draws 0.42-0.78)
 LINE_YOUNG = 0.1
 LINE_MATURE_MONTHS = 150.0
 LINE_CONTRAST_SPREAD = 0.3
