@@ -32,7 +32,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="phantom generation: v3 (anatomy and grey levels fitted to real hands and films, the "
                          "shipped model's training data), v4 (v3 with packed carpals cut along flat facets, a "
                          "trabecular network, windowed films, fuller fingers, a hand that fills the film and "
-                         "per-subject soft tissue and carpal density; not the shipped model's data), v2 (the "
+                         "per-subject soft tissue and carpal density, a round forearm, the films' grain; not the "
+                         "shipped model's data), v2 (the "
                          "previous film-like phantom) or v1 (the earlier capsule phantom)")
 
     tr = sub.add_parser("train", help="train the hand detector or the regressor")

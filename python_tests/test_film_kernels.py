@@ -219,6 +219,40 @@ def test_read_out_leaves_its_input_and_matches_noise_then_blur(shape):
     assert np.abs(got.astype(np.float64) - np.floor(ref)).max() <= 1
 
 
+def test_read_out_with_a_detector_blur_blurs_the_film_first_and_leaves_it():
+    """A look's ``detector_blur`` passes of [1, 2, 1] over the film before the read-out
+    (float64 reference written here), the film itself left as it was; the look's noise
+    sd on a clean film (``noise_clean``) and its range on a film with nuisance (a range
+    of one value) set the grain: flat films read sd sqrt(level) (6/16)^2 through the
+    read-out's own blur (and the extra pass's (6/16)^2 does not touch noise added
+    after it)."""
+    from dataclasses import replace
+
+    from boneage_fast.data import film
+
+    rng = np.random.default_rng(4)
+    img = rng.uniform(0.0, 1.0, (61, 47)).astype(np.float32)
+    before = img.copy()
+    # an identity display (a steep look-up turns float32 rounding into several levels)
+    look = replace(film.LOOKS["v3"], log_display=None, clean_gamma=1.0, detector_blur=2, noise_clean=0.0)
+    got = film.read_out(img, np.random.default_rng(8), False, 16, look)
+    assert np.array_equal(img, before)
+    ref = film.read_out(_blur121(_blur121(img)).astype(np.float32), np.random.default_rng(8), False, 16,
+                        replace(look, detector_blur=0))
+    # float32 rounding against the float64 blur: one step of the look-up at most
+    step = np.abs(np.diff(film.display_lut(1.0, None, 16).astype(np.int64))).max()
+    assert np.abs(got.astype(np.int64) - ref.astype(np.int64)).max() <= step
+    plain = film.read_out(img, np.random.default_rng(8), False, 16, replace(look, detector_blur=0))
+    assert np.abs(got.astype(np.int64) - plain.astype(np.int64)).max() > 1000
+    flat = np.full((300, 300), 0.5, np.float32)
+    ident = replace(look, gamma=(1.0, 1.0), detector_blur=1)
+    for nuisance, kw in ((False, {"noise_clean": 0.03}), (True, {"noise_sd": (0.045, 0.045)})):
+        out = film.read_out(flat, np.random.default_rng(1), nuisance, 16, replace(ident, **kw))
+        sd = next(iter(kw.values()))
+        want = (sd if isinstance(sd, float) else sd[0]) * math.sqrt(0.5) * 6 / 16
+        assert abs(out[2:-2, 2:-2].astype(np.float64).std() / 65535 / want - 1) < 0.04, kw
+
+
 # ------------------------------------------------------------------ edge enhancement
 def _unsharp_f64(img: np.ndarray, k: int, gain: float) -> np.ndarray:
     """img + gain (img - lo), lo: k x k block means (partial last blocks), two [1, 2, 1]

@@ -5,6 +5,7 @@ construction."""
 
 from __future__ import annotations
 
+import math
 from types import SimpleNamespace
 
 import numpy as np
@@ -284,3 +285,23 @@ def test_arm_section_reads_a_bone_at_the_skin_as_no_soft_tissue():
     assert got["fill"] == pytest.approx(one_side["fill"], abs=0.01)
     turned = m.arm_section(img.T.copy(), (60.0, 310.0), (0.0, 1.0), 200.0, (230.0 - 310.0, 390.0 - 310.0))
     assert turned == pytest.approx(got, abs=1e-9)
+
+
+def test_fine_grain_reads_white_noise_through_its_kernel():
+    """``fine_grain`` of white noise of sd s: s times the norm of (delta - the sampled
+    Gaussian of one pixel), written out here from the Gaussian's formula (truncated at
+    4 pixels, normalised); a flat film reads 0, a smooth ramp nearly 0, and a square
+    whose margin leaves the film is refused."""
+    m = _script()
+    x = np.arange(-4, 5, dtype=float)
+    g = np.exp(-x ** 2 / 2)
+    g /= g.sum()
+    k = np.outer(g, g)
+    norm = math.sqrt((1 - k[4, 4]) ** 2 + (k ** 2).sum() - k[4, 4] ** 2)
+    img = 0.5 + 0.02 * np.random.default_rng(6).standard_normal((400, 400))
+    assert m.fine_grain(img, 200.0, 200.0, 120) == pytest.approx(0.02 * norm, rel=0.03)
+    assert m.fine_grain(np.full((100, 100), 0.4), 50.0, 50.0, 20) == pytest.approx(0.0, abs=1e-12)
+    ramp = np.add.outer(np.linspace(0, 1, 100), np.zeros(100))
+    assert m.fine_grain(ramp, 50.0, 50.0, 20) < 1e-6
+    with pytest.raises(ValueError, match="leaves the film"):
+        m.fine_grain(img, 10.0, 200.0, 20)

@@ -75,6 +75,8 @@ OFF = {
     "trabecular_lines": {"film.LINE_TEXTURE_V4": False},
     # a wider forearm of a rounder section (section 7.11)
     "forearm_section": {"FOREARM_WIDTH_V4": 1.0, "FOREARM_SECTION_V4": None},
+    # the films' stronger quantum noise and the detector's extra blur (section 7.11)
+    "film_grain": {"look": ("noise_sd", "noise_clean", "detector_blur")},
 }
 # refinements of another change: they act only with it on, so they have no "v3 +" row,
 # only their "v4 -" row

@@ -53,6 +53,11 @@
              limb), the soft tissue beyond the ulna and beyond the radius, and the
              forearm's width there and 0.3 of metacarpal 3's length lower, over
              metacarpal 3's length, against 4 clean phantoms per film's age and sex.
+  grain      the films' finest grain (quantum noise, the finest trabeculae): the
+             standard deviation of the film less a Gaussian of one pixel, in the young
+             forearm's soft tissue beside the radius and in its distal metaphysis, on
+             the 5 films of real_young_forearm.csv against 12 phantoms per film's age
+             and sex drawn at its metacarpal 3 length.
   texture    the trabecular texture inside the capitate: on a square of side 1/7 of
              metacarpal 3's length about its centre, the film scaled to [0, 1] between
              its 1st and 99.5th percentiles, the skewness and the standard deviation
@@ -77,6 +82,7 @@
     python scripts/phantom_realism_real.py --parts slender --styles v3 v4
     python scripts/phantom_realism_real.py --parts forearm --styles v3 v4
     python scripts/phantom_realism_real.py --parts armtissue --styles v3 v4
+    python scripts/phantom_realism_real.py --parts grain --styles v3 v4
     python scripts/phantom_realism_real.py --parts texture --styles v3 v4
     python scripts/phantom_realism_real.py --parts metaphysis --styles v3 v4
 
@@ -695,6 +701,82 @@ def armtissue(styles: list[str], seeds: int = 4) -> dict:
                                 for k in ("fill", "width", "width_lower", "ulnar", "radial")])
 
 
+def fine_grain(img: np.ndarray, cx: float, cy: float, half: int) -> float:
+    """The standard deviation of the finest band (the film less a Gaussian of one pixel)
+    over the square of half-side ``half`` about (``cx``, ``cy``) on a [0, 1] film: the
+    quantum noise, and in bone the finest trabeculae."""
+    from scipy import ndimage
+
+    y0, x0 = int(round(cy)) - half - 4, int(round(cx)) - half - 4
+    if y0 < 0 or x0 < 0 or y0 + 2 * half + 8 > img.shape[0] or x0 + 2 * half + 8 > img.shape[1]:
+        raise ValueError(f"the grain square at ({cx:g}, {cy:g}) with its margin leaves the film")
+    win = img[y0:y0 + 2 * half + 8, x0:x0 + 2 * half + 8]
+    return float((win - ndimage.gaussian_filter(win, 1.0))[4:-4, 4:-4].std())
+
+
+def _percentile_film(pixels: np.ndarray) -> np.ndarray:
+    """The film scaled to [0, 1] between its 1st and 99.5th percentiles (as
+    :func:`capitate_texture` scales it)."""
+    img = pixels.astype(np.float64)
+    lo, hi = np.percentile(img, [1.0, 99.5])
+    return (img - lo) / max(hi - lo, 1e-9)
+
+
+def phantom_grain(age: float, male: bool, seed: int, length: float, style: str) -> dict:
+    """:func:`fine_grain` on a phantom drawn at this metacarpal 3 length
+    (:func:`_drawn_at_length`, with its film's nuisance): in the forearm's soft tissue,
+    midway between the radius' outer edge and the skin on a row 0.1 of ``length`` below
+    the radius' end, and in the radial metaphysis on its axis 0.15 of ``length`` below
+    its end; squares of half-side 4 % of ``length``."""
+    s, got = _drawn_at_length(age, male, seed, length, style)
+    T = s.frame
+    bones = {b.name: b for b in s.hand.bones}
+    r, u = bones["radius"], bones["ulna"]
+    mm = got / T.scale
+    img = _percentile_film(s.image)
+    mid = np.array([(r.p1[0] + u.p1[0]) / 2, r.p1[1] - 0.1 * mm])
+    origin = T(mid)
+    d = T(mid + np.array([1.0, 0.0])) - origin
+    n = d / np.hypot(*d)
+    _, hi = silhouette_span(img, origin, n, int(2 * got))
+    edge = (r.p1[0] + r.half_width * (1.0 + r.flare1) - mid[0]) * T.scale
+    soft = origin + n * (edge + hi) / 2
+    bone = T(np.array([r.p1[0], r.p1[1] - 0.15 * mm]))
+    half = max(int(0.04 * got), 5)
+    return {"soft": fine_grain(img, soft[0], soft[1], half), "bone": fine_grain(img, bone[0], bone[1], half)}
+
+
+def grain(styles: list[str], seeds: int = 12) -> dict:
+    """The films' finest grain (:func:`fine_grain`) on the 5 young films of
+    scripts/data/real_young_forearm.csv (upright; the radius' end row and edges read by
+    eye, metacarpal 3's length from real_young_palm.csv): in the soft tissue midway
+    between the radius' outer edge and the skin 0.1 of that length below the end row,
+    and in the metaphysis between the radius' edges 0.15 below it; per style the median
+    over ``seeds`` phantoms of the film's age and sex (:func:`phantom_grain`)."""
+    from boneage_fast.io import read_image
+
+    palm_points = {name: v for _, name, v in _annotated_films("real_young_palm.csv")}
+    rows = []
+    for film, name, v in _annotated_films("real_young_forearm.csv"):
+        p = palm_points[name]
+        length = float(np.hypot(p["mc3_top_x"] - p["mc3_base_x"], p["mc3_top_y"] - p["mc3_base_y"]))
+        img = _percentile_film(read_image(film["path"]).pixels)
+        y = v["radius_y"] + 0.1 * length
+        mid = (v["radius_x1"] + v["ulna_x0"]) / 2
+        _, hi = silhouette_span(img, (mid, y), (1.0, 0.0), int(2 * length))
+        half = max(int(0.04 * length), 5)
+        row = {"film": name, "months": film["boneage"],
+               "real_soft": _r3(fine_grain(img, (v["radius_x1"] + mid + hi) / 2, y, half)),
+               "real_bone": _r3(fine_grain(img, (v["radius_x0"] + v["radius_x1"]) / 2, v["radius_y"] + 0.15 * length,
+                                           half))}
+        for style in styles:
+            got = [phantom_grain(film["boneage"], film["male"], 42_000 + s, length, style) for s in range(seeds)]
+            for k in ("soft", "bone"):
+                row[f"{style}_{k}"] = _r3(float(np.median([g[k] for g in got])))
+        rows.append(row)
+    return _with_medians(rows, [f"{who}_{k}" for who in ("real", *styles) for k in ("soft", "bone")])
+
+
 def _r3(x):
     return None if x is None else round(float(x), 3)
 
@@ -874,7 +956,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--detector", default=None, help="detector card (with a regressor card as --model)")
     ap.add_argument("--parts", nargs="+", default=["detector", "regressor", "gap"],
                     choices=["detector", "regressor", "gap", "tones", "spectrum", "cortex", "palm", "softbone", "slender",
-                             "forearm", "armtissue", "texture", "metaphysis"])
+                             "forearm", "armtissue", "grain", "texture", "metaphysis"])
     ap.add_argument("--styles", nargs="+", default=["v1", "v2"], choices=["v1", "v2", "v3", "v4"])
     ap.add_argument("--json", default=None, help="also write the results here")
     ap.add_argument("--compare", nargs=2, default=None, metavar=("A.json", "B.json"),
@@ -914,6 +996,8 @@ def main(argv: list[str] | None = None) -> int:
         res["forearm"] = forearm(args.styles)
     if "armtissue" in args.parts:
         res["armtissue"] = armtissue(args.styles)
+    if "grain" in args.parts:
+        res["grain"] = grain(args.styles)
     if "texture" in args.parts:
         res["texture"] = texture(args.styles)
     if "metaphysis" in args.parts:

@@ -65,6 +65,13 @@ class Look:
     gamma: tuple[float, float]  # display curve exponent range (lower = brighter mid-tones)
     clean_gamma: float  # the exponent without nuisance
     texture_amplitude: float = TEXTURE_AMPLITUDE  # relative modulation of the bone path by the texture
+    # the detector's quantum noise: its sd range (times the square root of the signal,
+    # before the detector blur) and its value on a clean film
+    noise_sd: tuple[float, float] = (0.008, 0.025)
+    noise_clean: float = 0.01
+    # passes of a [1, 2, 1] blur over the processed film (after its edge enhancement and
+    # windowing) before the read-out adds the noise and blurs once more
+    detector_blur: int = 0
     # strength range k of a logarithmic display curve log(1 - k s) / log(1 - k) before the
     # exponent (None: the exponent alone)
     log_display: tuple[float, float] | None = None
@@ -218,10 +225,28 @@ LINE_CONTRAST_SPREAD = 0.3
 # ``TEXTURE_AMPLITUDE_V4``) instead, as v4 did before section 7.10 (an A/B switch for
 # scripts/phantom_ablation.py)
 LINE_TEXTURE_V4 = True
+#
+# ... and its films' grain and blur: the detector's quantum noise ``NOISE_V4`` times v3's
+# and one more pass of the read-out's blur (``DETECTOR_BLUR_V4``) over the processed film
+# (over the exposure, before the edge enhancement, the capitate's grain read finer and
+# less skewed than the films'; after it, as the films'). On the real
+# films of ../shared/realdata the finest band (the film less a Gaussian of one pixel, on
+# the film scaled to [0, 1] between its 1st and 99.5th percentiles) has a standard
+# deviation of 0.0034-0.0112 (median 0.0077) in the forearm's soft tissue beside the
+# radius and 0.005-0.028 (0.012) in the distal radial metaphysis (5 young films; measured
+# as ``phantom_realism_real.py --parts grain``); v4 until then 0.0020 and 0.007-0.013: its
+# soft tissue a smooth, noiseless grey and its trabecular lines and edges crisper than the
+# films' (docs/phantom.md, section 7.11)
+NOISE_V4 = 3.0
+DETECTOR_BLUR_V4 = 1
 LOOKS["v4"] = replace(LOOKS["v3"], texture="lines", texture_amplitude=LINE_AMPLITUDE_V4, auto_range=0.985,
                       shoulder=0.9, soft_saturation_mm=300.0, unsharp_mm=(1.0, 2.0), unsharp_gain=(0.6, 1.4),
-                      tissue_profile=TISSUE_PROFILE_V4, marrow=MARROW_V4, smooth_cortex=True)
+                      tissue_profile=TISSUE_PROFILE_V4, marrow=MARROW_V4, smooth_cortex=True,
+                      noise_sd=(0.008 * NOISE_V4, 0.025 * NOISE_V4), noise_clean=0.01 * NOISE_V4,
+                      detector_blur=DETECTOR_BLUR_V4)
 LOOKS["v4_raw"] = replace(LOOKS["v3_raw"], texture="lines", texture_amplitude=LINE_AMPLITUDE_V4,
+                          noise_sd=(0.008 * NOISE_V4, 0.025 * NOISE_V4), noise_clean=0.01 * NOISE_V4,
+                          detector_blur=DETECTOR_BLUR_V4,
                           tissue_profile=TISSUE_PROFILE_V4, marrow=MARROW_V4, smooth_cortex=True,
                           mu_soft=MU_SOFT_RAW_V4)
 #: the share of v3 (and v4) films drawn with the ``"v3_raw"`` (``"v4_raw"``) look
@@ -750,7 +775,9 @@ def read_out(img: np.ndarray, rng: np.random.Generator, nuisance: bool, bits: in
              look: Look = LOOKS["v2"]) -> np.ndarray:
     """Detector noise and blur, the display curve and quantisation (and JPEG for 8 bits).
     ``img`` (float32, C-contiguous) is left as it was."""
-    sd = rng.uniform(0.008, 0.025) if nuisance else 0.01
+    if look.detector_blur:
+        img = _smooth3(img.copy(), look.detector_blur)
+    sd = rng.uniform(*look.noise_sd) if nuisance else look.noise_clean
     seed = int(rng.integers(0, 2**63))
     gamma = rng.uniform(*look.gamma) if nuisance else look.clean_gamma
     k = None

@@ -208,7 +208,8 @@ def render(
             tapering fingers, a palm narrowing into the webs and the wrist, a rounder
             soft-tissue section, brighter thick soft tissue, a hand that fills more of the film,
             soft-tissue fullness and carpal density drawn per subject from a stream of
-            their own, and processed films edge-enhanced and windowed under a smooth
+            their own, a forearm as wide and round as the films', the films' grain and
+            blur, and processed films edge-enhanced and windowed under a smooth
             shoulder so that little of them is white; not the shipped model's data:
             docs/phantom.md section 7) or
             ``"v1"`` (capsule bones drawn at <= 640 px and scaled up). v1 and v2 are
