@@ -219,8 +219,25 @@ def test_read_out_leaves_its_input_and_matches_noise_then_blur(shape):
     assert np.abs(got.astype(np.float64) - np.floor(ref)).max() <= 1
 
 
+@pytest.mark.parametrize("shape", [(1, 5), (2, 7), (3, 4), (64, 33)])
+def test_read_out_pre_blur_is_the_blur_then_the_read_out(shape):
+    """``pre_blur``: the film blurred by [1, 2, 1] along y then x (edges kept; float64
+    here), then the same noise (the same deviates), blur and look-up as without it; the
+    input, read-only, left as it was."""
+    rng = np.random.default_rng(12)
+    img = rng.uniform(0.0, 1.0, shape).astype(np.float32)
+    img.flags.writeable = False
+    before = img.copy()
+    lut = np.arange(65536, dtype=np.uint16)
+    got = _C.film_read_out(img, 33, 0.05, lut, pre_blur=True)
+    assert np.array_equal(img, before)
+    ref = _C.film_read_out(_blur121(img).astype(np.float32), 33, 0.05, lut)
+    assert np.abs(got.astype(np.int64) - ref.astype(np.int64)).max() <= 1
+    assert not np.array_equal(got, _C.film_read_out(img, 33, 0.05, lut)) or min(shape) < 3
+
+
 def test_read_out_with_a_detector_blur_blurs_the_film_first_and_leaves_it():
-    """A look's ``detector_blur`` passes of [1, 2, 1] over the film before the read-out
+    """A look's ``detector_blur``: a [1, 2, 1] pass over the film before the read-out
     (float64 reference written here), the film itself left as it was; the look's noise
     sd on a clean film (``noise_clean``) and its range on a film with nuisance (a range
     of one value) set the grain: flat films read sd sqrt(level) (6/16)^2 through the
@@ -234,18 +251,18 @@ def test_read_out_with_a_detector_blur_blurs_the_film_first_and_leaves_it():
     img = rng.uniform(0.0, 1.0, (61, 47)).astype(np.float32)
     before = img.copy()
     # an identity display (a steep look-up turns float32 rounding into several levels)
-    look = replace(film.LOOKS["v3"], log_display=None, clean_gamma=1.0, detector_blur=2, noise_clean=0.0)
+    look = replace(film.LOOKS["v3"], log_display=None, clean_gamma=1.0, detector_blur=True, noise_clean=0.0)
     got = film.read_out(img, np.random.default_rng(8), False, 16, look)
     assert np.array_equal(img, before)
-    ref = film.read_out(_blur121(_blur121(img)).astype(np.float32), np.random.default_rng(8), False, 16,
-                        replace(look, detector_blur=0))
+    ref = film.read_out(_blur121(img).astype(np.float32), np.random.default_rng(8), False, 16,
+                        replace(look, detector_blur=False))
     # float32 rounding against the float64 blur: one step of the look-up at most
     step = np.abs(np.diff(film.display_lut(1.0, None, 16).astype(np.int64))).max()
     assert np.abs(got.astype(np.int64) - ref.astype(np.int64)).max() <= step
-    plain = film.read_out(img, np.random.default_rng(8), False, 16, replace(look, detector_blur=0))
+    plain = film.read_out(img, np.random.default_rng(8), False, 16, replace(look, detector_blur=False))
     assert np.abs(got.astype(np.int64) - plain.astype(np.int64)).max() > 1000
     flat = np.full((300, 300), 0.5, np.float32)
-    ident = replace(look, gamma=(1.0, 1.0), detector_blur=1)
+    ident = replace(look, gamma=(1.0, 1.0))
     for nuisance, kw in ((False, {"noise_clean": 0.03}), (True, {"noise_sd": (0.045, 0.045)})):
         out = film.read_out(flat, np.random.default_rng(1), nuisance, 16, replace(ident, **kw))
         sd = next(iter(kw.values()))

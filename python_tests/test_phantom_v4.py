@@ -694,7 +694,7 @@ def test_v4_film_differs_from_v3_only_in_bone_but_for_the_fuller_palm(monkeypatc
         monkeypatch.setitem(film.LOOKS, kind, replace(film.LOOKS[kind], unsharp_mm=None, tissue_profile=None,
                                                        soft_saturation_mm=film.LOOKS["v3"].soft_saturation_mm,
                                                        mu_soft=v3.mu_soft, noise_sd=v3.noise_sd,
-                                                       noise_clean=v3.noise_clean, detector_blur=0))
+                                                       noise_clean=v3.noise_clean, detector_blur=False))
     for seed, age in ((4, 150.0), (9, 40.0)):
         a = render(age, True, seed=seed, size=(800, 640), style="v3")
         b = render(age, True, seed=seed, size=(800, 640), style="v4")
@@ -1345,6 +1345,6 @@ def test_v4_films_are_as_grainy_as_the_films(monkeypatch):
     for kind in ("v4", "v4_raw"):
         v3 = film.LOOKS[kind.replace("v4", "v3")]
         monkeypatch.setitem(film.LOOKS, kind, replace(film.LOOKS[kind], noise_sd=v3.noise_sd,
-                                                       noise_clean=v3.noise_clean, detector_blur=0))
+                                                       noise_clean=v3.noise_clean, detector_blur=False))
     off = median()
     assert off["soft"] < 0.003 and off["soft"] < 0.7 * on["soft"], (on, off)

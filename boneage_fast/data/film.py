@@ -69,9 +69,9 @@ class Look:
     # before the detector blur) and its value on a clean film
     noise_sd: tuple[float, float] = (0.008, 0.025)
     noise_clean: float = 0.01
-    # passes of a [1, 2, 1] blur over the processed film (after its edge enhancement and
-    # windowing) before the read-out adds the noise and blurs once more
-    detector_blur: int = 0
+    # a [1, 2, 1] blur over the processed film (after its edge enhancement and windowing)
+    # before the read-out adds the noise and blurs once more
+    detector_blur: bool = False
     # strength range k of a logarithmic display curve log(1 - k s) / log(1 - k) before the
     # exponent (None: the exponent alone)
     log_display: tuple[float, float] | None = None
@@ -238,7 +238,7 @@ LINE_TEXTURE_V4 = True
 # soft tissue a smooth, noiseless grey and its trabecular lines and edges crisper than the
 # films' (docs/phantom.md, section 7.11)
 NOISE_V4 = 3.0
-DETECTOR_BLUR_V4 = 1
+DETECTOR_BLUR_V4 = True
 LOOKS["v4"] = replace(LOOKS["v3"], texture="lines", texture_amplitude=LINE_AMPLITUDE_V4, auto_range=0.985,
                       shoulder=0.9, soft_saturation_mm=300.0, unsharp_mm=(1.0, 2.0), unsharp_gain=(0.6, 1.4),
                       tissue_profile=TISSUE_PROFILE_V4, marrow=MARROW_V4, smooth_cortex=True,
@@ -775,8 +775,6 @@ def read_out(img: np.ndarray, rng: np.random.Generator, nuisance: bool, bits: in
              look: Look = LOOKS["v2"]) -> np.ndarray:
     """Detector noise and blur, the display curve and quantisation (and JPEG for 8 bits).
     ``img`` (float32, C-contiguous) is left as it was."""
-    if look.detector_blur:
-        img = _smooth3(img.copy(), look.detector_blur)
     sd = rng.uniform(*look.noise_sd) if nuisance else look.noise_clean
     seed = int(rng.integers(0, 2**63))
     gamma = rng.uniform(*look.gamma) if nuisance else look.clean_gamma
@@ -784,9 +782,10 @@ def read_out(img: np.ndarray, rng: np.random.Generator, nuisance: bool, bits: in
     if look.log_display is not None:
         k = rng.uniform(*look.log_display) if nuisance else float(np.mean(look.log_display))
     lut = display_lut(gamma, k, bits)
-    # quantum noise sd * sqrt(signal), the detector's [1, 2, 1] blur (which colours the
-    # noise), then the display look-up, in C++ (csrc/phantom/film.cpp)
-    out = _C.film_read_out(img, seed, sd, lut)
+    # (with the look's ``detector_blur`` a [1, 2, 1] blur of the film first) quantum noise
+    # sd * sqrt(signal), the detector's [1, 2, 1] blur (which colours the noise), then
+    # the display look-up, in C++ (csrc/phantom/film.cpp)
+    out = _C.film_read_out(img, seed, sd, lut, pre_blur=look.detector_blur)
     if bits == 8 and nuisance and rng.random() < 0.3:
         buf = io.BytesIO()
         Image.fromarray(out).save(buf, format="JPEG", quality=int(rng.integers(70, 96)))

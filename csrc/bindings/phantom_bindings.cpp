@@ -113,7 +113,7 @@ void register_phantom(py::module_& m) {
 
   m.def(
       "film_read_out",
-      [](const py::array& img, uint64_t seed, float sd, py::array lut) {
+      [](const py::array& img, uint64_t seed, float sd, py::array lut, bool pre_blur) {
         const float* im = readable(img, "img");
         const bool u16 = lut.dtype().is(py::dtype::of<uint16_t>());
         BONEAGE_CHECK_TYPE(u16 || lut.dtype().is(py::dtype::of<uint8_t>()), "lut: must be uint8 or uint16");
@@ -125,13 +125,13 @@ void register_phantom(py::module_& m) {
         const int64_t n = lut.shape(0);
         {
           py::gil_scoped_release release;
-          phantom::read_out(im, H, W, seed, sd, l, n, u16 ? 16 : 8, o);
+          phantom::read_out(im, H, W, seed, sd, l, n, u16 ? 16 : 8, o, pre_blur);
         }
         return out;
       },
-      py::arg("img"), py::arg("seed"), py::arg("sd"), py::arg("lut"),
-      "Detector noise, blur and display look-up, into a new array; `img` is left as it was (see "
-      "csrc/phantom/film.h).");
+      py::arg("img"), py::arg("seed"), py::arg("sd"), py::arg("lut"), py::arg("pre_blur") = false,
+      "Detector noise, blur and display look-up, into a new array (with `pre_blur` the film blurred once "
+      "more first); `img` is left as it was (see csrc/phantom/film.h).");
 
   m.def(
       "film_long_bone",

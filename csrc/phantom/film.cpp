@@ -475,20 +475,41 @@ void expose(const float* bone, const float* cancellous, int64_t height, int64_t 
   }
 }
 
+// Row y of the film blurred by [1, 2, 1]/4 along y and then x (edge rows and columns
+// kept), into `dst` (`tmp`: a row of scratch).
+void blurred_row(const float* img, int64_t H, int64_t W, int64_t y, float* tmp, float* dst) {
+  const float* c = img + y * W;
+  const float* v = c;
+  if (y > 0 && y < H - 1) {
+    const float* a = c - W;
+    const float* b = c + W;
+    for (int64_t x = 0; x < W; ++x) tmp[x] = 0.25f * (a[x] + b[x]) + 0.5f * c[x];
+    v = tmp;
+  }
+  dst[0] = v[0];
+  dst[W - 1] = v[W - 1];
+  for (int64_t x = 1; x < W - 1; ++x) dst[x] = 0.25f * (v[x - 1] + v[x + 1]) + 0.5f * v[x];
+}
+
 template <class T>
 void read_out_impl(const float* img, int64_t H, int64_t W, uint64_t seed, float sd, const T* lut,
-                   int64_t lut_size, T* out) {
+                   int64_t lut_size, T* out, bool pre_blur) {
   Xoshiro rng(seed);
   // One pass over the film: row y is written once the noisy row below it exists. Three
   // noisy rows (above, this, below) in a ring; the arithmetic, and the order the normal
   // deviates are drawn in (row by row), are those of noise over the whole film, then the
   // vertical blur, then the horizontal one.
   std::vector<float> ring(static_cast<std::size_t>(3 * W)), vert(W), row(W);
+  std::vector<float> pre(pre_blur ? static_cast<std::size_t>(2 * W) : 0);
   std::vector<int32_t> index(W);
   const float top = static_cast<float>(lut_size - 1);
   auto noisy = [&](int64_t y) -> float* {  // row y with its noise, in its ring slot
     float* r = ring.data() + (y % 3) * W;
     const float* src = img + y * W;
+    if (pre_blur) {
+      blurred_row(img, H, W, y, pre.data(), pre.data() + W);
+      src = pre.data() + W;
+    }
     fill_normal(rng, r, W);
     for (int64_t x = 0; x < W; ++x) r[x] = src[x] + sd * std::sqrt(std::max(src[x], 0.01f)) * r[x];
     return r;
@@ -519,16 +540,16 @@ void read_out_impl(const float* img, int64_t H, int64_t W, uint64_t seed, float 
 }
 
 void read_out(const float* img, int64_t height, int64_t width, uint64_t seed, float sd, const void* lut,
-              int64_t lut_size, int bits, void* out) {
+              int64_t lut_size, int bits, void* out, bool pre_blur) {
   BONEAGE_CHECK_VALUE(height >= 1 && width >= 2, "read_out: image must be at least 1 x 2");
   BONEAGE_CHECK_VALUE(lut_size >= 2 && lut_size <= 65536, "read_out: lut must have 2..65536 entries");
   BONEAGE_CHECK_VALUE(bits == 8 || bits == 16, "read_out: bits must be 8 or 16");
   if (bits == 16)
     read_out_impl(img, height, width, seed, sd, static_cast<const uint16_t*>(lut), lut_size,
-                  static_cast<uint16_t*>(out));
+                  static_cast<uint16_t*>(out), pre_blur);
   else
     read_out_impl(img, height, width, seed, sd, static_cast<const uint8_t*>(lut), lut_size,
-                  static_cast<uint8_t*>(out));
+                  static_cast<uint8_t*>(out), pre_blur);
 }
 
 int64_t long_bone(float* acc, float* cancellous, int64_t height, int64_t width, const LongBoneParams& p) {

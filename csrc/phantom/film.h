@@ -65,10 +65,12 @@ void expose(const float* bone, const float* cancellous, int64_t height, int64_t 
 // deviates come from a xoshiro256+ stream seeded with `seed`, read through a 4096-entry
 // inverse-CDF table), then a [1, 2, 1]/4 blur along y and then x (edge rows and columns
 // kept), then out = lut[(uint16)(clamp(img, 0, 1) * (lut_size - 1))], in one pass over
-// the film (three noisy rows at a time). `img` is left as it was; `out` is uint16
-// (bits 16) or uint8 (bits 8).
+// the film (three noisy rows at a time). With `pre_blur` the film is first blurred by
+// the same [1, 2, 1]/4 along y and then x (edge rows and columns kept) before the noise
+// is added (a second pass of the blur over the film, one over the noise), three film
+// rows at a time. `img` is left as it was; `out` is uint16 (bits 16) or uint8 (bits 8).
 void read_out(const float* img, int64_t height, int64_t width, uint64_t seed, float sd, const void* lut,
-              int64_t lut_size, int bits, void* out);
+              int64_t lut_size, int bits, void* out, bool pre_blur = false);
 
 // A shaped long bone of phantom v2/v3 (boneage_fast.data.film.draw_long_bone), in
 // pixels: the bone runs from p0 along the unit axis (ux, uy) for `length` pixels.
