@@ -160,17 +160,20 @@ def test_carpals_grow_past_their_v3_outline_as_they_mature(age, male):
         {k: [(tuple(c), r) for c, r in v] for k, v in h4.joints.items()}
     # soft tissue: the same capsules (per ray a finger, then the palm round its
     # metacarpal; then the palm and the forearm; then the first web), the palm's 1.15
-    # times fuller, the forearm's 1.15 x 0.8 x 1.55 (its own section exponent 1, the
-    # others the look's); the fingers 0.92 times at the MCP joint,
+    # times fuller, the forearm's 1.15 x 0.8 x 1.55 when young, falling to 1.25 from 84
+    # to 144 months of bone age (its own section exponent 1, the others the look's); the
+    # fingers 0.92 times at the MCP joint,
     # tapering to 0.75 of that, on the same axis, their tips 4 mm (adult) beyond the
     # distal tuft; the palm round each metacarpal narrowing to 0.6 at its head
     assert len(h3.tissue) == len(h4.tissue) == 15
     assert h4.tissue_sections == {11: 1.0} and h3.tissue_sections == {}
+    ba = h4.subject.bone_age
+    arm = 1.55 if ba <= 84 else 1.25 if ba >= 144 else 1.55 - 0.3 * (ba - 84) / 60
     s = h4.subject.size_scale
     for i, ((a0, a1, ra, ra1), (b0, b1, rb, rb1)) in enumerate(zip(h3.tissue, h4.tissue)):
         assert ra1 == ra  # v3's capsules have one radius
         finger, ray_palm = i < 10 and i % 2 == 0, i < 10 and i % 2 == 1
-        scale = 0.92 if finger else 1.15 * 0.8 * 1.55 if i == 11 else 1.15 if i < 12 else 1.0
+        scale = 0.92 if finger else 1.15 * 0.8 * arm if i == 11 else 1.15 if i < 12 else 1.0
         assert rb == pytest.approx(scale * ra, rel=1e-12), i
         taper = 0.75 if finger else 0.6 if ray_palm else 1.0
         assert rb1 == pytest.approx(taper * rb, rel=1e-12), i
@@ -683,6 +686,7 @@ def test_v4_film_differs_from_v3_only_in_bone_but_for_the_fuller_palm(monkeypatc
     monkeypatch.setattr(anatomy, "PALM_TAPER_V4", 1.0)
     monkeypatch.setattr(anatomy, "FOREARM_V4", 1.0)
     monkeypatch.setattr(anatomy, "FOREARM_WIDTH_V4", 1.0)
+    monkeypatch.setattr(anatomy, "FOREARM_WIDTH_GROWN_V4", 1.0)
     monkeypatch.setattr(anatomy, "FOREARM_SECTION_V4", None)
     monkeypatch.setattr(phantom, "FRAME_FILL_V4", 0.0)  # and v3's framing
     monkeypatch.setattr(phantom, "FRAME_TOP_V4", None)
@@ -831,11 +835,12 @@ def test_v4_draws_set_the_soft_tissue_radii_and_carpal_density(soft, dens):
     assert 1.0 - 1e-12 <= palm and anatomy.PALM_V4 - anatomy.PALM_V4_SPREAD == pytest.approx(1.0)
     ratio = np.array([rb / ra for (_, _, ra, _), (_, _, rb, _) in zip(h3.tissue, h4.tissue)])
     # the palm, wrist and forearm at the drawn fullness (the low end of the range is
-    # v3's; the forearm 0.8 x 1.55 of it); the fingers at their own 0.92, scaled by the
-    # same draw; the first web as v3's
+    # v3's; the forearm 0.8 x 1.25 of it at 150 months); the fingers at their own 0.92,
+    # scaled by the same draw; the first web as v3's
     np.testing.assert_allclose(ratio[1:10:2], palm, rtol=1e-12)
-    np.testing.assert_allclose(ratio[10:12], [palm, palm * anatomy.FOREARM_V4 * anatomy.FOREARM_WIDTH_V4], rtol=1e-12)
-    assert anatomy.FOREARM_V4 * anatomy.FOREARM_WIDTH_V4 == pytest.approx(0.8 * 1.55)
+    np.testing.assert_allclose(ratio[10:12], [palm, palm * anatomy.FOREARM_V4 * anatomy.FOREARM_WIDTH_GROWN_V4],
+                               rtol=1e-12)  # 150 months: grown
+    assert anatomy.FOREARM_V4 * anatomy.FOREARM_WIDTH_GROWN_V4 == pytest.approx(0.8 * 1.25)
     np.testing.assert_allclose(ratio[0:10:2], anatomy.FINGER_V4 * palm / anatomy.PALM_V4, rtol=1e-12)
     np.testing.assert_allclose(ratio[12:], 1.0, rtol=1e-12)
     carpals = [e for e in h4.ossicles if e.name in CARPAL_SHAPE_V2]
@@ -1276,9 +1281,33 @@ def test_v4_forearm_is_as_wide_and_as_round_as_on_the_films(age, male, monkeypat
     assert 1.27 <= on["width"] <= 1.9 and 0.7 <= on["fill"] <= 0.86, on
     assert 0.08 <= on["low_side"] <= 0.26 and 0.18 <= on["high_side"] <= 0.44, on
     monkeypatch.setattr(anatomy, "FOREARM_WIDTH_V4", 1.0)
+    monkeypatch.setattr(anatomy, "FOREARM_WIDTH_GROWN_V4", 1.0)
     monkeypatch.setattr(anatomy, "FOREARM_SECTION_V4", None)
     off = median()
     assert off["width"] < 1.15 and off["low_side"] < 0.03 and off["fill"] > 0.9, off
+
+
+@pytest.mark.parametrize("age, male", [(120.0, False), (150.0, True), (180.0, True)])
+def test_v4_older_forearm_narrows_as_on_the_films(age, male):
+    """On 6 films of 120-180 months the forearm across the radius' physis is 0.86-1.14
+    times metacarpal 3's length (scripts/phantom_realism_real.py --parts armtissue,
+    ``older``), against 1.28-1.90 on the young films: v4's narrows with bone age
+    (``anatomy.forearm_width_v4``: 1.55 to 84 months, linearly to 1.25 at 144) into the
+    older films' range. Median over 4 clean phantoms."""
+    measure = load_script("phantom_realism_real").phantom_arm_section
+    got = [measure(render(age, male, seed=s, size=(1280, 1024), style="v4", nuisance=False))["width"]
+           for s in range(4)]
+    assert 0.86 <= float(np.median(got)) <= 1.14, got
+
+
+def test_forearm_width_factor_falls_linearly_between_its_ages():
+    f = anatomy.forearm_width_v4
+    lo, hi = anatomy.FOREARM_NARROWS_V4
+    assert f(0.0) == f(lo) == anatomy.FOREARM_WIDTH_V4 == 1.55
+    assert f(hi) == f(228.0) == anatomy.FOREARM_WIDTH_GROWN_V4 == 1.25
+    assert f((lo + hi) / 2) == pytest.approx((1.55 + 1.25) / 2, abs=1e-12)
+    ages = np.linspace(0, 228, 50)
+    assert np.all(np.diff([f(a) for a in ages]) <= 1e-12)
 
 
 def test_v4_forearm_section_is_drawn_with_its_own_exponent(monkeypatch):

@@ -74,7 +74,7 @@ OFF = {
     # went with it: v4 no longer draws that mesh.
     "trabecular_lines": {"film.LINE_TEXTURE_V4": False},
     # a wider forearm of a rounder section (section 7.11)
-    "forearm_section": {"FOREARM_WIDTH_V4": 1.0, "FOREARM_SECTION_V4": None},
+    "forearm_section": {"FOREARM_WIDTH_V4": 1.0, "FOREARM_WIDTH_GROWN_V4": 1.0, "FOREARM_SECTION_V4": None},
     # the films' stronger quantum noise and the detector's extra blur (section 7.11)
     "film_grain": {"look": ("noise_sd", "noise_clean", "detector_blur")},
 }

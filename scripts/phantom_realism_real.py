@@ -52,7 +52,8 @@
              skin and the bones (``arm_section``: 1 for a flat slab, less for a round
              limb), the soft tissue beyond the ulna and beyond the radius, and the
              forearm's width there and 0.3 of metacarpal 3's length lower, over
-             metacarpal 3's length, against 4 clean phantoms per film's age and sex.
+             metacarpal 3's length, against 4 clean phantoms per film's age and sex;
+             the width also on 6 films of 10-15 years (real_older_forearm.csv).
   grain      the films' finest grain (quantum noise, the finest trabeculae): the
              standard deviation of the film less a Gaussian of one pixel, in the young
              forearm's soft tissue beside the radius and in its distal metaphysis, on
@@ -668,7 +669,8 @@ def armtissue(styles: list[str], seeds: int = 4) -> dict:
     scripts/data/real_young_forearm.csv (upright), across the row of the radius' distal
     end (the bones' outer edges as read there) its ``fill``, and the forearm's width
     there and 0.3 of metacarpal 3's length lower; per style the median over ``seeds``
-    clean phantoms of the film's age and sex (:func:`phantom_arm_section`)."""
+    clean phantoms of the film's age and sex (:func:`phantom_arm_section`); and
+    (``older``) the width across the radius' physis on 6 films of 10-15 years."""
     from boneage_fast.data.phantom import render
     from boneage_fast.io import read_image
 
@@ -697,8 +699,27 @@ def armtissue(styles: list[str], seeds: int = 4) -> dict:
             row[f"{style}_ulnar"] = _r3(float(np.median([e["low_side"] for e in ends])))
             row[f"{style}_radial"] = _r3(float(np.median([e["high_side"] for e in ends])))
         rows.append(row)
-    return _with_medians(rows, [f"{who}_{k}" for who in ("real", *styles)
-                                for k in ("fill", "width", "width_lower", "ulnar", "radial")])
+    out = _with_medians(rows, [f"{who}_{k}" for who in ("real", *styles)
+                               for k in ("fill", "width", "width_lower", "ulnar", "radial")])
+    # older films: the width across the radius' physis (its row read by eye off 20-pixel
+    # ticks, scripts/data/real_older_forearm.csv; the forearm's middle at the capitate's
+    # x and metacarpal 3's length from real_capitate_texture.csv)
+    capitate = {name: v for _, name, v in _annotated_films("real_capitate_texture.csv")}
+    older = []
+    for film, name, v in _annotated_films("real_older_forearm.csv"):
+        c = capitate[name]
+        img = _unit_film(read_image(film["path"]).pixels)
+        row = {"film": name, "months": film["boneage"],
+               "real_width": _r3(arm_section(img, (c["capitate_x"], v["radius_y"]), (1.0, 0.0),
+                                             c["mc3_length"])["width"])}
+        for style in styles:
+            got = [render(film["boneage"], film["male"], seed=s, size=(1280, 1024), style=style, nuisance=False)
+                   for s in range(seeds)]
+            row[f"{style}_width"] = _r3(float(np.median([phantom_arm_section(g)["width"] for g in got])))
+        older.append(row)
+    old = _with_medians(older, [f"{who}_width" for who in ("real", *styles)])
+    out["older"] = old
+    return out
 
 
 def fine_grain(img: np.ndarray, cx: float, cy: float, half: int) -> float:

@@ -162,19 +162,33 @@ PALM_TAPER_V4 = 0.6
 # on the real films the wrist is about three quarters of the palm's width (less in young
 # children), version 3's forearm was wider than its palm
 FOREARM_V4 = 0.8
-# ... and a forearm this much wider again (soft-tissue radius, against ``FOREARM_V4``'s)
-# with a rounder cross-section (its capsule's exponent p, path 2 r (1 - q^2/r^2)^p, in
-# place of the look's flattened 0.375; None: the look's; 1 is steeper at the skin than a
-# uniform cylinder's 0.5, as a limb whose fat shell attenuates less than its muscle):
-# across the distal end of the radius the 5 young films of
-# scripts/data/real_young_forearm.csv are 1.5 times metacarpal 3's length wide (median;
-# 1.28-1.9), with 0.16 of it of soft tissue beyond the ulna and 0.29 beyond the radius,
-# their soft tissue's grey rising from the skin to the bone as over a round limb
-# (``phantom_realism_real.py --parts armtissue``: fill 0.76, 0.75-0.81); v4 until then
-# drew a slab 1.05 wide, the ulna at the skin, its grey full out to the skin (fill 0.98):
-# a bright column with straight edges (docs/phantom.md, section 7.11)
+# ... and a forearm this much wider again (soft-tissue radius, against ``FOREARM_V4``'s:
+# ``FOREARM_WIDTH_V4`` up to ``FOREARM_NARROWS_V4[0]`` months of bone age, falling
+# linearly to ``FOREARM_WIDTH_GROWN_V4`` at ``FOREARM_NARROWS_V4[1]`` and after) with a
+# rounder cross-section (its capsule's exponent p, path 2 r (1 - q^2/r^2)^p, in place of
+# the look's flattened 0.375; None: the look's; 1 is steeper at the skin than a uniform
+# cylinder's 0.5, as a limb whose fat shell attenuates less than its muscle): across the
+# distal end of the radius the 5 young films of scripts/data/real_young_forearm.csv
+# (24-82 months) are 1.5 times metacarpal 3's length wide (median; 1.28-1.9), with 0.16
+# of it of soft tissue beyond the ulna and 0.29 beyond the radius, their soft tissue's
+# grey rising from the skin to the bone as over a round limb (fill 0.76, 0.75-0.81); the
+# 6 older films of scripts/data/real_older_forearm.csv (120-180 months) 0.98 (0.86-1.14)
+# (``phantom_realism_real.py --parts armtissue``). v4 until then drew a slab 1.05 wide
+# when young (0.85-0.88 when older), the ulna at the skin, its grey full out to the skin
+# (fill 0.98): a bright column with straight edges (docs/phantom.md, section 7.11)
 FOREARM_SECTION_V4: float | None = 1.0
 FOREARM_WIDTH_V4 = 1.55
+FOREARM_WIDTH_GROWN_V4 = 1.25
+FOREARM_NARROWS_V4 = (84.0, 144.0)
+
+
+def forearm_width_v4(bone_age: float) -> float:
+    """Version 4's forearm width factor at this bone age (months): ``FOREARM_WIDTH_V4``
+    until ``FOREARM_NARROWS_V4[0]``, linearly to ``FOREARM_WIDTH_GROWN_V4`` at
+    ``FOREARM_NARROWS_V4[1]``, then constant."""
+    lo, hi = FOREARM_NARROWS_V4
+    t = min(max((bone_age - lo) / (hi - lo), 0.0), 1.0)
+    return FOREARM_WIDTH_V4 + (FOREARM_WIDTH_GROWN_V4 - FOREARM_WIDTH_V4) * t
 # Version 4 draws the soft tissue's fullness and the carpals' density per subject,
 # uniform over these half-widths about the values above (:func:`sample_v4_traits`): with
 # fixed values, a v3-trained model read phantoms 13 months younger for the fuller palm
@@ -725,7 +739,8 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
             hand.ossicles.append(Ellipse("sesamoid", mcp + _rot(np.array([-3.0, -1.5]), -ray_angle0) * s,
                                          np.array([2.2, 2.2]) * s, 0.0, 1.1))
     # palm, wrist and forearm soft tissue
-    palm_r, arm_r = 24.0 * tw * w * bulk, 27.0 * tw * w * bulk * (FOREARM_V4 * FOREARM_WIDTH_V4 if version >= 4 else 1.0)
+    palm_r = 24.0 * tw * w * bulk
+    arm_r = 27.0 * tw * w * bulk * (FOREARM_V4 * forearm_width_v4(ba) if version >= 4 else 1.0)
     hand.tissue.append((np.array([0.0, 20.0]) * s, np.array([-2.0, 60.0]) * s, palm_r, palm_r))
     hand.tissue.append((np.array([-3.0, -175.0]) * s, np.array([0.0, 10.0]) * s, arm_r, arm_r))
     if version >= 4 and FOREARM_SECTION_V4 is not None:
