@@ -460,6 +460,16 @@ def _annotated_films(name: str):
                                                                          if k not in ("set", "id")}
 
 
+def _young_forearm_films():
+    """The films of scripts/data/real_young_forearm.csv as :func:`_annotated_films` gives
+    them, each with its metacarpal 3 length in pixels (base to top, from
+    real_young_palm.csv)."""
+    palm_points = {name: v for _, name, v in _annotated_films("real_young_palm.csv")}
+    for film, name, v in _annotated_films("real_young_forearm.csv"):
+        p = palm_points[name]
+        yield film, name, v, float(np.hypot(p["mc3_top_x"] - p["mc3_base_x"], p["mc3_top_y"] - p["mc3_base_y"]))
+
+
 def _with_medians(rows: list[dict], keys) -> dict:
     """``{"films": rows}`` and, per key, the median over the films that have it (None if
     none do)."""
@@ -582,11 +592,8 @@ def forearm(styles: list[str], seeds: int = 4) -> dict:
     ``seeds`` clean phantoms of the film's age and sex."""
     from boneage_fast.data.phantom import render
 
-    palm_points = {name: v for _, name, v in _annotated_films("real_young_palm.csv")}
     rows = []
-    for film, name, v in _annotated_films("real_young_forearm.csv"):
-        p = palm_points[name]
-        length = float(np.hypot(p["mc3_top_x"] - p["mc3_base_x"], p["mc3_top_y"] - p["mc3_base_y"]))
+    for film, name, v, length in _young_forearm_films():
         radius, ulna = (v["radius_x0"], v["radius_x1"]), (v["ulna_x0"], v["ulna_x1"])
         apart = max(radius[0], ulna[0]) - min(radius[1], ulna[1])
         row = {"film": name, "months": film["boneage"], "real_radius": round((radius[1] - radius[0]) / length, 3),
@@ -674,11 +681,8 @@ def armtissue(styles: list[str], seeds: int = 4) -> dict:
     from boneage_fast.data.phantom import render
     from boneage_fast.io import read_image
 
-    palm_points = {name: v for _, name, v in _annotated_films("real_young_palm.csv")}
     rows = []
-    for film, name, v in _annotated_films("real_young_forearm.csv"):
-        p = palm_points[name]
-        length = float(np.hypot(p["mc3_top_x"] - p["mc3_base_x"], p["mc3_top_y"] - p["mc3_base_y"]))
+    for film, name, v, length in _young_forearm_films():
         img = _unit_film(read_image(film["path"]).pixels)
         mid = (v["radius_x1"] + v["ulna_x0"]) / 2
         end = arm_section(img, (mid, v["radius_y"]), (1.0, 0.0), length,
@@ -776,11 +780,8 @@ def grain(styles: list[str], seeds: int = 12) -> dict:
     over ``seeds`` phantoms of the film's age and sex (:func:`phantom_grain`)."""
     from boneage_fast.io import read_image
 
-    palm_points = {name: v for _, name, v in _annotated_films("real_young_palm.csv")}
     rows = []
-    for film, name, v in _annotated_films("real_young_forearm.csv"):
-        p = palm_points[name]
-        length = float(np.hypot(p["mc3_top_x"] - p["mc3_base_x"], p["mc3_top_y"] - p["mc3_base_y"]))
+    for film, name, v, length in _young_forearm_films():
         img = _percentile_film(read_image(film["path"]).pixels)
         y = v["radius_y"] + 0.1 * length
         mid = (v["radius_x1"] + v["ulna_x0"]) / 2
@@ -811,9 +812,7 @@ def capitate_texture(pixels: np.ndarray, cx: float, cy: float, length: float) ->
     ``length``) where its radially averaged autocorrelation first falls under 0.5."""
     from scipy import ndimage, stats
 
-    img = pixels.astype(np.float64)
-    lo, hi = np.percentile(img, [1.0, 99.5])
-    img = (img - lo) / max(hi - lo, 1e-9)
+    img = _percentile_film(pixels)
     h = int(length / 14)
     pad = h + int(4 * length / 25) + 1
     y0, x0 = int(round(cy)) - pad, int(round(cx)) - pad
@@ -915,12 +914,9 @@ def metaphysis(styles: list[str], seeds: int = 12) -> dict:
     (:func:`phantom_metaphysis_texture`)."""
     from boneage_fast.io import read_image
 
-    palm_points = {name: v for _, name, v in _annotated_films("real_young_palm.csv")}
     keys = ("skew", "amplitude", "acf_half")
     rows = []
-    for film, name, v in _annotated_films("real_young_forearm.csv"):
-        p = palm_points[name]
-        length = float(np.hypot(p["mc3_top_x"] - p["mc3_base_x"], p["mc3_top_y"] - p["mc3_base_y"]))
+    for film, name, v, length in _young_forearm_films():
         cx, cy = (v["radius_x0"] + v["radius_x1"]) / 2.0, v["radius_y"] + _metaphysis_offset(length)
         got = capitate_texture(read_image(film["path"]).pixels, cx, cy, length)
         row = {"film": name, "months": film["boneage"], **{f"real_{k}": round(got[k], 3) for k in keys}}
