@@ -189,6 +189,8 @@ def forearm_width_v4(bone_age: float) -> float:
     lo, hi = FOREARM_NARROWS_V4
     t = min(max((bone_age - lo) / (hi - lo), 0.0), 1.0)
     return FOREARM_WIDTH_V4 + (FOREARM_WIDTH_GROWN_V4 - FOREARM_WIDTH_V4) * t
+
+
 # Version 4 draws the soft tissue's fullness and the carpals' density per subject,
 # uniform over these half-widths about the values above (:func:`sample_v4_traits`): with
 # fixed values, a v3-trained model read phantoms 13 months younger for the fuller palm

@@ -420,6 +420,22 @@ void line_texture_row(const TexLines& t, int64_t y, int64_t width, const float* 
   }
 }
 
+// Row y of the film blurred by [1, 2, 1]/4 along y and then x (edge rows and columns
+// kept), into `dst` (`tmp`: a row of scratch).
+void blurred_row(const float* img, int64_t H, int64_t W, int64_t y, float* tmp, float* dst) {
+  const float* c = img + y * W;
+  const float* v = c;
+  if (y > 0 && y < H - 1) {
+    const float* a = c - W;
+    const float* b = c + W;
+    for (int64_t x = 0; x < W; ++x) tmp[x] = 0.25f * (a[x] + b[x]) + 0.5f * c[x];
+    v = tmp;
+  }
+  dst[0] = v[0];
+  dst[W - 1] = v[W - 1];
+  for (int64_t x = 1; x < W - 1; ++x) dst[x] = 0.25f * (v[x - 1] + v[x + 1]) + 0.5f * v[x];
+}
+
 }  // namespace
 
 void expose(const float* bone, const float* cancellous, int64_t height, int64_t width, Grid soft, Grid tex,
@@ -475,22 +491,6 @@ void expose(const float* bone, const float* cancellous, int64_t height, int64_t 
   }
 }
 
-// Row y of the film blurred by [1, 2, 1]/4 along y and then x (edge rows and columns
-// kept), into `dst` (`tmp`: a row of scratch).
-void blurred_row(const float* img, int64_t H, int64_t W, int64_t y, float* tmp, float* dst) {
-  const float* c = img + y * W;
-  const float* v = c;
-  if (y > 0 && y < H - 1) {
-    const float* a = c - W;
-    const float* b = c + W;
-    for (int64_t x = 0; x < W; ++x) tmp[x] = 0.25f * (a[x] + b[x]) + 0.5f * c[x];
-    v = tmp;
-  }
-  dst[0] = v[0];
-  dst[W - 1] = v[W - 1];
-  for (int64_t x = 1; x < W - 1; ++x) dst[x] = 0.25f * (v[x - 1] + v[x + 1]) + 0.5f * v[x];
-}
-
 template <class T>
 void read_out_impl(const float* img, int64_t H, int64_t W, uint64_t seed, float sd, const T* lut,
                    int64_t lut_size, T* out, bool pre_blur) {
@@ -498,7 +498,8 @@ void read_out_impl(const float* img, int64_t H, int64_t W, uint64_t seed, float 
   // One pass over the film: row y is written once the noisy row below it exists. Three
   // noisy rows (above, this, below) in a ring; the arithmetic, and the order the normal
   // deviates are drawn in (row by row), are those of noise over the whole film, then the
-  // vertical blur, then the horizontal one.
+  // vertical blur, then the horizontal one (with `pre_blur` each film row is read blurred,
+  // from the film's rows above and below it).
   std::vector<float> ring(static_cast<std::size_t>(3 * W)), vert(W), row(W);
   std::vector<float> pre(pre_blur ? static_cast<std::size_t>(2 * W) : 0);
   std::vector<int32_t> index(W);
