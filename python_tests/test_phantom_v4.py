@@ -1259,6 +1259,11 @@ def test_v4_young_forearms_are_as_stout_as_on_the_films(age, male, monkeypatch):
     assert off["ulna"] < 0.2 and off["radius"] < on["radius"] - 0.05, (on, off)
 
 
+def _medians(got: list[dict], keys) -> dict:
+    """Per key the median over the phantoms' measures that have it (not None)."""
+    return {k: float(np.median([g[k] for g in got if g[k] is not None])) for k in keys}
+
+
 @pytest.mark.parametrize("age, male", [(24.0, False), (42.0, True), (82.0, False)])
 def test_v4_forearm_is_as_wide_and_as_round_as_on_the_films(age, male, monkeypatch):
     """Across the distal end of the radius (scripts/phantom_realism_real.py --parts
@@ -1274,8 +1279,7 @@ def test_v4_forearm_is_as_wide_and_as_round_as_on_the_films(age, male, monkeypat
         got = [measure(render(age, male, seed=seed, size=(1280, 1024), style="v4", nuisance=False))
                for seed in range(4)]
         # (no fill where neither side has soft tissue enough to read: a thin subject)
-        return {k: float(np.median([g[k] for g in got if g[k] is not None]))
-                for k in ("width", "fill", "low_side", "high_side")}
+        return _medians(got, ("width", "fill", "low_side", "high_side"))
 
     on = median()
     assert 1.27 <= on["width"] <= 1.9 and 0.7 <= on["fill"] <= 0.86, on
@@ -1345,8 +1349,7 @@ def test_v4_capitate_grain_is_as_strong_and_as_skewed_as_the_films(monkeypatch):
     measure = load_script("phantom_realism_real").phantom_capitate_texture
 
     def median():
-        got = [measure(150.0, True, 40_000 + s, 565.0, "v4") for s in range(8)]
-        return {k: float(np.median([g[k] for g in got])) for k in ("amplitude", "skew")}
+        return _medians([measure(150.0, True, 40_000 + s, 565.0, "v4") for s in range(8)], ("amplitude", "skew"))
 
     on = median()
     assert 0.04 <= on["amplitude"] <= 0.08 and 0.25 <= on["skew"] <= 0.65, on
@@ -1366,8 +1369,7 @@ def test_v4_films_are_as_grainy_as_the_films(monkeypatch):
     measure = load_script("phantom_realism_real").phantom_grain
 
     def median():
-        got = [measure(42.0, True, 42_000 + s, 210.0, "v4") for s in range(6)]
-        return {k: float(np.median([g[k] for g in got])) for k in ("soft", "bone")}
+        return _medians([measure(42.0, True, 42_000 + s, 210.0, "v4") for s in range(6)], ("soft", "bone"))
 
     on = median()
     assert 0.0034 <= on["soft"] <= 0.0112 and 0.005 <= on["bone"] <= 0.028, on

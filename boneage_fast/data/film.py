@@ -239,16 +239,14 @@ LINE_TEXTURE_V4 = True
 # films' (docs/phantom.md, section 7.11)
 NOISE_V4 = 3.0
 DETECTOR_BLUR_V4 = True
+_GRAIN_V4 = {"noise_sd": tuple(NOISE_V4 * sd for sd in LOOKS["v3"].noise_sd),
+             "noise_clean": NOISE_V4 * LOOKS["v3"].noise_clean, "detector_blur": DETECTOR_BLUR_V4}
 LOOKS["v4"] = replace(LOOKS["v3"], texture="lines", texture_amplitude=LINE_AMPLITUDE_V4, auto_range=0.985,
                       shoulder=0.9, soft_saturation_mm=300.0, unsharp_mm=(1.0, 2.0), unsharp_gain=(0.6, 1.4),
-                      tissue_profile=TISSUE_PROFILE_V4, marrow=MARROW_V4, smooth_cortex=True,
-                      noise_sd=(0.008 * NOISE_V4, 0.025 * NOISE_V4), noise_clean=0.01 * NOISE_V4,
-                      detector_blur=DETECTOR_BLUR_V4)
+                      tissue_profile=TISSUE_PROFILE_V4, marrow=MARROW_V4, smooth_cortex=True, **_GRAIN_V4)
 LOOKS["v4_raw"] = replace(LOOKS["v3_raw"], texture="lines", texture_amplitude=LINE_AMPLITUDE_V4,
-                          noise_sd=(0.008 * NOISE_V4, 0.025 * NOISE_V4), noise_clean=0.01 * NOISE_V4,
-                          detector_blur=DETECTOR_BLUR_V4,
                           tissue_profile=TISSUE_PROFILE_V4, marrow=MARROW_V4, smooth_cortex=True,
-                          mu_soft=MU_SOFT_RAW_V4)
+                          mu_soft=MU_SOFT_RAW_V4, **_GRAIN_V4)
 #: the share of v3 (and v4) films drawn with the ``"v3_raw"`` (``"v4_raw"``) look
 RAW_FRACTION = 0.2
 
