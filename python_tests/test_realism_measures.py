@@ -1,6 +1,7 @@
 """The measures of scripts/phantom_realism_real.py that compare phantoms with the real
 films (shaft_contrast, palm_over_metacarpal, soft_bone_contrast, silhouette_span,
-metacarpal_slenderness, capitate_texture, metaphysis_centre) on synthetic images and phantoms whose answer is known from their
+metacarpal_slenderness, capitate_texture, metaphysis_centre, arm_section, fine_grain,
+edge_profile) on synthetic images and phantoms whose answer is known from their
 construction."""
 
 from __future__ import annotations
@@ -305,3 +306,49 @@ def test_fine_grain_reads_white_noise_through_its_kernel():
     assert m.fine_grain(ramp, 50.0, 50.0, 20) < 1e-6
     with pytest.raises(ValueError, match="leaves the film"):
         m.fine_grain(img, 10.0, 200.0, 20)
+
+
+def _rimmed_disc(rim_px: int, height: float, radius: int = 100, inside: float = 0.7, outside: float = 0.2,
+                 shape=(400, 400)) -> np.ndarray:
+    """A disc of ``radius`` pixels at ``inside`` over ``outside``, its outermost
+    ``rim_px`` pixels at ``outside + height (inside - outside)``; a black border so the
+    film's percentiles span more than the disc."""
+    yy, xx = np.indices(shape)
+    r = np.hypot(yy - 200.3, xx - 199.6)
+    img = np.where(r < radius, inside, outside)
+    img[(r < radius) & (r >= radius - rim_px)] = outside + height * (inside - outside)
+    img[:10] = 0.0
+    return img
+
+
+@pytest.mark.parametrize("rim_px, height", [(6, 1.5), (12, 1.4), (4, 1.8)])
+def test_edge_profile_reads_a_rim_by_its_height_and_width(rim_px, height):
+    """Round a disc with a bright rim of known thickness and height (a metacarpal 3 of
+    1000 pixels: the profile's step is one pixel, the width in hundredths is pixels /
+    10): the peak is the rim's height over the interior, its width the rim's pixels
+    (within a pixel either side), the contrast the disc over its surroundings on the
+    film scaled between its 1st and 99.5th percentiles (computed here)."""
+    m = _script()
+    img = _rimmed_disc(rim_px, height)
+    prof, contrast = m.edge_profile(img, 199.6, 200.3, 1000.0)
+    fig = m.rim_figures(prof)
+    assert fig["peak"] == pytest.approx(height, abs=0.03)
+    assert rim_px - 1 <= fig["width"] * 10 <= rim_px + 1, fig
+    lo, hi = np.percentile(img, [1.0, 99.5])
+    assert contrast == pytest.approx(0.5 / (hi - lo), rel=0.02)
+    inner = prof[:40 - rim_px - 1]  # the interior before the rim reads 1
+    assert inner == pytest.approx(np.ones(inner.size), abs=0.02)
+    assert np.all(np.abs(prof[45:]) < 0.02)
+
+
+def test_edge_profile_without_a_rim_and_on_a_flat_film():
+    """A plain disc has no rim (peak about 1, width 0), a disc with a dark edge neither;
+    a film with no edge of 0.05 on its scale keeps no ray."""
+    m = _script()
+    plain = m.rim_figures(m.edge_profile(_rimmed_disc(0, 1.0), 199.6, 200.3, 1000.0)[0])
+    assert plain["peak"] == pytest.approx(1.0, abs=0.02) and plain["width"] <= 0.1, plain
+    dark = m.rim_figures(m.edge_profile(_rimmed_disc(8, 0.6), 199.6, 200.3, 1000.0)[0])
+    assert dark["peak"] == pytest.approx(1.0, abs=0.02) and dark["width"] <= 0.1, dark
+    flat = np.full((400, 400), 0.5)
+    flat[:10] = 0.0
+    assert m.edge_profile(flat, 200.0, 200.0, 1000.0) == (None, None)

@@ -77,6 +77,8 @@ OFF = {
     "forearm_section": {"FOREARM_WIDTH_V4": 1.0, "FOREARM_WIDTH_GROWN_V4": 1.0, "FOREARM_SECTION_V4": None},
     # the films' stronger quantum noise and the detector's extra blur (section 7.11)
     "film_grain": {"look": ("noise_sd", "noise_clean", "detector_blur")},
+    # the ossicles' thinner cortical shell (section 7.12)
+    "ossicle_rim": {"look": ("ossicle_cortex",)},
 }
 # refinements of another change: they act only with it on, so they have no "v3 +" row,
 # only their "v4 -" row

@@ -71,6 +71,14 @@
              and sex drawn at the film's metacarpal 3 length in pixels, per style (a
              phantom's figures depend much on its film's look, processed or raw, and its
              edge enhancement: 4 phantoms gave medians that moved by half).
+  rim        the carpals' cortical rim: the capitate's edge along 48 rays from its
+             centre on the same 7 films (the film scaled as for texture), each ray's
+             profile across the edge (its steepest fall) scaled so that the interior
+             reads 1 and the joint space beside it 0, the median over the rays: the
+             rim's peak and its width at half its height over the interior (hundredths
+             of metacarpal 3's length), with the bone's height over the joint space,
+             against the median of 4 phantoms per film's age and sex drawn at the
+             film's metacarpal 3 length.
 
     python scripts/phantom_realism_real.py --model boneage_fast/weights            # the shipped (v2) model
     python scripts/phantom_realism_real.py --model RUN/best.json --detector DET/best.json --parts detector regressor
@@ -86,6 +94,7 @@
     python scripts/phantom_realism_real.py --parts grain --styles v3 v4
     python scripts/phantom_realism_real.py --parts texture --styles v3 v4
     python scripts/phantom_realism_real.py --parts metaphysis --styles v3 v4
+    python scripts/phantom_realism_real.py --parts rim --styles v3 v4
 
 Only the annotations live in the repository; the images are read from ../shared/realdata.
 """
@@ -929,6 +938,82 @@ def metaphysis(styles: list[str], seeds: int = 12) -> dict:
     return _with_medians(rows, [f"{who}_{k}" for who in ("real", *styles) for k in keys])
 
 
+def edge_profile(pixels: np.ndarray, cx: float, cy: float, length: float, rays: int = 48):
+    """The mean shape of a bone's edge seen from a point inside it (``cx``, ``cy``;
+    pixels), ``length`` metacarpal 3's: on the film scaled as :func:`_percentile_film`
+    scales it, along ``rays`` rays out to 0.18 ``length`` in steps of ``length`` / 1000,
+    the edge is the steepest fall (on the ray smoothed by a Gaussian of ``length`` / 550)
+    beyond 0.05 ``length``; each ray's profile from 0.04 ``length`` inside the edge to 0.03
+    outside, as ``(p - outside) / (inside - outside)`` (inside: the median 0.04-0.08
+    inside the edge, outside: 0.015-0.03 beyond it; rays with less than 0.05 between them
+    are left out). Returns (the median profile over the rays, 70 samples, the edge at
+    index 40, or None if no ray kept; the median inside - outside)."""
+    from scipy import ndimage
+
+    img = _percentile_film(pixels)
+    step = length / 1000.0
+    q = np.arange(0.0, 0.18 * length, step)
+    kept, contrast = [], []
+    for a in np.linspace(0.0, 2.0 * np.pi, rays, endpoint=False):
+        ray = ndimage.map_coordinates(img, [cy + q * np.sin(a), cx + q * np.cos(a)], order=1, mode="nearest")
+        slope = np.gradient(ndimage.gaussian_filter1d(ray, length / 550.0 / step))
+        lo = int(0.05 * length / step)
+        e = lo + int(np.argmin(slope[lo:len(ray) - 40]))
+        inside, outside = np.median(ray[max(e - 80, 0):e - 40]), np.median(ray[e + 15:e + 30])
+        if inside - outside < 0.05:
+            continue
+        kept.append((ray[e - 40:e + 30] - outside) / (inside - outside))
+        contrast.append(inside - outside)
+    if not kept:
+        return None, None
+    return np.median(kept, axis=0), float(np.median(contrast))
+
+
+def rim_figures(profile: np.ndarray) -> dict:
+    """An :func:`edge_profile`'s bright rim: its peak (the profile's highest value in the
+    last 0.02 of metacarpal 3's length inside the edge; 1 is the interior's level) and
+    its width at half the peak's height over the interior (hundredths of that length,
+    counted from 0.02 inside to 0.005 outside the edge; 0 if the profile has no peak
+    above the interior)."""
+    peak = float(profile[20:41].max())
+    if peak <= 1.0:
+        return {"peak": peak, "width": 0.0}
+    return {"peak": peak, "width": float((profile[20:45] > 1.0 + (peak - 1.0) / 2.0).sum()) / 10.0}
+
+
+def phantom_rim(age: float, male: bool, seed: int, length: float, style: str):
+    """:func:`edge_profile` about the capitate's centre on a phantom drawn at this
+    metacarpal 3 length (:func:`_drawn_at_length`)."""
+    s, got = _drawn_at_length(age, male, seed, length, style)
+    capitate = next(e for e in s.hand.ossicles if e.name == "capitate")
+    c = s.to_pixels(capitate.centre[None])[0]
+    return edge_profile(s.image, c[0], c[1], got)
+
+
+def rim(styles: list[str], seeds: int = 4) -> dict:
+    """The carpals' cortical rim (:func:`edge_profile`, :func:`rim_figures`) round the
+    capitate on the 7 real films of scripts/data/real_capitate_texture.csv (its centre
+    and metacarpal 3's length read by eye) and per style round the capitate of
+    ``seeds`` phantoms of each film's age and sex at its metacarpal 3 length (the median
+    of their figures), with the bone's height over the joint space beside it
+    (``contrast``, on the film scaled to [0, 1] between its 1st and 99.5th percentiles)."""
+    from boneage_fast.io import read_image
+
+    rows = []
+    for film, name, v in _annotated_films("real_capitate_texture.csv"):
+        prof, con = edge_profile(read_image(film["path"]).pixels, v["capitate_x"], v["capitate_y"], v["mc3_length"])
+        fig = rim_figures(prof)
+        row = {"film": name, "months": film["boneage"], "real_peak": _r3(fig["peak"]), "real_width": _r3(fig["width"]),
+               "real_contrast": _r3(con)}
+        for style in styles:
+            got = [phantom_rim(film["boneage"], film["male"], 40_000 + s, v["mc3_length"], style) for s in range(seeds)]
+            figs = [rim_figures(g[0]) for g in got if g[0] is not None]
+            row.update({f"{style}_{k}": _r3(np.median([f[k] for f in figs])) for k in ("peak", "width")})
+            row[f"{style}_contrast"] = _r3(np.median([g[1] for g in got if g[1] is not None]))
+        rows.append(row)
+    return _with_medians(rows, [f"{who}_{k}" for who in ("real", *styles) for k in ("peak", "width", "contrast")])
+
+
 def gap(rows, styles: list[str], seed: int = 0, folds: int = 5, repeats: int = 3) -> dict:
     """Cross-validated real-vs-phantom accuracy of a ridge classifier on palm crops."""
     from boneage_fast.data.phantom import render
@@ -973,7 +1058,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--detector", default=None, help="detector card (with a regressor card as --model)")
     ap.add_argument("--parts", nargs="+", default=["detector", "regressor", "gap"],
                     choices=["detector", "regressor", "gap", "tones", "spectrum", "cortex", "palm", "softbone", "slender",
-                             "forearm", "armtissue", "grain", "texture", "metaphysis"])
+                             "forearm", "armtissue", "grain", "texture", "metaphysis", "rim"])
     ap.add_argument("--styles", nargs="+", default=["v1", "v2"], choices=["v1", "v2", "v3", "v4"])
     ap.add_argument("--json", default=None, help="also write the results here")
     ap.add_argument("--compare", nargs=2, default=None, metavar=("A.json", "B.json"),
@@ -1019,6 +1104,8 @@ def main(argv: list[str] | None = None) -> int:
         res["texture"] = texture(args.styles)
     if "metaphysis" in args.parts:
         res["metaphysis"] = metaphysis(args.styles)
+    if "rim" in args.parts:
+        res["rim"] = rim(args.styles)
     if "gap" in args.parts:
         res["gap"] = gap(rows, args.styles)
     text = json.dumps(res, indent=2)

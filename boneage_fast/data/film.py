@@ -202,14 +202,16 @@ MU_SOFT_RAW_V4 = 0.03
 # band-pass amplitude 0.059 / 0.090 / 0.061, autocorrelation half-width 0.57 / 0.42 /
 # 0.48 % of metacarpal 3's length (section 7.10 read 0.046 off 4 phantoms per film, a
 # low draw: the grain was half as strong again as the films', crisp white lace at full
-# size; docs/phantom.md, section 7.11).
+# size; docs/phantom.md, section 7.11). Amplitude 0.6 until section 7.12: over the
+# thinner ossicle shell below (``OSSICLE_CORTEX_V4``) the lines at 0.6 read 0.074 in the
+# capitate, at 0.5 0.065 with skewness 0.47 (the young metaphysis 0.035 either way).
 LINE_CELL_MM = 0.5
 LINE_STRETCH = 2.0
 LINE_CROSS_STRETCH = 1.0
 LINE_WIDTH = 0.23
 LINE_RESOLVED = 4.0
 LINE_FIELDS = 2
-LINE_AMPLITUDE_V4 = 0.6
+LINE_AMPLITUDE_V4 = 0.5
 # ... times a maturity factor, LINE_YOUNG + (1 - LINE_YOUNG) min(bone age / LINE_MATURE_MONTHS, 1),
 # and a per-subject factor 1 + LINE_CONTRAST_SPREAD t (t uniform in [-1, 1],
 # ``Subject.texture_contrast``): in the young films' distal radial metaphyses the grain
@@ -217,7 +219,7 @@ LINE_AMPLITUDE_V4 = 0.6
 # amplitude 0.020-0.022 at 24 months, 0.032-0.046 at 42-55, 0.057 at 82; the capitate's
 # at 120-180 months 0.059), where the lines at one amplitude drew it 0.09-0.15 at every
 # age (docs/phantom.md, section 7.10); the spread keeps the contrast from telling the age
-# (the product capped at 1; mature bone at LINE_AMPLITUDE_V4 0.6 draws 0.42-0.78)
+# (the product capped at 1; mature bone at LINE_AMPLITUDE_V4 0.5 draws 0.35-0.65)
 LINE_YOUNG = 0.1
 LINE_MATURE_MONTHS = 150.0
 LINE_CONTRAST_SPREAD = 0.3
@@ -239,14 +241,27 @@ LINE_TEXTURE_V4 = True
 # films' (docs/phantom.md, section 7.11)
 NOISE_V4 = 3.0
 DETECTOR_BLUR_V4 = True
+#
+# ... and its ossicles' (carpals', epiphyses', sesamoid's) cortical shell thinner:
+# ``OSSICLE_CORTEX_V4`` of the radius (v3 0.12) over v3's cancellous interior. Across the
+# capitate's edge on 7 real films of ../shared/realdata (120-192 months) the bright rim
+# is a thin line, 0.6 % of metacarpal 3's length wide at half its height (median;
+# 0-1.1 %), rising 1.37 times the interior's height over the joint space beside it
+# (0.87-1.83); v4 until then drew it 1.45 % wide (median of 4 phantoms per film's age
+# and sex at its scale; 1.15-1.65), peak 1.50: a broad white band round every carpal;
+# now 0.7 % (0.6-1.0), peak 1.39, the bone as far above the joint space as on the films
+# (``phantom_realism_real.py --parts rim``; docs/phantom.md, section 7.12)
+OSSICLE_CORTEX_V4 = 0.06
 _GRAIN_V4 = {"noise_sd": tuple(NOISE_V4 * sd for sd in LOOKS["v3"].noise_sd),
              "noise_clean": NOISE_V4 * LOOKS["v3"].noise_clean, "detector_blur": DETECTOR_BLUR_V4}
 LOOKS["v4"] = replace(LOOKS["v3"], texture="lines", texture_amplitude=LINE_AMPLITUDE_V4, auto_range=0.985,
                       shoulder=0.9, soft_saturation_mm=300.0, unsharp_mm=(1.0, 2.0), unsharp_gain=(0.6, 1.4),
-                      tissue_profile=TISSUE_PROFILE_V4, marrow=MARROW_V4, smooth_cortex=True, **_GRAIN_V4)
+                      tissue_profile=TISSUE_PROFILE_V4, marrow=MARROW_V4, smooth_cortex=True, **_GRAIN_V4,
+                      ossicle_cortex=OSSICLE_CORTEX_V4)
 LOOKS["v4_raw"] = replace(LOOKS["v3_raw"], texture="lines", texture_amplitude=LINE_AMPLITUDE_V4,
                           tissue_profile=TISSUE_PROFILE_V4, marrow=MARROW_V4, smooth_cortex=True,
-                          mu_soft=MU_SOFT_RAW_V4, **_GRAIN_V4)
+                          mu_soft=MU_SOFT_RAW_V4, **_GRAIN_V4,
+                          ossicle_cortex=OSSICLE_CORTEX_V4)
 #: the share of v3 (and v4) films drawn with the ``"v3_raw"`` (``"v4_raw"``) look
 RAW_FRACTION = 0.2
 
