@@ -223,6 +223,14 @@ ULNAR_STYLOID_V4 = (-0.9, 0.3)
 # every fused bone (an 18-year-old read as unfused) where a film shows one bone with at
 # most a faint bright physeal scar
 FUSION_OVERLAP_V4 = 1.0
+# Version 4's distal radial and ulnar physes: the epiphysis this far (mm, adult, before
+# it fuses) from its metaphysis' end (versions 2-3: 1.2; None: theirs). On 6 real films of
+# 120-180 months (../shared/realdata) the radial physis is a thin dark line, 1.35 % of
+# metacarpal 3's length wide at half its depth (median over the columns across the
+# radius; 1.2-1.8 %); at 1.2 mm v4's was 2.45 % (1.9-2.6), a band of soft tissue between
+# the metaphysis and a floating epiphysis; at 0.2 mm (the ends' rounding adds the rest)
+# 1.35 % (``phantom_realism_real.py --parts physis``; docs/phantom.md, section 7.12)
+FOREARM_PHYSIS_V4: float | None = 0.2
 # Version 4's metacarpal heads (metacarpals 2-5): once the epiphysis is this thick for
 # its width it stops flattening, its extra thickness taken from the shaft's end (the
 # joint, the ROI boxes and the bone plus epiphysis length unchanged). On the real films
@@ -824,7 +832,8 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
             # version 3: the distal radial epiphysis a thicker wedge reaching up to the
             # proximal carpal row (version 2 left a ~3 mm gap of soft tissue)
             thick = ((3.0 + 5.5 * ratio) if version >= 3 and name == "radius" else (2.5 + 3.5 * ratio)) * s
-            c = top + np.array([0.0, (1 - fusion) * 1.2 * s + thick / 2])
+            physis = FOREARM_PHYSIS_V4 if version >= 4 and FOREARM_PHYSIS_V4 is not None else 1.2
+            c = top + np.array([0.0, (1 - fusion) * physis * s + thick / 2])
             if version >= 4:  # fusing, it grows into the metaphysis (a faint bright scar, no line)
                 fused = FUSION_OVERLAP_V4 * fusion * s
                 c, thick = c - np.array([0.0, fused / 2]), thick + fused
