@@ -1401,3 +1401,22 @@ def test_v4_carpal_rim_is_as_thin_as_on_the_films(monkeypatch):
         monkeypatch.setitem(film.LOOKS, kind, replace(film.LOOKS[kind], ossicle_cortex=0.12))
     off = median()
     assert off["width"] > 1.1 and off["width"] > 1.5 * on["width"], (on, off)
+
+
+def test_v4_radial_physis_is_as_thin_as_on_the_films(monkeypatch):
+    """The distal radial physis (scripts/phantom_realism_real.py --parts physis; 6 films
+    of 120-180 months: 1.2-1.8 hundredths of metacarpal 3's length wide at half its
+    depth, median 1.35): over 4 phantoms of 136 months (a girl at the films' metacarpal 3
+    length) v4's lies near that range; with versions 2-3's 1.2 mm physis (the
+    ``forearm_physis`` switch off) it reads about twice as wide (1.9-2.7 on the films'
+    ages)."""
+    measure = load_script("phantom_realism_real").phantom_physis
+
+    def median():
+        return _medians([measure(136.0, False, 40_000 + s, 570.0, "v4") for s in range(4)], ("width", "depth"))
+
+    on = median()
+    assert 1.0 <= on["width"] <= 1.9 and on["depth"] > 0.05, on
+    monkeypatch.setattr(anatomy, "FOREARM_PHYSIS_V4", None)
+    off = median()
+    assert off["width"] > 1.9 and off["width"] > on["width"] + 0.5, (on, off)

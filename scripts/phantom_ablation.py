@@ -79,6 +79,8 @@ OFF = {
     "film_grain": {"look": ("noise_sd", "noise_clean", "detector_blur")},
     # the ossicles' thinner cortical shell (section 7.12)
     "ossicle_rim": {"look": ("ossicle_cortex",)},
+    # the thin distal radial and ulnar physes (section 7.12)
+    "forearm_physis": {"FOREARM_PHYSIS_V4": None},
 }
 # refinements of another change: they act only with it on, so they have no "v3 +" row,
 # only their "v4 -" row

@@ -79,6 +79,12 @@
              of metacarpal 3's length), with the bone's height over the joint space,
              against the median of 4 phantoms per film's age and sex drawn at the
              film's metacarpal 3 length.
+  physis     the distal radial physis on 6 films of 120-180 months (its row read by
+             eye, scripts/data/real_older_forearm.csv): along the radius, across the
+             dark line between metaphysis and epiphysis, its width at half its depth
+             (hundredths of metacarpal 3's length) and its depth, the median over the
+             columns across the radius; against 4 phantoms per film's age and sex at
+             the film's metacarpal 3 length.
 
     python scripts/phantom_realism_real.py --model boneage_fast/weights            # the shipped (v2) model
     python scripts/phantom_realism_real.py --model RUN/best.json --detector DET/best.json --parts detector regressor
@@ -95,6 +101,7 @@
     python scripts/phantom_realism_real.py --parts texture --styles v3 v4
     python scripts/phantom_realism_real.py --parts metaphysis --styles v3 v4
     python scripts/phantom_realism_real.py --parts rim --styles v3 v4
+    python scripts/phantom_realism_real.py --parts physis --styles v3 v4
 
 Only the annotations live in the repository; the images are read from ../shared/realdata.
 """
@@ -1014,6 +1021,90 @@ def rim(styles: list[str], seeds: int = 4) -> dict:
     return _with_medians(rows, [f"{who}_{k}" for who in ("real", *styles) for k in ("peak", "width", "contrast")])
 
 
+def physis_gap(img: np.ndarray, points: np.ndarray, axis, length: float) -> dict:
+    """How wide and dark a physis is: on a [0, 1] film, at each of ``points`` (pixels,
+    N x 2: the physis guessed there) the profile along ``axis`` (a unit vector along the
+    bone) from 0.06 of ``length`` (metacarpal 3's) before to 0.06 after it, in steps of
+    ``length`` / 1000 and smoothed by a Gaussian of one step; its lowest point within
+    0.03 of the guess; the bone either side, the highest point within 0.03 before and
+    after it; the gap's depth, the lower side less the lowest point, and its width at
+    half that depth (hundredths of ``length``; 0 where the depth is under 0.03: no gap).
+    Returns the medians over the points: ``{"width", "depth"}``."""
+    from scipy import ndimage
+
+    step = length / 1000.0
+    q = np.arange(-60, 61) * step
+    reach = 30
+    widths, depths = [], []
+    for x, y in np.asarray(points, dtype=np.float64):
+        p = ndimage.map_coordinates(img, [y + q * axis[1], x + q * axis[0]], order=1, mode="nearest")
+        p = ndimage.gaussian_filter1d(p, 1.0)
+        i = 60 - reach + int(np.argmin(p[60 - reach:60 + reach + 1]))
+        low = p[i]
+        depth = min(p[i - reach:i + 1].max(), p[i:i + reach + 1].max()) - low
+        if depth < 0.03:
+            widths.append(0.0)
+            depths.append(float(depth))
+            continue
+        below = p < low + 0.5 * depth
+        j0, j1 = i, i
+        while j0 > 0 and below[j0 - 1]:
+            j0 -= 1
+        while j1 < len(p) - 1 and below[j1 + 1]:
+            j1 += 1
+        widths.append((j1 - j0 + 1) / 10.0)
+        depths.append(float(depth))
+    return {"width": float(np.median(widths)), "depth": float(np.median(depths))}
+
+
+def phantom_physis(age: float, male: bool, seed: int, length: float, style: str) -> dict:
+    """:func:`physis_gap` across a phantom's distal radial physis, drawn at this
+    metacarpal 3 length (:func:`_drawn_at_length`): along the radius' axis, at points
+    every 2 pixels across the middle half of its metaphysis' end, midway between the
+    shaft's drawn end and the epiphysis' proximal side."""
+    s, got = _drawn_at_length(age, male, seed, length, style)
+    T = s.frame
+    radius = next(b for b in s.hand.bones if b.name == "radius")
+    epi = next(e for e in s.hand.ossicles if e.name == "epi_radius")
+    p0, p1 = s.to_pixels(np.stack([radius.p0, radius.p1]))
+    axis = (p1 - p0) / np.hypot(*(p1 - p0))
+    mid = (p1 + s.to_pixels(epi.centre[None])[0] - axis * epi.axes[1] * T.scale) / 2.0
+    half = 0.5 * radius.half_width * (1.0 + radius.flare1) * T.scale
+    across = np.arange(-half, half, 2.0)
+    points = mid[None, :] + across[:, None] * np.array([-axis[1], axis[0]])[None, :]
+    return physis_gap(np.clip(_percentile_film(s.image), 0.0, 1.2), points, axis, got)
+
+
+def physis(styles: list[str], seeds: int = 4) -> dict:
+    """The distal radial physis on the 6 older films of scripts/data/real_older_forearm.csv
+    (120-180 months; its row read by eye; the films upright, metacarpal 3's length and
+    the capitate's x from real_capitate_texture.csv): :func:`physis_gap` along the
+    vertical at points every 2 pixels on that row from 0.05 of the length on the ulnar
+    side of the capitate's x to 0.2 on its radial side (over the radius on every film),
+    the film scaled as :func:`_percentile_film` scales it (clipped at 1.2); per style the
+    median over ``seeds`` phantoms of each film's age and sex at its metacarpal 3
+    length (:func:`phantom_physis`)."""
+    from boneage_fast.io import read_image
+
+    capitate = {name: v for _, name, v in _annotated_films("real_capitate_texture.csv")}
+    rows = []
+    for film, name, v in _annotated_films("real_older_forearm.csv"):
+        c = capitate[name]
+        length = c["mc3_length"]
+        xs = np.arange(c["capitate_x"] - 0.05 * length, c["capitate_x"] + 0.2 * length, 2.0)
+        points = np.stack([xs, np.full(xs.shape, v["radius_y"])], axis=1)
+        img = np.clip(_percentile_film(read_image(film["path"]).pixels), 0.0, 1.2)
+        got = physis_gap(img, points, (0.0, -1.0), length)
+        row = {"film": name, "months": film["boneage"], "real_width": _r3(got["width"]),
+               "real_depth": _r3(got["depth"])}
+        for style in styles:
+            ph = [phantom_physis(film["boneage"], film["male"], 40_000 + s, length, style) for s in range(seeds)]
+            for k in ("width", "depth"):
+                row[f"{style}_{k}"] = _r3(np.median([g[k] for g in ph]))
+        rows.append(row)
+    return _with_medians(rows, [f"{who}_{k}" for who in ("real", *styles) for k in ("width", "depth")])
+
+
 def gap(rows, styles: list[str], seed: int = 0, folds: int = 5, repeats: int = 3) -> dict:
     """Cross-validated real-vs-phantom accuracy of a ridge classifier on palm crops."""
     from boneage_fast.data.phantom import render
@@ -1058,7 +1149,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--detector", default=None, help="detector card (with a regressor card as --model)")
     ap.add_argument("--parts", nargs="+", default=["detector", "regressor", "gap"],
                     choices=["detector", "regressor", "gap", "tones", "spectrum", "cortex", "palm", "softbone", "slender",
-                             "forearm", "armtissue", "grain", "texture", "metaphysis", "rim"])
+                             "forearm", "armtissue", "grain", "texture", "metaphysis", "rim", "physis"])
     ap.add_argument("--styles", nargs="+", default=["v1", "v2"], choices=["v1", "v2", "v3", "v4"])
     ap.add_argument("--json", default=None, help="also write the results here")
     ap.add_argument("--compare", nargs=2, default=None, metavar=("A.json", "B.json"),
@@ -1106,6 +1197,8 @@ def main(argv: list[str] | None = None) -> int:
         res["metaphysis"] = metaphysis(args.styles)
     if "rim" in args.parts:
         res["rim"] = rim(args.styles)
+    if "physis" in args.parts:
+        res["physis"] = physis(args.styles)
     if "gap" in args.parts:
         res["gap"] = gap(rows, args.styles)
     text = json.dumps(res, indent=2)
