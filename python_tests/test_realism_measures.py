@@ -381,3 +381,10 @@ def test_physis_gap_of_a_fused_bone_is_zero():
     img[140:146] = 0.78
     got = m.physis_gap(img, np.array([[150.0, 143.0], [120.0, 143.0]]), (0.0, -1.0), 1000.0)
     assert got["width"] == 0.0 and got["depth"] < 0.03
+
+
+def test_phantom_physis_refuses_a_radius_without_its_epiphysis():
+    """Before the distal radial epiphysis appears (11-15 months) there is no physis:
+    a clear error, not a reading of the soft tissue."""
+    with pytest.raises(ValueError, match="no distal radial epiphysis"):
+        _script().phantom_physis(6.0, True, 40_000, 300.0, "v4")

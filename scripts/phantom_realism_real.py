@@ -946,7 +946,7 @@ def metaphysis(styles: list[str], seeds: int = 12) -> dict:
 
 
 def edge_profile(pixels: np.ndarray, cx: float, cy: float, length: float, rays: int = 48):
-    """The mean shape of a bone's edge seen from a point inside it (``cx``, ``cy``;
+    """The typical shape of a bone's edge seen from a point inside it (``cx``, ``cy``;
     pixels), ``length`` metacarpal 3's: on the film scaled as :func:`_percentile_film`
     scales it, along ``rays`` rays out to 0.18 ``length`` in steps of ``length`` / 1000,
     the edge is the steepest fall (on the ray smoothed by a Gaussian of ``length`` / 550)
@@ -1065,7 +1065,9 @@ def phantom_physis(age: float, male: bool, seed: int, length: float, style: str)
     s, got = _drawn_at_length(age, male, seed, length, style)
     T = s.frame
     radius = next(b for b in s.hand.bones if b.name == "radius")
-    epi = next(e for e in s.hand.ossicles if e.name == "epi_radius")
+    epi = next((e for e in s.hand.ossicles if e.name == "epi_radius"), None)
+    if epi is None:
+        raise ValueError(f"a phantom of {age:g} months has no distal radial epiphysis yet: no physis to measure")
     p0, p1 = s.to_pixels(np.stack([radius.p0, radius.p1]))
     axis = (p1 - p0) / np.hypot(*(p1 - p0))
     mid = (p1 + s.to_pixels(epi.centre[None])[0] - axis * epi.axes[1] * T.scale) / 2.0

@@ -227,7 +227,7 @@ FUSION_OVERLAP_V4 = 1.0
 # it fuses) from its metaphysis' end (versions 2-3: 1.2; None: theirs). On 6 real films of
 # 120-180 months (../shared/realdata) the radial physis is a thin dark line, 1.35 % of
 # metacarpal 3's length wide at half its depth (median over the columns across the
-# radius; 1.2-1.8 %); at 1.2 mm v4's was 2.45 % (1.9-2.6), a band of soft tissue between
+# radius; 1.2-1.8 %); at 1.2 mm v4's was 2.49 % (1.9-2.7), a band of soft tissue between
 # the metaphysis and a floating epiphysis; at 0.2 mm (the ends' rounding adds the rest)
 # 1.35 % (``phantom_realism_real.py --parts physis``; docs/phantom.md, section 7.12)
 FOREARM_PHYSIS_V4: float | None = 0.2

@@ -244,12 +244,12 @@ DETECTOR_BLUR_V4 = True
 #
 # ... and its ossicles' (carpals', epiphyses', sesamoid's) cortical shell thinner:
 # ``OSSICLE_CORTEX_V4`` of the radius (v3 0.12) over v3's cancellous interior. Across the
-# capitate's edge on 7 real films of ../shared/realdata (120-192 months) the bright rim
+# capitate's edge on 7 real films of ../shared/realdata (120-180 months) the bright rim
 # is a thin line, 0.6 % of metacarpal 3's length wide at half its height (median;
 # 0-1.1 %), rising 1.37 times the interior's height over the joint space beside it
 # (0.87-1.83); v4 until then drew it 1.45 % wide (median of 4 phantoms per film's age
 # and sex at its scale; 1.15-1.65), peak 1.50: a broad white band round every carpal;
-# now 0.7 % (0.6-1.0), peak 1.39, the bone as far above the joint space as on the films
+# now 0.7 % (0.6-0.85), peak 1.39, the bone as far above the joint space as on the films
 # (``phantom_realism_real.py --parts rim``; docs/phantom.md, section 7.12)
 OSSICLE_CORTEX_V4 = 0.06
 _GRAIN_V4 = {"noise_sd": tuple(NOISE_V4 * sd for sd in LOOKS["v3"].noise_sd),
