@@ -420,14 +420,13 @@ void line_texture_row(const TexLines& t, int64_t y, int64_t width, const float* 
   }
 }
 
-// Row y of the film blurred by [1, 2, 1]/4 along y and then x (edge rows and columns
-// kept), into `dst` (`tmp`: a row of scratch).
-void blurred_row(const float* img, int64_t H, int64_t W, int64_t y, float* tmp, float* dst) {
-  const float* c = img + y * W;
+// [1, 2, 1]/4 along y over the rows `a`, `c`, `b` (above, this, below; with `a` and `b`
+// null, at a film's first and last rows, `c` is kept), then along x (edge columns kept),
+// into `dst` (`tmp`: a row of scratch). The read-out's blur, of its noisy rows and (with
+// `pre_blur`) of the film's.
+void blur_row(const float* a, const float* c, const float* b, int64_t W, float* tmp, float* dst) {
   const float* v = c;
-  if (y > 0 && y < H - 1) {
-    const float* a = c - W;
-    const float* b = c + W;
+  if (a != nullptr && b != nullptr) {
     for (int64_t x = 0; x < W; ++x) tmp[x] = 0.25f * (a[x] + b[x]) + 0.5f * c[x];
     v = tmp;
   }
@@ -508,7 +507,8 @@ void read_out_impl(const float* img, int64_t H, int64_t W, uint64_t seed, float 
     float* r = ring.data() + (y % 3) * W;
     const float* src = img + y * W;
     if (pre_blur) {
-      blurred_row(img, H, W, y, pre.data(), pre.data() + W);
+      const bool inner = y > 0 && y < H - 1;
+      blur_row(inner ? src - W : nullptr, src, inner ? src + W : nullptr, W, pre.data(), pre.data() + W);
       src = pre.data() + W;
     }
     fill_normal(rng, r, W);
@@ -519,19 +519,10 @@ void read_out_impl(const float* img, int64_t H, int64_t W, uint64_t seed, float 
   if (H > 1) noisy(1);
   for (int64_t y = 0; y < H; ++y) {
     const float* c = ring.data() + (y % 3) * W;
-    const float* v = c;
-    if (y > 0 && y < H - 1) {
-      // vertical [1, 2, 1]/4 (rows 0 and H-1 kept)
-      const float* a = ring.data() + ((y + 2) % 3) * W;
-      const float* b = noisy(y + 1);
-      float* vr = vert.data();
-      for (int64_t x = 0; x < W; ++x) vr[x] = 0.25f * (a[x] + b[x]) + 0.5f * c[x];
-      v = vr;
-    }
-    // horizontal [1, 2, 1]/4 (columns 0 and W-1 kept), then the look-up
-    row[0] = v[0];
-    row[W - 1] = v[W - 1];
-    for (int64_t x = 1; x < W - 1; ++x) row[x] = 0.25f * (v[x - 1] + v[x + 1]) + 0.5f * v[x];
+    // [1, 2, 1]/4 along y (rows 0 and H-1 kept; the row below drawn first), then along x
+    const bool inner = y > 0 && y < H - 1;
+    const float* b = inner ? noisy(y + 1) : nullptr;
+    blur_row(inner ? ring.data() + ((y + 2) % 3) * W : nullptr, c, b, W, vert.data(), row.data());
     // the level's index first (a loop the compiler vectorises), then the look-up
     int32_t* ix = index.data();
     for (int64_t x = 0; x < W; ++x) ix[x] = static_cast<int32_t>(std::min(std::max(row[x], 0.0f), 1.0f) * top);
