@@ -388,3 +388,105 @@ def test_phantom_physis_refuses_a_radius_without_its_epiphysis():
     a clear error, not a reading of the soft tissue."""
     with pytest.raises(ValueError, match="no distal radial epiphysis"):
         _script().phantom_physis(6.0, True, 40_000, 300.0, "v4")
+
+
+def _bar(height: float, ramp_px: float, axis, half_width: float = 60.0, beside: float = 0.3,
+         canal: float | None = None) -> np.ndarray:
+    """A bar (a shaft) ``half_width`` pixels either side of the line through (200, 200)
+    along ``axis``, ``height`` over soft tissue at ``beside``, its edges linear ramps
+    ``ramp_px`` pixels wide centred on the outline (with ``canal``: its middle third at
+    that level over the soft tissue, a hollow shaft)."""
+    axis = np.asarray(axis, np.float64) / np.hypot(*axis)
+    yy, xx = np.indices((400, 400), dtype=np.float64)
+    across = np.abs(-(xx - 200.0) * axis[1] + (yy - 200.0) * axis[0])
+    level = np.clip((half_width + ramp_px / 2.0 - across) / max(ramp_px, 1e-9), 0.0, 1.0)
+    img = beside + height * level
+    if canal is not None:
+        img = np.where(across < half_width / 3.0, beside + canal, img)
+    return img
+
+
+@pytest.mark.parametrize("axis", [(0.0, -1.0), (0.6, -0.8), (1.0, 0.0)])
+@pytest.mark.parametrize("height,ramp_px", [(0.4, 2.0), (0.25, 5.0), (0.5, 8.0)])
+def test_shaft_edge_reads_a_bar_by_its_height_and_ramp(height, ramp_px, axis):
+    """A bar ``height`` over the soft tissue with linear edge ramps ``ramp_px`` wide (a
+    metacarpal 3 of 1000 pixels: hundredths are pixels / 10): the height read within
+    0.01, the 80-20 % width 0.6 of the ramp within a pixel and a half; along any axis,
+    and either way along it."""
+    m = _script()
+    got = m.shaft_edge(_bar(height, ramp_px, axis), 200.0, 200.0, axis, 1000.0)
+    assert got["height"] == pytest.approx(height, abs=0.01), got
+    assert abs(got["width"] * 10 - 0.6 * ramp_px) <= 1.5, got
+    back = m.shaft_edge(_bar(height, ramp_px, axis), 200.0, 200.0, -np.asarray(axis), 1000.0)
+    assert back["height"] == pytest.approx(got["height"], abs=1e-9) and back["width"] == got["width"]
+
+
+def test_shaft_edge_reads_the_cortex_not_the_canal():
+    """A hollow shaft (its canal 0.1 over the soft tissue, its cortices 0.45): the edge's
+    height is the cortex's, not the canal's or their mean; a wider bar (90 pixels
+    either side) is found at its own edge; a flat film reads no height."""
+    m = _script()
+    got = m.shaft_edge(_bar(0.45, 3.0, (0.0, 1.0), canal=0.1), 200.0, 200.0, (0.0, 1.0), 1000.0)
+    assert got["height"] == pytest.approx(0.45, abs=0.01), got
+    wide = m.shaft_edge(_bar(0.3, 3.0, (0.0, 1.0), half_width=90.0), 200.0, 200.0, (0.0, 1.0), 1000.0)
+    assert wide["height"] == pytest.approx(0.3, abs=0.01), wide
+    flat = m.shaft_edge(np.full((400, 400), 0.4), 200.0, 200.0, (0.0, 1.0), 1000.0)
+    assert abs(flat["height"]) < 1e-9
+
+
+def test_phantom_seeds_are_the_first_processed_films():
+    """phantom_seeds keeps the first seeds whose film is drawn processed (every seed it
+    skips is drawn unprocessed), in order; with any_look, or for a style without an
+    unprocessed look (v2), the plain run of seeds."""
+    from boneage_fast.data.phantom import render
+
+    m = _script()
+    got = m.phantom_seeds(120.0, True, "v4", 40_000, 6)
+    assert len(got) == 6 and got == sorted(got) and got[0] >= 40_000
+    raw = lambda s: render(120.0, True, seed=s, size=(256, 256), style="v4").extra["unprocessed"]  # noqa: E731
+    assert not any(raw(s) for s in got)
+    skipped = sorted(set(range(40_000, got[-1])) - set(got))
+    assert skipped and all(raw(s) for s in skipped)  # a fifth drawn unprocessed: some among 40 000-40 006+
+    assert m.phantom_seeds(120.0, True, "v4", 40_000, 6, any_look=True) == list(range(40_000, 40_006))
+    assert m.phantom_seeds(120.0, True, "v2", 7, 3) == [7, 8, 9]
+
+
+def _palm(dip: float | None = None, width: int = 900, bone: int = 50) -> np.ndarray:
+    """A hand's section on a black film (rows 100-300): soft tissue at 0.5 from column
+    150 to 150 + ``width``, four bones (0.85, ``bone`` pixels wide) on it every 150
+    pixels from its middle (a metacarpal 3 of 500 pixels), and with ``dip`` the soft
+    tissue's last quarter at that grey (a thin first web)."""
+    img = np.zeros((400, 1400))
+    img[100:300, 150:150 + width] = 0.5
+    if dip is not None:
+        img[100:300, 150 + 3 * width // 4:150 + width] = dip
+    mid = 150 + width // 2
+    for k in (-1, 0, 1, 2):
+        x = mid + 150 * k - bone // 2 - 75
+        img[100:300, x:x + bone] = 0.85
+    return img
+
+
+@pytest.mark.parametrize("bone", [50, 110])
+@pytest.mark.parametrize("dip", [None, 0.35, 0.25])
+def test_palm_flatness_reads_the_soft_tissue_under_the_bones(dip, bone):
+    """Soft tissue of one grey under four bones reads no drop and its grey, also where
+    the bones (110 pixels wide, under a quarter of metacarpal 3's length) cover most of
+    the palm's middle; a quarter of it at a lower grey (a thin web) reads the drop to
+    that grey over the median; along either direction of the line."""
+    m = _script()
+    img = _palm(dip, bone=bone)
+    got = m.palm_flatness(img, (600.0, 200.0), (1.0, 0.0), 500.0)
+    want = 0.0 if dip is None else (0.5 - dip) / 0.5
+    assert got["drop"] == pytest.approx(want, abs=0.01), got
+    assert got["level"] == pytest.approx(0.5, abs=0.01), got
+    back = m.palm_flatness(img, (600.0, 200.0), (-1.0, 0.0), 500.0)
+    assert back["drop"] == pytest.approx(got["drop"], abs=0.01) and back["level"] == pytest.approx(got["level"], abs=0.01)
+
+
+def test_palm_flatness_refuses_a_palm_narrower_than_half_a_metacarpal():
+    """A silhouette under half metacarpal 3's length across (after its trimmed edges) is
+    no palm: a clear error, not a figure."""
+    m = _script()
+    with pytest.raises(ValueError, match="under half its length"):
+        m.palm_flatness(_palm(width=300), (300.0, 200.0), (1.0, 0.0), 500.0)

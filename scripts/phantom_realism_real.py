@@ -85,6 +85,23 @@
              (hundredths of metacarpal 3's length) and its depth, the median over the
              columns across the radius; against 4 phantoms per film's age and sex at
              the film's metacarpal 3 length.
+  shaft      metacarpal 3's shaft against the soft tissue beside it: across its
+             mid-shaft (read by eye, scripts/data/real_mc_midshaft.csv) on the 6 films of
+             120-180 months that also have its length, each side's outer edge (its
+             steepest outward fall), the edge's height over the soft tissue and its
+             width from 80 % to 20 % of that height, on the film scaled as for texture;
+             against 8 phantoms per film's age and sex at its metacarpal 3 length.
+  palmtissue the palm's soft tissue across the hand through metacarpal 3's mid-shaft
+             (the same 6 films): its level under the bones (a grey opening wider than
+             any bone) inside the silhouette less 0.08 of metacarpal 3's length at
+             either end, and how far its 10th percentile lies below its median (over
+             that median: 0 for soft tissue of one grey from side to side); against 8
+             phantoms per film's age and sex at its metacarpal 3 length.
+
+  The registered films of texture, rim, physis, shaft and palmtissue are processed
+  films: their phantoms are drawn with the processed look only (``--any-look``: either
+  look, a fifth of them unprocessed, as sections 7.10-7.12 of docs/phantom.md drew
+  them).
 
     python scripts/phantom_realism_real.py --model boneage_fast/weights            # the shipped (v2) model
     python scripts/phantom_realism_real.py --model RUN/best.json --detector DET/best.json --parts detector regressor
@@ -102,6 +119,7 @@
     python scripts/phantom_realism_real.py --parts metaphysis --styles v3 v4
     python scripts/phantom_realism_real.py --parts rim --styles v3 v4
     python scripts/phantom_realism_real.py --parts physis --styles v3 v4
+    python scripts/phantom_realism_real.py --parts shaft palmtissue --styles v3 v4
 
 Only the annotations live in the repository; the images are read from ../shared/realdata.
 """
@@ -865,6 +883,26 @@ def _drawn_at_length(age: float, male: bool, seed: int, length: float, style: st
     return draw((min(int(1600 * k), 4096), min(int(1250 * k), 4096)))
 
 
+def phantom_seeds(age: float, male: bool, style: str, first: int, n: int, any_look: bool = False) -> list[int]:
+    """The first ``n`` seeds from ``first`` whose phantom of this age, sex and style is
+    drawn with the processed look (the registered films of rsna_preprocessed_train40 are
+    processed films; a fifth of v3's and v4's films are drawn unprocessed, about a third
+    as contrasty: a median over both looks reads neither, docs/phantom.md section 7.13);
+    with ``any_look`` simply ``first`` .. ``first + n - 1`` (sections 7.10-7.12's draws).
+    The look is read off a 256 x 256 drawing of the same seed (it depends on the seed
+    alone)."""
+    from boneage_fast.data.phantom import render
+
+    if any_look:
+        return list(range(first, first + n))
+    out, seed = [], first
+    while len(out) < n:
+        if not render(age, male, seed=seed, size=(256, 256), style=style).extra["unprocessed"]:
+            out.append(seed)
+        seed += 1
+    return out
+
+
 def phantom_capitate_texture(age: float, male: bool, seed: int, length: float, style: str) -> dict:
     """:func:`capitate_texture` about the capitate's centre on a phantom drawn at this
     metacarpal 3 length (:func:`_drawn_at_length`)."""
@@ -899,11 +937,12 @@ def metaphysis_centre(sample, length: float) -> np.ndarray:
     return p1 - axis * _metaphysis_offset(length)
 
 
-def texture(styles: list[str], seeds: int = 12) -> dict:
+def texture(styles: list[str], seeds: int = 12, any_look: bool = False) -> dict:
     """The capitate's trabecular texture (:func:`capitate_texture`) on the 7 real films
     of scripts/data/real_capitate_texture.csv (the capitate's centre and metacarpal 3's
-    length read by eye) and per style the median over ``seeds`` phantoms of each film's
-    age and sex at its metacarpal 3 length (:func:`phantom_capitate_texture`)."""
+    length read by eye) and per style the median over ``seeds`` processed phantoms
+    (:func:`phantom_seeds`; with ``any_look`` either look) of each film's age and sex at
+    its metacarpal 3 length (:func:`phantom_capitate_texture`)."""
     from boneage_fast.io import read_image
 
     keys = ("skew", "amplitude", "acf_half")
@@ -912,8 +951,8 @@ def texture(styles: list[str], seeds: int = 12) -> dict:
         got = capitate_texture(read_image(film["path"]).pixels, v["capitate_x"], v["capitate_y"], v["mc3_length"])
         row = {"film": name, "months": film["boneage"], **{f"real_{k}": round(got[k], 3) for k in keys}}
         for style in styles:
-            ph = [phantom_capitate_texture(film["boneage"], film["male"], 40_000 + s, v["mc3_length"], style)
-                  for s in range(seeds)]
+            ph = [phantom_capitate_texture(film["boneage"], film["male"], s, v["mc3_length"], style)
+                  for s in phantom_seeds(film["boneage"], film["male"], style, 40_000, seeds, any_look)]
             for k in keys:
                 row[f"{style}_{k}"] = round(float(np.median([p[k] for p in ph])), 3)
         rows.append(row)
@@ -997,13 +1036,14 @@ def phantom_rim(age: float, male: bool, seed: int, length: float, style: str):
     return edge_profile(s.image, c[0], c[1], got)
 
 
-def rim(styles: list[str], seeds: int = 4) -> dict:
+def rim(styles: list[str], seeds: int = 4, any_look: bool = False) -> dict:
     """The carpals' cortical rim (:func:`edge_profile`, :func:`rim_figures`) round the
     capitate on the 7 real films of scripts/data/real_capitate_texture.csv (its centre
     and metacarpal 3's length read by eye) and per style round the capitate of
-    ``seeds`` phantoms of each film's age and sex at its metacarpal 3 length (the median
-    of their figures), with the bone's height over the joint space beside it
-    (``contrast``, on the film scaled to [0, 1] between its 1st and 99.5th percentiles)."""
+    ``seeds`` processed phantoms (:func:`phantom_seeds`; with ``any_look`` either look)
+    of each film's age and sex at its metacarpal 3 length (the median of their figures),
+    with the bone's height over the joint space beside it (``contrast``, on the film
+    scaled to [0, 1] between its 1st and 99.5th percentiles)."""
     from boneage_fast.io import read_image
 
     rows = []
@@ -1013,7 +1053,8 @@ def rim(styles: list[str], seeds: int = 4) -> dict:
         row = {"film": name, "months": film["boneage"], "real_peak": _r3(fig["peak"]), "real_width": _r3(fig["width"]),
                "real_contrast": _r3(con)}
         for style in styles:
-            got = [phantom_rim(film["boneage"], film["male"], 40_000 + s, v["mc3_length"], style) for s in range(seeds)]
+            got = [phantom_rim(film["boneage"], film["male"], s, v["mc3_length"], style)
+                   for s in phantom_seeds(film["boneage"], film["male"], style, 40_000, seeds, any_look)]
             figs = [rim_figures(g[0]) for g in got if g[0] is not None]
             row.update({f"{style}_{k}": _r3(np.median([f[k] for f in figs])) for k in ("peak", "width")})
             row[f"{style}_contrast"] = _r3(np.median([g[1] for g in got if g[1] is not None]))
@@ -1077,15 +1118,16 @@ def phantom_physis(age: float, male: bool, seed: int, length: float, style: str)
     return physis_gap(np.clip(_percentile_film(s.image), 0.0, 1.2), points, axis, got)
 
 
-def physis(styles: list[str], seeds: int = 4) -> dict:
+def physis(styles: list[str], seeds: int = 4, any_look: bool = False) -> dict:
     """The distal radial physis on the 6 older films of scripts/data/real_older_forearm.csv
     (120-180 months; its row read by eye; the films upright, metacarpal 3's length and
     the capitate's x from real_capitate_texture.csv): :func:`physis_gap` along the
     vertical at points every 2 pixels on that row from 0.05 of the length on the ulnar
     side of the capitate's x to 0.2 on its radial side (over the radius on every film),
     the film scaled as :func:`_percentile_film` scales it (clipped at 1.2); per style the
-    median over ``seeds`` phantoms of each film's age and sex at its metacarpal 3
-    length (:func:`phantom_physis`)."""
+    median over ``seeds`` processed phantoms (:func:`phantom_seeds`; with ``any_look``
+    either look) of each film's age and sex at its metacarpal 3 length
+    (:func:`phantom_physis`)."""
     from boneage_fast.io import read_image
 
     capitate = {name: v for _, name, v in _annotated_films("real_capitate_texture.csv")}
@@ -1100,11 +1142,151 @@ def physis(styles: list[str], seeds: int = 4) -> dict:
         row = {"film": name, "months": film["boneage"], "real_width": _r3(got["width"]),
                "real_depth": _r3(got["depth"])}
         for style in styles:
-            ph = [phantom_physis(film["boneage"], film["male"], 40_000 + s, length, style) for s in range(seeds)]
+            ph = [phantom_physis(film["boneage"], film["male"], s, length, style)
+                  for s in phantom_seeds(film["boneage"], film["male"], style, 40_000, seeds, any_look)]
             for k in ("width", "depth"):
                 row[f"{style}_{k}"] = _r3(np.median([g[k] for g in ph]))
         rows.append(row)
     return _with_medians(rows, [f"{who}_{k}" for who in ("real", *styles) for k in ("width", "depth")])
+
+
+def shaft_edge(img: np.ndarray, cx: float, cy: float, axis, length: float) -> dict:
+    """How a long bone's shaft stands out of the soft tissue beside it: on a [0, 1] film,
+    across the shaft through (``cx``, ``cy``) (``axis`` a unit vector along the bone),
+    the profile out to 0.15 of ``length`` (metacarpal 3's) either side in steps of
+    ``length`` / 1000, averaged over 21 lines from 0.02 of ``length`` before to 0.02
+    after along the axis; on each side the outer edge is the steepest outward fall
+    (on the profile smoothed by a Gaussian of one step) from 0.01 to 0.14 of ``length``
+    out; its ``height`` the highest point within 0.012 inside less the median from
+    0.006 to 0.02 outside, its ``width`` the run from 80 % down to 20 % of that height
+    (hundredths of ``length``). Returns the two sides' means."""
+    from scipy import ndimage
+
+    step = length / 1000.0
+    ax = np.asarray(axis, np.float64)
+    n = np.array([-ax[1], ax[0]])
+    q = np.arange(-150, 151) * step
+    prof = np.zeros(len(q))
+    for t in np.arange(-10, 11) * 2.0 * step:
+        x, y = cx + t * ax[0] + q * n[0], cy + t * ax[1] + q * n[1]
+        prof += ndimage.map_coordinates(img, [y, x], order=1, mode="nearest")
+    prof /= 21.0
+    heights, widths = [], []
+    for side in (prof[150:], prof[150::-1]):
+        g = np.gradient(ndimage.gaussian_filter1d(side, 1.0))
+        e = 10 + int(np.argmin(g[10:141]))
+        hi, lo = side[max(e - 12, 0):e + 1].max(), float(np.median(side[e + 6:e + 21]))
+        a = b = e
+        while a > 0 and side[a] < lo + 0.8 * (hi - lo):
+            a -= 1
+        while b < len(side) - 1 and side[b] > lo + 0.2 * (hi - lo):
+            b += 1
+        heights.append(hi - lo)
+        widths.append((b - a) / 10.0)
+    return {"height": float(np.mean(heights)), "width": float(np.mean(widths))}
+
+
+def phantom_shaft_edge(age: float, male: bool, seed: int, length: float, style: str) -> dict:
+    """:func:`shaft_edge` across metacarpal 3's mid-point (:func:`_metacarpal3_line`) on a
+    phantom drawn at this metacarpal 3 length (:func:`_drawn_at_length`), the film scaled
+    as :func:`_percentile_film` scales it."""
+    s, got = _drawn_at_length(age, male, seed, length, style)
+    m, n, _ = _metacarpal3_line(s)
+    return shaft_edge(_percentile_film(s.image), m[0], m[1], (n[1], -n[0]), got)
+
+
+def shaft(styles: list[str], seeds: int = 8, any_look: bool = False) -> dict:
+    """Metacarpal 3's shaft against the soft tissue beside it (:func:`shaft_edge`): on the
+    6 registered films of 120-180 months that scripts/data/real_mc_midshaft.csv (its
+    mid-shaft, read by eye; the shaft taken as vertical) and real_capitate_texture.csv
+    (metacarpal 3's length) share, the film scaled as :func:`_percentile_film` scales it;
+    per style the median over ``seeds`` processed phantoms (:func:`phantom_seeds`; with
+    ``any_look`` either look) of each film's age and sex at its metacarpal 3 length
+    (:func:`phantom_shaft_edge`)."""
+    from boneage_fast.io import read_image
+
+    lengths = {name: v["mc3_length"] for _, name, v in _annotated_films("real_capitate_texture.csv")}
+    rows = []
+    for film, name, v in _annotated_films("real_mc_midshaft.csv"):
+        if name not in lengths:
+            continue
+        length = lengths[name]
+        got = shaft_edge(_percentile_film(read_image(film["path"]).pixels), v["x"], v["y"], (0.0, -1.0), length)
+        row = {"film": name, "months": film["boneage"], "real_height": _r3(got["height"]),
+               "real_width": _r3(got["width"])}
+        for style in styles:
+            ph = [phantom_shaft_edge(film["boneage"], film["male"], s, length, style)
+                  for s in phantom_seeds(film["boneage"], film["male"], style, 42_000, seeds, any_look)]
+            for k in ("height", "width"):
+                row[f"{style}_{k}"] = _r3(np.median([g[k] for g in ph]))
+        rows.append(row)
+    return _with_medians(rows, [f"{who}_{k}" for who in ("real", *styles) for k in ("height", "width")])
+
+
+def palm_flatness(img: np.ndarray, m, n, length: float) -> dict:
+    """How even the palm's soft tissue is across the hand: on a [0, 1] film, along the
+    line through ``m`` (pixels) in the unit direction ``n`` (across metacarpal 3), the
+    profile averaged over 11 lines ``length`` / 250 apart along the bone (``length``
+    metacarpal 3's, pixels); within the silhouette's run through ``m`` (the film above
+    its 2nd percentile + 0.08, as :func:`silhouette_span` finds it) less 0.08 of
+    ``length`` at either end, the soft tissue's level under the bones (a grey opening of
+    the profile over 0.25 of ``length``, wider than any bone); ``drop``: how far its 10th
+    percentile lies below its median, over that median (0 for soft tissue of one grey
+    from side to side), and ``level``, that median."""
+    from scipy import ndimage
+
+    m, n = np.asarray(m, np.float64), np.asarray(n, np.float64)
+    along = np.array([n[1], -n[0]])
+    reach = int(2.0 * length)
+    q = np.arange(-reach, reach + 1, dtype=np.float64)
+    prof = np.zeros(len(q))
+    for t in np.arange(-5, 6) * length / 250.0:
+        c = m + t * along
+        prof += ndimage.map_coordinates(img, [c[1] + q * n[1], c[0] + q * n[0]], order=1, mode="constant", cval=0.0)
+    prof /= 11.0
+    lo, hi = silhouette_span(img, m, n, reach)
+    trim = int(round(0.08 * length))
+    run = prof[reach + lo + trim:reach + hi - trim + 1]
+    if len(run) < int(0.5 * length):
+        raise ValueError(f"the palm's soft tissue spans {len(run)} pixels across metacarpal 3 "
+                         f"(of {length:.0f}): under half its length, no palm to read")
+    env = ndimage.grey_opening(run, size=max(int(round(0.25 * length)), 3))
+    med = float(np.median(env))
+    return {"drop": float((med - np.percentile(env, 10)) / max(med, 1e-6)), "level": med}
+
+
+def phantom_palm_flatness(age: float, male: bool, seed: int, length: float, style: str) -> dict:
+    """:func:`palm_flatness` across metacarpal 3's mid-point (:func:`_metacarpal3_line`)
+    on a phantom drawn at this metacarpal 3 length (:func:`_drawn_at_length`), the film
+    scaled as :func:`_percentile_film` scales it."""
+    s, got = _drawn_at_length(age, male, seed, length, style)
+    m, n, _ = _metacarpal3_line(s)
+    return palm_flatness(_percentile_film(s.image), m, n, got)
+
+
+def palmtissue(styles: list[str], seeds: int = 8, any_look: bool = False) -> dict:
+    """The palm's soft tissue across the hand (:func:`palm_flatness`) at metacarpal 3's
+    mid-shaft on the 6 registered films of :func:`shaft` (the line taken as horizontal),
+    the film scaled as :func:`_percentile_film` scales it; per style the median over
+    ``seeds`` processed phantoms (:func:`phantom_seeds`; with ``any_look`` either look)
+    of each film's age and sex at its metacarpal 3 length."""
+    from boneage_fast.io import read_image
+
+    lengths = {name: v["mc3_length"] for _, name, v in _annotated_films("real_capitate_texture.csv")}
+    rows = []
+    for film, name, v in _annotated_films("real_mc_midshaft.csv"):
+        if name not in lengths:
+            continue
+        length = lengths[name]
+        got = palm_flatness(_percentile_film(read_image(film["path"]).pixels), (v["x"], v["y"]), (1.0, 0.0), length)
+        row = {"film": name, "months": film["boneage"], "real_drop": _r3(got["drop"]), "real_level": _r3(got["level"])}
+        for style in styles:
+            ph = [phantom_palm_flatness(film["boneage"], film["male"], s, length, style)
+                  for s in phantom_seeds(film["boneage"], film["male"], style, 43_000, seeds, any_look)]
+            for k in ("drop", "level"):
+                row[f"{style}_{k}"] = _r3(np.median([g[k] for g in ph]))
+        rows.append(row)
+    return _with_medians(rows, [f"{who}_{k}" for who in ("real", *styles) for k in ("drop", "level")])
 
 
 def gap(rows, styles: list[str], seed: int = 0, folds: int = 5, repeats: int = 3) -> dict:
@@ -1151,8 +1333,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--detector", default=None, help="detector card (with a regressor card as --model)")
     ap.add_argument("--parts", nargs="+", default=["detector", "regressor", "gap"],
                     choices=["detector", "regressor", "gap", "tones", "spectrum", "cortex", "palm", "softbone", "slender",
-                             "forearm", "armtissue", "grain", "texture", "metaphysis", "rim", "physis"])
+                             "forearm", "armtissue", "grain", "texture", "metaphysis", "rim", "physis", "shaft",
+                             "palmtissue"])
     ap.add_argument("--styles", nargs="+", default=["v1", "v2"], choices=["v1", "v2", "v3", "v4"])
+    ap.add_argument("--any-look", action="store_true",
+                    help="texture, rim, physis, shaft, palmtissue: phantoms of either look (processed or unprocessed), "
+                         "as sections 7.10-7.12 drew them, not the processed look alone")
     ap.add_argument("--json", default=None, help="also write the results here")
     ap.add_argument("--compare", nargs=2, default=None, metavar=("A.json", "B.json"),
                     help="only a paired t-test of two earlier --json results' absolute errors")
@@ -1194,13 +1380,17 @@ def main(argv: list[str] | None = None) -> int:
     if "grain" in args.parts:
         res["grain"] = grain(args.styles)
     if "texture" in args.parts:
-        res["texture"] = texture(args.styles)
+        res["texture"] = texture(args.styles, any_look=args.any_look)
     if "metaphysis" in args.parts:
         res["metaphysis"] = metaphysis(args.styles)
     if "rim" in args.parts:
-        res["rim"] = rim(args.styles)
+        res["rim"] = rim(args.styles, any_look=args.any_look)
     if "physis" in args.parts:
-        res["physis"] = physis(args.styles)
+        res["physis"] = physis(args.styles, any_look=args.any_look)
+    if "shaft" in args.parts:
+        res["shaft"] = shaft(args.styles, any_look=args.any_look)
+    if "palmtissue" in args.parts:
+        res["palmtissue"] = palmtissue(args.styles, any_look=args.any_look)
     if "gap" in args.parts:
         res["gap"] = gap(rows, args.styles)
     text = json.dumps(res, indent=2)
