@@ -81,6 +81,11 @@ OFF = {
     "ossicle_rim": {"look": ("ossicle_cortex",)},
     # the thin distal radial and ulnar physes (section 7.12)
     "forearm_physis": {"FOREARM_PHYSIS_V4": None},
+    # the processed films' bone less dense (section 7.13; its gentler edge enhancement and
+    # higher shoulder act through the unsharp and auto_range switches)
+    "bone_contrast": {"look": ("mu_bone",)},
+    # the fuller first web space and thenar eminence (section 7.13)
+    "thumb_web": {"WEB_V4": None},
 }
 # refinements of another change: they act only with it on, so they have no "v3 +" row,
 # only their "v4 -" row

@@ -177,6 +177,10 @@ FOREARM_V4 = 0.8
 # when young (0.85-0.88 when older), the ulna at the skin, its grey full out to the skin
 # (fill 0.98): a bright column with straight edges (docs/phantom.md, section 7.11)
 FOREARM_SECTION_V4: float | None = 1.0
+# ... and the first web space and thenar eminence between the thumb and the index ray
+# (three soft-tissue capsules) this much fuller, times the palm's fullness (None: version
+# 3's radii)
+WEB_V4: float | None = 1.2
 FOREARM_WIDTH_V4 = 1.55
 FOREARM_WIDTH_GROWN_V4 = 1.25
 FOREARM_NARROWS_V4 = (84.0, 144.0)
@@ -761,11 +765,13 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
         mc1 = next(b for b in hand.bones if b.name == "metacarpal1")
         mc2 = next(b for b in hand.bones if b.name == "metacarpal2")
         mc2 = replace(mc2, p1=mc2.p1 + head_domes.get("metacarpal2", 0.0))  # the layout's end (version 4)
-        web = 17.0 * tw * w
+        # version 4: as full as the palm (``WEB_V4`` times its fullness)
+        fill = WEB_V4 * bulk if version >= 4 and WEB_V4 is not None else 1.0
+        web = 17.0 * tw * w * fill
         hand.tissue.append((0.6 * mc1.p0 + 0.4 * mc1.p1, 0.7 * mc2.p0 + 0.3 * mc2.p1, web, web))
-        web = 13.0 * tw * w
+        web = 13.0 * tw * w * fill
         hand.tissue.append((0.35 * mc1.p0 + 0.65 * mc1.p1, 0.45 * mc2.p0 + 0.55 * mc2.p1, web, web))
-        web = 9.0 * tw * w
+        web = 9.0 * tw * w * fill
         hand.tissue.append((0.15 * mc1.p0 + 0.85 * mc1.p1, 0.15 * mc2.p0 + 0.85 * mc2.p1, web, web))
     # carpals
     for name in CARPAL_ORDER:

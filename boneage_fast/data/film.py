@@ -145,11 +145,13 @@ LOOKS = {
 # grey (hand median 0.45 against the films' 0.52; docs/phantom.md, section 7.3)
 #
 # ... and edge-enhanced as processed films are (unsharp masking at 1-2 mm, gain 0.6-1.4,
-# drawn per film): the real films' palms carry about a third of their texture power at
-# 8-32 cycles per palm crop (bone edges, cortices), v3 and v4 without it a fifth
+# drawn per film; since section 7.13 ``UNSHARP_GAIN_V4``, below): the real films' palms
+# carry about a third of their texture power at 8-32 cycles per palm crop (bone edges,
+# cortices), v3 and v4 without it a fifth
 # (``phantom_realism_real.py --parts spectrum``; docs/phantom.md, section 7.3)
 #
-# ... its bright end shaped by a shoulder (levels above 0.9 approach white smoothly)
+# ... its bright end shaped by a shoulder (levels above 0.9 approach white smoothly;
+# since section 7.13 above ``SHOULDER_V4``)
 # with the window set on the 98.5th percentile: windowed on the sharpened film's 99.7th
 # percentile (its edge overshoots) the whole film darkened (hand median 0.43, p90 0.68
 # against the real 0.52, 0.76), and windowed on the anatomy the overshoots clipped
@@ -178,8 +180,10 @@ TEXTURE_AMPLITUDE_V4 = 0.4
 # (10-60 months) show bone above soft tissue 0.96 (median; 0.74-1.95) times soft tissue
 # above the background (``phantom_realism_real.py --parts softbone``), v3's and v4's raw
 # look at v3's mu_soft 0.008 2.7 and 3.7: their soft tissue barely above the background
-# (docs/phantom.md, section 7.6)
-MU_SOFT_RAW_V4 = 0.03
+# (docs/phantom.md, section 7.6). 0.03 until section 7.13: the measure's soft tissue (the
+# line's 10th percentile) was then v4's thin, dark first web; with the web as full as
+# the palm (``anatomy.WEB_V4``) 0.03 read 0.62 (0.51-0.63), 0.019 reads 0.94
+MU_SOFT_RAW_V4 = 0.019
 #
 # ... and its trabecular texture lines (``Look.texture = "lines"``, :func:`line_texture_field`):
 # section 7.8's mesh, drawn on the half-resolution grid and softened, stayed a soft
@@ -252,10 +256,26 @@ DETECTOR_BLUR_V4 = True
 # now 0.7 % (0.6-0.85), peak 1.39, the bone as far above the joint space as on the films
 # (``phantom_realism_real.py --parts rim``; docs/phantom.md, section 7.12)
 OSSICLE_CORTEX_V4 = 0.06
+#
+# ... and its processed films' bone less contrasty: edge enhancement at gain
+# ``UNSHARP_GAIN_V4`` (drawn per film; section 7.3's 0.6-1.4), bone's attenuation
+# ``MU_BONE_V4`` (v3's 0.16) and the shoulder's knee at ``SHOULDER_V4`` (section 7.3's
+# 0.9). The 7 registered films of 120-180 months in ../shared/realdata are processed
+# films; against processed phantoms alone (sections 7.10-7.12 read medians over both
+# looks, a fifth of them unprocessed and about a third as contrasty, which hid it) v4
+# drew the capitate's grain 1.4 times the films' band-pass amplitude, its rim 1.3 times
+# their peak and half as wide again, and metacarpal 3's shaft 1.4 times as high over the
+# soft tissue beside it (``phantom_realism_real.py --parts texture rim shaft``); the
+# whole film's grey levels stay at the films' (``--parts tones``; docs/phantom.md,
+# section 7.13)
+UNSHARP_GAIN_V4 = (0.2, 0.6)
+MU_BONE_V4 = 0.14
+SHOULDER_V4 = 0.95
 _GRAIN_V4 = {"noise_sd": tuple(NOISE_V4 * sd for sd in LOOKS["v3"].noise_sd),
              "noise_clean": NOISE_V4 * LOOKS["v3"].noise_clean, "detector_blur": DETECTOR_BLUR_V4}
 LOOKS["v4"] = replace(LOOKS["v3"], texture="lines", texture_amplitude=LINE_AMPLITUDE_V4, auto_range=0.985,
-                      shoulder=0.9, soft_saturation_mm=300.0, unsharp_mm=(1.0, 2.0), unsharp_gain=(0.6, 1.4),
+                      shoulder=SHOULDER_V4, soft_saturation_mm=300.0, unsharp_mm=(1.0, 2.0),
+                      unsharp_gain=UNSHARP_GAIN_V4, mu_bone=MU_BONE_V4,
                       tissue_profile=TISSUE_PROFILE_V4, marrow=MARROW_V4, smooth_cortex=True, **_GRAIN_V4,
                       ossicle_cortex=OSSICLE_CORTEX_V4)
 LOOKS["v4_raw"] = replace(LOOKS["v3_raw"], texture="lines", texture_amplitude=LINE_AMPLITUDE_V4,
