@@ -165,18 +165,20 @@ def test_carpals_grow_past_their_v3_outline_as_they_mature(age, male):
     # metacarpal; then the palm and the forearm; then the first web), the palm's 1.15
     # times fuller, the forearm's 1.15 x 0.8 x 1.55 when young, falling to 1.25 from 84
     # to 144 months of bone age (its own section exponent 1, the others the look's); the
-    # first web's WEB_V4 times the palm's 1.15; the fingers 0.92 times at the MCP joint,
+    # first web's as v3's, WEB_V4 times the palm's 1.15 deeper; the fingers 0.92 times at the MCP joint,
     # tapering to 0.75 of that, on the same axis, their tips 4 mm (adult) beyond the
     # distal tuft; the palm round each metacarpal narrowing to 0.6 at its head
     assert len(h3.tissue) == len(h4.tissue) == 15
     assert h4.tissue_sections == {11: 1.0} and h3.tissue_sections == {}
+    assert h4.tissue_depths == {i: pytest.approx(1.15 * anatomy.WEB_V4) for i in (12, 13, 14)}
+    assert h3.tissue_depths == {}
     ba = h4.subject.bone_age
     arm = 1.55 if ba <= 84 else 1.25 if ba >= 144 else 1.55 - 0.3 * (ba - 84) / 60
     s = h4.subject.size_scale
     for i, ((a0, a1, ra, ra1), (b0, b1, rb, rb1)) in enumerate(zip(h3.tissue, h4.tissue)):
         assert ra1 == ra  # v3's capsules have one radius
         finger, ray_palm = i < 10 and i % 2 == 0, i < 10 and i % 2 == 1
-        scale = 0.92 if finger else 1.15 * 0.8 * arm if i == 11 else 1.15 if i < 12 else 1.15 * anatomy.WEB_V4
+        scale = 0.92 if finger else 1.15 * 0.8 * arm if i == 11 else 1.15 if i < 12 else 1.0
         assert rb == pytest.approx(scale * ra, rel=1e-12), i
         taper = 0.75 if finger else 0.6 if ray_palm else 1.0
         assert rb1 == pytest.approx(taper * rb, rel=1e-12), i
@@ -842,13 +844,14 @@ def test_v4_draws_set_the_soft_tissue_radii_and_carpal_density(soft, dens):
     ratio = np.array([rb / ra for (_, _, ra, _), (_, _, rb, _) in zip(h3.tissue, h4.tissue)])
     # the palm, wrist and forearm at the drawn fullness (the low end of the range is
     # v3's; the forearm 0.8 x 1.25 of it at 150 months); the fingers at their own 0.92,
-    # scaled by the same draw; the first web WEB_V4 times the drawn fullness
+    # scaled by the same draw; the first web as v3's, WEB_V4 times the drawn fullness deeper
     np.testing.assert_allclose(ratio[1:10:2], palm, rtol=1e-12)
     np.testing.assert_allclose(ratio[10:12], [palm, palm * anatomy.FOREARM_V4 * anatomy.FOREARM_WIDTH_GROWN_V4],
                                rtol=1e-12)  # 150 months: grown
     assert anatomy.FOREARM_V4 * anatomy.FOREARM_WIDTH_GROWN_V4 == pytest.approx(0.8 * 1.25)
     np.testing.assert_allclose(ratio[0:10:2], anatomy.FINGER_V4 * palm / anatomy.PALM_V4, rtol=1e-12)
-    np.testing.assert_allclose(ratio[12:], anatomy.WEB_V4 * palm, rtol=1e-12)
+    np.testing.assert_allclose(ratio[12:], 1.0, rtol=1e-12)
+    np.testing.assert_allclose([h4.tissue_depths[i] for i in (12, 13, 14)], anatomy.WEB_V4 * palm, rtol=1e-12)
     assert anatomy.WEB_V4 > 1.0
     carpals = [e for e in h4.ossicles if e.name in CARPAL_SHAPE_V2]
     assert carpals and all(e.density == pytest.approx(0.7 + 0.15 * dens, rel=1e-12) for e in carpals)
@@ -1016,8 +1019,9 @@ def test_v4_frames_the_hand_like_the_real_films():
 def test_tapered_soft_tissue_capsule_follows_its_formula():
     """v4's tapered capsules (``film.tissue_t4`` with ``r1_mm`` and ``profile``): path
     2 r(t) (1 - q^2/r(t)^2)^p with r(t) linear along the axis and round ends of the end
-    radii, against a float64 evaluation of that formula at every pixel; profile 1/4
-    and 1/2 on one radius reproduce the flat and round sections."""
+    radii (times ``depth``, the outline unchanged), against a float64 evaluation of that
+    formula at every pixel; profile 1/4 and 1/2 on one radius reproduce the flat and
+    round sections."""
 
     class Frame:
         def __init__(self, scale):
@@ -1027,17 +1031,18 @@ def test_tapered_soft_tissue_capsule_follows_its_formula():
             return np.asarray(p, dtype=np.float64) * self.scale
 
     p0, p1 = np.array([30.0, 40.0]), np.array([150.0, 70.0])
-    for scale, r0, r1, prof in ((1.0, 18.0, 9.0, 0.375), (0.5, 10.0, 16.0, 0.3), (2.0, 12.0, 12.0, 0.5)):
+    for scale, r0, r1, prof, depth in ((1.0, 18.0, 9.0, 0.375, 1.0), (0.5, 10.0, 16.0, 0.3, 1.0),
+                                       (2.0, 12.0, 12.0, 0.5, 1.0), (1.0, 18.0, 9.0, 0.375, 1.6)):
         acc = np.zeros((int(110 * scale), int(190 * scale)), np.float32)
-        film.tissue_t4(acc, p0, p1, r0, Frame(scale), r1_mm=r1, profile=prof)
+        film.tissue_t4(acc, p0, p1, r0, Frame(scale), r1_mm=r1, profile=prof, depth=depth)
         ys, xs = np.mgrid[0:acc.shape[0], 0:acc.shape[1]].astype(np.float64) / scale  # mm
         d = p1 - p0
         t = np.clip(((xs - p0[0]) * d[0] + (ys - p0[1]) * d[1]) / (d @ d), 0.0, 1.0)
         q2 = (xs - p0[0] - t * d[0]) ** 2 + (ys - p0[1] - t * d[1]) ** 2
         r = r0 + t * (r1 - r0)
-        want = 2 * r * np.clip(1 - q2 / r ** 2, 0, None) ** prof
+        want = 2 * depth * r * np.clip(1 - q2 / r ** 2, 0, None) ** prof
         got = acc.astype(np.float64) ** 0.25
-        np.testing.assert_allclose(got, want, rtol=2e-4, atol=2e-3 * max(r0, r1))
+        np.testing.assert_allclose(got, want, rtol=2e-4, atol=2e-3 * depth * max(r0, r1))
         assert (got[want == 0] == 0).all()
     # one radius: profile 1/4 is the flat section, 1/2 the round one
     for flat, prof in ((True, 0.25), (False, 0.5)):
@@ -1327,17 +1332,22 @@ def test_forearm_width_factor_falls_linearly_between_its_ages():
 def test_v4_forearm_section_is_drawn_with_its_own_exponent(monkeypatch):
     """The forearm's capsule carries its own cross-section exponent (``Hand.tissue_sections``),
     the other capsules the look's: the soft-tissue grid equals one drawn capsule by
-    capsule with those exponents by ``film.tissue_t4`` (the soft union written out here);
-    a hand without the entry draws the forearm at the look's exponent."""
+    capsule with those exponents (and the first web's depths, ``Hand.tissue_depths``) by
+    ``film.tissue_t4`` (the soft union written out here); a hand without the entry draws
+    the forearm at the look's exponent, one without the depths the web as deep as wide."""
     h = render(60.0, True, seed=2, size=(400, 320), style="v4", nuisance=False)
     hand, T, look = h.hand, h.frame, film.LOOKS["v4"]
     assert hand.tissue_sections == {11: anatomy.FOREARM_SECTION_V4} and look.tissue_profile != 1.0
 
-    def union(sections):
+    depths = dict(hand.tissue_depths)
+    assert sorted(depths) == [12, 13, 14] and min(depths.values()) > 1.0
+
+    def union(sections, depths=depths):
         Ts = T.scaled(film.SOFT_GRID)
         lo = np.zeros((max(int(400 * film.SOFT_GRID), 4), max(int(320 * film.SOFT_GRID), 4)), np.float32)
         for i, (p0, p1, r0, r1) in enumerate(hand.tissue):
-            film.tissue_t4(lo, p0, p1, r0, Ts, r1_mm=r1, profile=sections.get(i, look.tissue_profile))
+            film.tissue_t4(lo, p0, p1, r0, Ts, r1_mm=r1, profile=sections.get(i, look.tissue_profile),
+                           depth=depths.get(i, 1.0))
         lo = np.sqrt(np.sqrt(lo))
         sat = look.soft_saturation_mm
         return film._smooth3(np.float32(sat) * (1.0 - np.exp(-lo / np.float32(sat))), look.soft_smoothing)
@@ -1348,6 +1358,10 @@ def test_v4_forearm_section_is_drawn_with_its_own_exponent(monkeypatch):
     assert np.abs(got - flat).max() > 0.5  # the exponent matters
     hand.tissue_sections = {}
     np.testing.assert_allclose(film.soft_tissue_coarse(hand, T, (400, 320), look), flat, rtol=1e-5, atol=1e-5)
+    hand.tissue_depths = {}
+    shallow = union({}, {})
+    assert np.abs(flat - shallow).max() > 0.5  # the depths matter
+    np.testing.assert_allclose(film.soft_tissue_coarse(hand, T, (400, 320), look), shallow, rtol=1e-5, atol=1e-5)
 
 
 def test_v4_capitate_grain_is_as_strong_and_as_skewed_as_the_films(monkeypatch):

@@ -178,9 +178,9 @@ FOREARM_V4 = 0.8
 # (fill 0.98): a bright column with straight edges (docs/phantom.md, section 7.11)
 FOREARM_SECTION_V4: float | None = 1.0
 # ... and the first web space and thenar eminence between the thumb and the index ray
-# (three soft-tissue capsules) this much fuller, times the palm's fullness (None: version
-# 3's radii)
-WEB_V4: float | None = 1.2
+# (three soft-tissue capsules of version 3's outline) this much deeper along the beam,
+# times the palm's fullness (None: as deep as wide, version 3's)
+WEB_V4: float | None = 1.4
 FOREARM_WIDTH_V4 = 1.55
 FOREARM_WIDTH_GROWN_V4 = 1.25
 FOREARM_NARROWS_V4 = (84.0, 144.0)
@@ -461,6 +461,9 @@ class Hand:
     # capsule index -> its own cross-section exponent p (path 2 r (1 - q^2/r^2)^p) in
     # place of the look's (version 4's forearm)
     tissue_sections: dict[int, float] = field(default_factory=dict)
+    # capsule index -> how much deeper along the beam than wide it is: its path times this
+    # (version 4's first web and thenar eminence, thick muscle under a web of v3's outline)
+    tissue_depths: dict[int, float] = field(default_factory=dict)
     joints: dict[str, list[tuple[np.ndarray, float]]] = field(default_factory=dict)  # ROI centres, half size
     carpals_present: list[str] = field(default_factory=list)
     epiphyses: dict[str, tuple[float, float]] = field(default_factory=dict)  # group -> (ratio, fusion)
@@ -765,14 +768,15 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
         mc1 = next(b for b in hand.bones if b.name == "metacarpal1")
         mc2 = next(b for b in hand.bones if b.name == "metacarpal2")
         mc2 = replace(mc2, p1=mc2.p1 + head_domes.get("metacarpal2", 0.0))  # the layout's end (version 4)
-        # version 4: as full as the palm (``WEB_V4`` times its fullness)
-        fill = WEB_V4 * bulk if version >= 4 and WEB_V4 is not None else 1.0
-        web = 17.0 * tw * w * fill
+        web = 17.0 * tw * w
         hand.tissue.append((0.6 * mc1.p0 + 0.4 * mc1.p1, 0.7 * mc2.p0 + 0.3 * mc2.p1, web, web))
-        web = 13.0 * tw * w * fill
+        web = 13.0 * tw * w
         hand.tissue.append((0.35 * mc1.p0 + 0.65 * mc1.p1, 0.45 * mc2.p0 + 0.55 * mc2.p1, web, web))
-        web = 9.0 * tw * w * fill
+        web = 9.0 * tw * w
         hand.tissue.append((0.15 * mc1.p0 + 0.85 * mc1.p1, 0.15 * mc2.p0 + 0.85 * mc2.p1, web, web))
+        if version >= 4 and WEB_V4 is not None:  # version 4: as thick as the palm, the outline kept
+            for i in range(len(hand.tissue) - 3, len(hand.tissue)):
+                hand.tissue_depths[i] = WEB_V4 * bulk
     # carpals
     for name in CARPAL_ORDER:
         f = carpal_size(name, ba, male, version)

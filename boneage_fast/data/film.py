@@ -181,9 +181,9 @@ TEXTURE_AMPLITUDE_V4 = 0.4
 # above the background (``phantom_realism_real.py --parts softbone``), v3's and v4's raw
 # look at v3's mu_soft 0.008 2.7 and 3.7: their soft tissue barely above the background
 # (docs/phantom.md, section 7.6). 0.03 until section 7.13: the measure's soft tissue (the
-# line's 10th percentile) was then v4's thin, dark first web; with the web as full as
-# the palm (``anatomy.WEB_V4``) 0.03 read 0.62 (0.51-0.63), 0.019 reads 0.94
-MU_SOFT_RAW_V4 = 0.019
+# line's 10th percentile) was then v4's thin, dark first web; with the web as thick as
+# the palm (``anatomy.WEB_V4``) 0.03 read 0.76, 0.022 reads 0.94 (0.62-0.95)
+MU_SOFT_RAW_V4 = 0.022
 #
 # ... and its trabecular texture lines (``Look.texture = "lines"``, :func:`line_texture_field`):
 # section 7.8's mesh, drawn on the half-resolution grid and softened, stayed a soft
@@ -508,7 +508,7 @@ def _facet_step(inside: np.ndarray, px_mm: float, edge_mm: float, reach_mm: floa
 
 
 def tissue_t4(acc: np.ndarray, p0_mm, p1_mm, r_mm: float, T, flat: bool = False, r1_mm: float | None = None,
-              profile: float | None = None) -> None:
+              profile: float | None = None, depth: float = 1.0) -> None:
     """Add a soft-tissue capsule's path length to the 4th power (for the soft union
     (sum t^4)^(1/4): one outline over overlapping capsules, webs between fingers).
 
@@ -517,7 +517,9 @@ def tissue_t4(acc: np.ndarray, p0_mm, p1_mm, r_mm: float, T, flat: bool = False,
     path length stays near its middle value out to a sharp skin edge. ``profile`` p
     (instead of either) gives 2 r (1 - q^2/r^2)^p: 1/4 is ``flat``, 1/2 the circle.
     ``r1_mm`` (with ``profile``): a tapered capsule, the radius ``r_mm`` at ``p0``
-    changing linearly along the axis to ``r1_mm`` at ``p1``, round ends of those radii."""
+    changing linearly along the axis to ``r1_mm`` at ``p1``, round ends of those radii.
+    ``depth`` (with ``profile``): the path times this (a capsule deeper along the beam
+    than it is wide; its outline unchanged)."""
     p0, p1 = T(p0_mm), T(p1_mm)
     r = r_mm * T.scale
     rmax = max(r, (r1_mm if r1_mm is not None else r_mm) * T.scale)
@@ -534,7 +536,7 @@ def tissue_t4(acc: np.ndarray, p0_mm, p1_mm, r_mm: float, T, flat: bool = False,
         # radius along the axis (mm), then (2 r)^4 (1 - q^2/r^2)^(4 p)
         rt = _F32(r_mm) + t * _F32((r1_mm if r1_mm is not None else r_mm) - r_mm)
         x = np.clip(1.0 - (qx * qx + qy * qy) / (rt * rt * _F32(T.scale * T.scale)), 0.0, None)
-        d4 = 2.0 * rt
+        d4 = 2.0 * rt if depth == 1.0 else _F32(2.0 * depth) * rt
         d4 *= d4
         acc[sl] += d4 * d4 * x ** _F32(4.0 * profile)
         return
@@ -562,13 +564,13 @@ def soft_tissue_coarse(hand: Hand, T, shape: tuple[int, int], look: Look = LOOKS
     Ts = T.scaled(SOFT_GRID)
     lo = np.zeros((max(int(H * SOFT_GRID), 4), max(int(W * SOFT_GRID), 4)), _F32)
     for i, (p0, p1, r0, r1) in enumerate(hand.tissue):
-        own = hand.tissue_sections.get(i)
-        if own is None and look.tissue_profile is None and r0 == r1:  # versions 2 and 3: capsules of one radius
-            tissue_t4(lo, p0, p1, r0, Ts, look.flat_tissue)
+        own, depth = hand.tissue_sections.get(i), hand.tissue_depths.get(i, 1.0)
+        if own is None and look.tissue_profile is None and r0 == r1 and depth == 1.0:
+            tissue_t4(lo, p0, p1, r0, Ts, look.flat_tissue)  # versions 2 and 3: capsules of one radius
         else:
             profile = own if own is not None else look.tissue_profile if look.tissue_profile is not None else \
                 0.25 if look.flat_tissue else 0.5
-            tissue_t4(lo, p0, p1, r0, Ts, r1_mm=r1, profile=profile)
+            tissue_t4(lo, p0, p1, r0, Ts, r1_mm=r1, profile=profile, depth=depth)
     lo = np.sqrt(np.sqrt(lo))  # soft union of the capsules (webs, one palm)
     sat = look.soft_saturation_mm
     lo = _F32(sat) * (1.0 - np.exp(-lo * _F32(1.0 / sat)))
