@@ -903,6 +903,20 @@ def phantom_seeds(age: float, male: bool, style: str, first: int, n: int, any_lo
     return out
 
 
+def _phantom_medians(measure, film: dict, length: float, styles: list[str], keys, first: int, seeds: int,
+                     any_look: bool) -> dict:
+    """Per style, the median over ``seeds`` phantoms of ``film``'s age and sex
+    (:func:`phantom_seeds` from ``first``; processed ones unless ``any_look``) of each
+    of ``keys`` of ``measure(age, male, seed, length, style)`` (a dict), as
+    ``{"<style>_<key>": value}`` rounded to 3 places."""
+    out = {}
+    for style in styles:
+        got = [measure(film["boneage"], film["male"], s, length, style)
+               for s in phantom_seeds(film["boneage"], film["male"], style, first, seeds, any_look)]
+        out.update({f"{style}_{k}": _r3(np.median([g[k] for g in got])) for k in keys})
+    return out
+
+
 def phantom_capitate_texture(age: float, male: bool, seed: int, length: float, style: str) -> dict:
     """:func:`capitate_texture` about the capitate's centre on a phantom drawn at this
     metacarpal 3 length (:func:`_drawn_at_length`)."""
@@ -950,11 +964,8 @@ def texture(styles: list[str], seeds: int = 12, any_look: bool = False) -> dict:
     for film, name, v in _annotated_films("real_capitate_texture.csv"):
         got = capitate_texture(read_image(film["path"]).pixels, v["capitate_x"], v["capitate_y"], v["mc3_length"])
         row = {"film": name, "months": film["boneage"], **{f"real_{k}": round(got[k], 3) for k in keys}}
-        for style in styles:
-            ph = [phantom_capitate_texture(film["boneage"], film["male"], s, v["mc3_length"], style)
-                  for s in phantom_seeds(film["boneage"], film["male"], style, 40_000, seeds, any_look)]
-            for k in keys:
-                row[f"{style}_{k}"] = round(float(np.median([p[k] for p in ph])), 3)
+        row.update(_phantom_medians(phantom_capitate_texture, film, v["mc3_length"], styles, keys, 40_000, seeds,
+                                    any_look))
         rows.append(row)
     return _with_medians(rows, [f"{who}_{k}" for who in ("real", *styles) for k in keys])
 
@@ -1141,11 +1152,8 @@ def physis(styles: list[str], seeds: int = 4, any_look: bool = False) -> dict:
         got = physis_gap(img, points, (0.0, -1.0), length)
         row = {"film": name, "months": film["boneage"], "real_width": _r3(got["width"]),
                "real_depth": _r3(got["depth"])}
-        for style in styles:
-            ph = [phantom_physis(film["boneage"], film["male"], s, length, style)
-                  for s in phantom_seeds(film["boneage"], film["male"], style, 40_000, seeds, any_look)]
-            for k in ("width", "depth"):
-                row[f"{style}_{k}"] = _r3(np.median([g[k] for g in ph]))
+        row.update(_phantom_medians(phantom_physis, film, length, styles, ("width", "depth"), 40_000, seeds,
+                                    any_look))
         rows.append(row)
     return _with_medians(rows, [f"{who}_{k}" for who in ("real", *styles) for k in ("width", "depth")])
 
@@ -1195,6 +1203,16 @@ def phantom_shaft_edge(age: float, male: bool, seed: int, length: float, style: 
     return shaft_edge(_percentile_film(s.image), m[0], m[1], (n[1], -n[0]), got)
 
 
+def _midshaft_films():
+    """The registered films of scripts/data/real_mc_midshaft.csv (metacarpal 3's
+    mid-shaft, read by eye) that real_capitate_texture.csv gives metacarpal 3's length
+    (pixels): (:func:`_annotated_films`'s film, name and points, that length)."""
+    lengths = {name: v["mc3_length"] for _, name, v in _annotated_films("real_capitate_texture.csv")}
+    for film, name, v in _annotated_films("real_mc_midshaft.csv"):
+        if name in lengths:
+            yield film, name, v, lengths[name]
+
+
 def shaft(styles: list[str], seeds: int = 8, any_look: bool = False) -> dict:
     """Metacarpal 3's shaft against the soft tissue beside it (:func:`shaft_edge`): on the
     6 registered films of 120-180 months that scripts/data/real_mc_midshaft.csv (its
@@ -1205,20 +1223,13 @@ def shaft(styles: list[str], seeds: int = 8, any_look: bool = False) -> dict:
     (:func:`phantom_shaft_edge`)."""
     from boneage_fast.io import read_image
 
-    lengths = {name: v["mc3_length"] for _, name, v in _annotated_films("real_capitate_texture.csv")}
     rows = []
-    for film, name, v in _annotated_films("real_mc_midshaft.csv"):
-        if name not in lengths:
-            continue
-        length = lengths[name]
+    for film, name, v, length in _midshaft_films():
         got = shaft_edge(_percentile_film(read_image(film["path"]).pixels), v["x"], v["y"], (0.0, -1.0), length)
         row = {"film": name, "months": film["boneage"], "real_height": _r3(got["height"]),
                "real_width": _r3(got["width"])}
-        for style in styles:
-            ph = [phantom_shaft_edge(film["boneage"], film["male"], s, length, style)
-                  for s in phantom_seeds(film["boneage"], film["male"], style, 42_000, seeds, any_look)]
-            for k in ("height", "width"):
-                row[f"{style}_{k}"] = _r3(np.median([g[k] for g in ph]))
+        row.update(_phantom_medians(phantom_shaft_edge, film, length, styles, ("height", "width"), 42_000, seeds,
+                                    any_look))
         rows.append(row)
     return _with_medians(rows, [f"{who}_{k}" for who in ("real", *styles) for k in ("height", "width")])
 
@@ -1272,19 +1283,12 @@ def palmtissue(styles: list[str], seeds: int = 8, any_look: bool = False) -> dic
     of each film's age and sex at its metacarpal 3 length."""
     from boneage_fast.io import read_image
 
-    lengths = {name: v["mc3_length"] for _, name, v in _annotated_films("real_capitate_texture.csv")}
     rows = []
-    for film, name, v in _annotated_films("real_mc_midshaft.csv"):
-        if name not in lengths:
-            continue
-        length = lengths[name]
+    for film, name, v, length in _midshaft_films():
         got = palm_flatness(_percentile_film(read_image(film["path"]).pixels), (v["x"], v["y"]), (1.0, 0.0), length)
         row = {"film": name, "months": film["boneage"], "real_drop": _r3(got["drop"]), "real_level": _r3(got["level"])}
-        for style in styles:
-            ph = [phantom_palm_flatness(film["boneage"], film["male"], s, length, style)
-                  for s in phantom_seeds(film["boneage"], film["male"], style, 43_000, seeds, any_look)]
-            for k in ("drop", "level"):
-                row[f"{style}_{k}"] = _r3(np.median([g[k] for g in ph]))
+        row.update(_phantom_medians(phantom_palm_flatness, film, length, styles, ("drop", "level"), 43_000, seeds,
+                                    any_look))
         rows.append(row)
     return _with_medians(rows, [f"{who}_{k}" for who in ("real", *styles) for k in ("drop", "level")])
 
