@@ -79,7 +79,9 @@ def test_the_pool_keeps_its_helpers_between_calls_and_does_not_grow():
         for _ in range(20):
             hessian_enhance(img, (1, 2))
         assert boneage_fast.memory_stats()["pool_threads"] == helpers
-        assert _live_threads() == live  # no thread started or left behind per call
+        # no thread started or left behind per call (the count may fall: a thread an
+        # earlier test or library started can end meanwhile; on a loaded host it did)
+        assert _live_threads() <= live
     finally:
         boneage_fast.set_num_threads(before)
 
