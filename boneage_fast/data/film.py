@@ -536,7 +536,7 @@ def tissue_t4(acc: np.ndarray, p0_mm, p1_mm, r_mm: float, T, flat: bool = False,
         # radius along the axis (mm), then (2 r)^4 (1 - q^2/r^2)^(4 p)
         rt = _F32(r_mm) + t * _F32((r1_mm if r1_mm is not None else r_mm) - r_mm)
         x = np.clip(1.0 - (qx * qx + qy * qy) / (rt * rt * _F32(T.scale * T.scale)), 0.0, None)
-        d4 = 2.0 * rt if depth == 1.0 else _F32(2.0 * depth) * rt
+        d4 = _F32(2.0 * depth) * rt
         d4 *= d4
         acc[sl] += d4 * d4 * x ** _F32(4.0 * profile)
         return
