@@ -327,7 +327,8 @@ _ROUNDING = {"metacarpal": (0.3, 1.3), "phalanx": (0.15, 0.6), "distal": (0.15, 
              "ulna": (0.3, 0.5)}
 
 
-def _long_bone_f64(shape, p0, p1, hw, flare0, flare1, kind, end_plate, mm_per_px, marrow=0.22, parts=False):
+def _long_bone_f64(shape, p0, p1, hw, flare0, flare1, kind, end_plate, mm_per_px, marrow=0.22, parts=False,
+                   base_span=0.15, base_round=None):
     """A shaped long bone's path length (mm) over the whole image, in float64, from the
     outline's formulas (film.draw_long_bone's docstring); with ``parts`` the cortex's and
     the interior's paths apart."""
@@ -339,9 +340,11 @@ def _long_bone_f64(shape, p0, p1, hw, flare0, flare1, kind, end_plate, mm_per_px
     v = (x - p0[0]) * nrm[0] + (y - p0[1]) * nrm[1]
     uc = np.clip(along / L, 0, 1)
     mid = np.sin(np.pi * uc) ** 2
-    fb, fh = np.exp(-(uc / 0.15) ** 2), np.exp(-((1 - uc) / 0.15) ** 2)
+    fb, fh = np.exp(-(uc / base_span) ** 2), np.exp(-((1 - uc) / 0.15) ** 2)
     h = hw * (1 + flare0 * fb + flare1 * fh - 0.1 * mid)
     base_r, head_r = _ROUNDING[kind]
+    if base_round is not None:
+        base_r = base_round
     r_end = np.minimum(np.where(along / L < 0.5, base_r, head_r) * hw + 0.5, 0.4 * L)
     e = np.maximum(np.maximum(r_end - r_end / 3 - along, along - (L + r_end / 3 - r_end)), 0)
     h = h * np.sqrt(np.clip(1 - (e / r_end) ** 2, 0, None))
@@ -392,6 +395,36 @@ def test_long_bone_matches_a_float64_reference(kind, angle, end_plate, flares):
     np.testing.assert_allclose(got, ref, atol=2e-3, rtol=0)
     # nothing drawn where the reference has no bone: the kernel's row spans cover it
     assert np.abs(got[ref == 0]).max() == 0.0
+
+
+@pytest.mark.parametrize("angle", [0.0, 0.62, 2.8])
+@pytest.mark.parametrize("base_span, base_round", [(0.22, 0.8), (0.35, None), (0.05, 0.3), (0.5, 1.2)])
+def test_long_bone_base_span_and_rounding_match_the_reference(angle, base_span, base_round):
+    """v4's metacarpal bases (section 7.14): the base's flare reaching ``base_span`` of the
+    length and its own rounding, against the float64 formula; the row spans still cover
+    every drawn pixel (the kernel skips the middle half's margin by the flares' reach)."""
+    from boneage_fast.data import film
+    from boneage_fast.data.anatomy import LongBone
+
+    scale = 4.0
+    p0 = np.array([35.0, 30.0])
+    p1 = p0 + 38.0 * np.array([np.sin(angle), np.cos(angle)])
+    bone = LongBone("b", p0, p1, 3.7, 0.65, 0.6, "metacarpal", base_span, base_round)
+    shape = (360, 300)
+    got = np.zeros(shape, np.float32)
+    film.draw_long_bone(got, bone, _Scale(scale), 0.0)
+    ref = _long_bone_f64(shape, p0 * scale, p1 * scale, 3.7 * scale, 0.65, 0.6, "metacarpal", 0.0, 1 / scale,
+                         base_span=base_span, base_round=base_round)
+    assert ref.max() > 5.0
+    np.testing.assert_allclose(got, ref, atol=2e-3, rtol=0)
+    assert np.abs(got[ref == 0]).max() == 0.0
+    # the default span is v3's: the same pixels as a bone without one
+    if base_span == 0.22:
+        plain = np.zeros(shape, np.float32)
+        film.draw_long_bone(plain, LongBone("b", p0, p1, 3.7, 0.65, 0.6, "metacarpal"), _Scale(scale), 0.0)
+        wide = np.zeros(shape, np.float32)
+        film.draw_long_bone(wide, LongBone("b", p0, p1, 3.7, 0.65, 0.6, "metacarpal", 0.15), _Scale(scale), 0.0)
+        assert np.array_equal(plain, wide) and not np.array_equal(plain, got)
 
 
 @pytest.mark.parametrize("kind", ["metacarpal", "radius"])
@@ -699,6 +732,9 @@ def test_facet_weight_rounds_any_corner_inside_the_sharp_one(angle):
     (dict(p0x=float("nan")), "parameters must be finite"),
     (dict(flare1=float("inf")), "parameters must be finite"),
     (dict(marrow=float("nan")), "parameters must be finite"),
+    (dict(base_span=0.0), r"base_span must be in \[0.05, 0.5\]"),
+    (dict(base_span=0.6), r"base_span must be in \[0.05, 0.5\]"),
+    (dict(base_span=float("nan")), "parameters must be finite"),
 ])
 def test_long_bone_rejects_bad_parameters(kwargs, match):
     args = dict(p0x=5.0, p0y=5.0, ux=0.0, uy=1.0, length=20.0, half_width=3.0, flare0=0.4, flare1=0.2,

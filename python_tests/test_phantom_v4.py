@@ -155,9 +155,18 @@ def test_carpals_grow_past_their_v3_outline_as_they_mature(age, male):
         # growth^-0.5 times, flaring less so that their ends stay as wide as v3's (at
         # least the shaft); the phalanges keep v3's build
         stout = stubby if b3.name.startswith("metacarpal") else 1.0
-        assert b4.half_width == pytest.approx(b3.half_width * RAY_WIDTH_V4 * stout, rel=1e-12), b3.name
-        for f3, f4 in ((b3.flare0, b4.flare0), (b3.flare1, b4.flare1)):
+        # metacarpals 2-5 (section 7.14): the shaft 0.9 times as wide, the head as wide as
+        # v3's, the base flaring 0.75 over 0.22 of the length, its corners rounded over 0.8
+        # of the half-width (v3: 0.22 over 0.15, square)
+        slim = b3.name in ("metacarpal2", "metacarpal3", "metacarpal4", "metacarpal5")
+        shaft = 0.9 if slim else 1.0
+        assert b4.half_width == pytest.approx(b3.half_width * RAY_WIDTH_V4 * shaft * stout, rel=1e-12), b3.name
+        flares = ((0.75, b4.flare0), ((1.0 + b3.flare1) / 0.9 - 1.0, b4.flare1)) if slim else \
+            ((b3.flare0, b4.flare0), (b3.flare1, b4.flare1))
+        for f3, f4 in flares:
             assert f4 == pytest.approx(max((1.0 + f3) / stout - 1.0, 0.0), abs=1e-12), b3.name
+        assert (b4.base_span, b4.base_round) == ((0.22, 0.8) if slim else (0.15, None)), b3.name
+        assert (b3.base_span, b3.base_round) == (0.15, None), b3.name
     # the same joints, boxes' centres and sizes
     assert {k: [(tuple(c), r) for c, r in v] for k, v in h3.joints.items()} == \
         {k: [(tuple(c), r) for c, r in v] for k, v in h4.joints.items()}
@@ -1486,3 +1495,79 @@ def test_v4_processed_shaft_stands_over_its_soft_tissue_as_on_the_films(monkeypa
                                                   unsharp_gain=(0.6, 1.4), shoulder=0.9))
     off = median()
     assert off > on + 0.04, (on, off)
+
+
+# ------------------------------------------------ metacarpal bases and CMC joints (7.14)
+def _outline_half_width(b, u):
+    """A long bone's outline half-width (mm) at fraction ``u`` of its length from the
+    base, away from its rounded ends, from film.draw_long_bone's formula (written here
+    in float64)."""
+    mid = math.sin(math.pi * u) ** 2
+    return b.half_width * (1.0 + b.flare0 * math.exp(-(u / b.base_span) ** 2)
+                           + b.flare1 * math.exp(-((1.0 - u) / 0.15) ** 2) - 0.1 * mid)
+
+
+@pytest.mark.parametrize("age, male", [(40, False), (120, True), (165, True), (200, False)])
+def test_metacarpal_bases_flare_over_their_proximal_quarter(age, male):
+    """v4's grown metacarpals 2-5 widen from the narrowest shaft (over the middle 0.3-0.7
+    of the length) to 1.35-1.65 times at 0.15 of the length from the base and 1.5-2.0 at
+    0.06 (the registered films of 120-180 months, read by eye: 1.4-2.1 at 0.14-0.17,
+    1.6-2.1 at 0.05-0.08; section 7.14); v3's outline to under 1.2 and 1.35. A young
+    one's stubbier shaft flares less (its base as wide as v3's would be, at least), and
+    its head stays as wide as v3's at every age."""
+    h3, h4 = _hands(age, male, seed=age)
+    b3s = {b.name: b for b in h3.bones}
+    us = np.linspace(0.3, 0.7, 41)
+    n = 0
+    for b4 in h4.bones:
+        if b4.name not in ("metacarpal2", "metacarpal3", "metacarpal4", "metacarpal5"):
+            continue
+        n += 1
+        b3 = b3s[b4.name]
+        ratio = {}
+        for key, b in (("v4", b4), ("v3", b3)):
+            waist = min(_outline_half_width(b, u) for u in us)
+            ratio[key] = (_outline_half_width(b, 0.15) / waist, _outline_half_width(b, 0.06) / waist)
+        assert ratio["v3"][0] < 1.2 and ratio["v3"][1] < 1.35, b4.name
+        if age >= 120:
+            assert 1.35 <= ratio["v4"][0] <= 1.65 and 1.5 <= ratio["v4"][1] <= 2.0, (b4.name, ratio)
+        else:
+            assert ratio["v4"][0] >= ratio["v3"][0] and ratio["v4"][1] >= ratio["v3"][1], (b4.name, ratio)
+        # the head's end (the epiphysis sits on it) as wide as v3's
+        end4 = b4.half_width * (1.0 + b4.flare1)
+        end3 = b3.half_width * (1.0 + b3.flare1)
+        assert end4 == pytest.approx(max(end3, b4.half_width), rel=1e-9), b4.name
+    assert n == 4
+
+
+@pytest.mark.parametrize("age, male", [(60, True), (110, False), (150, True), (216, False)])
+def test_distal_carpals_stop_short_of_the_metacarpal_bases(age, male):
+    """The trapezoid, capitate and hamate keep CMC_JOINT_V4 (0.5 mm) short of the bases of
+    metacarpals 2, 3 and 4-5, along each metacarpal's axis, past the third of the base's
+    rounding the outline runs beyond the base point (their rasterised outlines, facets
+    included); v3's capitate and hamate run under the bases once grown."""
+    h3, h4 = _hands(age, male, seed=age)
+    on = {"metacarpal2": "trapezoid", "metacarpal3": "capitate", "metacarpal4": "hamate", "metacarpal5": "hamate"}
+    ys, xs = np.mgrid[-20.0:45.0:RES, -40.0:40.0:RES]
+    overlapped = 0
+    for h, v4 in ((h3, False), (h4, True)):
+        oss = {e.name: e for e in h.ossicles}
+        for b in h.bones:
+            if b.name not in on or on[b.name] not in oss:
+                continue
+            u = (b.p1 - b.p0) / np.hypot(*(b.p1 - b.p0))
+            inside = _mask(oss[on[b.name]], xs, ys)
+            assert inside.any()
+            # how far the carpal reaches past the base's end, along the axis, within the
+            # base's reach across it
+            across = np.abs((xs - b.p0[0]) * -u[1] + (ys - b.p0[1]) * u[0]) <= b.half_width * (1 + b.flare0)
+            reach = ((xs - b.p0[0]) * u[0] + (ys - b.p0[1]) * u[1])[inside & across]
+            if not reach.size:
+                continue
+            past = (b.base_round if b.base_round is not None else 0.3) * b.half_width / 3.0
+            if v4:
+                assert reach.max() <= -past - anatomy.CMC_JOINT_V4 + RES, b.name
+            else:
+                overlapped += reach.max() > -past
+    if age >= 110:
+        assert overlapped  # the seam v4 removes

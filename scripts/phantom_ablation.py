@@ -86,6 +86,9 @@ OFF = {
     "bone_contrast": {"look": ("mu_bone",)},
     # the fuller first web space and thenar eminence (section 7.13)
     "thumb_web": {"WEB_V4": None},
+    # metacarpals 2-5 slimmer with bases flaring wider over longer, rounded, and the
+    # distal carpal row kept short of them (section 7.14)
+    "metacarpal_bases": {"METACARPAL_BASE_V4": None, "CMC_JOINT_V4": None},
 }
 # refinements of another change: they act only with it on, so they have no "v3 +" row,
 # only their "v4 -" row

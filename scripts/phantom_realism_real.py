@@ -97,6 +97,14 @@
              either end, and how far its 10th percentile lies below its median (over
              that median: 0 for soft tissue of one grey from side to side); against 8
              phantoms per film's age and sex at its metacarpal 3 length.
+  mcbase     the flare of metacarpal 3's base: on the 3 registered films of
+             scripts/data/real_mc3_base_width.csv (its outer edges read by eye at 3-4
+             levels, the base's level, 120-168 months; metacarpal 3's length from
+             real_capitate_texture.csv) the width at each level over the width at the
+             highest (0.30-0.37 of the length from the base), against the drawn outline
+             of the phantoms' metacarpal 3 (film.draw_long_bone's formula, away from the
+             rounded ends; 8 subjects per film's age and sex, no film drawn) at the same
+             fractions of its length.
 
   The registered films of texture, rim, physis, shaft and palmtissue are processed
   films: their phantoms are drawn with the processed look only (``--any-look``: either
@@ -1293,6 +1301,48 @@ def palmtissue(styles: list[str], seeds: int = 8, any_look: bool = False) -> dic
     return _with_medians(rows, [f"{who}_{k}" for who in ("real", *styles) for k in ("drop", "level")])
 
 
+def outline_half_width(b, u: float) -> float:
+    """A shaped long bone's outline half-width (mm) at fraction ``u`` of its length from
+    the base, away from its rounded ends (:func:`boneage_fast.data.film.draw_long_bone`'s
+    formula)."""
+    mid = np.sin(np.pi * u) ** 2
+    return float(b.half_width * (1.0 + b.flare0 * np.exp(-(u / b.base_span) ** 2)
+                                 + b.flare1 * np.exp(-((1.0 - u) / 0.15) ** 2) - 0.1 * mid))
+
+
+def mcbase(styles: list[str], seeds: int = 8) -> dict:
+    """Metacarpal 3's base flare (module docstring, ``mcbase``): per film and level the
+    real width ratio and, per style, the median over ``seeds`` subjects of the drawn
+    outline's ratio at the same fractions (levels as fractions of metacarpal 3's length
+    from its base; the first level of each film is the reference)."""
+    from boneage_fast.data.anatomy import build_hand, sample_subject
+
+    lengths = {name: v["mc3_length"] for _, name, v in _annotated_films("real_capitate_texture.csv")}
+    films: dict = {}
+    for film, name, v in _annotated_films("real_mc3_base_width.csv"):
+        films.setdefault(name, (film, []))[1].append(v)
+    rows = []
+    for name, (film, levels) in films.items():
+        length = lengths[name]
+        u = [(lv["mc3_base_y"] - lv["y"]) / length for lv in levels]
+        w = [lv["right_x"] - lv["left_x"] for lv in levels]
+        drawn = {}
+        for style in styles:
+            version = int(style[1:])
+            ratios = []
+            for seed in range(seeds):
+                hand = build_hand(sample_subject(film["boneage"], film["male"], np.random.default_rng(44_000 + seed),
+                                                 hard_fraction=0.0), version)
+                b = next(b for b in hand.bones if b.name == "metacarpal3")
+                ratios.append([outline_half_width(b, f) / outline_half_width(b, u[0]) for f in u])
+            drawn[style] = np.median(ratios, axis=0)
+        for k in range(1, len(levels)):
+            row = {"film": name, "months": film["boneage"], "fraction": _r3(u[k]), "real": _r3(w[k] / w[0])}
+            row.update({style: _r3(drawn[style][k]) for style in styles})
+            rows.append(row)
+    return _with_medians(rows, ["real", *styles])
+
+
 def gap(rows, styles: list[str], seed: int = 0, folds: int = 5, repeats: int = 3) -> dict:
     """Cross-validated real-vs-phantom accuracy of a ridge classifier on palm crops."""
     from boneage_fast.data.phantom import render
@@ -1338,7 +1388,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--parts", nargs="+", default=["detector", "regressor", "gap"],
                     choices=["detector", "regressor", "gap", "tones", "spectrum", "cortex", "palm", "softbone", "slender",
                              "forearm", "armtissue", "grain", "texture", "metaphysis", "rim", "physis", "shaft",
-                             "palmtissue"])
+                             "palmtissue", "mcbase"])
     ap.add_argument("--styles", nargs="+", default=["v1", "v2"], choices=["v1", "v2", "v3", "v4"])
     ap.add_argument("--any-look", action="store_true",
                     help="texture, rim, physis, shaft, palmtissue: phantoms of either look (processed or unprocessed), "
@@ -1395,6 +1445,8 @@ def main(argv: list[str] | None = None) -> int:
         res["shaft"] = shaft(args.styles, any_look=args.any_look)
     if "palmtissue" in args.parts:
         res["palmtissue"] = palmtissue(args.styles, any_look=args.any_look)
+    if "mcbase" in args.parts:
+        res["mcbase"] = mcbase(args.styles)
     if "gap" in args.parts:
         res["gap"] = gap(rows, args.styles)
     text = json.dumps(res, indent=2)

@@ -242,6 +242,25 @@ FOREARM_PHYSIS_V4: float | None = 0.2
 # of its width on the figure's 13-year-old, read by eye); version 3's is a lens a third
 # as thick as wide. 0: version 3's.
 METACARPAL_HEAD_V4 = 0.7
+# Version 4's metacarpals 2-5: the shaft ``METACARPAL_SHAFT_V4`` times as wide (the head
+# as wide as before), the base flaring ``METACARPAL_BASE_V4[0]`` of the shaft's half-width
+# wider, the flare reaching ``METACARPAL_BASE_V4[1]`` of the length (the kernel's
+# ``base_span``; version 3's 0.22 over 0.15). On the registered films of 120-180 months
+# metacarpal 3 is about 0.12 of its length wide mid-shaft and widens towards its base
+# over the proximal third to about 1.5 times that at a fifth of the length (concave
+# sides, an hourglass); version 4 drew it 0.135 wide with parallel sides and a base
+# flaring over the last tenth to 1.1 times (``phantom_realism_real.py --parts
+# mcwidth``; docs/phantom.md, section 7.14). None: version 3's.
+METACARPAL_SHAFT_V4 = 0.9
+METACARPAL_BASE_V4: tuple[float, float, float] | None = (0.75, 0.22, 0.8)
+# ... its corners rounded over ``METACARPAL_BASE_V4[2]`` of the shaft's half-width
+# (version 3's 0.3: square), and the distal carpal row kept ``CMC_JOINT_V4`` mm short of
+# the bases (the carpometacarpal joints: metacarpal 2 on the trapezoid, 3 on the capitate,
+# 4 and 5 on the hamate; a flat facet across each base's axis, :func:`cmc_facets`), where
+# version 3's carpals ran under the bases in a bright seam. None: no facets.
+CMC_JOINT_V4: float | None = 0.5
+CMC_CARPAL = {"metacarpal2": "trapezoid", "metacarpal3": "capitate", "metacarpal4": "hamate",
+              "metacarpal5": "hamate"}
 # v2 metacarpal bases sit on the distal carpal row and fan out to the v1 heads.
 RAY_BASE_X_V2 = (31.0, 13.5, 3.5, -6.5, -15.5)
 RAY_BASE_Y_V2 = (21.5, 25.5, 29.0, 29.5, 29.0)
@@ -418,6 +437,8 @@ class LongBone:
     flare0: float  # relative widening at p0
     flare1: float  # relative widening at p1
     kind: str = ""  # v2 shape model: metacarpal, phalanx, distal, radius, ulna ("" = v1 capsule)
+    base_span: float = 0.15  # how far along the length (a fraction) the base's flare reaches
+    base_round: float | None = None  # the base's rounding (a fraction of the half-width); None: the kind's
 
 
 @dataclass
@@ -564,6 +585,30 @@ def carpal_facets(carpals: list[Ellipse], joint: float, overlap: frozenset = fro
     return [replace(e, facets=tuple(c)) for e, c in zip(carpals, cuts)]
 
 
+def cmc_facets(ossicles: list[Ellipse], bones: list[LongBone], joint: float) -> list[Ellipse]:
+    """The distal carpal row kept ``joint`` mm short of the metacarpal bases that sit on
+    it (``CMC_CARPAL``): each such carpal gets a facet across the metacarpal's axis,
+    ``joint`` before the base's outline (which runs a third of its rounding past the base
+    point, as :func:`boneage_fast.data.film.draw_long_bone` draws it). Returns the
+    ossicles, the faceted ones replaced."""
+    from .film import _END_ROUNDING
+
+    at = {e.name: i for i, e in enumerate(ossicles)}
+    out = list(ossicles)
+    for b in bones:
+        carpal = CMC_CARPAL.get(b.name)
+        if carpal not in at:
+            continue
+        d = b.p1 - b.p0
+        u = d / max(float(np.hypot(*d)), 1e-9)
+        rounding = _END_ROUNDING[b.kind][0] if b.base_round is None else b.base_round
+        past = rounding * b.half_width / 3.0
+        e = out[at[carpal]]
+        out[at[carpal]] = replace(e, facets=e.facets + ((float(u[0]), float(u[1]),
+                                                         float(u @ b.p0) - past - joint),))
+    return out
+
+
 def build_hand(subject: Subject, version: int = 1) -> Hand:
     """Lay out bones, epiphyses, carpals and soft tissue for a subject.
 
@@ -685,6 +730,12 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
                 kind = "metacarpal" if g == "metacarpal" else "distal" if g == "distal" else "phalanx"
                 base_flare, head_flare = {"metacarpal": (0.22, 0.45), "phalanx": (0.45, 0.25),
                                           "distal": (0.45, 0.12)}[kind]
+                base_span, base_round = 0.15, None
+                if version >= 4 and at_head and METACARPAL_BASE_V4 is not None:
+                    # a slimmer shaft, the head as wide as before, the base flaring wider over longer
+                    draw_hw *= METACARPAL_SHAFT_V4
+                    head_flare = (1.0 + head_flare) / METACARPAL_SHAFT_V4 - 1.0
+                    base_flare, base_span, base_round = METACARPAL_BASE_V4
                 if stout != 1.0:  # version 4, young: a wider shaft flaring less, its ends as wide as before
                     base_flare = max((1.0 + base_flare) / stout - 1.0, 0.0)
                     head_flare = max((1.0 + head_flare) / stout - 1.0, 0.0)
@@ -694,7 +745,7 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
                     dome = min(max(METACARPAL_HEAD_V4 * width - ep_thick, 0.0), 0.25 * L)
                     head_domes[f"{g}{ray + 1}"] = axis * dome
                 hand.bones.append(LongBone(f"{g}{ray + 1}", p0, p1 - axis * dome, draw_hw, base_flare, head_flare,
-                                           kind))
+                                           kind, base_span, base_round))
             else:
                 hand.bones.append(LongBone(f"{g}{ray + 1}", p0, p1, hw, 0.30, 0.22 if g != "distal" else 0.08))
             if ratio > 0:
@@ -879,6 +930,8 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
                             fixed=frozenset({"epi_radius"}))
         for i, e in zip(at, cut):
             hand.ossicles[i] = e
+    if version >= 4 and CMC_JOINT_V4 is not None:
+        hand.ossicles = cmc_facets(hand.ossicles, hand.bones, CMC_JOINT_V4)
     if v2:
         hand.joints["Wrist"].append((np.array([4.0, 9.0]) * s, ROI_HALF_V2["wrist"] * s))
     else:

@@ -348,7 +348,7 @@ def draw_long_bone(acc: np.ndarray, b: LongBone, T, end_plate: float = 0.0, marr
     """Add a shaped long bone's bone path length (mm) to ``acc`` (float32, C-contiguous).
 
     The outline: a shaft of half-width ``b.half_width`` that flares over the last ~15 %
-    at each end (``flare0``/``flare1``) with a slight waist mid-shaft, ends rounded over
+    at each end (``flare0``/``flare1``; the base's reach ``b.base_span`` of the length) with a slight waist mid-shaft, ends rounded over
     ``_END_ROUNDING`` of the half-width (a third of it running on past the end point, a
     bulbous metacarpal head, so the joint spaces stay open); a cortex ~12-38 % of the
     half-width thick round a dark marrow mid-shaft that turns to brighter cancellous bone
@@ -370,9 +370,11 @@ def draw_long_bone(acc: np.ndarray, b: LongBone, T, end_plate: float = 0.0, marr
     if L < 1e-6 or hw < 0.3:
         return
     base_round, head_round = _END_ROUNDING.get(b.kind, (0.3, 0.5))
+    if b.base_round is not None:
+        base_round = b.base_round
     _C.film_long_bone(acc, float(p0[0]), float(p0[1]), float(d[0] / L), float(d[1] / L), L, hw, b.flare0, b.flare1,
                       base_round, head_round, 0.12 if b.kind in ("radius", "ulna") else 0.4, end_plate,
-                      max(0.5 * T.scale, 0.8), 1.0 / T.scale, marrow, cancellous)
+                      max(0.5 * T.scale, 0.8), 1.0 / T.scale, marrow, cancellous, b.base_span)
 
 
 def draw_ossicle(acc: np.ndarray, e: Ellipse, T, cortex: float = 0.06, cancellous: float = 0.5,

@@ -87,6 +87,10 @@ struct LongBoneParams {
   float end_plate;         // density of the dense end plates (0: none)
   float end_plate_width;   // their Gaussian width, pixels
   float mm_per_pixel;      // the path length is added in mm
+  // how far along the bone the base's flare reaches: the widening falls off as
+  // exp(-(u / base_span)^2) with u the fraction of the length from the base (the head's
+  // as exp(-((1 - u) / 0.15)^2)); 0.15 in phantoms v1-v3, longer in v4's metacarpals
+  float base_span = 0.15f;
 };
 
 // Adds the bone's path length (mm) through cortex and cancellous interior to `acc`
