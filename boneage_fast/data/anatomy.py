@@ -186,6 +186,15 @@ FOREARM_WIDTH_GROWN_V4 = 1.25
 FOREARM_NARROWS_V4 = (84.0, 144.0)
 
 
+def metacarpal_shaft_v4(bone_age: float) -> float:
+    """Version 4's metacarpal 2-5 shaft width factor at this bone age (months): 1 until
+    ``METACARPAL_SLIMS_V4[0]``, linearly to ``METACARPAL_SHAFT_V4`` at
+    ``METACARPAL_SLIMS_V4[1]``, then constant."""
+    lo, hi = METACARPAL_SLIMS_V4
+    t = min(max((bone_age - lo) / (hi - lo), 0.0), 1.0)
+    return 1.0 + (METACARPAL_SHAFT_V4 - 1.0) * t
+
+
 def forearm_width_v4(bone_age: float) -> float:
     """Version 4's forearm width factor at this bone age (months): ``FOREARM_WIDTH_V4``
     until ``FOREARM_NARROWS_V4[0]``, linearly to ``FOREARM_WIDTH_GROWN_V4`` at
@@ -252,6 +261,11 @@ METACARPAL_HEAD_V4 = 0.7
 # flaring over the last tenth to 1.1 times (``phantom_realism_real.py --parts
 # mcwidth``; docs/phantom.md, section 7.14). None: version 3's.
 METACARPAL_SHAFT_V4 = 0.9
+# ... the shaft narrowing linearly from 1 at ``METACARPAL_SLIMS_V4[0]`` months of bone age
+# to METACARPAL_SHAFT_V4 at ``[1]`` (the young films' metacarpals are as stout as section
+# 7.7 drew them: mid-shaft width over length 0.182 on 6 films of 10-82 months, v4 0.173;
+# ``--parts slender``)
+METACARPAL_SLIMS_V4 = (84.0, 144.0)
 METACARPAL_BASE_V4: tuple[float, float, float] | None = (0.75, 0.22, 0.8)
 # ... its corners rounded over ``METACARPAL_BASE_V4[2]`` of the shaft's half-width
 # (version 3's 0.3: square), and the distal carpal row kept ``CMC_JOINT_V4`` mm short of
@@ -733,8 +747,9 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
                 base_span, base_round = 0.15, None
                 if version >= 4 and at_head and METACARPAL_BASE_V4 is not None:
                     # a slimmer shaft, the head as wide as before, the base flaring wider over longer
-                    draw_hw *= METACARPAL_SHAFT_V4
-                    head_flare = (1.0 + head_flare) / METACARPAL_SHAFT_V4 - 1.0
+                    slim = metacarpal_shaft_v4(ba)
+                    draw_hw *= slim
+                    head_flare = (1.0 + head_flare) / slim - 1.0
                     base_flare, base_span, base_round = METACARPAL_BASE_V4
                 if stout != 1.0:  # version 4, young: a wider shaft flaring less, its ends as wide as before
                     base_flare = max((1.0 + base_flare) / stout - 1.0, 0.0)
