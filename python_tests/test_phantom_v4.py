@@ -189,9 +189,18 @@ def test_carpals_grow_past_their_v3_outline_as_they_mature(age, male):
         assert ra1 == ra  # v3's capsules have one radius
         finger, ray_palm = i < 10 and i % 2 == 0, i < 10 and i % 2 == 1
         scale = 0.92 if finger else 1.15 * 0.8 * arm if i == 11 else 1.15 if i < 12 else 1.0
+        # the thumb's own palm capsule 0.6 times (section 7.14: no lobe past its radial side)
+        scale *= 0.6 if i == 1 else 1.0
         assert rb == pytest.approx(scale * ra, rel=1e-12), i
         taper = 0.75 if finger else 0.6 if ray_palm else 1.0
         assert rb1 == pytest.approx(taper * rb, rel=1e-12), i
+        if i in (12, 13):
+            # the first web's proximal capsules: their thumb end 0.45 of their radius
+            # towards the index ray, on the same line (reaching 0.55 r past the thumb's axis)
+            u = (a1 - a0) / np.hypot(*(a1 - a0))
+            np.testing.assert_allclose(b0, a0 + u * 0.45 * ra, rtol=0, atol=1e-9)
+            np.testing.assert_allclose(b1, a1, rtol=0, atol=1e-9)
+            continue
         assert np.array_equal(a0, b0)
         if finger:  # the end on the fingertip's axis, the pad 4 mm beyond the tuft
             tip = next(b for b in h3.bones if b.name == f"distal{i // 2 + 1}")
@@ -704,6 +713,7 @@ def test_v4_film_differs_from_v3_only_in_bone_but_for_the_fuller_palm(monkeypatc
     monkeypatch.setattr(anatomy, "FOREARM_WIDTH_GROWN_V4", 1.0)
     monkeypatch.setattr(anatomy, "FOREARM_SECTION_V4", None)
     monkeypatch.setattr(anatomy, "WEB_V4", None)
+    monkeypatch.setattr(anatomy, "THENAR_V4", None)
     monkeypatch.setattr(phantom, "FRAME_FILL_V4", 0.0)  # and v3's framing
     monkeypatch.setattr(phantom, "FRAME_TOP_V4", None)
     monkeypatch.setattr(phantom, "FOREARM_MM_V4", None)
@@ -855,7 +865,7 @@ def test_v4_draws_set_the_soft_tissue_radii_and_carpal_density(soft, dens):
     # the palm, wrist and forearm at the drawn fullness (the low end of the range is
     # v3's; the forearm 0.8 x 1.25 of it at 150 months); the fingers at their own 0.92,
     # scaled by the same draw; the first web as v3's, WEB_V4 times the drawn fullness deeper
-    np.testing.assert_allclose(ratio[1:10:2], palm, rtol=1e-12)
+    np.testing.assert_allclose(ratio[1:10:2], [palm * 0.6] + [palm] * 4, rtol=1e-12)  # the thumb's 0.6 (7.14)
     np.testing.assert_allclose(ratio[10:12], [palm, palm * anatomy.FOREARM_V4 * anatomy.FOREARM_WIDTH_GROWN_V4],
                                rtol=1e-12)  # 150 months: grown
     assert anatomy.FOREARM_V4 * anatomy.FOREARM_WIDTH_GROWN_V4 == pytest.approx(0.8 * 1.25)
@@ -1547,6 +1557,7 @@ def test_distal_carpals_stop_short_of_the_metacarpal_bases(age, male):
     metacarpals 2, 3 and 4-5, along each metacarpal's axis, past the third of the base's
     rounding the outline runs beyond the base point (their rasterised outlines, facets
     included); v3's capitate and hamate run under the bases once grown."""
+    assert anatomy.CMC_JOINT_V4 == 0.5
     h3, h4 = _hands(age, male, seed=age)
     on = {"metacarpal2": "trapezoid", "metacarpal3": "capitate", "metacarpal4": "hamate", "metacarpal5": "hamate"}
     ys, xs = np.mgrid[-20.0:45.0:RES, -40.0:40.0:RES]
@@ -1567,8 +1578,34 @@ def test_distal_carpals_stop_short_of_the_metacarpal_bases(age, male):
                 continue
             past = (b.base_round if b.base_round is not None else 0.3) * b.half_width / 3.0
             if v4:
-                assert reach.max() <= -past - anatomy.CMC_JOINT_V4 + RES, b.name
+                assert reach.max() <= -past - 0.5 + RES, b.name
             else:
                 overlapped += reach.max() > -past
     if age >= 110:
         assert overlapped  # the seam v4 removes
+
+
+@pytest.mark.parametrize("age, male", [(30, False), (90, True), (150, True), (210, False)])
+def test_thenar_soft_tissue_stays_close_to_the_thumbs_radial_side(age, male):
+    """v4's soft tissue round the thumb's metacarpal (its palm capsule and the first web's
+    two proximal capsules) reaches at most 0.62 times as far past the bone's axis on its
+    radial side (away from the index ray) as v3's, whose round lobe bulged past the thumb
+    (section 7.14), yet still covers the bone by half its half-width; the web between
+    thumb and index keeps v3's capsules' index ends."""
+    h3, h4 = _hands(age, male, seed=age)
+    reach = {}
+    for key, h in (("v3", h3), ("v4", h4)):
+        mc1 = next(b for b in h.bones if b.name == "metacarpal1")
+        mc2 = next(b for b in h.bones if b.name == "metacarpal2")
+        u = (mc1.p1 - mc1.p0) / np.hypot(*(mc1.p1 - mc1.p0))
+        n = np.array([-u[1], u[0]])
+        if n @ (mc2.p0 - mc1.p0) > 0:
+            n = -n
+        reach[key] = max(max((p - mc1.p0) @ n + r for p, r in ((c[0], c[2]), (c[1], c[3])))
+                         for c in (h.tissue[i] for i in (1, 12, 13)))
+        half = mc1.half_width
+    assert reach["v4"] <= 0.62 * reach["v3"], reach
+    assert reach["v4"] >= 1.5 * half, (reach, half)
+    for i in (12, 13):
+        np.testing.assert_allclose(h4.tissue[i][1], h3.tissue[i][1], rtol=0, atol=1e-9)
+        assert h3.tissue[i][2:] == h4.tissue[i][2:]

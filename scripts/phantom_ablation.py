@@ -89,6 +89,8 @@ OFF = {
     # metacarpals 2-5 slimmer with bases flaring wider over longer, rounded, and the
     # distal carpal row kept short of them (section 7.14)
     "metacarpal_bases": {"METACARPAL_BASE_V4": None, "CMC_JOINT_V4": None},
+    # no soft-tissue lobe past the thumb's radial side (section 7.14)
+    "thenar": {"THENAR_V4": None},
 }
 # refinements of another change: they act only with it on, so they have no "v3 +" row,
 # only their "v4 -" row

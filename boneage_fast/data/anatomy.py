@@ -181,6 +181,14 @@ FOREARM_SECTION_V4: float | None = 1.0
 # (three soft-tissue capsules of version 3's outline) this much deeper along the beam,
 # times the palm's fullness (None: as deep as wide, version 3's)
 WEB_V4: float | None = 1.4
+# ... and the soft tissue round the thumb's metacarpal (its palm capsule) ``THENAR_V4[0]``
+# times as wide, and the first web's two proximal capsules reaching ``THENAR_V4[1]`` of
+# their radius past the thumb's axis (their thumb ends moved towards the index ray,
+# ``_thenar_web``): version 3's thenar capsules centred on the thumb's metacarpal drew a
+# round lobe bulging past the thumb's radial side, where on the films the thumb's radial
+# outline follows the bone closely and the thenar mass fills the first web
+# (docs/phantom.md, section 7.14). None: version 3's.
+THENAR_V4: tuple[float, float] | None = (0.6, 0.55)
 FOREARM_WIDTH_V4 = 1.55
 FOREARM_WIDTH_GROWN_V4 = 1.25
 FOREARM_NARROWS_V4 = (84.0, 144.0)
@@ -599,6 +607,17 @@ def carpal_facets(carpals: list[Ellipse], joint: float, overlap: frozenset = fro
     return [replace(e, facets=tuple(c)) for e, c in zip(carpals, cuts)]
 
 
+def _thenar_web(p0: np.ndarray, p1: np.ndarray, r: float, version: int):
+    """One of the first web's two proximal soft-tissue capsules, from a point on the
+    thumb's metacarpal to one on the index's, radius ``r``; in version 4 its thumb end
+    moved ``(1 - THENAR_V4[1]) r`` towards the index (its round end reaching only
+    ``THENAR_V4[1] r`` past the thumb's axis)."""
+    if version >= 4 and THENAR_V4 is not None:
+        d = p1 - p0
+        p0 = p0 + d / max(float(np.hypot(*d)), 1e-9) * (1.0 - THENAR_V4[1]) * r
+    return (p0, p1, r, r)
+
+
 def cmc_facets(ossicles: list[Ellipse], bones: list[LongBone], joint: float) -> list[Ellipse]:
     """The distal carpal row kept ``joint`` mm short of the metacarpal bases that sit on
     it (``CMC_CARPAL``): each such carpal gets a facet across the metacarpal's axis,
@@ -815,6 +834,8 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
         # version 4: narrowing towards the MCP joint, so the palm's top runs into the
         # fingers' webs instead of ending in square shoulders over the metacarpal heads
         palm_r1 = palm_r * PALM_TAPER_V4 if version >= 4 else palm_r
+        if version >= 4 and ray == 0 and THENAR_V4 is not None:  # thin soft tissue on the thumb's radial side
+            palm_r, palm_r1 = palm_r * THENAR_V4[0], palm_r1 * THENAR_V4[0]
         hand.tissue.append((base - mc_axis * (4 * s), mcp - mc_axis * (2 * s), palm_r, palm_r1))
         if ray == 0 and ba >= event(SESAMOID_ONSET, male):
             mcp = hand.joints["MCP"][-1][0]
@@ -835,9 +856,9 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
         mc2 = next(b for b in hand.bones if b.name == "metacarpal2")
         mc2 = replace(mc2, p1=mc2.p1 + head_domes.get("metacarpal2", 0.0))  # the layout's end (version 4)
         web = 17.0 * tw * w
-        hand.tissue.append((0.6 * mc1.p0 + 0.4 * mc1.p1, 0.7 * mc2.p0 + 0.3 * mc2.p1, web, web))
+        hand.tissue.append(_thenar_web(0.6 * mc1.p0 + 0.4 * mc1.p1, 0.7 * mc2.p0 + 0.3 * mc2.p1, web, version))
         web = 13.0 * tw * w
-        hand.tissue.append((0.35 * mc1.p0 + 0.65 * mc1.p1, 0.45 * mc2.p0 + 0.55 * mc2.p1, web, web))
+        hand.tissue.append(_thenar_web(0.35 * mc1.p0 + 0.65 * mc1.p1, 0.45 * mc2.p0 + 0.55 * mc2.p1, web, version))
         web = 9.0 * tw * w
         hand.tissue.append((0.15 * mc1.p0 + 0.85 * mc1.p1, 0.15 * mc2.p0 + 0.85 * mc2.p1, web, web))
         if version >= 4 and WEB_V4 is not None:  # version 4: as thick as the palm, the outline kept
