@@ -155,9 +155,10 @@ def test_carpals_grow_past_their_v3_outline_as_they_mature(age, male):
         # growth^-0.5 times, flaring less so that their ends stay as wide as v3's (at
         # least the shaft); the phalanges keep v3's build
         stout = stubby if b3.name.startswith("metacarpal") else 1.0
-        # metacarpals 2-5 (section 7.14): the shaft 1 times as wide until 84 months of bone
-        # age, 0.9 from 144 (linear between), the head as wide as v3's, the base flaring 0.75 over 0.22 of the length, its corners rounded over 0.8
-        # of the half-width (v3: 0.22 over 0.15, square)
+        # metacarpals 2-5 (section 7.14): the shaft as wide as v3's until 84 months of bone
+        # age, 0.9 times from 144 (linear between), the head as wide as v3's, the base
+        # flaring 0.75 over 0.22 of the length, its corners rounded over 0.8 of the
+        # half-width (v3: 0.22 over 0.15, square)
         slim = b3.name in ("metacarpal2", "metacarpal3", "metacarpal4", "metacarpal5")
         ba = h4.subject.bone_age
         shaft = (1.0 - 0.1 * min(max((ba - 84.0) / 60.0, 0.0), 1.0)) if slim else 1.0
