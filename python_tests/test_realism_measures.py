@@ -1,7 +1,7 @@
 """The measures of scripts/phantom_realism_real.py that compare phantoms with the real
 films (shaft_contrast, palm_over_metacarpal, soft_bone_contrast, silhouette_span,
 metacarpal_slenderness, capitate_texture, metaphysis_centre, arm_section, fine_grain,
-edge_profile, physis_gap) on synthetic images and phantoms whose answer is known from their
+edge_profile, physis_gap, shaft_edge, palm_flatness, outline_half_width) on synthetic images and phantoms whose answer is known from their
 construction."""
 
 from __future__ import annotations
@@ -490,3 +490,44 @@ def test_palm_flatness_refuses_a_palm_narrower_than_half_a_metacarpal():
     m = _script()
     with pytest.raises(ValueError, match="under half its length"):
         m.palm_flatness(_palm(width=300), (300.0, 200.0), (1.0, 0.0), 500.0)
+
+
+@pytest.mark.parametrize("flare0, span", [(0.22, 0.15), (0.75, 0.22), (0.4, 0.35)])
+@pytest.mark.parametrize("u", [0.06, 0.15, 0.3, 0.5, 0.8])
+def test_outline_half_width_is_the_drawn_bone_width(flare0, span, u):
+    """``mcbase``'s phantom side, ``outline_half_width``, against the bone the film kernel
+    draws: the drawn path's width across the axis at fraction ``u`` of its length (a
+    vertical bone at 10 pixels per mm, away from its rounded ends) is twice it, within
+    a pixel and a half."""
+    from boneage_fast.data import film
+    from boneage_fast.data.anatomy import LongBone
+
+    scale = 10.0
+
+    class Frame:
+        m = np.eye(2)
+
+        def __init__(self):
+            self.scale = scale
+
+        def __call__(self, p):
+            return np.asarray(p, np.float64) * scale
+
+    bone = LongBone("metacarpal3", np.array([20.0, 5.0]), np.array([20.0, 65.0]), 4.0, flare0, 0.5, "metacarpal",
+                    span, 0.8)
+    acc = np.zeros((720, 400), np.float32)
+    film.draw_long_bone(acc, bone, Frame())
+    row = int(round((5.0 + u * 60.0) * scale))
+    width_px = np.count_nonzero(acc[row] > 0)
+    assert width_px == pytest.approx(2 * _script().outline_half_width(bone, u) * scale, abs=1.5)
+
+
+def test_mcbase_ratios_of_an_unflared_outline():
+    """With no flare at either end the outline's ratio between two levels is the waist's
+    alone, 1 - 0.1 sin^2(pi u) (film.draw_long_bone's slight waist), from either level."""
+    from boneage_fast.data.anatomy import LongBone
+
+    m = _script()
+    bone = LongBone("b", np.zeros(2), np.array([0.0, 50.0]), 3.0, 0.0, 0.0, "metacarpal")
+    for u in (0.05, 0.2, 0.5):
+        assert m.outline_half_width(bone, u) == pytest.approx(3.0 * (1 - 0.1 * math.sin(math.pi * u) ** 2), rel=1e-12)
