@@ -1,8 +1,8 @@
 """The measures of scripts/phantom_realism_real.py that compare phantoms with the real
 films (shaft_contrast, palm_over_metacarpal, soft_bone_contrast, silhouette_span,
 metacarpal_slenderness, capitate_texture, metaphysis_centre, arm_section, fine_grain,
-edge_profile, physis_gap, shaft_edge, palm_flatness, outline_half_width) on synthetic images and phantoms whose answer is known from their
-construction."""
+edge_profile, physis_gap, shaft_edge, palm_flatness, outline_half_width) on synthetic
+images and phantoms whose answer is known from their construction."""
 
 from __future__ import annotations
 
