@@ -1523,8 +1523,8 @@ def _outline_half_width(b, u):
 def test_metacarpal_bases_flare_over_their_proximal_quarter(age, male):
     """v4's grown metacarpals 2-5 widen from the narrowest shaft (over the middle 0.3-0.7
     of the length) to 1.35-1.65 times at 0.15 of the length from the base and 1.5-2.0 at
-    0.06 (the registered films of 120-180 months, read by eye: 1.4-2.1 at 0.14-0.17,
-    1.6-2.1 at 0.05-0.08; section 7.14); v3's outline to under 1.2 and 1.35. A young
+    0.06 (5 registered films of 120-180 months, read by eye: 1.4-2.1 at 0.14-0.22,
+    1.4-2.1 at 0.05-0.08; section 7.14); v3's outline to under 1.2 and 1.35. A young
     one's stubbier shaft flares less (its base as wide as v3's would be, at least), and
     its head stays as wide as v3's at every age."""
     h3, h4 = _hands(age, male, seed=age)

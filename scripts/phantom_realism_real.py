@@ -97,9 +97,9 @@
              either end, and how far its 10th percentile lies below its median (over
              that median: 0 for soft tissue of one grey from side to side); against 8
              phantoms per film's age and sex at its metacarpal 3 length.
-  mcbase     the flare of metacarpal 3's base: on the 3 registered films of
+  mcbase     the flare of metacarpal 3's base: on the 5 registered films of
              scripts/data/real_mc3_base_width.csv (its outer edges read by eye at 3-4
-             levels, the base's level, 120-168 months; metacarpal 3's length from
+             levels, the base's level, 120-180 months; metacarpal 3's length from
              real_capitate_texture.csv) the width at each level over the width at the
              highest (0.30-0.37 of the length from the base), against the drawn outline
              of the phantoms' metacarpal 3 (film.draw_long_bone's formula, away from the

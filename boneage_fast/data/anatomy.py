@@ -262,12 +262,12 @@ METACARPAL_HEAD_V4 = 0.7
 # Version 4's metacarpals 2-5: the shaft ``METACARPAL_SHAFT_V4`` times as wide (the head
 # as wide as before), the base flaring ``METACARPAL_BASE_V4[0]`` of the shaft's half-width
 # wider, the flare reaching ``METACARPAL_BASE_V4[1]`` of the length (the kernel's
-# ``base_span``; version 3's 0.22 over 0.15). On 3 registered films of 120-168 months
+# ``base_span``; version 3's 0.22 over 0.15). On 5 registered films of 120-180 months
 # metacarpal 3 is 0.10-0.14 of its length wide a third of the way up and widens towards
-# its base (concave sides, an hourglass) to 1.4-1.6 times that at 0.16-0.22 of the
-# length and 1.6-2.1 times at 0.05-0.08 (its edges read by eye,
-# scripts/data/real_mc3_base_width.csv; median 1.62 over the levels read); version 4's
-# outline read 1.14 (``phantom_realism_real.py --parts mcbase``; docs/phantom.md,
+# its base (concave sides, an hourglass) to 1.4-2.1 times that at 0.14-0.22 of the
+# length and 1.4-2.1 times at 0.05-0.08 (its edges read by eye,
+# scripts/data/real_mc3_base_width.csv; median 1.60 over the levels read); version 4's
+# outline read 1.15 (``phantom_realism_real.py --parts mcbase``; docs/phantom.md,
 # section 7.14). None: version 3's.
 METACARPAL_SHAFT_V4 = 0.9
 # ... the shaft narrowing linearly from 1 at ``METACARPAL_SLIMS_V4[0]`` months of bone age
