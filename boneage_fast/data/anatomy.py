@@ -194,22 +194,26 @@ FOREARM_WIDTH_GROWN_V4 = 1.25
 FOREARM_NARROWS_V4 = (84.0, 144.0)
 
 
+def _age_ramp(bone_age: float, ages: tuple[float, float], young: float, grown: float) -> float:
+    """``young`` until bone age ``ages[0]`` (months), linearly to ``grown`` at ``ages[1]``,
+    then constant."""
+    lo, hi = ages
+    t = min(max((bone_age - lo) / (hi - lo), 0.0), 1.0)
+    return young + (grown - young) * t
+
+
 def metacarpal_shaft_v4(bone_age: float) -> float:
     """Version 4's metacarpal 2-5 shaft width factor at this bone age (months): 1 until
     ``METACARPAL_SLIMS_V4[0]``, linearly to ``METACARPAL_SHAFT_V4`` at
     ``METACARPAL_SLIMS_V4[1]``, then constant."""
-    lo, hi = METACARPAL_SLIMS_V4
-    t = min(max((bone_age - lo) / (hi - lo), 0.0), 1.0)
-    return 1.0 + (METACARPAL_SHAFT_V4 - 1.0) * t
+    return _age_ramp(bone_age, METACARPAL_SLIMS_V4, 1.0, METACARPAL_SHAFT_V4)
 
 
 def forearm_width_v4(bone_age: float) -> float:
     """Version 4's forearm width factor at this bone age (months): ``FOREARM_WIDTH_V4``
     until ``FOREARM_NARROWS_V4[0]``, linearly to ``FOREARM_WIDTH_GROWN_V4`` at
     ``FOREARM_NARROWS_V4[1]``, then constant."""
-    lo, hi = FOREARM_NARROWS_V4
-    t = min(max((bone_age - lo) / (hi - lo), 0.0), 1.0)
-    return FOREARM_WIDTH_V4 + (FOREARM_WIDTH_GROWN_V4 - FOREARM_WIDTH_V4) * t
+    return _age_ramp(bone_age, FOREARM_NARROWS_V4, FOREARM_WIDTH_V4, FOREARM_WIDTH_GROWN_V4)
 
 
 # Version 4 draws the soft tissue's fullness and the carpals' density per subject,
