@@ -30,7 +30,8 @@ def match_workspace_bytes(batch: int, dtype: int, device: int) -> int: ...
 def film_expose(
     bone: Any, soft: Any, tex: Any, mu_soft: float, mu_bone: float, tex_amp: float, gain: float, bg: float,
     heel: float, heel_axis: int, cancellous: Any = None, lines: Any = None, tex_line: float = 0.0,
-    tex_mean: float = 1.0,
+    tex_mean: float = 1.0, tex_layers: int = 1, tex_smooth: float = 0.0,
+    tex_spread: float = 0.0,
 ) -> None: ...  # in place over bone (float32, C-contiguous); texture only on cancellous when given
 def film_long_bone(
     acc: Any, p0x: float, p0y: float, ux: float, uy: float, length: float, half_width: float, flare0: float,

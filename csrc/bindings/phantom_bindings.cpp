@@ -1,4 +1,5 @@
 // Bindings of the phantom film kernels (boneage_fast.data.film calls them).
+#include <cmath>
 #include <vector>
 
 #include <pybind11/numpy.h>
@@ -53,7 +54,7 @@ void register_phantom(py::module_& m) {
       "film_expose",
       [](py::array bone, const F32& soft, const F32& tex, float mu_soft, float mu_bone, float tex_amp,
          float gain, float bg, float heel, int heel_axis, const py::object& cancellous, const py::object& lines,
-         float tex_line, float tex_mean) {
+         float tex_line, float tex_mean, int tex_layers, float tex_smooth, float tex_spread) {
         float* b = writable(bone, "bone");
         const float* c = optional_like(cancellous, bone, "cancellous");
         const phantom::Grid s = grid(soft, "soft"), t = grid(tex, "tex");
@@ -65,8 +66,18 @@ void register_phantom(py::module_& m) {
           BONEAGE_CHECK_TYPE(py::isinstance<py::sequence>(lines) && !py::isinstance<py::str>(lines),
                              "lines: must be a sequence of (lattice, map) pairs or None");
           const auto seq = lines.cast<py::sequence>();
-          BONEAGE_CHECK_VALUE(seq.size() == 1 || seq.size() == 2, "lines: must hold 1 or 2 fields, got ",
-                              seq.size());
+          BONEAGE_CHECK_VALUE(seq.size() >= 1 && seq.size() <= static_cast<std::size_t>(phantom::kMaxLineFields),
+                              "lines: must hold 1 to ", phantom::kMaxLineFields, " fields, got ", seq.size());
+          BONEAGE_CHECK_VALUE(tex_smooth >= 0.0f && tex_smooth < 1.0f, "tex_smooth: must be in [0, 1), got ",
+                              tex_smooth);
+          BONEAGE_CHECK_VALUE(tex_spread >= 0.0f && tex_spread <= phantom::kMaxSpread, "tex_spread: must be in [0, ",
+                              phantom::kMaxSpread, "], got ", tex_spread);
+          const std::size_t line_fields = seq.size() - (tex_smooth > 0.0f ? 1 : 0);
+          BONEAGE_CHECK_VALUE(tex_layers >= 1 && line_fields >= static_cast<std::size_t>(tex_layers) &&
+                                  line_fields % static_cast<std::size_t>(tex_layers) == 0,
+                              "tex_layers: ", line_fields, " line fields (", seq.size(), " in lines",
+                              tex_smooth > 0.0f ? ", the last one smooth" : "", ") do not form ", tex_layers,
+                              " equal layers");
           BONEAGE_CHECK_VALUE(c != nullptr, "lines: the line texture needs a cancellous array");
           tl.fields = static_cast<int>(seq.size());
           for (std::size_t k = 0; k < seq.size(); ++k) {
@@ -99,6 +110,9 @@ void register_phantom(py::module_& m) {
           }
           tl.line = tex_line;
           tl.mean = tex_mean;
+          tl.layers = tex_layers;
+          tl.smooth = tex_smooth;
+          tl.spread = tex_spread;
         }
         py::gil_scoped_release release;
         phantom::expose(b, c, bone.shape(0), bone.shape(1), s, t, p, b, lines.is_none() ? nullptr : &tl);
@@ -106,10 +120,14 @@ void register_phantom(py::module_& m) {
       py::arg("bone"), py::arg("soft"), py::arg("tex"), py::arg("mu_soft"), py::arg("mu_bone"),
       py::arg("tex_amp"), py::arg("gain"), py::arg("bg"), py::arg("heel"), py::arg("heel_axis"),
       py::arg("cancellous") = py::none(), py::arg("lines") = py::none(), py::arg("tex_line") = 0.0f,
-      py::arg("tex_mean") = 1.0f,
+      py::arg("tex_mean") = 1.0f, py::arg("tex_layers") = 1, py::arg("tex_smooth") = 0.0f,
+      py::arg("tex_spread") = 0.0f,
       "Exposes a film in place over `bone`; with `cancellous` the texture modulates only that path; with "
-      "`lines` (1 or 2 (lattice, map) pairs: a lattice of normal deviates and the affine map from output pixel "
-      "to it) the texture is trabecular lines of those fields and `tex` is not read (see csrc/phantom/film.h).");
+      "`lines` (1 to 5 (lattice, map) pairs: a lattice of normal deviates and the affine map from output pixel "
+      "to it) the texture is trabecular lines of those fields, joined in `tex_layers` equal groups and the "
+      "groups averaged, with `tex_smooth` > 0 the last field that share of the texture as a log-normal density "
+      "of spread `tex_spread`, and `tex` is not read "
+      "(see csrc/phantom/film.h).");
 
   m.def(
       "film_read_out",

@@ -353,7 +353,8 @@ void check_grid(const Grid& g, const char* name) {
 // no cancellous path (`c` all 0) is left 0 (the texture multiplies nothing there).
 // Otherwise, per field: the taps' offsets and B-spline weights in a loop the compiler
 // vectorises, the 3 x 3 weighted sum pixel by pixel (the lattice reads are gathers),
-// then the lines in a vectorised loop.
+// then the lines (joined per layer, the layers averaged, the smooth field added) in a
+// vectorised loop.
 constexpr int64_t kChunk = 16;
 
 // Uniform quadratic B-spline weights of the taps at i - 1, i, i + 1 for a position at
@@ -364,11 +365,13 @@ inline void bspline2(float t, float& w0, float& w1, float& w2) {
   w2 = 0.5f * t * t;
 }
 
-template <int K>
 void line_texture_row(const TexLines& t, int64_t y, int64_t width, const float* c, float* row) {
-  const float inv_line = 1.0f / t.line, inv_mean = 1.0f / t.mean;
+  const int K = t.fields;
+  const bool smooth = t.smooth > 0.0f;
+  const int line_fields = smooth ? K - 1 : K, per_layer = line_fields / t.layers;
+  const float inv_line = 1.0f / t.line, inv_mean = 1.0f / t.mean / static_cast<float>(t.layers);
   const float fy = static_cast<float>(y);
-  float f[K][kChunk];
+  float f[kMaxLineFields][kChunk];
   float wx[3][kChunk], wy[3][kChunk], norm[kChunk];
   int32_t at[kChunk];
   for (int64_t x0 = 0; x0 < width; x0 += kChunk) {
@@ -398,7 +401,7 @@ void line_texture_row(const TexLines& t, int64_t y, int64_t width, const float* 
         bspline2(tv, wy[0][i], wy[1][i], wy[2][i]);
         const float sx = wx[0][i] * wx[0][i] + wx[1][i] * wx[1][i] + wx[2][i] * wx[2][i];
         const float sy = wy[0][i] * wy[0][i] + wy[1][i] * wy[1][i] + wy[2][i] * wy[2][i];
-        norm[i] = inv_line / std::sqrt(sx * sy);
+        norm[i] = (smooth && k == K - 1 ? 1.0f : inv_line) / std::sqrt(sx * sy);
         at[i] = (iv - 1) * stride + (iu - 1);
       }
       const float* data = lf.lattice.data;
@@ -413,9 +416,18 @@ void line_texture_row(const TexLines& t, int64_t y, int64_t width, const float* 
       }
     }
     for (int32_t i = 0; i < n; ++i) {
-      float gap = 1.0f;  // the product of (1 - l_k)
-      for (int k = 0; k < K; ++k) gap *= 1.0f - exp_neg(-f[k][i] * f[k][i]);
-      out[i] = (1.0f - gap) * inv_mean - 1.0f;
+      float joined = 0.0f;  // the sum over layers of 1 - prod (1 - l_k)
+      for (int g = 0; g < t.layers; ++g) {
+        float gap = 1.0f;  // the product of the layer's (1 - l_k)
+        for (int k = g * per_layer; k < (g + 1) * per_layer; ++k) gap *= 1.0f - exp_neg(-f[k][i] * f[k][i]);
+        joined += 1.0f - gap;
+      }
+      out[i] = joined * inv_mean - 1.0f;
+    }
+    if (smooth) {  // (1 - w) (1 + tex) + w exp(s f - s^2 / 2) - 1: a log-normal share of mean 1, never negative
+      const float keep = 1.0f - t.smooth, shift = -0.5f * t.spread * t.spread;
+      for (int32_t i = 0; i < n; ++i)
+        out[i] = keep * (out[i] + 1.0f) + t.smooth * exp_neg(t.spread * f[K - 1][i] + shift) - 1.0f;
     }
   }
 }
@@ -444,7 +456,14 @@ void expose(const float* bone, const float* cancellous, int64_t height, int64_t 
   check_grid(tex, "tex");
   if (lines) {
     BONEAGE_CHECK_VALUE(cancellous != nullptr, "expose: line texture needs a cancellous path");
-    BONEAGE_CHECK_VALUE(lines->fields == 1 || lines->fields == 2, "expose: the line texture takes 1 or 2 fields");
+    BONEAGE_CHECK_VALUE(lines->fields >= 1 && lines->fields <= kMaxLineFields, "expose: the line texture takes 1 to ",
+                        kMaxLineFields, " fields, got ", lines->fields);
+    BONEAGE_CHECK_VALUE(lines->smooth >= 0.0f && lines->smooth < 1.0f && lines->spread >= 0.0f &&
+                            lines->spread <= kMaxSpread,
+                        "expose: the smooth field's share must be in [0, 1) and its spread in [0, ", kMaxSpread, "]");
+    const int line_fields = lines->fields - (lines->smooth > 0.0f ? 1 : 0);
+    BONEAGE_CHECK_VALUE(lines->layers >= 1 && line_fields >= lines->layers && line_fields % lines->layers == 0,
+                        "expose: ", line_fields, " line fields do not form ", lines->layers, " equal layers");
     BONEAGE_CHECK_VALUE(std::isfinite(lines->line) && std::isfinite(lines->mean) && lines->line > 0.0f &&
                             lines->mean > 0.0f,
                         "expose: line and line mean must be finite and > 0");
@@ -465,10 +484,8 @@ void expose(const float* bone, const float* cancellous, int64_t height, int64_t 
     enlarge_row(soft, sy[y], sx, blend.data(), soft_row.data());
     const float* b = bone + y * width;
     const float* c = cancellous ? cancellous + y * width : nullptr;
-    if (lines && lines->fields == 2)
-      line_texture_row<2>(*lines, y, width, c, tex_row.data());
-    else if (lines)
-      line_texture_row<1>(*lines, y, width, c, tex_row.data());
+    if (lines)
+      line_texture_row(*lines, y, width, c, tex_row.data());
     else
       enlarge_row(tex, ty[y], tx, blend.data(), tex_row.data());
     float* o = out + y * width;

@@ -25,27 +25,41 @@ struct ExposeParams {
   int heel_axis;   // 0: along the rows (y), 1: along the columns (x)
 };
 
-// Phantom v4's trabecular lines (boneage_fast.data.film.line_texture_field): up to two
-// smooth random fields, each a lattice of unit normal deviates (row-major float32,
-// height x width >= 3 x 3) read at an affine map of the output pixel,
+// Phantom v4's trabecular lines (boneage_fast.data.film.line_texture_field): up to
+// kMaxLineFields smooth random fields, each a lattice of unit normal deviates (row-major
+// float32, height x width >= 3 x 3) read at an affine map of the output pixel,
 // u = m[0] x + m[1] y + m[2], v = m[3] x + m[4] y + m[5] (lattice coordinates: deviate
 // (i, j) at u = i, v = j), through the uniform quadratic B-spline (3 x 3 taps, clamped
 // to the lattice), divided by the square root of the sum of the squared weights (so
-// the field has unit variance everywhere, not only at the nodes). Each field is turned
-// into lines at the output resolution, l_k = exp(-(f_k / line)^2); two fields' lines are
-// joined, l = 1 - (1 - l_1)(1 - l_2) (a network with junctions where they cross: one
-// field's zero crossings never meet). tex = l / mean - 1 (mean: l's mean, so tex
-// averages ~0 and never falls under -1).
+// the field has unit variance everywhere, not only at the nodes). Each line field is
+// turned into lines at the output resolution, l_k = exp(-(f_k / line)^2); the line
+// fields form `layers` equal groups (in order) and a group's lines are joined,
+// L_g = 1 - prod_k (1 - l_k) (a network with junctions where two fields' lines cross:
+// one field's zero crossings never meet); the layers are averaged (the projection of
+// networks lying one over another), tex = mean_g(L_g) / mean - 1 (mean: L_g's mean, so
+// tex averages ~0 and never falls under -1). With `smooth` > 0 the last field is no
+// line field: the texture is that share a smooth log-normal density of mean 1 (slow
+// changes of the bone's density over millimetres) and the rest the lines,
+// 1 + tex = (1 - smooth) mean_g(L_g) / mean + smooth exp(spread f_last - spread^2 / 2),
+// still averaging ~0 and never under -1 (the cancellous path never negative for
+// tex_amp <= 1). One layer and no smooth field: tex = L / mean - 1 as before layers
+// existed, the same floats.
+constexpr int kMaxLineFields = 5;
+constexpr float kMaxSpread = 4.0f;  // exp's argument stays far inside float's range
+
 struct LineField {
   Grid lattice;
   float m[6];
 };
 
 struct TexLines {
-  LineField field[2];
-  int fields;  // 1 or 2
-  float line;  // the lines' half-width in units of f
-  float mean;  // l averaged over the fields (> 0)
+  LineField field[kMaxLineFields];
+  int fields;          // 1 .. kMaxLineFields: the line fields, then (with smooth > 0) the smooth one
+  float line;          // the lines' half-width in units of f
+  float mean;          // L_g's mean over a layer (> 0)
+  int layers = 1;      // groups the line fields form (>= 1, dividing their number)
+  float smooth = 0.0f; // the smooth field's share, [0, 1) (0: the last field is a line field)
+  float spread = 0.0f; // its log-normal spread, [0, kMaxSpread]
 };
 
 // out[y, x] = ((1 - exp(-(soft*mu_soft + bone*(1 + tex_amp*tex)*mu_bone))) * gain + bg)
