@@ -204,6 +204,40 @@ def test_capitate_texture_amplitude_scales_and_skewness_flips_with_the_film():
     assert up > 1.0 and down == pytest.approx(-up, rel=1e-6)
 
 
+def test_capitate_texture_octaves_follow_the_grain_size_and_kurtosis_its_levels():
+    """The four octaves (DoG of 2^k and 2^(k+1) times length / 550: 2-4, 4-8, 8-16,
+    16-32 pixels here): white noise blurred by sigma 2 puts its strength in the finer
+    octaves, blurred by 8 in the coarser ones (its finest octave nearly empty); twice
+    the grain, twice every octave. Kurtosis: Gaussian grain about 0; a two-level
+    film of pores and walls (the noise thresholded) clearly negative; sparse specks
+    strongly positive."""
+    m = _script()
+    length = 1100.0
+    fine = m.capitate_texture(_textured_film(2.0), 350.0, 350.0, length)
+    coarse = m.capitate_texture(_textured_film(8.0), 350.0, 350.0, length)
+    oct_f = [fine[f"oct{k}"] for k in range(4)]
+    oct_c = [coarse[f"oct{k}"] for k in range(4)]
+    assert oct_f[0] > oct_f[3] * 3 and oct_c[3] > oct_c[0] * 3, (oct_f, oct_c)
+    assert int(np.argmax(oct_c)) >= int(np.argmax(oct_f)) + 2
+    twice = m.capitate_texture(_textured_film(2.0, 0.10), 350.0, 350.0, length)
+    for k in range(4):
+        assert twice[f"oct{k}"] == pytest.approx(2.0 * fine[f"oct{k}"], rel=1e-2)
+    # a square of correlated Gaussian grain: each figure about 0 within a few tenths
+    gauss = [m.capitate_texture(_textured_film(2.0, seed=k), 350.0, 350.0, length)["kurtosis"] for k in range(6)]
+    assert abs(float(np.mean(gauss))) < 0.25 and max(abs(g) for g in gauss) < 0.7, gauss
+    from scipy import ndimage
+
+    noise = ndimage.gaussian_filter(np.random.default_rng(4).normal(size=(700, 700)), 3.0)
+    lace = np.where(noise > 0, 0.55, 0.45)
+    lace[:70], lace[-70:] = 0.0, 1.0
+    assert m.capitate_texture(lace, 350.0, 350.0, length)["kurtosis"] < -0.5
+    specks = np.full((700, 700), 0.4)
+    specks[:70], specks[-70:] = 0.0, 1.0
+    rng = np.random.default_rng(3)
+    specks[rng.integers(250, 450, 300), rng.integers(250, 450, 300)] = 0.8
+    assert m.capitate_texture(specks, 350.0, 350.0, length)["kurtosis"] > 3.0
+
+
 def test_capitate_texture_rejects_a_square_off_the_film():
     m = _script()
     with pytest.raises(ValueError, match="leaves the film"):

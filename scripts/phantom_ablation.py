@@ -73,6 +73,9 @@ OFF = {
     # section 7.8's network). Section 7.8's "network_scale" switch (its finer, softer mesh)
     # went with it: v4 no longer draws that mesh.
     "trabecular_lines": {"film.LINE_TEXTURE_V4": False},
+    # the lines projected through the bone's depth: two networks averaged and a smooth
+    # density (section 7.15; off: one network, v4's lines before it)
+    "projected_texture": {"film.PROJECTED_TEXTURE_V4": False},
     # a wider forearm of a rounder section (section 7.11)
     "forearm_section": {"FOREARM_WIDTH_V4": 1.0, "FOREARM_WIDTH_GROWN_V4": 1.0, "FOREARM_SECTION_V4": None},
     # the films' stronger quantum noise and the detector's extra blur (section 7.11)
@@ -94,7 +97,8 @@ OFF = {
 }
 # refinements of another change: they act only with it on, so they have no "v3 +" row,
 # only their "v4 -" row
-REFINES = {"facet_corners": "carpal_facets", "facet_edges": "carpal_facets", "trabecular_lines": "network_texture"}
+REFINES = {"facet_corners": "carpal_facets", "facet_edges": "carpal_facets", "trabecular_lines": "network_texture",
+           "projected_texture": "trabecular_lines"}
 _CONST0: dict = {}
 _LOOKS0: dict = {}
 

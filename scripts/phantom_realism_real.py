@@ -65,7 +65,10 @@
              (over the square's mean) of a band-pass (Gaussians of 1/550 and 1/55 of
              metacarpal 3's length, about 0.1 and 1 mm), and the half-width of the
              high-passed square's radial autocorrelation (lag where it falls to 0.5, in
-             hundredths of metacarpal 3's length); 7 real films of 10-15 years (the
+             hundredths of metacarpal 3's length); the band-pass's excess kurtosis and
+             its strength per octave (oct0-oct3: differences of Gaussians from 1/550
+             to 1/34 of that length, each sigma twice the last, finest first;
+             docs/phantom.md, section 7.15); 7 real films of 10-15 years (the
              capitate's centre and metacarpal 3's length read by eye off 50-pixel grids,
              scripts/data/real_capitate_texture.csv) against 12 phantoms per film's age
              and sex drawn at the film's metacarpal 3 length in pixels, per style (a
@@ -851,7 +854,12 @@ def capitate_texture(pixels: np.ndarray, cx: float, cy: float, length: float) ->
     percentiles; the band-pass ``G(length / 550) - G(length / 55)`` (Gaussian blurs)
     over the square: its skewness and its standard deviation over the square's mean
     grey; the square high-passed (less ``G(length / 25)``): the lag (hundredths of
-    ``length``) where its radially averaged autocorrelation first falls under 0.5."""
+    ``length``) where its radially averaged autocorrelation first falls under 0.5; the
+    band-pass cut into four octaves, ``G(s_k) - G(2 s_k)`` for ``s_k = 2^k length / 550``
+    (k = 0..3, finest first, ``oct0``..``oct3``), each one's standard deviation over the
+    square's mean grey (how the grain's strength spreads over its scales); the
+    band-pass's excess kurtosis (``kurtosis``: about 0 for a grain of many overlapping
+    features, negative for a two-level image of pores and walls)."""
     from scipy import ndimage, stats
 
     img = _percentile_film(pixels)
@@ -871,8 +879,11 @@ def capitate_texture(pixels: np.ndarray, cx: float, cy: float, length: float) ->
     r = np.rint(np.hypot(yy - h, xx - h)).astype(int).ravel()
     profile = np.bincount(r, acf.ravel()) / np.maximum(np.bincount(r), 1)
     half = int(np.argmax(profile < 0.5))
-    return {"skew": float(stats.skew(band.ravel())), "amplitude": float(band.std() / win[sq].mean()),
-            "acf_half": 100.0 * half / length}
+    mean = win[sq].mean()
+    blurred = [ndimage.gaussian_filter(win, 2 ** k * length / 550) for k in range(5)]
+    octaves = {f"oct{k}": float((blurred[k] - blurred[k + 1])[sq].std() / mean) for k in range(4)}
+    return {"skew": float(stats.skew(band.ravel())), "amplitude": float(band.std() / mean),
+            "acf_half": 100.0 * half / length, "kurtosis": float(stats.kurtosis(band.ravel())), **octaves}
 
 
 def _drawn_at_length(age: float, male: bool, seed: int, length: float, style: str):
@@ -967,7 +978,7 @@ def texture(styles: list[str], seeds: int = 12, any_look: bool = False) -> dict:
     its metacarpal 3 length (:func:`phantom_capitate_texture`)."""
     from boneage_fast.io import read_image
 
-    keys = ("skew", "amplitude", "acf_half")
+    keys = ("skew", "amplitude", "acf_half", "kurtosis", "oct0", "oct1", "oct2", "oct3")
     rows = []
     for film, name, v in _annotated_films("real_capitate_texture.csv"):
         got = capitate_texture(read_image(film["path"]).pixels, v["capitate_x"], v["capitate_y"], v["mc3_length"])

@@ -231,6 +231,29 @@ LINE_CONTRAST_SPREAD = 0.3
 # ``TEXTURE_AMPLITUDE_V4``) instead, as v4 did before section 7.10 (an A/B switch for
 # scripts/phantom_ablation.py)
 LINE_TEXTURE_V4 = True
+# ... projected through the bone's depth: a radiograph sums the trabeculae of every
+# depth, so the films' cancellous bone is a fine mottle with few whole pores; one
+# network of lines drew clean dark cells walled in white lace. In the capitate beside
+# 7 real films (120-180 months; ``phantom_realism_real.py --parts texture``: its
+# band-pass cut into four octaves from ``length / 550`` to ``length / 34``, each over
+# the square's mean grey, finest first; 12 processed phantoms per film; medians) the
+# films carry 0.022 / 0.024 / 0.020 / 0.014 and one network 0.026 / 0.028 / 0.019 /
+# 0.012, its band-pass's kurtosis -0.27 (a two-level image: pore or wall) where the
+# films' is 0.14, its skewness 0.55 (films 0.47). Now ``LINE_LAYERS_V4`` networks (cells
+# these times ``LINE_CELL_MM``), lines ``LINE_WIDTH_PROJECTED`` wide, averaged
+# (``_C.film_expose``'s ``tex_layers``), with a share ``LINE_SMOOTH`` of the texture a
+# smooth log-normal density of spread ``LINE_SPREAD`` over cells ``LINE_SMOOTH_MM``
+# across (the bone's density changing over a millimetre or two: ``tex_smooth``,
+# ``tex_spread``), the amplitude ``LINE_PROJECTED_GAIN`` times the one network's: 0.022
+# / 0.021 / 0.019 / 0.015, kurtosis -0.01, skewness 0.49 (docs/phantom.md, section
+# 7.15). False: one network (v4 until then; an A/B switch)
+PROJECTED_TEXTURE_V4 = True
+LINE_LAYERS_V4 = (1.2, 0.9)
+LINE_WIDTH_PROJECTED = 0.14
+LINE_SMOOTH = 0.35
+LINE_SPREAD = 1.0
+LINE_PROJECTED_GAIN = 1.3
+LINE_SMOOTH_MM = 1.5
 #
 # ... and its films' grain and blur: the detector's quantum noise ``NOISE_V4`` times v3's
 # and one more pass of the read-out's blur (``DETECTOR_BLUR_V4``) over the processed film
@@ -661,19 +684,23 @@ def network_texture_coarse(rng: np.random.Generator, shape: tuple[int, int], px_
     return field
 
 
-def line_texture_field(rng: np.random.Generator, shape: tuple[int, int], T) -> tuple[list, float]:
+def line_texture_field(rng: np.random.Generator, shape: tuple[int, int], T, cells: tuple = (1.0,),
+                       width: float | None = None, smooth_mm: float | None = None) -> tuple[list, float]:
     """The smooth fields behind :data:`LINE_CELL_MM`'s lines over a film of ``shape``
     drawn through the frame ``T`` (mm -> pixels), as :func:`_C.film_expose`'s ``lines``
     wants them: per field, a lattice of unit normal deviates in the hand's axes (its x
     across the hand, y along it) covering the film with two nodes to spare, and the
-    affine map from output pixel (x, y) to lattice coordinates. The first of
-    ``LINE_FIELDS`` has its nodes ``LINE_CELL_MM`` apart across the hand and
-    ``LINE_STRETCH`` times that along it; the second ``LINE_CROSS_STRETCH`` times
-    ``LINE_CELL_MM`` across and ``LINE_CELL_MM`` along. (The kernel reads them through a
-    quadratic B-spline, at unit variance.) Returns ([(lattice, map), ...], the joined
-    lines' mean from ``E exp(-(f / LINE_WIDTH)^2) = 1 / sqrt(1 + 2 / LINE_WIDTH^2)``
-    for a unit normal ``f``). Draws one integer from ``rng`` (as
-    :func:`oriented_texture_coarse` does, so the rest of a film's stream is unchanged)."""
+    affine map from output pixel (x, y) to lattice coordinates. Per layer (one per item
+    of ``cells``, the layer's cell size over ``LINE_CELL_MM``) ``LINE_FIELDS`` fields:
+    the first with its nodes the cell apart across the hand and ``LINE_STRETCH`` times
+    that along it; the second ``LINE_CROSS_STRETCH`` times the cell across and the cell
+    along. With ``smooth_mm`` one more field last, its nodes that far apart both ways.
+    (The kernel reads them through a quadratic B-spline, at unit variance.) Returns
+    ([(lattice, map), ...], a layer's joined lines' mean from
+    ``E exp(-(f / width)^2) = 1 / sqrt(1 + 2 / width^2)`` for a unit normal ``f``;
+    ``width`` defaults to ``LINE_WIDTH``). Draws one integer from ``rng`` (as
+    :func:`oriented_texture_coarse` does, so the rest of a film's stream is unchanged);
+    field k's deviates come from that integer plus k."""
     H, W = shape
     m = np.asarray(T.m, np.float64)
     across, along = m[:, 0] / np.hypot(*m[:, 0]), m[:, 1] / np.hypot(*m[:, 1])  # image directions, unit
@@ -683,20 +710,40 @@ def line_texture_field(rng: np.random.Generator, shape: tuple[int, int], T) -> t
     reach_b = float(np.max(np.abs(corners @ along))) * mm
     cx, cy = (W - 1) / 2.0, (H - 1) / 2.0
     seed = int(rng.integers(0, 2**63 - LINE_FIELDS))
+    spacings = []  # node spacing (mm), across and along, per field
+    for cell in cells:
+        c = LINE_CELL_MM * cell
+        spacings += [(c, c * LINE_STRETCH), (c * LINE_CROSS_STRETCH, c)][:LINE_FIELDS]
+    if smooth_mm is not None:
+        spacings.append((smooth_mm, smooth_mm))
     fields = []
-    for k in range(LINE_FIELDS):
-        sa, sb = (LINE_CELL_MM, LINE_CELL_MM * LINE_STRETCH) if k == 0 else \
-            (LINE_CELL_MM * LINE_CROSS_STRETCH, LINE_CELL_MM)  # node spacing (mm), across and along
+    for k, (sa, sb) in enumerate(spacings):
         half_u, half_v = math.ceil(reach_a / sa) + 2, math.ceil(reach_b / sb) + 2
         nu, nv = 2 * half_u + 1, 2 * half_v + 1
-        lattice = _C.film_normal_deviates(seed + k, nu * nv).reshape(nv, nu)
+        lattice = _C.film_normal_deviates((seed + k) % 2**63, nu * nv).reshape(nv, nu)
         # output pixel p -> (u, v) = ((p - centre) . across mm / sa + half_u, (p - centre) . along mm / sb + half_v)
         ku, kv = mm / sa, mm / sb
         tex_map = (across[0] * ku, across[1] * ku, half_u - (cx * across[0] + cy * across[1]) * ku,
                    along[0] * kv, along[1] * kv, half_v - (cx * along[0] + cy * along[1]) * kv)
         fields.append((lattice, tuple(float(v) for v in tex_map)))
-    one = 1.0 / math.sqrt(1.0 + 2.0 / LINE_WIDTH ** 2)  # E exp(-(f / w)^2), f ~ N(0, 1)
+    width = LINE_WIDTH if width is None else width
+    one = 1.0 / math.sqrt(1.0 + 2.0 / width ** 2)  # E exp(-(f / w)^2), f ~ N(0, 1)
     return fields, 1.0 - (1.0 - one) ** LINE_FIELDS
+
+
+def line_texture(rng: np.random.Generator, shape: tuple[int, int], T) -> dict:
+    """The keyword arguments of :func:`_C.film_expose` that draw v4's trabecular lines
+    (``lines``, ``tex_line``, ``tex_mean``; ``tex_layers``, ``tex_smooth``,
+    ``tex_spread``): with ``PROJECTED_TEXTURE_V4`` the ``LINE_LAYERS_V4`` networks and
+    the smooth density, else one network (:func:`line_texture_field`). Draws one
+    integer from ``rng`` either way."""
+    if not PROJECTED_TEXTURE_V4:
+        fields, mean = line_texture_field(rng, shape, T)
+        return {"lines": fields, "tex_line": LINE_WIDTH, "tex_mean": mean}
+    fields, mean = line_texture_field(rng, shape, T, LINE_LAYERS_V4, LINE_WIDTH_PROJECTED,
+                                      LINE_SMOOTH_MM if LINE_SMOOTH > 0 else None)
+    return {"lines": fields, "tex_line": LINE_WIDTH_PROJECTED, "tex_mean": mean,
+            "tex_layers": len(LINE_LAYERS_V4), "tex_smooth": LINE_SMOOTH, "tex_spread": LINE_SPREAD}
 
 
 def line_amplitude(amplitude: float, T, subject=None) -> float:
@@ -731,10 +778,9 @@ def radiograph(hand: Hand, T, shape: tuple[int, int], rng: np.random.Generator, 
     lines: dict = {}
     amplitude = look.texture_amplitude
     if look.texture == "lines" and LINE_TEXTURE_V4:
-        fields, mean = line_texture_field(rng, shape, T)
         tex = np.zeros((1, 1), _F32)  # not read: the kernel draws the lines from the fields
-        lines = {"lines": fields, "tex_line": LINE_WIDTH, "tex_mean": mean}
-        amplitude = line_amplitude(amplitude, T, hand.subject)
+        lines = line_texture(rng, shape, T)
+        amplitude = line_amplitude(amplitude * (LINE_PROJECTED_GAIN if PROJECTED_TEXTURE_V4 else 1.0), T, hand.subject)
         if spongy is None:  # no cancellous path of its own: the lines modulate all the bone
             spongy, bone = bone, np.zeros_like(bone)
     elif look.texture in ("network", "lines"):
