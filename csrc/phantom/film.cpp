@@ -386,6 +386,7 @@ void line_texture_row(const TexLines& t, int64_t y, int64_t width, const float* 
     const float fx0 = static_cast<float>(x0);
     for (int k = 0; k < K; ++k) {
       const LineField& lf = t.field[k];
+      const float scale = smooth && k == K - 1 ? 1.0f : inv_line;  // the smooth field is read as it is
       const int32_t stride = static_cast<int32_t>(lf.lattice.width);
       // nodes 1 .. size - 2 only, so that the three taps stay on the lattice
       const float umax = static_cast<float>(lf.lattice.width - 2), vmax = static_cast<float>(lf.lattice.height - 2);
@@ -401,7 +402,7 @@ void line_texture_row(const TexLines& t, int64_t y, int64_t width, const float* 
         bspline2(tv, wy[0][i], wy[1][i], wy[2][i]);
         const float sx = wx[0][i] * wx[0][i] + wx[1][i] * wx[1][i] + wx[2][i] * wx[2][i];
         const float sy = wy[0][i] * wy[0][i] + wy[1][i] * wy[1][i] + wy[2][i] * wy[2][i];
-        norm[i] = (smooth && k == K - 1 ? 1.0f : inv_line) / std::sqrt(sx * sy);
+        norm[i] = scale / std::sqrt(sx * sy);
         at[i] = (iv - 1) * stride + (iu - 1);
       }
       const float* data = lf.lattice.data;
@@ -415,15 +416,18 @@ void line_texture_row(const TexLines& t, int64_t y, int64_t width, const float* 
         f[k][i] = (wy[0][i] * a0 + wy[1][i] * a1 + wy[2][i] * a2) * norm[i];
       }
     }
-    for (int32_t i = 0; i < n; ++i) {
-      float joined = 0.0f;  // the sum over layers of 1 - prod (1 - l_k)
-      for (int g = 0; g < t.layers; ++g) {
-        float gap = 1.0f;  // the product of the layer's (1 - l_k)
-        for (int k = g * per_layer; k < (g + 1) * per_layer; ++k) gap *= 1.0f - exp_neg(-f[k][i] * f[k][i]);
-        joined += 1.0f - gap;
+    // loops over the chunk innermost, so that each vectorises
+    float joined[kChunk], gap[kChunk];
+    std::fill(joined, joined + n, 0.0f);  // the sum over layers of 1 - prod (1 - l_k)
+    for (int g = 0; g < t.layers; ++g) {
+      std::fill(gap, gap + n, 1.0f);  // the product of the layer's (1 - l_k)
+      for (int k = g * per_layer; k < (g + 1) * per_layer; ++k) {
+        const float* fk = f[k];
+        for (int32_t i = 0; i < n; ++i) gap[i] *= 1.0f - exp_neg(-fk[i] * fk[i]);
       }
-      out[i] = joined * inv_mean - 1.0f;
+      for (int32_t i = 0; i < n; ++i) joined[i] += 1.0f - gap[i];
     }
+    for (int32_t i = 0; i < n; ++i) out[i] = joined[i] * inv_mean - 1.0f;
     if (smooth) {  // (1 - w) (1 + tex) + w exp(s f - s^2 / 2) - 1: a log-normal share of mean 1, never negative
       const float keep = 1.0f - t.smooth, shift = -0.5f * t.spread * t.spread;
       for (int32_t i = 0; i < n; ++i)
