@@ -919,6 +919,27 @@ def test_expose_line_texture_at_full_amplitude_empties_the_pores():
         np.testing.assert_allclose(got, np.exp(-5.0 * 0.1 * factor), rtol=1e-5)
 
 
+def test_expose_smooth_density_saturates_on_extreme_lattices():
+    """A smooth field's lattice of huge deviates (far past what normal deviates reach):
+    the log-normal's exponent is held at 80 instead of wrapping the float's exponent
+    bits, so 1 + tex = (1 - share) (lines / mean) + share e^80 exactly as the float64
+    formula at that exponent; a huge negative one leaves the lines' share alone."""
+    H, W = 6, 40
+    canc = np.full((H, W), 2.0, np.float32)
+    z = np.zeros((2, 2), np.float32)
+    m = (0.0, 0.0, 1.0, 0.0, 0.0, 1.0)  # every pixel reads node (1, 1)
+    share, mean, mu = 0.5, 0.4, 1e-36
+    lines = (1.0 - share) / mean  # a zero line field: l = 1 everywhere
+    for value, one_plus_tex in ((1e6, lines + share * math.exp(80.0)), (50.0, lines + share * math.exp(80.0)),
+                                (-1e6, lines)):
+        fields = [(np.zeros((3, 3), np.float32), m), (np.full((3, 3), value, np.float32), m)]
+        out = np.zeros((H, W), np.float32)
+        # gain -1, background 1: out = exp(-path), path = 2 mu (1 + tex)
+        _C.film_expose(out, z, z, 0.0, mu, 1.0, -1.0, 1.0, 0.0, 0, canc, lines=fields, tex_line=0.3,
+                       tex_mean=mean, tex_smooth=share, tex_spread=4.0)
+        np.testing.assert_allclose(out, math.exp(-2.0 * mu * one_plus_tex), rtol=1e-5, err_msg=str(value))
+
+
 _M = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
 _L = np.zeros((4, 4), np.float32)
 

@@ -144,7 +144,9 @@ void enlarge_row(const Grid& g, const Tap& ty, const std::vector<Tap>& tx, float
   for (int64_t x = 0; x < n; ++x) row[x] = sample(blend, tx[static_cast<std::size_t>(x)]);
 }
 
-// exp(x) for x <= 0 in float, written so the compiler vectorises it (std::exp does not):
+// exp(x) for x <= 0 in float (and for 0 < x < 88, where 2^n still fits the exponent
+// bits: the line texture's smooth density reads it there), written so the compiler
+// vectorises it (std::exp does not):
 // 2^t with t = x log2(e) split into an integer n (added to the exponent bits) and a
 // fraction f in [-0.5, 0.5] (degree-6 Taylor series of 2^f, relative error < 3e-7).
 // Below exp(-86) it returns ~2^-125 instead of a smaller number: the film never
@@ -353,8 +355,8 @@ void check_grid(const Grid& g, const char* name) {
 // no cancellous path (`c` all 0) is left 0 (the texture multiplies nothing there).
 // Otherwise, per field: the taps' offsets and B-spline weights in a loop the compiler
 // vectorises, the 3 x 3 weighted sum pixel by pixel (the lattice reads are gathers),
-// then the lines (joined per layer, the layers averaged, the smooth field added) in a
-// vectorised loop.
+// then the lines (joined per layer, the layers averaged, the smooth density mixed in)
+// in vectorised loops.
 constexpr int64_t kChunk = 16;
 
 // Uniform quadratic B-spline weights of the taps at i - 1, i, i + 1 for a position at
@@ -431,7 +433,7 @@ void line_texture_row(const TexLines& t, int64_t y, int64_t width, const float* 
     if (smooth) {  // (1 - w) (1 + tex) + w exp(s f - s^2 / 2) - 1: a log-normal share of mean 1, never negative
       const float keep = 1.0f - t.smooth, shift = -0.5f * t.spread * t.spread;
       for (int32_t i = 0; i < n; ++i)
-        out[i] = keep * (out[i] + 1.0f) + t.smooth * exp_neg(t.spread * f[K - 1][i] + shift) - 1.0f;
+        out[i] = keep * (out[i] + 1.0f) + t.smooth * exp_neg(std::min(t.spread * f[K - 1][i] + shift, 80.0f)) - 1.0f;
     }
   }
 }
