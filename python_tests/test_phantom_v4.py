@@ -557,8 +557,6 @@ def test_line_texture_fields_cover_the_film_in_the_hands_axes(angle):
 def test_line_texture_mean_is_the_lines_mean_on_a_film():
     """Over a film's worth of pixels the kernel's texture averages about 0 (the mean it
     is divided by is the lines' own): cancellous path everywhere, exposure linear."""
-    from boneage_fast import _C
-
     T = _line_frame(0.3)
     H, W = 500, 400
     fields, mean = film.line_texture_field(np.random.default_rng(9), (H, W), T)
@@ -695,8 +693,6 @@ def test_line_texture_runs_along_the_hand_with_cross_struts():
     """On a film drawn upright, the lines of the first field alone (LINE_FIELDS 1) stay
     correlated about LINE_STRETCH times further along the hand (image y) than across;
     with the second field's struts the texture is nearly isotropic."""
-    from boneage_fast import _C
-
     def texture(n_fields):
         T = _line_frame(0.0, 10.0)
         fields, _ = film.line_texture_field(np.random.default_rng(2), (600, 600), T)
