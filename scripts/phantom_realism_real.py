@@ -870,7 +870,9 @@ def capitate_texture(pixels: np.ndarray, cx: float, cy: float, length: float) ->
         raise ValueError(f"the texture square at ({cx:g}, {cy:g}) with its margin leaves the film")
     win = img[y0:y0 + 2 * pad, x0:x0 + 2 * pad]
     sq = np.s_[pad - h:pad + h, pad - h:pad + h]
-    band = (ndimage.gaussian_filter(win, length / 550) - ndimage.gaussian_filter(win, length / 55))[sq]
+    # G(2^k length / 550), k = 0..4: the band-pass's fine end and the octaves' bounds
+    blurred = [ndimage.gaussian_filter(win, 2 ** k * length / 550) for k in range(5)]
+    band = (blurred[0] - ndimage.gaussian_filter(win, length / 55))[sq]
     high = (win - ndimage.gaussian_filter(win, length / 25))[sq]
     high = high - high.mean()
     acf = np.real(np.fft.ifft2(np.abs(np.fft.fft2(high)) ** 2))
@@ -880,7 +882,6 @@ def capitate_texture(pixels: np.ndarray, cx: float, cy: float, length: float) ->
     profile = np.bincount(r, acf.ravel()) / np.maximum(np.bincount(r), 1)
     half = int(np.argmax(profile < 0.5))
     mean = win[sq].mean()
-    blurred = [ndimage.gaussian_filter(win, 2 ** k * length / 550) for k in range(5)]
     octaves = {f"oct{k}": float((blurred[k] - blurred[k + 1])[sq].std() / mean) for k in range(4)}
     return {"skew": float(stats.skew(band.ravel())), "amplitude": float(band.std() / mean),
             "acf_half": 100.0 * half / length, "kurtosis": float(stats.kurtosis(band.ravel())), **octaves}
