@@ -1733,3 +1733,129 @@ def test_thenar_soft_tissue_stays_close_to_the_thumbs_radial_side(age, male):
     for i in (12, 13):
         np.testing.assert_allclose(h4.tissue[i][1], h3.tissue[i][1], rtol=0, atol=1e-9)
         assert h3.tissue[i][2:] == h4.tissue[i][2:]
+
+
+# --- the hook of the hamate (docs/phantom.md, section 7.16) ---------------------------
+
+def _share(shape, cx, cy, a, b, ang, limit, sub=8):
+    """Per pixel, the share of its area (``sub`` x ``sub`` samples, float64) where the
+    ellipse radius rho (semi-axes ``a``, ``b`` rotated by ``ang``, the ossicle kernel's
+    frame) is at most ``limit``."""
+    H, W = shape
+    off = (np.arange(sub) + 0.5) / sub - 0.5
+    ys, xs = np.mgrid[0:H, 0:W].astype(np.float64)
+    got = np.zeros(shape)
+    c, s = math.cos(ang), math.sin(ang)
+    for oy in off:
+        for ox in off:
+            dx, dy = xs + ox - cx, ys + oy - cy
+            got += np.hypot((dx * c + dy * s) / a, (-dx * s + dy * c) / b) <= limit
+    return got / sub ** 2
+
+
+@pytest.mark.parametrize("a, b, ang, wall, path", [(20.0, 26.0, 0.3, 5.0, 7.0), (14.0, 10.0, -1.1, 3.0, 2.5),
+                                                   (30.0, 30.0, 0.0, 2.5, 1.0)])
+def test_tube_is_a_ring_of_the_walls_path(a, b, ang, wall, path):
+    """film._draw_tube against supersampled float64 ellipses: the wall's path wherever a
+    pixel lies wholly in the wall (half a pixel inside the outline, clear of the lumen's
+    soft edge; depths along the short semi-axis' scale, as the wall is measured), nothing
+    outside the outline or deep in the lumen, and the ring's total (path x the wall's
+    area) within 4 %; it adds to what is there."""
+    H, W = 90, 100
+    cx, cy = 47.3, 44.6
+    acc = np.full((H, W), 0.25, np.float32)
+    film._draw_tube(acc, cx, cy, a, b, ang, wall, path)
+    got = acc.astype(np.float64) - 0.25
+    r, fade = min(a, b), max(0.5 * wall, 1.0)
+
+    def share(inset, sub=8):  # the ellipse shrunk by ``inset`` pixels along the short scale
+        return _share((H, W), cx, cy, a, b, ang, 1.0 - inset / r, sub)
+
+    outer, lumen = share(0.0), share(wall)
+    in_wall = (share(0.5, 4) == 1.0) & (share(wall - fade / 2, 4) == 0.0)
+    assert in_wall.sum() > 20
+    np.testing.assert_allclose(got[in_wall], path, rtol=1e-5)
+    assert np.all(got[share(-1.0, 4) == 0.0] == 0.0)  # a pixel clear of the outline
+    deep = share(wall + fade / 2, 4) == 1.0
+    if deep.any():
+        assert np.all(got[deep] == 0.0)
+    assert got.sum() == pytest.approx(path * (outer - lumen).sum(), rel=0.04)
+    assert got.min() >= 0.0 and got.max() <= path * (1 + 1e-6)
+
+
+def test_tube_clips_at_the_image_edge():
+    acc = np.zeros((40, 40), np.float32)
+    film._draw_tube(acc, 2.0, 38.0, 12.0, 15.0, 0.2, 3.0, 4.0)
+    assert acc.max() == pytest.approx(4.0) and acc[:, 25:].max() == 0.0
+    before = acc.copy()
+    film._draw_tube(acc, -30.0, -30.0, 5.0, 5.0, 0.0, 2.0, 4.0)  # wholly outside: nothing
+    assert np.array_equal(acc, before)
+
+
+def _hook(age, male, seed=0):
+    """v4's hook (None if not drawn), the hamate, and the hook's length along the beam
+    over its adult length at this hand's size (its growth, 0 to 1)."""
+    h4 = _hands(age, male, seed)[1]
+    hook = next((e for e in h4.ossicles if e.name == "hamate_hook"), None)
+    grown = None if hook is None else hook.depth / (anatomy.HAMATE_HOOK_V4[2] * h4.subject.size_scale)
+    return hook, next(e for e in h4.ossicles if e.name == "hamate"), grown
+
+
+def test_v4_hamate_hook_grows_in_late_girls_first():
+    """Version 4's hook is absent before its onset (10 years in girls, 11.5 in boys),
+    then a tube whose length along the beam grows to HAMATE_HOOK_V4's at 12.5 / 14.5
+    years, girls ahead of boys; version 3's disc is drawn from about 2 years."""
+    assert _hook(119.0, False)[0] is None and _hook(132.0, True)[0] is None
+    hook, _, g = _hook(132.0, False)
+    assert hook is not None and 0.0 < g < 1.0 and hook.wall > 0.0
+    grown = [_hook(float(a), False)[2] for a in (126, 135, 144, 150, 180)]
+    assert all(x < y for x, y in zip(grown[:4], grown[1:4])) and grown[3] == pytest.approx(1.0)
+    assert grown[4] == pytest.approx(1.0)
+    boy = [_hook(float(a), True)[2] for a in (150, 174)]
+    assert boy[0] < _hook(150.0, False)[2] and boy[1] == pytest.approx(1.0)
+    h3 = build_hand(sample_posture(sample_subject(30.0, True, np.random.default_rng(0), hard_fraction=0.0),
+                                   np.random.default_rng([0, 3])), 3)
+    v3_hook = next(e for e in h3.ossicles if e.name == "hamate_hook")
+    assert v3_hook.depth == 0.0 and v3_hook.wall == 0.0
+
+
+@pytest.mark.parametrize("age, male, seed", [(170, False, 0), (200, True, 3), (228, False, 7)])
+def test_v4_hamate_hook_sits_in_the_hamates_distal_radial_half(age, male, seed):
+    hook, ham, _ = _hook(float(age), male, seed)
+    d = hook.centre - ham.centre
+    assert d[1] > 0.0 and d[0] > 0.0  # distal (+y) and radial (+x), in the hand's frame
+    ys, xs = np.mgrid[-45:50:RES, -45:55:RES]
+    ring = _mask(replace(hook, facets=()), xs, ys)
+    assert (ring & _mask(ham, xs, ys)).sum() >= 0.97 * ring.sum()  # within the hamate's outline
+
+
+def test_v4_film_shows_the_hook_as_a_ring():
+    """On a v4 film of 15 years the hook's wall is brighter than its lumen and than the
+    hamate round it (the profile along its short axis: two bright walls); with
+    HAMATE_HOOK_V4 = None (version 3's disc) no such ring."""
+    from scipy import ndimage
+
+    def walls_over_lumen():
+        s = render(180.0, False, 11, size=(1600, 1280), bits=16, nuisance=False, style="v4")
+        hook = next(e for e in s.hand.ossicles if e.name == "hamate_hook")
+        c = s.to_pixels(hook.centre[None])[0]
+        img = ndimage.gaussian_filter(s.image.astype(np.float64), 1.0)
+        r = float(min(hook.axes) * s.frame.scale)
+        ang = math.atan2(s.frame.m[1, 0], s.frame.m[0, 0]) - hook.angle
+        u = np.array([math.cos(ang), math.sin(ang)])  # the own x axis in the image
+        t = np.linspace(-1.6, 1.6, 65) * r
+        p = ndimage.map_coordinates(img, [c[1] + t * u[1], c[0] + t * u[0]], order=1)
+        wall = max(p[np.abs(np.abs(t) - 0.93 * r) < 0.1 * r].max(), 0.0)
+        lumen = np.median(p[np.abs(t) < 0.4 * r])
+        around = np.median(p[np.abs(t) > 1.3 * r])
+        return (wall - lumen) / img.std(), (wall - around) / img.std()
+
+    over_lumen, over_around = walls_over_lumen()
+    assert over_lumen > 0.15 and over_around > 0.15
+    old = anatomy.HAMATE_HOOK_V4
+    try:
+        anatomy.HAMATE_HOOK_V4 = None
+        no_lumen, _ = walls_over_lumen()
+    finally:
+        anatomy.HAMATE_HOOK_V4 = old
+    assert no_lumen < 0.5 * over_lumen

@@ -94,6 +94,9 @@ OFF = {
     "metacarpal_bases": {"METACARPAL_BASE_V4": None, "CMC_JOINT_V4": None},
     # no soft-tissue lobe past the thumb's radial side (section 7.14)
     "thenar": {"THENAR_V4": None},
+    # the hook of the hamate a tube seen end-on, a bright ring from 10 / 11.5 years
+    # (section 7.16; off: v3's faint disc from 2 years)
+    "hamate_hook": {"HAMATE_HOOK_V4": None},
 }
 # refinements of another change: they act only with it on, so they have no "v3 +" row,
 # only their "v4 -" row

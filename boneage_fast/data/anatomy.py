@@ -232,7 +232,26 @@ CARPAL_JOINT_V4: float | None = 1.0
 # ... except where a PA film does show one bone over another: the trapezium over the
 # trapezoid (and the pisiform over the triquetrum, which has no facets at all)
 CARPAL_OVERLAP_V4 = frozenset({frozenset({"trapezium", "trapezoid"})})
+CARPAL_OVERLAP_MM_V4: dict = {}
 RADIAL_EPIPHYSIS_DENSITY_V4 = 0.8
+# Version 4's hook of the hamate: semi-axes (mm, adult), its length along the beam (mm)
+# and its cortical wall (mm). A PA film sees the hook end-on, a tube along the beam, so
+# its cortex shows as a bright ring in the hamate's distal half (on 5 of the 7 films of
+# 120-180 months of ../shared/realdata a ring about 6-8 mm across with a wall about
+# 1 mm thick, as bright as the carpals' rims). Versions 2-3 drew it as a 2 x 2.4 mm disc
+# as deep as it is wide, all cortex a few tenths of a millimetre thick: no ring to see
+# on any phantom. Growing in as the hamate nears its adult size (its fraction 0.6 to 1).
+# ``None``: version 3's.
+HAMATE_HOOK_V4: tuple[float, float, float, float] | None = (2.8, 3.8, 12.0, 0.6)
+# ... its centre from the hamate's (mm, adult; +x radial, +y distal): in the distal half,
+# towards the capitate (v2-v3: 1.5 mm radial, 2.5 mm proximal)
+HAMATE_HOOK_AT_V4 = np.array([1.8, 4.0])
+# ... and its growth, bone age (months; boys, girls): from its onset, first seen at about
+# 10 years in girls and 11.5 in boys (the hook is one of the late carpal signs of
+# maturity in the Greulich-Pyle and Tanner-Whitehouse atlases; of the films above, the
+# girl of 120 months shows a faint ring, those of 136 and 165 months a clear one), to its
+# full length along the beam at 12.5 / 14.5 years. (v2-v3 drew it from 2 years.)
+HAMATE_HOOK_ONSET_V4 = ((138.0, 120.0), (174.0, 150.0))
 # Version 4's distal radial and ulnar epiphyses rise to their styloids (``Ellipse.slope``
 # and ``Ellipse.hollow``, reached as each epiphysis takes its full width): on a PA film
 # the radial epiphysis is a wedge, thin on the ulnar side and rising to the radial
@@ -494,6 +513,11 @@ class Ellipse:
     # v4 carpals: flat articular facets, half-planes (nx, ny, t) of the hand frame (mm)
     # the bone keeps to, n . p <= t (:func:`carpal_facets`)
     facets: tuple[tuple[float, float, float], ...] = ()
+    # v4's hook of the hamate: its path along the beam (mm; 0: the renderer's rule, the
+    # short semi-axis) and a cortical wall of this thickness (mm; 0: the renderer's
+    # fraction of the radius)
+    depth: float = 0.0
+    wall: float = 0.0
 
 
 @dataclass
@@ -577,7 +601,7 @@ _FACET_DIRECTIONS = np.stack([np.cos(np.arange(72) * math.pi / 36), np.sin(np.ar
 
 
 def carpal_facets(carpals: list[Ellipse], joint: float, overlap: frozenset = frozenset(),
-                  fixed: frozenset = frozenset()) -> list[Ellipse]:
+                  fixed: frozenset = frozenset(), joints: dict | None = None) -> list[Ellipse]:
     """Cut each pair of neighbouring carpals nearer than ``joint`` (mm) to flat facets
     ``joint`` apart, as a PA film shows the intercarpal joints. The facets face along the
     pair's separating axis: of 72 directions ``u`` (5 degrees apart), the one along which
@@ -587,7 +611,9 @@ def carpal_facets(carpals: list[Ellipse], joint: float, overlap: frozenset = fro
     share of ``joint - gap``, in proportion to its reach ``h``; a bone named in
     ``fixed`` keeps its outline and its neighbour takes the whole cut. The cuts are
     half-planes added to ``Ellipse.facets``; ``overlap`` names pairs (frozensets) left
-    overlapping. Returns new ellipses in the same order."""
+    overlapping; ``joints`` maps pairs (frozensets) to their own ``joint`` (mm; negative:
+    the two cut to overlap that deep, as bones lying partly over each other on a PA film
+    do). Returns new ellipses in the same order."""
     support = [np.max((ossicle_outline(e) - e.centre) @ _FACET_DIRECTIONS, axis=0) for e in carpals]
     k = _FACET_DIRECTIONS.shape[1]
     opposite = (np.arange(k) + k // 2) % k
@@ -600,11 +626,12 @@ def carpal_facets(carpals: list[Ellipse], joint: float, overlap: frozenset = fro
             gaps = (np.asarray(b.centre, float) - a.centre) @ _FACET_DIRECTIONS - support[i] - support[j][opposite]
             best = int(np.argmax(gaps))
             gap, h_a, h_b = float(gaps[best]), float(support[i][best]), float(support[j][opposite[best]])
-            if gap >= joint:
+            want = joint if joints is None else joints.get(frozenset({a.name, b.name}), joint)
+            if gap >= want:
                 continue
             u = _FACET_DIRECTIONS[:, best]
             share_a = 0.0 if a.name in fixed else 1.0 if b.name in fixed else h_a / (h_a + h_b)
-            cut = joint - gap
+            cut = want - gap
             if share_a > 0.0:
                 cuts[i].append((float(u[0]), float(u[1]), float(u @ a.centre) + h_a - cut * share_a))
             if share_a < 1.0:
@@ -899,7 +926,17 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
                 bend = CARPAL_BEND_V4.get(name, 0.0) * mature
             hand.ossicles.append(Ellipse(name, np.array([cx, cy]) * s, axes, ang, density, expo, taper=taper,
                                          bend=bend))
-            if name == "hamate" and f > 0.6:  # the hook, seen end-on as a ring
+            if name == "hamate" and version >= 4 and HAMATE_HOOK_V4 is not None:
+                # version 4: a tube along the beam (HAMATE_HOOK_V4), growing in from its
+                # onset (HAMATE_HOOK_ONSET_V4)
+                a_mm, b_mm, depth, wall = HAMATE_HOOK_V4
+                onset, grown = (event(HAMATE_HOOK_ONSET_V4[i], male) for i in (0, 1))
+                grow = smoothstep((ba - onset) / (grown - onset))
+                if grow > 0.0:
+                        hand.ossicles.append(Ellipse("hamate_hook", (np.array([cx, cy]) + HAMATE_HOOK_AT_V4) * s,
+                                                 np.array([a_mm, b_mm]) * s * (0.6 + 0.4 * grow), 0.3, density,
+                                                 depth=depth * s * grow, wall=wall * s))
+            elif name == "hamate" and f > 0.6:  # the hook, seen end-on as a ring
                 hand.ossicles.append(Ellipse("hamate_hook", np.array([cx + 1.5, cy - 2.5]) * s,
                                              np.array([2.0, 2.4]) * s * f, 0.3, 0.6))
         else:
@@ -968,7 +1005,8 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
         at = [i for i, e in enumerate(hand.ossicles)
               if (e.name in CARPAL_ONSET and e.name != "pisiform") or e.name == "epi_radius"]
         cut = carpal_facets([hand.ossicles[i] for i in at], CARPAL_JOINT_V4, CARPAL_OVERLAP_V4,
-                            fixed=frozenset({"epi_radius"}))
+                            fixed=frozenset({"epi_radius"}),
+                            joints={pair: -depth for pair, depth in CARPAL_OVERLAP_MM_V4.items()})
         for i, e in zip(at, cut):
             hand.ossicles[i] = e
     if version >= 4 and CMC_JOINT_V4 is not None:

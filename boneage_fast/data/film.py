@@ -401,6 +401,33 @@ def draw_long_bone(acc: np.ndarray, b: LongBone, T, end_plate: float = 0.0, marr
                       max(0.5 * T.scale, 0.8), 1.0 / T.scale, marrow, cancellous, b.base_span)
 
 
+def _draw_tube(acc: np.ndarray, cx: float, cy: float, a: float, b: float, ang: float, wall: float,
+               path: float) -> None:
+    """Add a bony tube seen end-on (v4's hook of the hamate) to ``acc``: an elliptic ring
+    of semi-axes ``a``, ``b`` (pixels, rotated by ``ang`` as the ossicle kernel rotates),
+    its wall ``wall`` pixels thick, each point of the wall ``path`` mm of bone along the
+    beam (``path`` where a pixel is wholly in the wall): the outer edge anti-aliased over
+    a pixel, the inner one (``wall`` inside the outer, measured along the short
+    semi-axis' scale) fading over half the wall or a pixel, whichever is more (the hook
+    narrows towards its tip, so its lumen's outline is not sharp)."""
+    H, W = acc.shape
+    r = max(a, b) + 2.0
+    x0, x1 = max(int(math.floor(cx - r)), 0), min(int(math.ceil(cx + r)), W - 1)
+    y0, y1 = max(int(math.floor(cy - r)), 0), min(int(math.ceil(cy + r)), H - 1)
+    if x1 < x0 or y1 < y0:
+        return
+    dy, dx = np.mgrid[y0:y1 + 1, x0:x1 + 1]
+    dx, dy = dx - cx, dy - cy
+    ca, sa = math.cos(ang), math.sin(ang)
+    # the ossicle kernel's own frame: x' along a, y' along b (its +y the image's -y)
+    rho = np.hypot((dx * ca + dy * sa) / a, (-dx * sa + dy * ca) / b)
+    # how far inside the outer outline, in pixels (along the short semi-axis' scale)
+    depth_in = (1.0 - rho) * min(a, b)
+    outer = np.clip(depth_in + 0.5, 0.0, 1.0)
+    inner = np.clip((depth_in - wall) / max(0.5 * wall, 1.0) + 0.5, 0.0, 1.0)
+    acc[y0:y1 + 1, x0:x1 + 1] += (path * outer * (1.0 - inner)).astype(_F32)
+
+
 def draw_ossicle(acc: np.ndarray, e: Ellipse, T, cortex: float = 0.06, cancellous: float = 0.5,
                  interior_acc: np.ndarray | None = None) -> None:
     """Add a superellipse ossicle (epiphysis, carpal, sesamoid) to ``acc`` (float32,
@@ -421,6 +448,9 @@ def draw_ossicle(acc: np.ndarray, e: Ellipse, T, cortex: float = 0.06, cancellou
     if a < 0.4 or b < 0.4:
         return
     ang = math.atan2(T.m[1, 0], T.m[0, 0]) - e.angle
+    if e.wall > 0.0 and e.depth > 0.0:
+        _draw_tube(acc, float(c[0]), float(c[1]), a, b, ang, e.wall * T.scale, e.density * e.depth)
+        return
     depth = (0.6 * a if e.name.startswith("epi_") else min(a, b)) / T.scale
     shell = max(1.0 - 0.7 / min(a, b) - cortex, 0.3)
     interior = 0.0 if e.name.endswith("hook") else cancellous
