@@ -42,7 +42,7 @@ def film_long_bone(
 def film_ossicle(
     acc: Any, cx: float, cy: float, a: float, b: float, cos_t: float, sin_t: float, cap: float, taper: float,
     exponent: float, shell: float, interior: float, weight: float, bend: float = 0.0, slope: float = 0.0,
-    hollow: float = 0.0, cancellous: Any = None,
+    hollow: float = 0.0, lean: float = 0.0, cancellous: Any = None,
 ) -> int: ...  # adds to acc (and the interior to cancellous when given)
 def film_read_out(img: Any, seed: int, sd: float, lut: Any, pre_blur: bool = ...) -> Any: ...  # img unchanged; uint8/uint16 like lut
 def film_normal_deviates(seed: int, n: int) -> Any: ...  # float32

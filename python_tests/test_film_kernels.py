@@ -473,7 +473,7 @@ def test_long_bone_adds_and_clips_at_the_image_edge():
 
 
 def _ossicle_f64(shape, c, a, b, ang, cap, taper, p, shell, interior, weight, bend=0.0, slope=0.0, hollow=0.0,
-                 parts=False):
+                 parts=False, lean=0.0):
     """A superellipse ossicle's path length, float64, from film.draw_ossicle's formulas
     (with ``parts``: the shell's and the interior's apart)."""
     y, x = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float64)
@@ -488,8 +488,10 @@ def _ossicle_f64(shape, c, a, b, ang, cap, taper, p, shell, interior, weight, be
     xc = np.clip(xr, -1, 1)
     yr = np.where(yr > 0, yr / (1 + slope * xc + hollow * xc ** 2), yr)
     if taper:
+        # the width at this height: 1 - w, shifted by lean w (one side kept straight)
         along = yr if taper > 0 else -yr
-        xr = xr / (1 - abs(taper) * np.clip(0.5 * (along + 1), 0, 1))
+        w = abs(taper) * np.clip(0.5 * (along + 1), 0, 1)
+        xr = (xr - lean * w) / (1 - w)
     rho = np.abs(xr) ** p + np.abs(yr) ** p
     outer = np.sqrt(np.clip(1 - rho, 0, None))
     inner = np.sqrt(np.clip(1 - rho * shell ** -p, 0, None)) * shell
@@ -518,6 +520,42 @@ def test_ossicle_matches_a_float64_reference(cap, taper, p, interior, bend, slop
     # square root at the outline
     np.testing.assert_allclose(got, ref, atol=3e-3, rtol=0)
     assert np.abs(got[ref == 0]).max() == 0.0
+
+
+@pytest.mark.parametrize("taper, lean, p", [(-0.55, 1.0, 2.9), (-0.3, -1.0, 2.8), (0.4, 0.5, 2.0), (0.3, -0.3, 2.0)])
+@pytest.mark.parametrize("ang", [0.0, -0.25, 2.2])
+def test_ossicle_taper_from_one_side_matches_the_reference(taper, lean, p, ang):
+    """``lean`` takes the taper from one side: the kernel matches the float64 reference,
+    the kept side runs straight (its extent along the own x the same at both ends), and
+    with lean 0 the kernel draws exactly what it drew without the argument."""
+    shape, c, a, b, shell, weight = (150, 150), (75.3, 72.6), 28.0, 36.0, 0.8, 5.0
+    got = np.zeros(shape, np.float32)
+    _C.film_ossicle(got, c[0], c[1], a, b, np.cos(ang), np.sin(ang), 0.0, taper, p, shell, 0.4, weight, 0.0,
+                    0.0, 0.0, lean)
+    ref = _ossicle_f64(shape, c, a, b, ang, 0.0, taper, p, shell, 0.4, weight, lean=lean)
+    assert not (ref[0].any() or ref[-1].any() or ref[:, 0].any() or ref[:, -1].any())
+    np.testing.assert_allclose(got, ref, atol=3e-3, rtol=0)
+    assert np.abs(got[ref == 0]).max() == 0.0
+    # the own frame's extent in x at the narrowed end (3/4 of b towards it) and at the
+    # other: the kept side (sign of lean) the same at both, the other side pulled in
+    y, x = np.mgrid[0:shape[0], 0:shape[1]].astype(np.float64)
+    dx, dy = x - c[0], y - c[1]
+    own_x = dx * np.cos(ang) + dy * np.sin(ang)
+    own_y = -(-dx * np.sin(ang) + dy * np.cos(ang))
+    narrow = np.sign(taper)
+    ext = {}
+    for end in (narrow, -narrow):
+        band = (got > 0.05) & (np.abs(own_y - end * 0.6 * b) < 1.5)
+        ext[end] = (own_x[band].min(), own_x[band].max())
+    kept, other = (1, 0) if lean > 0 else (0, 1)
+    pulled = abs(ext[narrow][other] - ext[-narrow][other])
+    assert pulled > 2.0 * abs(ext[narrow][kept] - ext[-narrow][kept]) or abs(lean) < 0.6
+    zero = np.zeros(shape, np.float32)
+    _C.film_ossicle(zero, c[0], c[1], a, b, np.cos(ang), np.sin(ang), 0.0, taper, p, shell, 0.4, weight, 0.0,
+                    0.0, 0.0, 0.0)
+    old = np.zeros(shape, np.float32)
+    _C.film_ossicle(old, c[0], c[1], a, b, np.cos(ang), np.sin(ang), 0.0, taper, p, shell, 0.4, weight)
+    assert np.array_equal(zero, old)
 
 
 @pytest.mark.parametrize("cap, bend, slope, hollow", [(0.0, 0.0, 0.0, 0.0), (0.9, 0.0, 0.0, 0.0),
@@ -758,6 +796,8 @@ def test_long_bone_rejects_bad_parameters(kwargs, match):
     (dict(slope=float("inf")), "parameters must be finite"),
     (dict(hollow=-0.1), r"hollow must be in \[0, 1\]"),
     (dict(hollow=1.5), r"hollow must be in \[0, 1\]"),
+    (dict(lean=1.2), r"\|lean\| must be <= 1"),
+    (dict(lean=float("nan")), "parameters must be finite"),
     (dict(cx=float("nan")), "parameters must be finite"),
 ])
 def test_ossicle_rejects_bad_parameters(kwargs, match):
@@ -992,3 +1032,17 @@ def test_expose_line_texture_rejects_bad_arguments(kw, exc, match):
     with pytest.raises(exc, match=match):
         _C.film_expose(bone, z, z, 0.01, 0.08, 0.5, 1.0, 0.0, 0.0, 0, args.pop("cancellous"), **args)
     assert np.array_equal(bone, before)  # nothing written
+
+
+@pytest.mark.parametrize("p, ang", [(3.5, 0.785), (4.0, 0.7), (6.0, -2.35)])
+def test_ossicle_bounding_square_holds_a_boxy_outline_turned_45_degrees(p, ang):
+    """A boxy superellipse turned about 45 degrees reaches past max(a, b) from its centre
+    (towards its corners, up to sqrt(a^2 + b^2)): nothing of it is clipped (v4's grown
+    trapezium lost up to a pixel at its corners to a square of half-side max(a, b) + 2)."""
+    shape, c, a, b = (130, 130), (64.6, 65.2), 30.0, 36.0
+    got = np.zeros(shape, np.float32)
+    _C.film_ossicle(got, c[0], c[1], a, b, np.cos(ang), np.sin(ang), 0.0, 0.0, p, 0.8, 0.4, 5.0)
+    ref = _ossicle_f64(shape, c, a, b, ang, 0.0, 0.0, p, 0.8, 0.4, 5.0)
+    y, x = np.mgrid[0:shape[0], 0:shape[1]]
+    assert (ref[np.maximum(np.abs(x - c[0]), np.abs(y - c[1])) > max(a, b) + 2] > 0).any()
+    np.testing.assert_allclose(got, ref, atol=3e-3, rtol=0)

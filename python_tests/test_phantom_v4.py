@@ -34,7 +34,8 @@ def _hands(age, male, seed=0):
 
 def _mask(e, xs, ys, facets=True):
     """Cells inside an ossicle, from the definition: |x'/(a w(y'))|^p + |y''/b|^p <= 1 in
-    its own rotated frame, w falling linearly to 1 - |taper| towards the narrowed end,
+    its own rotated frame, w falling linearly to 1 - |taper| towards the narrowed end
+    (x' shifted by lean (1 - w): the narrowing taken from one side),
     y'' = y' - bend x'^2 (a curved midline), its +y half divided by 1 + slope x' +
     hollow x'^2 (x' clamped to +-1; a raised articular side), n . p <= t for each facet."""
     dx, dy = xs - e.centre[0], ys - e.centre[1]
@@ -45,7 +46,8 @@ def _mask(e, xs, ys, facets=True):
     yr = np.where(yr > 0, yr / (1.0 + e.slope * xc + e.hollow * xc * xc), yr)
     if e.taper:
         along = yr if e.taper > 0 else -yr
-        xr = xr / (1.0 - abs(e.taper) * np.clip(0.5 * (along + 1.0), 0.0, 1.0))
+        w = abs(e.taper) * np.clip(0.5 * (along + 1.0), 0.0, 1.0)
+        xr = (xr - e.lean * w) / (1.0 - w)
     inside = np.abs(xr) ** e.exponent + np.abs(yr) ** e.exponent <= 1.0
     for nx, ny, t in (e.facets if facets else ()):  # and on the kept side of each facet
         inside &= nx * xs + ny * ys <= t
@@ -256,12 +258,13 @@ def _articulating(hand):
             if (e.name in CARPAL_SHAPE_V2 and e.name != "pisiform") or e.name == "epi_radius"}
 
 
-@pytest.mark.parametrize("taper, bend, p, angle, slope, hollow", [
-    (0.0, 0.0, 2.0, 0.0, 0.0, 0.0), (-0.55, 0.0, 2.9, -0.25, 0.0, 0.0), (0.3, 0.35, 2.8, 0.0, 0.0, 0.0),
-    (0.15, 0.3, 2.7, 0.6, 0.0, 0.0), (0.0, 0.0, 2.8, 0.12, 0.6, 0.3), (0.0, 0.0, 2.8, 0.0, -0.7, 0.2)])
-def test_ossicle_outline_is_the_drawn_boundary(taper, bend, p, angle, slope, hollow):
+@pytest.mark.parametrize("taper, bend, p, angle, slope, hollow, lean", [
+    (0.0, 0.0, 2.0, 0.0, 0.0, 0.0, 0.0), (-0.55, 0.0, 2.9, -0.25, 0.0, 0.0, 0.0), (0.3, 0.35, 2.8, 0.0, 0.0, 0.0, 0.0),
+    (0.15, 0.3, 2.7, 0.6, 0.0, 0.0, 0.0), (0.0, 0.0, 2.8, 0.12, 0.6, 0.3, 0.0), (0.0, 0.0, 2.8, 0.0, -0.7, 0.2, 0.0),
+    (-0.55, 0.0, 2.9, -0.25, 0.0, 0.0, 1.0), (-0.3, 0.0, 2.8, 0.05, 0.0, 0.0, -1.0), (0.4, 0.2, 2.5, 0.3, 0.0, 0.0, 0.5)])
+def test_ossicle_outline_is_the_drawn_boundary(taper, bend, p, angle, slope, hollow, lean):
     e = anatomy.Ellipse("x", np.array([3.0, -2.0]), np.array([7.0, 5.0]), angle, 1.0, p, taper=taper, bend=bend,
-                        slope=slope, hollow=hollow)
+                        slope=slope, hollow=hollow, lean=lean)
     pts = anatomy.ossicle_outline(e, 200)
     c = np.asarray(e.centre)
     # a little way in towards the centre each point is inside the outline, a little way out outside
@@ -1508,8 +1511,8 @@ def test_v4_capitate_grain_is_as_strong_and_as_skewed_as_the_films(monkeypatch):
     months at the films' metacarpal 3 length the median amplitude lies in 0.04-0.08, the
     skewness in 0.25-0.65 and the kurtosis above -0.2; one network of lines (v4 before
     section 7.15) reads a two-level lace, its kurtosis lower by more than 0.15; section
-    7.10's lines (one network, width 0.2, amplitude 1) read stronger (about 0.09) and
-    more skewed."""
+    7.10's lines (one network, width 0.2, amplitude 1) read stronger (about 0.09; more
+    skewed too until section 7.16 reshaped the capitate, about as skewed since)."""
     measure = load_script("phantom_realism_real").phantom_capitate_texture
 
     def median():
@@ -1525,7 +1528,7 @@ def test_v4_capitate_grain_is_as_strong_and_as_skewed_as_the_films(monkeypatch):
     for kind in ("v4", "v4_raw"):
         monkeypatch.setitem(film.LOOKS, kind, replace(film.LOOKS[kind], texture_amplitude=1.0))
     off = median()
-    assert off["amplitude"] > on["amplitude"] * 1.3 and off["skew"] > on["skew"], (on, off)
+    assert off["amplitude"] > on["amplitude"] * 1.3 and off["skew"] > on["skew"] - 0.05, (on, off)
 
 
 def test_v4_films_are_as_grainy_as_the_films(monkeypatch):

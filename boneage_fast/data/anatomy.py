@@ -113,6 +113,9 @@ CARPAL_DENSITY_V4 = 0.7
 # ... and curved where the real bones are (``Ellipse.bend``): the lunate a crescent open
 # distally round the capitate's head, the scaphoid a kidney concave towards the capitate
 CARPAL_BEND_V4 = {"lunate": 0.35, "scaphoid": 0.3}
+# ... and their taper (CARPAL_TAPER_V3) taken from one side (``Ellipse.lean``, reached as
+# the bone takes its adult shape)
+CARPAL_LEAN_V4 = {"hamate": 1.0, "capitate": -1.0}
 # Version 4's ulna flares at its distal metaphysis as the radius does (its end twice its
 # shaft's width; version 3's 1.3 times). Read by eye on 5 young films of ../shared/realdata
 # (scripts/phantom_realism_real.py --parts forearm) the ulna's distal metaphysis is 0.36
@@ -501,6 +504,9 @@ class Ellipse:
     # v3 carpals: the outline narrows linearly along its own y to 1 - |taper| of its
     # width at one end (+: the +y end, -: the -y end)
     taper: float = 0.0
+    # v4 carpals: the taper taken from one side (+1: the own +x side kept straight, -1 the
+    # -x side, 0 both narrowing alike)
+    lean: float = 0.0
     # v4 carpals: the midline curves to y' = bend x'^2 (in units of the semi-axes): the
     # ends of the long axis swing towards +y, a crescent (lunate) or kidney (scaphoid)
     bend: float = 0.0
@@ -587,7 +593,8 @@ def ossicle_outline(e: Ellipse, n: int = 96) -> np.ndarray:
     v = np.sign(s) * np.abs(s) ** (2.0 / e.exponent)
     if e.taper:
         along = v if e.taper > 0 else -v
-        u = u * (1.0 - abs(e.taper) * np.clip(0.5 * (along + 1.0), 0.0, 1.0))
+        w = abs(e.taper) * np.clip(0.5 * (along + 1.0), 0.0, 1.0)
+        u = u * (1.0 - w) + e.lean * w
     if e.slope or e.hollow:
         uc = np.clip(u, -1.0, 1.0)
         v = np.where(v > 0.0, v * (1.0 + e.slope * uc + e.hollow * uc * uc), v)
@@ -915,7 +922,7 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
             expo = 2.0 + (p - 2.0) * f
             # version 3: the adult outline's taper, reached as the bone takes its adult shape
             taper = CARPAL_TAPER_V3[name] * f if version >= 3 else 0.0
-            density, bend = 1.0, 0.0
+            density, bend, lean = 1.0, 0.0, 0.0
             if version >= 4:
                 # version 4: a maturing carpal fills its place and more, as on a PA film
                 # (the bones touch and their projections overlap by a few millimetres),
@@ -924,8 +931,9 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
                 axes = axes * (1.0 + CARPAL_GROWTH_V4 * mature)
                 density = CARPAL_DENSITY_V4 + CARPAL_DENSITY_V4_SPREAD * subject.carpal_density
                 bend = CARPAL_BEND_V4.get(name, 0.0) * mature
+                lean = CARPAL_LEAN_V4.get(name, 0.0) * mature
             hand.ossicles.append(Ellipse(name, np.array([cx, cy]) * s, axes, ang, density, expo, taper=taper,
-                                         bend=bend))
+                                         bend=bend, lean=lean))
             if name == "hamate" and version >= 4 and HAMATE_HOOK_V4 is not None:
                 # version 4: a tube along the beam (HAMATE_HOOK_V4), growing in from its
                 # onset (HAMATE_HOOK_ONSET_V4)

@@ -435,7 +435,7 @@ def draw_ossicle(acc: np.ndarray, e: Ellipse, T, cortex: float = 0.06, cancellou
     pixel) over a cancellous interior of relative density ``cancellous`` (a hamate hook,
     seen end-on, is all cortex). ``e.cap`` bends the side facing the metaphysis round it
     (its centre recedes, its edges run on as lips), ``e.taper`` narrows the outline
-    towards one end, ``e.bend`` curves its midline, ``e.slope`` and ``e.hollow`` raise
+    towards one end (from one side with ``e.lean``), ``e.bend`` curves its midline, ``e.slope`` and ``e.hollow`` raise
     its articular side into a wedge over a concave surface. An epiphysis is a disc seen
     edge-on, as deep along the beam as it is wide; other ossicles are as deep as their
     short axis. With ``interior_acc`` (an array like ``acc``) the interior's path is added
@@ -455,13 +455,14 @@ def draw_ossicle(acc: np.ndarray, e: Ellipse, T, cortex: float = 0.06, cancellou
     shell = max(1.0 - 0.7 / min(a, b) - cortex, 0.3)
     interior = 0.0 if e.name.endswith("hook") else cancellous
     args = (a, b, math.cos(ang), math.sin(ang), e.cap, e.taper, e.exponent, shell, interior, e.density * depth, e.bend,
-            e.slope, e.hollow)
+            e.slope, e.hollow, e.lean)
     if not e.facets:
         _C.film_ossicle(acc, float(c[0]), float(c[1]), *args, cancellous=interior_acc)
         return
     # a faceted carpal: drawn alone over its bounding square (as the kernel bounds it),
     # then cut along its facets
-    r = max(a, b) * (1.0 + abs(e.cap) * 0.8 + abs(e.bend) + abs(e.slope) + e.hollow) + 2.0
+    reach = 1.0 + abs(e.cap) * 0.8 + abs(e.bend) + abs(e.slope) + e.hollow
+    r = max(max(a, b) * reach, math.hypot(a, b * reach)) + 2.0
     H, W = acc.shape
     x0, x1 = max(int(math.floor(c[0] - r)), 0), min(int(math.ceil(c[0] + r)), W - 1)
     y0, y1 = max(int(math.floor(c[1] - r)), 0), min(int(math.ceil(c[1] + r)), H - 1)

@@ -177,18 +177,19 @@ void register_phantom(py::module_& m) {
       "film_ossicle",
       [](py::array acc, float cx, float cy, float a, float b, float cos_t, float sin_t, float cap, float taper,
          float exponent, float shell, float interior, float weight, float bend, float slope, float hollow,
-         const py::object& cancellous) {
+         float lean, const py::object& cancellous) {
         float* out = writable(acc, "acc");
         float* c = optional_like(cancellous, acc, "cancellous");
         const phantom::OssicleParams p{cx,    cy,       a,     b,        cos_t,  sin_t, cap,   taper,
-                                       exponent, shell, interior, weight, bend, slope, hollow};
+                                       exponent, shell, interior, weight, bend, slope, hollow, lean};
         const int64_t H = acc.shape(0), W = acc.shape(1);
         py::gil_scoped_release release;
         return phantom::ossicle(out, c, H, W, p);
       },
       py::arg("acc"), py::arg("cx"), py::arg("cy"), py::arg("a"), py::arg("b"), py::arg("cos_t"), py::arg("sin_t"),
       py::arg("cap"), py::arg("taper"), py::arg("exponent"), py::arg("shell"), py::arg("interior"), py::arg("weight"),
-      py::arg("bend") = 0.0f, py::arg("slope") = 0.0f, py::arg("hollow") = 0.0f, py::arg("cancellous") = py::none(),
+      py::arg("bend") = 0.0f, py::arg("slope") = 0.0f, py::arg("hollow") = 0.0f, py::arg("lean") = 0.0f,
+      py::arg("cancellous") = py::none(),
       "Adds a superellipse ossicle's path length to `acc` in place (with `cancellous`, the interior's "
       "there); returns the pixels evaluated (see csrc/phantom/film.h).");
 

@@ -283,7 +283,7 @@ void ossicle_row(float* out, float* canc, int32_t i0, int32_t i1, float dx0, flo
   const float cap = p.cap, lip = std::abs(p.cap) * 0.8f, taper = std::abs(p.taper);
   const float cap_dir = p.cap > 0.0f ? -1.0f : 1.0f, taper_dir = p.taper > 0.0f ? 1.0f : -1.0f;
   const float expo = p.exponent, shell = p.shell, weight = p.weight, interior = p.interior, bend = p.bend;
-  const float slope = p.slope, hollow = p.hollow;
+  const float slope = p.slope, hollow = p.hollow, lean = p.lean;
   const float shell_pow = kPower ? std::pow(shell, -expo) : 1.0f / (shell * shell);
   for (int32_t i = i0; i < i1; ++i) {
     const float dx = dx0 + static_cast<float>(i);
@@ -304,7 +304,10 @@ void ossicle_row(float* out, float* canc, int32_t i0, int32_t i1, float dx0, flo
       const float grow = 1.0f + slope * xc + hollow * xc * xc;
       yr = yr > 0.0f ? yr / grow : yr;
     }
-    if (taper != 0.0f) xr = xr / (1.0f - taper * std::min(std::max(0.5f * (taper_dir * yr + 1.0f), 0.0f), 1.0f));
+    if (taper != 0.0f) {
+      const float w = taper * std::min(std::max(0.5f * (taper_dir * yr + 1.0f), 0.0f), 1.0f);
+      xr = (xr - lean * w) / (1.0f - w);
+    }
     float rho;
     if (kPower) {
       // |x|^p = exp(p ln |x|); beyond 1 the pixel is outside the outline whatever the power
@@ -633,7 +636,7 @@ int64_t long_bone(float* acc, float* cancellous, int64_t height, int64_t width, 
 int64_t ossicle(float* acc, float* cancellous, int64_t height, int64_t width, const OssicleParams& p) {
   BONEAGE_CHECK_VALUE(height >= 1 && width >= 1, "ossicle: empty image");
   BONEAGE_CHECK_VALUE(all_finite({p.cx, p.cy, p.a, p.b, p.cos_t, p.sin_t, p.cap, p.taper, p.exponent, p.shell,
-                                  p.interior, p.weight, p.bend, p.slope, p.hollow}),
+                                  p.interior, p.weight, p.bend, p.slope, p.hollow, p.lean}),
                       "ossicle: parameters must be finite");
   BONEAGE_CHECK_VALUE(p.a > 0.0f && p.b > 0.0f, "ossicle: semi-axes must be > 0");
   BONEAGE_CHECK_VALUE(p.exponent >= 1.0f, "ossicle: exponent must be >= 1");
@@ -642,7 +645,12 @@ int64_t ossicle(float* acc, float* cancellous, int64_t height, int64_t width, co
   BONEAGE_CHECK_VALUE(std::abs(p.bend) <= 1.0f, "ossicle: |bend| must be <= 1");
   BONEAGE_CHECK_VALUE(std::abs(p.slope) < 1.0f, "ossicle: |slope| must be < 1");
   BONEAGE_CHECK_VALUE(p.hollow >= 0.0f && p.hollow <= 1.0f, "ossicle: hollow must be in [0, 1]");
-  const double r = std::max(p.a, p.b) * (1.0 + std::abs(p.cap) * 0.8 + std::abs(p.bend) + std::abs(p.slope) + p.hollow) +
+  BONEAGE_CHECK_VALUE(std::abs(p.lean) <= 1.0f, "ossicle: |lean| must be <= 1");
+  // the bounding square's half-side: the outline's reach from the centre, and at least
+  // the corner of its own rectangle (below), which a boxy or one-sided taper reaches
+  const double reach = 1.0 + std::abs(p.cap) * 0.8 + std::abs(p.bend) + std::abs(p.slope) + p.hollow;
+  const double r = std::max(std::max(p.a, p.b) * reach,
+                            std::hypot(static_cast<double>(p.a), static_cast<double>(p.b) * reach)) +
                    2.0;
   const int64_t x0 = std::max<int64_t>(0, static_cast<int64_t>(std::floor(p.cx - r)));
   const int64_t x1 = std::min<int64_t>(width - 1, static_cast<int64_t>(std::ceil(p.cx + r)));
@@ -650,7 +658,7 @@ int64_t ossicle(float* acc, float* cancellous, int64_t height, int64_t width, co
   const int64_t y1 = std::min<int64_t>(height - 1, static_cast<int64_t>(std::ceil(p.cy + r)));
   if (x1 < x0 || y1 < y0) return 0;
   // Within that square, each row is evaluated only where the ossicle's own rectangle
-  // crosses it: |x'| < a (the taper only narrows), and y' within
+  // crosses it: |x'| < a (the taper only narrows, to one side at most), and y' within
   // b (1 + 0.4 |cap| + |bend| + |slope| + hollow) (the cap's lip moves the outline by at
   // most 0.4 |cap|, the bend by |bend|, the wedge and hollow stretch its +y half by at most
   // 1 + |slope| + hollow); a pixel of margin on each. Pixels outside add nothing, and the

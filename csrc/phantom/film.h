@@ -131,6 +131,10 @@ struct OssicleParams {
   // (the physis side) keeps its outline. |slope| < 1, 0 <= hollow <= 1.
   float slope;
   float hollow;
+  // the taper taken from one side: the own x maps to (x' - lean w) / (1 - w), w the
+  // taper's narrowing at that height; +1 keeps the +x side straight, -1 the -x side, 0
+  // narrows both alike. |lean| <= 1.
+  float lean;
 };
 
 // Adds the ossicle's path length to `acc` (with `cancellous`, height x width or nullptr,
