@@ -565,3 +565,32 @@ def test_mcbase_ratios_of_an_unflared_outline():
     bone = LongBone("b", np.zeros(2), np.array([0.0, 50.0]), 3.0, 0.0, 0.0, "metacarpal")
     for u in (0.05, 0.2, 0.5):
         assert m.outline_half_width(bone, u) == pytest.approx(3.0 * (1 - 0.1 * math.sin(math.pi * u) ** 2), rel=1e-12)
+
+
+@pytest.mark.parametrize("taper, lean, angle", [(0.0, 0.0, 0.3), (-0.55, 0.0, -0.25), (-0.55, 1.0, -0.25),
+                                                (0.3, -1.0, 0.8)])
+def test_ossicle_middle_is_the_centroid_of_the_drawn_outline(taper, lean, angle):
+    """ossicle_middle against the mean of grid points inside the outline (matplotlib's
+    point-in-polygon test on a 0.05 mm grid): the centre itself for an untapered
+    ellipse, towards the wide end with a taper, and towards the straight side as well
+    with the taper taken from one side."""
+    from matplotlib.path import Path
+
+    from boneage_fast.data.anatomy import Ellipse, ossicle_outline
+
+    e = Ellipse("capitate", np.array([3.0, -2.0]), np.array([7.0, 10.0]), angle, 1.0, 2.8, taper=taper, lean=lean)
+    got = _script().ossicle_middle(e)
+    ys, xs = np.mgrid[-14:12:0.05, -11:17:0.05]
+    pts = np.stack([xs.ravel(), ys.ravel()], axis=1)
+    inside = pts[Path(ossicle_outline(e, 2000)).contains_points(pts)]
+    np.testing.assert_allclose(got, inside.mean(axis=0), atol=0.02)
+    own = np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
+    shift = (got - e.centre) @ own  # in the ossicle's own frame
+    if taper == 0.0:
+        assert np.abs(shift).max() < 0.01
+    else:
+        assert shift[1] * np.sign(taper) < -0.3  # away from the narrowed end
+        if lean:
+            assert shift[0] * np.sign(lean) > 0.3  # towards the straight side
+        else:
+            assert abs(shift[0]) < 0.01

@@ -97,8 +97,8 @@ OFF = {
     # the hook of the hamate a tube seen end-on, a bright ring from 10 / 11.5 years
     # (section 7.16; off: v3's faint disc from 2 years)
     "hamate_hook": {"HAMATE_HOOK_V4": None},
-    # the hamate's and the capitate's taper taken from one side, so that they face each
-    # other across a straight joint (section 7.16)
+    # the hamate's taper taken from its ulnar side, its radial side straight along the
+    # capitate (section 7.16)
     "carpal_lean": {"CARPAL_LEAN_V4": {}},
 }
 # refinements of another change: they act only with it on, so they have no "v3 +" row,

@@ -114,8 +114,13 @@ CARPAL_DENSITY_V4 = 0.7
 # distally round the capitate's head, the scaphoid a kidney concave towards the capitate
 CARPAL_BEND_V4 = {"lunate": 0.35, "scaphoid": 0.3}
 # ... and their taper (CARPAL_TAPER_V3) taken from one side (``Ellipse.lean``, reached as
-# the bone takes its adult shape)
-CARPAL_LEAN_V4 = {"hamate": 1.0, "capitate": -1.0}
+# the bone takes its adult shape): the hamate narrows proximally on its ulnar side only,
+# a wedge whose radial side runs straight along the capitate, as on the films; narrowing
+# on both sides it left a V-shaped dark wedge between the two, open proximally
+# (docs/phantom.md, section 7.16). The capitate's taper stays on both sides: taken from
+# its radial side too (-1, or -0.5) its rim read brighter than the films' (rim peak 1.57
+# or 1.48 against the films' 1.37; the hamate's alone 1.36).
+CARPAL_LEAN_V4 = {"hamate": 1.0}
 # Version 4's ulna flares at its distal metaphysis as the radius does (its end twice its
 # shaft's width; version 3's 1.3 times). Read by eye on 5 young films of ../shared/realdata
 # (scripts/phantom_realism_real.py --parts forearm) the ulna's distal metaphysis is 0.36
@@ -235,7 +240,6 @@ CARPAL_JOINT_V4: float | None = 1.0
 # ... except where a PA film does show one bone over another: the trapezium over the
 # trapezoid (and the pisiform over the triquetrum, which has no facets at all)
 CARPAL_OVERLAP_V4 = frozenset({frozenset({"trapezium", "trapezoid"})})
-CARPAL_OVERLAP_MM_V4: dict = {}
 RADIAL_EPIPHYSIS_DENSITY_V4 = 0.8
 # Version 4's hook of the hamate: semi-axes (mm, adult), its length along the beam (mm)
 # and its cortical wall (mm). A PA film sees the hook end-on, a tube along the beam, so
@@ -608,7 +612,7 @@ _FACET_DIRECTIONS = np.stack([np.cos(np.arange(72) * math.pi / 36), np.sin(np.ar
 
 
 def carpal_facets(carpals: list[Ellipse], joint: float, overlap: frozenset = frozenset(),
-                  fixed: frozenset = frozenset(), joints: dict | None = None) -> list[Ellipse]:
+                  fixed: frozenset = frozenset()) -> list[Ellipse]:
     """Cut each pair of neighbouring carpals nearer than ``joint`` (mm) to flat facets
     ``joint`` apart, as a PA film shows the intercarpal joints. The facets face along the
     pair's separating axis: of 72 directions ``u`` (5 degrees apart), the one along which
@@ -618,9 +622,7 @@ def carpal_facets(carpals: list[Ellipse], joint: float, overlap: frozenset = fro
     share of ``joint - gap``, in proportion to its reach ``h``; a bone named in
     ``fixed`` keeps its outline and its neighbour takes the whole cut. The cuts are
     half-planes added to ``Ellipse.facets``; ``overlap`` names pairs (frozensets) left
-    overlapping; ``joints`` maps pairs (frozensets) to their own ``joint`` (mm; negative:
-    the two cut to overlap that deep, as bones lying partly over each other on a PA film
-    do). Returns new ellipses in the same order."""
+    overlapping. Returns new ellipses in the same order."""
     support = [np.max((ossicle_outline(e) - e.centre) @ _FACET_DIRECTIONS, axis=0) for e in carpals]
     k = _FACET_DIRECTIONS.shape[1]
     opposite = (np.arange(k) + k // 2) % k
@@ -633,12 +635,11 @@ def carpal_facets(carpals: list[Ellipse], joint: float, overlap: frozenset = fro
             gaps = (np.asarray(b.centre, float) - a.centre) @ _FACET_DIRECTIONS - support[i] - support[j][opposite]
             best = int(np.argmax(gaps))
             gap, h_a, h_b = float(gaps[best]), float(support[i][best]), float(support[j][opposite[best]])
-            want = joint if joints is None else joints.get(frozenset({a.name, b.name}), joint)
-            if gap >= want:
+            if gap >= joint:
                 continue
             u = _FACET_DIRECTIONS[:, best]
             share_a = 0.0 if a.name in fixed else 1.0 if b.name in fixed else h_a / (h_a + h_b)
-            cut = want - gap
+            cut = joint - gap
             if share_a > 0.0:
                 cuts[i].append((float(u[0]), float(u[1]), float(u @ a.centre) + h_a - cut * share_a))
             if share_a < 1.0:
@@ -1013,8 +1014,7 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
         at = [i for i, e in enumerate(hand.ossicles)
               if (e.name in CARPAL_ONSET and e.name != "pisiform") or e.name == "epi_radius"]
         cut = carpal_facets([hand.ossicles[i] for i in at], CARPAL_JOINT_V4, CARPAL_OVERLAP_V4,
-                            fixed=frozenset({"epi_radius"}),
-                            joints={pair: -depth for pair, depth in CARPAL_OVERLAP_MM_V4.items()})
+                            fixed=frozenset({"epi_radius"}))
         for i, e in zip(at, cut):
             hand.ossicles[i] = e
     if version >= 4 and CMC_JOINT_V4 is not None:
