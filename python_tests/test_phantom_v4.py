@@ -261,7 +261,8 @@ def _articulating(hand):
 @pytest.mark.parametrize("taper, bend, p, angle, slope, hollow, lean", [
     (0.0, 0.0, 2.0, 0.0, 0.0, 0.0, 0.0), (-0.55, 0.0, 2.9, -0.25, 0.0, 0.0, 0.0), (0.3, 0.35, 2.8, 0.0, 0.0, 0.0, 0.0),
     (0.15, 0.3, 2.7, 0.6, 0.0, 0.0, 0.0), (0.0, 0.0, 2.8, 0.12, 0.6, 0.3, 0.0), (0.0, 0.0, 2.8, 0.0, -0.7, 0.2, 0.0),
-    (-0.55, 0.0, 2.9, -0.25, 0.0, 0.0, 1.0), (-0.3, 0.0, 2.8, 0.05, 0.0, 0.0, -1.0), (0.4, 0.2, 2.5, 0.3, 0.0, 0.0, 0.5)])
+    (-0.55, 0.0, 2.9, -0.25, 0.0, 0.0, 1.0), (-0.3, 0.0, 2.8, 0.05, 0.0, 0.0, -1.0),
+    (0.4, 0.2, 2.5, 0.3, 0.0, 0.0, 0.5)])
 def test_ossicle_outline_is_the_drawn_boundary(taper, bend, p, angle, slope, hollow, lean):
     e = anatomy.Ellipse("x", np.array([3.0, -2.0]), np.array([7.0, 5.0]), angle, 1.0, p, taper=taper, bend=bend,
                         slope=slope, hollow=hollow, lean=lean)

@@ -953,8 +953,9 @@ def _phantom_medians(measure, film: dict, length: float, styles: list[str], keys
 
 
 def phantom_capitate_texture(age: float, male: bool, seed: int, length: float, style: str) -> dict:
-    """:func:`capitate_texture` about the capitate's centre on a phantom drawn at this
-    metacarpal 3 length (:func:`_drawn_at_length`)."""
+    """:func:`capitate_texture` about the middle of the capitate's drawn outline
+    (:func:`ossicle_middle`) on a phantom drawn at this metacarpal 3 length
+    (:func:`_drawn_at_length`)."""
     s, got = _drawn_at_length(age, male, seed, length, style)
     c = s.to_pixels(ossicle_middle(next(e for e in s.hand.ossicles if e.name == "capitate"))[None])[0]
     return capitate_texture(s.image, c[0], c[1], got)
@@ -1073,8 +1074,9 @@ def rim_figures(profile: np.ndarray) -> dict:
 
 
 def phantom_rim(age: float, male: bool, seed: int, length: float, style: str):
-    """:func:`edge_profile` about the capitate's centre on a phantom drawn at this
-    metacarpal 3 length (:func:`_drawn_at_length`)."""
+    """:func:`edge_profile` about the middle of the capitate's drawn outline
+    (:func:`ossicle_middle`) on a phantom drawn at this metacarpal 3 length
+    (:func:`_drawn_at_length`)."""
     s, got = _drawn_at_length(age, male, seed, length, style)
     c = s.to_pixels(ossicle_middle(next(e for e in s.hand.ossicles if e.name == "capitate"))[None])[0]
     return edge_profile(s.image, c[0], c[1], got)

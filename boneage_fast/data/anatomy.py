@@ -247,8 +247,8 @@ RADIAL_EPIPHYSIS_DENSITY_V4 = 0.8
 # 120-180 months of ../shared/realdata a ring about 6-8 mm across with a wall about
 # 1 mm thick, as bright as the carpals' rims). Versions 2-3 drew it as a 2 x 2.4 mm disc
 # as deep as it is wide, all cortex a few tenths of a millimetre thick: no ring to see
-# on any phantom. Growing in as the hamate nears its adult size (its fraction 0.6 to 1).
-# ``None``: version 3's.
+# on any phantom. Its size and length grow with bone age (HAMATE_HOOK_ONSET_V4) and it
+# has the hamate's density. ``None``: version 3's.
 HAMATE_HOOK_V4: tuple[float, float, float, float] | None = (2.8, 3.8, 12.0, 0.6)
 # ... its centre from the hamate's (mm, adult; +x radial, +y distal): in the distal half,
 # towards the capitate (v2-v3: 1.5 mm radial, 2.5 mm proximal)
@@ -942,7 +942,7 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
                 onset, grown = (event(HAMATE_HOOK_ONSET_V4[i], male) for i in (0, 1))
                 grow = smoothstep((ba - onset) / (grown - onset))
                 if grow > 0.0:
-                        hand.ossicles.append(Ellipse("hamate_hook", (np.array([cx, cy]) + HAMATE_HOOK_AT_V4) * s,
+                    hand.ossicles.append(Ellipse("hamate_hook", (np.array([cx, cy]) + HAMATE_HOOK_AT_V4) * s,
                                                  np.array([a_mm, b_mm]) * s * (0.6 + 0.4 * grow), 0.3, density,
                                                  depth=depth * s * grow, wall=wall * s))
             elif name == "hamate" and f > 0.6:  # the hook, seen end-on as a ring

@@ -433,15 +433,16 @@ def draw_ossicle(acc: np.ndarray, e: Ellipse, T, cortex: float = 0.06, cancellou
     """Add a superellipse ossicle (epiphysis, carpal, sesamoid) to ``acc`` (float32,
     C-contiguous): a cortical shell (``cortex``, a fraction of the radius, plus 0.7
     pixel) over a cancellous interior of relative density ``cancellous`` (a hamate hook,
-    seen end-on, is all cortex). ``e.cap`` bends the side facing the metaphysis round it
+    seen end-on, is all cortex; v4's, with ``e.wall`` and ``e.depth``, a tube along the
+    beam: :func:`_draw_tube`). ``e.cap`` bends the side facing the metaphysis round it
     (its centre recedes, its edges run on as lips), ``e.taper`` narrows the outline
-    towards one end (from one side with ``e.lean``), ``e.bend`` curves its midline, ``e.slope`` and ``e.hollow`` raise
-    its articular side into a wedge over a concave surface. An epiphysis is a disc seen
-    edge-on, as deep along the beam as it is wide; other ossicles are as deep as their
-    short axis. With ``interior_acc`` (an array like ``acc``) the interior's path is added
-    there and only the shell's to ``acc``. The pixel arithmetic runs
-    in C++ (``_C.film_ossicle``, see csrc/phantom/film.h); the float64 reference it is
-    tested against is in python_tests/test_film_kernels.py.
+    towards one end (from one side with ``e.lean``), ``e.bend`` curves its midline,
+    ``e.slope`` and ``e.hollow`` raise its articular side into a wedge over a concave
+    surface. An epiphysis is a disc seen edge-on, as deep along the beam as it is wide;
+    other ossicles are as deep as their short axis. With ``interior_acc`` (an array like
+    ``acc``) the interior's path is added there and only the shell's to ``acc``. The
+    pixel arithmetic runs in C++ (``_C.film_ossicle``, see csrc/phantom/film.h); the
+    float64 reference it is tested against is in python_tests/test_film_kernels.py.
     """
     c = T(e.centre)
     a, b = float(e.axes[0] * T.scale), float(e.axes[1] * T.scale)
