@@ -1835,7 +1835,7 @@ def test_v4_hamate_hook_sits_in_the_hamates_distal_radial_half(age, male, seed):
     assert (ring & _mask(ham, xs, ys)).sum() >= 0.97 * ring.sum()  # within the hamate's outline
 
 
-def test_v4_film_shows_the_hook_as_a_ring():
+def test_v4_film_shows_the_hook_as_a_ring(monkeypatch):
     """On a v4 film of 15 years the hook's wall is brighter than its lumen and than the
     hamate round it (the profile along its short axis: two bright walls); with
     HAMATE_HOOK_V4 = None (version 3's disc) no such ring."""
@@ -1858,10 +1858,6 @@ def test_v4_film_shows_the_hook_as_a_ring():
 
     over_lumen, over_around = walls_over_lumen()
     assert over_lumen > 0.15 and over_around > 0.15
-    old = anatomy.HAMATE_HOOK_V4
-    try:
-        anatomy.HAMATE_HOOK_V4 = None
-        no_lumen, _ = walls_over_lumen()
-    finally:
-        anatomy.HAMATE_HOOK_V4 = old
+    monkeypatch.setattr(anatomy, "HAMATE_HOOK_V4", None)
+    no_lumen, _ = walls_over_lumen()
     assert no_lumen < 0.5 * over_lumen

@@ -902,6 +902,11 @@ def ossicle_middle(e) -> np.ndarray:
     return np.array([((x + xn) * cross).sum(), ((y + yn) * cross).sum()]) / (6.0 * area)
 
 
+def _capitate_middle_px(sample) -> np.ndarray:
+    """:func:`ossicle_middle` of a phantom's capitate, in its film's pixels."""
+    return sample.to_pixels(ossicle_middle(next(e for e in sample.hand.ossicles if e.name == "capitate"))[None])[0]
+
+
 def _drawn_at_length(age: float, male: bool, seed: int, length: float, style: str):
     """A phantom of this age, sex and seed drawn so that its metacarpal 3 (base to the
     top of its head, as :func:`_metacarpal3_line` and the films' lengths measure it) is
@@ -957,7 +962,7 @@ def phantom_capitate_texture(age: float, male: bool, seed: int, length: float, s
     (:func:`ossicle_middle`) on a phantom drawn at this metacarpal 3 length
     (:func:`_drawn_at_length`)."""
     s, got = _drawn_at_length(age, male, seed, length, style)
-    c = s.to_pixels(ossicle_middle(next(e for e in s.hand.ossicles if e.name == "capitate"))[None])[0]
+    c = _capitate_middle_px(s)
     return capitate_texture(s.image, c[0], c[1], got)
 
 
@@ -1078,7 +1083,7 @@ def phantom_rim(age: float, male: bool, seed: int, length: float, style: str):
     (:func:`ossicle_middle`) on a phantom drawn at this metacarpal 3 length
     (:func:`_drawn_at_length`)."""
     s, got = _drawn_at_length(age, male, seed, length, style)
-    c = s.to_pixels(ossicle_middle(next(e for e in s.hand.ossicles if e.name == "capitate"))[None])[0]
+    c = _capitate_middle_px(s)
     return edge_profile(s.image, c[0], c[1], got)
 
 

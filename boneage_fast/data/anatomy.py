@@ -939,7 +939,7 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
                 # version 4: a tube along the beam (HAMATE_HOOK_V4), growing in from its
                 # onset (HAMATE_HOOK_ONSET_V4)
                 a_mm, b_mm, depth, wall = HAMATE_HOOK_V4
-                onset, grown = (event(HAMATE_HOOK_ONSET_V4[i], male) for i in (0, 1))
+                onset, grown = (event(ages, male) for ages in HAMATE_HOOK_ONSET_V4)
                 grow = smoothstep((ba - onset) / (grown - onset))
                 if grow > 0.0:
                     hand.ossicles.append(Ellipse("hamate_hook", (np.array([cx, cy]) + HAMATE_HOOK_AT_V4) * s,
