@@ -1021,8 +1021,9 @@ def test_ablation_switches_reach_every_v4_change():
     back on restores v4."""
     abl = _ablation_script()
     kw = dict(size=(480, 384), bits=8)
-    # the second with its radius and ulna fusing, the third an unprocessed film
-    films = ((160.0, 21), (205.0, 21), (160.0, 4))
+    # the second with its radius and ulna fusing, the third an unprocessed film, the
+    # fourth young (framed with more forearm)
+    films = ((160.0, 21), (205.0, 21), (160.0, 4), (30.0, 21))
     assert render(160.0, True, 4, style="v4", **kw).extra["unprocessed"]
     v3 = [render(age, True, seed, style="v3", **kw).image for age, seed in films]
     v4 = [render(age, True, seed, style="v4", **kw).image for age, seed in films]

@@ -68,6 +68,35 @@ def test_apply_settings_sets_constants_and_look_fields(gap, monkeypatch):
     assert film.LOOKS["v4"].mu_soft == other.mu_soft  # the look's other fields kept
 
 
+def test_zoom_maps_scales_the_coarse_map_about_the_centre_and_refilters(gap):
+    """A disc of radius r becomes one of radius z r about the crop's centre; the fine map is
+    the filter's output on the zoomed coarse map; the crop keeps its size."""
+    S = 64
+    yy, xx = np.mgrid[0:S, 0:S] - (S - 1) / 2
+    r = np.hypot(yy, xx)
+    maps = np.stack([(r < 10).astype(np.float32), np.zeros((S, S), np.float32)])
+    for z in (0.8, 1.25, 2.0):
+        out = gap.zoom_maps(maps, z, lambda c: 2.0 * c)
+        assert out.shape == (2, S, S)
+        np.testing.assert_allclose(out[1], 2.0 * out[0])
+        area = float(out[0].sum())
+        assert area == pytest.approx(np.pi * (10 * z) ** 2, rel=0.08)
+        cy, cx = (np.array(np.nonzero(out[0] > 0.5)).mean(1))
+        assert abs(cy - (S - 1) / 2) < 1.0 and abs(cx - (S - 1) / 2) < 1.0
+    with pytest.raises(ValueError, match="zoom"):
+        gap.zoom_maps(maps, 0.1, lambda c: c)
+
+
+def test_window_energy_is_the_fine_maps_mean_over_the_window(gap):
+    rng = np.random.default_rng(5)
+    maps = rng.random((2, 128, 128))
+    want = maps[1, 72:96, 40:88].mean()  # CARPUS_WINDOW on a 128-pixel crop, written out
+    assert gap.window_energy(maps) == pytest.approx(want)
+    assert gap.window_energy(maps, ((0.0, 1.0), (0.0, 1.0))) == pytest.approx(maps[1].mean())
+    maps[0] += 100.0  # the coarse map plays no part
+    assert gap.window_energy(maps) == pytest.approx(want)
+
+
 @pytest.mark.parametrize("item,match", [
     ("FINGER_V4=1.3", "expected"),
     ("anatomy.FINGER_V4", "expected"),
@@ -90,6 +119,7 @@ def test_apply_settings_rejects_what_names_nothing(gap, item, match, monkeypatch
     (["--bands", "1"], "--bands"),
     (["--per-film", "0"], "--per-film"),
     (["--max-months", "0"], "--max-months"),
+    (["--min-months", "100", "--max-months", "90"], "--min-months"),
 ])
 def test_bad_options_are_refused_by_name(gap, argv, match, capsys):
     with pytest.raises(SystemExit) as e:
@@ -123,4 +153,5 @@ def test_a_run_reads_the_real_films_as_the_pipeline_does(gap, tmp_path):
     want = np.mean([pr.predict(f["path"], f["male"], box=f["box"]).boneage_months - f["boneage"] for f in films])
     assert rows["real"]["mean_error"] == pytest.approx(want, abs=0.02)
     assert rows["phantom"]["shift"] == 0.0
-    assert len(rows) == 2 + 2 * 4 + 4
+    assert len(rows) == 2 + 2 * 4 + 4 + 4  # and the four zoomed rows
+    assert set(got["map_medians"]) == {"real carpus fine energy", "phantom carpus fine energy"}

@@ -100,11 +100,13 @@ OFF = {
     # the hamate's taper taken from its ulnar side, its radial side straight along the
     # capitate (section 7.16)
     "carpal_lean": {"CARPAL_LEAN_V4": {}},
+    # young hands framed with more forearm, as the films frame them (section 7.17)
+    "young_framing": {"phantom.FOREARM_YOUNG_V4": None},
 }
 # refinements of another change: they act only with it on, so they have no "v3 +" row,
 # only their "v4 -" row
 REFINES = {"facet_corners": "carpal_facets", "facet_edges": "carpal_facets", "trabecular_lines": "network_texture",
-           "projected_texture": "trabecular_lines"}
+           "projected_texture": "trabecular_lines", "young_framing": "forearm_framing"}
 _CONST0: dict = {}
 _LOOKS0: dict = {}
 

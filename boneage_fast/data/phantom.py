@@ -23,7 +23,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from boneage_fast.data import film
 from boneage_fast.data.anatomy import (MAX_BONE_AGE, Ellipse, Hand, LongBone, build_hand, sample_posture,
-                                       sample_subject, sample_v4_traits)
+                                       sample_subject, sample_v4_traits, smoothstep)
 
 __all__ = ["PhantomSample", "render", "RATER_SD_MONTHS", "ROI_CLASSES", "STYLES", "DEFAULT_STYLE"]
 
@@ -46,6 +46,14 @@ FRAME_TOP_V4: float | None = 0.03
 #: 1.53), v4's at 50 mm 1.44, at this draw 1.56 (``phantom_realism_real.py --parts
 #: tones``; docs/phantom.md, section 7.6)
 FOREARM_MM_V4: tuple[float, float] | None = (50.0, 110.0)
+#: ... and young hands framed with more forearm: ``FOREARM_YOUNG_V4[0]`` mm (adult scale)
+#: more below the distal radius at bone age 0, fading smoothly to none at
+#: ``FOREARM_YOUNG_V4[1]`` months (None: none). On the 329 RSNA films of
+#: ../shared/realdata/rsna_ossification_roi_boxes the film is 4.37 times the wrist-to-MCP
+#: distance tall under 5 years of bone age (median; 4.06, 4.03 and 3.91 in the older
+#: bands), v4 drew 3.75 at every age: its young hands filled the model's crop ~15 % more
+#: than the films' (docs/phantom.md, section 7.17); at this draw 4.27 (3.88, 3.75, 3.73)
+FOREARM_YOUNG_V4: tuple[float, float] | None = (60.0, 120.0)
 
 #: SD of the simulated rater's reading around the true bone age (months). Reported
 #: inter-reader variability of Greulich-Pyle readings is roughly half a year.
@@ -257,6 +265,9 @@ def render(
     below = 50.0
     if style == "v4" and nuisance and FOREARM_MM_V4 is not None:  # v4: more forearm, drawn per film
         below = float(np.random.default_rng([abs(int(seed)), 5]).uniform(*FOREARM_MM_V4))
+        if FOREARM_YOUNG_V4 is not None:
+            extra, until = FOREARM_YOUNG_V4
+            below += extra * (1.0 - smoothstep(float(bone_age) / until))
     span_mm = top + below * subject.size_scale
 
     # Pose: the hand from the fingertips down to the distal forearm fills 55-85 % of the height.
