@@ -398,8 +398,8 @@ def test_v4_keeps_v3s_subject_posture_look_and_boxes():
         # more of the film than v3's (to 50 mm below)
         from boneage_fast.data import phantom
 
-        below = _v4_forearm_mm(seed)
-        assert 50.0 <= phantom.FOREARM_MM_V4[0] <= below <= phantom.FOREARM_MM_V4[1]
+        below = _v4_forearm_mm(seed, 100.0 + 10 * seed)
+        assert 50.0 <= phantom.FOREARM_MM_V4[0] <= below
         span_a = a.hand.outline_points(round_ends=True)[:, 1].max() + 50.0 * a.hand.subject.size_scale
         span_b = b.hand.outline_points(round_ends=True)[:, 1].max() + below * b.hand.subject.size_scale
         assert b.frame.scale * span_b > a.frame.scale * span_a + 0.1 * 640
@@ -1000,13 +1000,49 @@ def test_v4_draws_set_the_soft_tissue_radii_and_carpal_density(soft, dens):
     assert next(e for e in h4.ossicles if e.name == "epi_radius").density == RADIAL_EPIPHYSIS_DENSITY_V4
 
 
-def _v4_forearm_mm(seed: int) -> float:
-    """How far below the radius v4's framed span reaches on a film of ``seed``: the
-    FOREARM_MM_V4 draw from the seed's own stream (written out here, not taken from the
-    renderer)."""
+def _v4_forearm_mm(seed: int, age: float = 240.0) -> float:
+    """How far below the radius v4's framed span reaches on a film of ``seed`` and bone
+    age ``age``: the FOREARM_MM_V4 draw from the seed's own stream, plus FOREARM_YOUNG_V4's
+    extra for a young hand (a smoothstep 3 t^2 - 2 t^3 of age over its end, written out
+    here, not taken from the renderer)."""
     from boneage_fast.data import phantom
 
-    return float(np.random.default_rng([seed, 5]).uniform(*phantom.FOREARM_MM_V4))
+    below = float(np.random.default_rng([seed, 5]).uniform(*phantom.FOREARM_MM_V4))
+    if phantom.FOREARM_YOUNG_V4 is not None:
+        extra, until = phantom.FOREARM_YOUNG_V4
+        t = min(max(age / until, 0.0), 1.0)
+        below += extra * (1.0 - (3 * t * t - 2 * t * t * t))
+    return below
+
+
+@pytest.mark.parametrize("age", [0.0, 18.0, 60.0, 100.0])
+def test_v4_frames_young_hands_with_more_forearm(age, monkeypatch):
+    """A young v4 hand's framed span reaches FOREARM_YOUNG_V4's extra further below the
+    radius: the same film drawn without it is framed larger by exactly the ratio of the
+    two spans (the fill's draw is the same); from FOREARM_YOUNG_V4[1] months on, and on
+    clean films, nothing changes."""
+    from boneage_fast.data import phantom
+
+    extra, until = phantom.FOREARM_YOUNG_V4
+    assert extra > 0 and 60.0 < until <= 144.0
+    for seed in (3, 8):
+        young = render(age, seed % 2 == 0, seed=seed, size=(640, 512), style="v4")
+        clean = render(age, seed % 2 == 0, seed=seed, size=(640, 512), style="v4", nuisance=False)
+        monkeypatch.setattr(phantom, "FOREARM_YOUNG_V4", None)
+        plain = render(age, seed % 2 == 0, seed=seed, size=(640, 512), style="v4")
+        clean0 = render(age, seed % 2 == 0, seed=seed, size=(640, 512), style="v4", nuisance=False)
+        below0 = _v4_forearm_mm(seed, age)
+        monkeypatch.undo()
+        below = _v4_forearm_mm(seed, age)
+        assert below > below0 + 1.0  # the extra is there under 120 months
+        top = young.hand.outline_points(round_ends=True)[:, 1].max()
+        ss = young.hand.subject.size_scale
+        assert plain.frame.scale / young.frame.scale == pytest.approx((top + below * ss) / (top + below0 * ss),
+                                                                      rel=1e-9)
+        np.testing.assert_array_equal(clean.image, clean0.image)
+    old = render(until + 1.0, True, seed=3, size=(640, 512), style="v4")
+    monkeypatch.setattr(phantom, "FOREARM_YOUNG_V4", None)
+    np.testing.assert_array_equal(render(until + 1.0, True, seed=3, size=(640, 512), style="v4").image, old.image)
 
 
 def _ablation_script():
@@ -1142,7 +1178,7 @@ def test_v4_frames_the_hand_like_the_real_films():
             aspect[style].append((y1 - y0) / (x1 - x0))
             if style == "v4":  # the same fill draw plus FRAME_FILL_V4, over v4's own span
                 outline = s.hand.outline_points(round_ends=True)
-                below = _v4_forearm_mm(300 + i)
+                below = _v4_forearm_mm(300 + i, 20.0 + 5 * i)
                 span = outline[:, 1].max() + below * s.hand.subject.size_scale
                 assert s.frame.scale == pytest.approx((v3_fill + phantom.FRAME_FILL_V4) * H / span, rel=1e-9)
                 if abs(s.extra["angle_deg"]) < 2.0:  # upright: the fingertips inside the margin
@@ -1155,7 +1191,13 @@ def test_v4_frames_the_hand_like_the_real_films():
                 assert 0.65 - 1e-9 <= v3_fill <= 0.95 + 1e-9
     assert np.median(top["v4"]) < 0.09 < np.median(top["v3"])
     assert 0.70 <= np.median(width["v4"]) <= 0.85
-    assert 1.48 <= np.median(aspect["v4"]) <= 1.6  # 1.43 with 50 mm below the radius
+    # 1.43 with 50 mm below the radius; the young hands framed with more forearm
+    # (FOREARM_YOUNG_V4) are taller for their width than the films' (their palms are
+    # still v4's narrower ones, docs/phantom.md section 7.17): over all ages up to 1.65,
+    # from 120 months (no extra forearm) the films' 1.5
+    assert 1.48 <= np.median(aspect["v4"]) <= 1.65
+    older = [a for i, a in enumerate(aspect["v4"]) if 20.0 + 5 * i >= phantom.FOREARM_YOUNG_V4[1]]
+    assert 1.4 <= np.median(older) <= 1.6
 
 
 def test_tapered_soft_tissue_capsule_follows_its_formula():
