@@ -3,8 +3,8 @@
 
 Every v4-trained model so far reads the real films under 8 years 56-95 months too old
 while reading v4 phantoms of those ages within about 10 months. This script localises
-that gap inside the model's input, with no training: for each labelled real film under
-``--max-months`` it builds the model's maps (the coarse, histogram-matched crop and the
+that gap inside the model's input, with no training: for each labelled real film from
+``--min-months`` to under ``--max-months`` it builds the model's maps (the coarse, histogram-matched crop and the
 fine, Hessian-filtered one; the crop from the film's annotated hand box, so that the
 detector plays no part) and the maps of ``--per-film`` phantoms of the same bone age and
 sex (``--style``, drawn at the sizes the renderer draws, cropped from their own hand
