@@ -594,3 +594,29 @@ def test_ossicle_middle_is_the_centroid_of_the_drawn_outline(taper, lean, angle)
             assert shift[0] * np.sign(lean) > 0.3  # towards the straight side
         else:
             assert abs(shift[0]) < 0.01
+
+
+def test_framing_is_the_film_and_the_forearm_below_over_the_wrist_mcp_distance():
+    """scripts/phantom_realism.py's framing: film height, and the film below the lowest ROI
+    box centre, over the median wrist-to-MCP centre distance (written out for a hand whose
+    MCP centres lie 40, 50 and 60 px from the wrist's: median 50)."""
+    pr = load_script("phantom_realism")
+
+    def box(name, cx, cy, half=5.0):
+        return (name, cx - half, cy - half, cx + half, cy + half)
+
+    wrist = (200.0, 300.0)
+    mcps = [box("MCP", wrist[0] + d * math.sin(a), wrist[1] - d * math.cos(a))
+            for d, a in ((40, -0.4), (50, -0.2), (50, 0.0), (60, 0.2), (60, 0.4))]
+    boxes = [box("Wrist", *wrist, half=20.0), *mcps, box("Radius", 210.0, 340.0), box("Ulna", 180.0, 335.0)]
+    got = pr.framing(boxes, 500.0)
+    assert got["film_height"] == pytest.approx(500.0 / 50.0)
+    assert got["film_below"] == pytest.approx((500.0 - 340.0) / 50.0)
+    # the measure turns with the boxes' scale, not with where the hand sits across the film
+    shifted = [(n, x0 + 33.0, y0, x1 + 33.0, y1) for n, x0, y0, x1, y1 in boxes]
+    assert pr.framing(shifted, 500.0) == pytest.approx(got)
+    doubled = [(n, 2 * x0, 2 * y0, 2 * x1, 2 * y1) for n, x0, y0, x1, y1 in boxes]
+    assert pr.framing(doubled, 1000.0) == pytest.approx(got)
+    # no wrist box, or a missing MCP box: no figure
+    assert pr.framing(boxes[1:], 500.0) is None
+    assert pr.framing([b for b in boxes if b is not mcps[2]], 500.0) is None

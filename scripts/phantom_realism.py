@@ -29,6 +29,13 @@ phantom median and the fraction of phantoms inside the real 5-95 % range (90 % w
 phantom drawn from the real distribution).
 
     python scripts/phantom_realism.py --n 240 --styles v1 v2 --out docs/phantom_geometry.md
+
+With ``--framing`` it reports instead how the hand is framed on the film (``framing``):
+the film's height and the film below the lowest ROI box centre, over the median
+wrist-to-MCP distance, per age band, real against phantoms drawn with acquisition
+nuisance (docs/phantom.md, section 7.17):
+
+    python scripts/phantom_realism.py --framing --n 240 --seed 3 --styles v3 v4
 """
 
 from __future__ import annotations
@@ -138,6 +145,87 @@ def real_rows() -> list[tuple[float, bool, dict[str, float]]]:
     return rows
 
 
+def framing(boxes: list[tuple[str, float, float, float, float]], height: float) -> dict[str, float] | None:
+    """How the hand is framed on its film, in units of the median wrist-to-MCP box-centre
+    distance: ``film_height`` (the film's height) and ``film_below`` (the film below the
+    lowest box centre: the forearm on the film); None without a wrist box and 5 MCP
+    boxes."""
+    by: dict[str, list[np.ndarray]] = {}
+    for name, x0, y0, x1, y1 in boxes:
+        by.setdefault(name, []).append(np.array([(x0 + x1) / 2, (y0 + y1) / 2], dtype=np.float64))
+    if not (len(by.get("Wrist", [])) == 1 and len(by.get("MCP", [])) == 5):
+        return None
+    w = by["Wrist"][0]
+    L = float(np.median([np.linalg.norm(c - w) for c in by["MCP"]]))
+    if L <= 0:
+        return None
+    lowest = max(float(c[1]) for cs in by.values() for c in cs)
+    return {"film_height": float(height) / L, "film_below": (float(height) - lowest) / L}
+
+
+def real_framing() -> list[tuple[float, dict[str, float]]]:
+    """:func:`framing` of the RSNA films with ROI boxes (the expert's boxes first), with
+    their bone ages; the film's height from each annotation's ``size``."""
+    ages: dict[str, float] = {}
+    for name in ("rsna_boneage_training_labels_12611.csv", "rsna_boneage_test_labels_200.csv"):
+        with open(os.path.join(REAL, "rsna_labels", name)) as f:
+            for r in csv.DictReader(f):
+                ages[r["id"]] = float(r["boneage"])
+    files = sorted(glob.glob(os.path.join(REAL, "rsna_ossification_roi_boxes", "annotations", "**", "*.xml"),
+                         recursive=True))
+    files.sort(key=lambda p: (os.path.basename(p), "nonexpert" in p))
+    seen, rows = set(), []
+    for path in files:
+        rid = os.path.splitext(os.path.basename(path))[0]
+        if rid in seen or rid not in ages:
+            continue
+        root = ET.parse(path).getroot()
+        boxes = [(o.find("name").text, *(float(o.find("bndbox").find(k).text) for k in ("xmin", "ymin", "xmax", "ymax")))
+                 for o in root.iter("object")]
+        got = framing(boxes, float(root.find("size").find("height").text))
+        if got is not None:
+            seen.add(rid)
+            rows.append((ages[rid], got))
+    return rows
+
+
+def phantom_framing(n: int, seed: int, style: str) -> list[tuple[float, dict[str, float]]]:
+    """:func:`framing` of ``n`` phantoms with the RSNA age mix, drawn as training films
+    are (acquisition nuisance on: the framing draws act only then), at half size."""
+    from boneage_fast.data.datasets import sample_rsna_ages
+    from boneage_fast.data.phantom import render
+
+    rng = np.random.default_rng(seed)
+    ages, males = sample_rsna_ages(n, rng)
+    rows = []
+    for i in range(n):
+        s = render(float(ages[i]), bool(males[i]), seed=seed * 100_000 + i, size_scale=0.5, style=style)
+        got = framing(s.roi_boxes, s.image.shape[0])
+        if got is not None:
+            rows.append((float(ages[i]), got))
+    return rows
+
+
+def framing_report(real, phantoms: dict[str, list]) -> str:
+    """Median film height and film below, per bone-age band, real and per style."""
+    lines = ["| bone age (months) | real n | real film height (p10-p90) | real below | "
+             + " | ".join(f"{st} film height | {st} below" for st in phantoms) + " |",
+             "|---|---:|---:|---:|" + "---:|---:|" * len(phantoms)]
+    for lo, hi in BANDS:
+        r = [f for a, f in real if lo <= a < hi]
+        if not r:
+            continue
+        h = np.array([f["film_height"] for f in r])
+        cells = []
+        for rows in phantoms.values():
+            p = [f for a, f in rows if lo <= a < hi]
+            cells.append(f"{np.median([f['film_height'] for f in p]):.2f} | {np.median([f['film_below'] for f in p]):.2f}"
+                         if p else "- | -")
+        lines.append(f"| {lo}-{hi} | {len(r)} | {np.median(h):.2f} ({np.percentile(h, 10):.2f}-{np.percentile(h, 90):.2f})"
+                     f" | {np.median([f['film_below'] for f in r]):.2f} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def phantom_rows(n: int, seed: int, style: str = "v1") -> list[tuple[float, bool, dict[str, float]]]:
     from boneage_fast.data.datasets import sample_rsna_ages
     from boneage_fast.data.phantom import render
@@ -206,10 +294,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--styles", nargs="+", default=["v1", "v2", "v3"], choices=["v1", "v2", "v3", "v4"])
     ap.add_argument("--out", default=os.path.join(HERE, "..", "docs", "phantom_geometry.md"))
+    ap.add_argument("--framing", action="store_true",
+                    help="only the framing table (film height and film below over the wrist-MCP distance, "
+                         "phantoms drawn with acquisition nuisance), printed, --out not written")
     args = ap.parse_args(argv)
     if not os.path.isdir(os.path.join(REAL, "rsna_ossification_roi_boxes")):
         print(f"{REAL}: ../shared/realdata is not beside this checkout", file=sys.stderr)
         return 2
+    if args.framing:
+        print(framing_report(real_framing(), {st: phantom_framing(args.n, args.seed, st) for st in args.styles}))
+        return 0
     real = real_rows()
     phantoms = {st: phantom_rows(args.n, args.seed, st) for st in args.styles}
     text = report(real, phantoms, "python scripts/phantom_realism.py " + " ".join(argv if argv is not None else sys.argv[1:]))
