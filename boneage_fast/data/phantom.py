@@ -51,8 +51,9 @@ FOREARM_MM_V4: tuple[float, float] | None = (50.0, 110.0)
 #: ``FOREARM_YOUNG_V4[1]`` months (None: none). On the 329 RSNA films of
 #: ../shared/realdata/rsna_ossification_roi_boxes the film is 4.37 times the wrist-to-MCP
 #: distance tall under 5 years of bone age (median; 4.06, 4.03 and 3.91 in the older
-#: bands), v4 drew 3.75 at every age: its young hands filled the model's crop ~15 % more
-#: than the films' (docs/phantom.md, section 7.17); at this draw 4.27 (3.88, 3.75, 3.73)
+#: bands), v4 drew 3.91 (3.72, 3.78, 3.69): its young hands filled the model's crop more
+#: than the films' (docs/phantom.md, section 7.17); with this 4.32 (3.87, 3.78, 3.69)
+#: (``scripts/phantom_realism.py --framing``)
 FOREARM_YOUNG_V4: tuple[float, float] | None = (60.0, 120.0)
 
 #: SD of the simulated rater's reading around the true bone age (months). Reported
