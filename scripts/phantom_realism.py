@@ -119,25 +119,39 @@ def features(boxes: list[tuple[str, float, float, float, float]]) -> dict[str, f
     }
 
 
-def real_rows() -> list[tuple[float, bool, dict[str, float]]]:
+def _rsna_ages() -> dict[str, tuple[float, bool]]:
+    """Bone age (months) and sex of every RSNA id in the label tables."""
     ages: dict[str, tuple[float, bool]] = {}
     for name in ("rsna_boneage_training_labels_12611.csv", "rsna_boneage_test_labels_200.csv"):
         with open(os.path.join(REAL, "rsna_labels", name)) as f:
             for r in csv.DictReader(f):
                 ages[r["id"]] = (float(r["boneage"]), r["male"].strip().lower() in ("true", "1"))
+    return ages
+
+
+def _roi_annotations():
+    """(id, [(class, x0, y0, x1, y1)], the film's height or None) of every RSNA ROI
+    annotation, the expert's first for each id."""
     files = sorted(glob.glob(os.path.join(REAL, "rsna_ossification_roi_boxes", "annotations", "**", "*.xml"),
                          recursive=True))
     files.sort(key=lambda p: (os.path.basename(p), "nonexpert" in p))  # the expert's boxes first
-    seen, rows = set(), []
     for path in files:
-        rid = os.path.splitext(os.path.basename(path))[0]
-        if rid in seen or rid not in ages:
-            continue
         root = ET.parse(path).getroot()
         boxes = []
         for o in root.iter("object"):
             b = o.find("bndbox")
             boxes.append((o.find("name").text, *(float(b.find(k).text) for k in ("xmin", "ymin", "xmax", "ymax"))))
+        size = root.find("size")
+        height = float(size.find("height").text) if size is not None and size.find("height") is not None else None
+        yield os.path.splitext(os.path.basename(path))[0], boxes, height
+
+
+def real_rows() -> list[tuple[float, bool, dict[str, float]]]:
+    ages = _rsna_ages()
+    seen, rows = set(), []
+    for rid, boxes, _ in _roi_annotations():
+        if rid in seen or rid not in ages:
+            continue
         f = features(boxes)
         if f is not None:
             seen.add(rid)
@@ -166,26 +180,15 @@ def framing(boxes: list[tuple[str, float, float, float, float]], height: float) 
 def real_framing() -> list[tuple[float, dict[str, float]]]:
     """:func:`framing` of the RSNA films with ROI boxes (the expert's boxes first), with
     their bone ages; the film's height from each annotation's ``size``."""
-    ages: dict[str, float] = {}
-    for name in ("rsna_boneage_training_labels_12611.csv", "rsna_boneage_test_labels_200.csv"):
-        with open(os.path.join(REAL, "rsna_labels", name)) as f:
-            for r in csv.DictReader(f):
-                ages[r["id"]] = float(r["boneage"])
-    files = sorted(glob.glob(os.path.join(REAL, "rsna_ossification_roi_boxes", "annotations", "**", "*.xml"),
-                         recursive=True))
-    files.sort(key=lambda p: (os.path.basename(p), "nonexpert" in p))
+    ages = _rsna_ages()
     seen, rows = set(), []
-    for path in files:
-        rid = os.path.splitext(os.path.basename(path))[0]
-        if rid in seen or rid not in ages:
+    for rid, boxes, height in _roi_annotations():
+        if rid in seen or rid not in ages or height is None:
             continue
-        root = ET.parse(path).getroot()
-        boxes = [(o.find("name").text, *(float(o.find("bndbox").find(k).text) for k in ("xmin", "ymin", "xmax", "ymax")))
-                 for o in root.iter("object")]
-        got = framing(boxes, float(root.find("size").find("height").text))
+        got = framing(boxes, height)
         if got is not None:
             seen.add(rid)
-            rows.append((ages[rid], got))
+            rows.append((ages[rid][0], got))
     return rows
 
 
