@@ -5,6 +5,7 @@ radiographs written to disk at clinical sizes."""
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import time
 from typing import Any
@@ -57,12 +58,20 @@ def run_bench(model: str | None = None, device: str = "auto", backend: str = "au
     """Latency per stage and end to end (one image at a time, from its file), and batch
     throughput (``predict_batch`` on the files), for the chosen backend -- and, when
     ``compare_torch`` and the backend is not PyTorch, the PyTorch path in the same run."""
+    tmp = tempfile.mkdtemp(prefix="boneage_bench_")
+    try:
+        return _run_bench(model, device, backend, images, repeats, warmup, batch, compare_torch, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)  # the phantom files are for this run only
+
+
+def _run_bench(model: str | None, device: str, backend: str, images: int, repeats: int, warmup: int,
+               batch: int, compare_torch: bool, tmp: str) -> dict[str, Any]:
     import torch
     from PIL import Image
 
     from boneage_fast.pipeline import Predictor
 
-    tmp = tempfile.mkdtemp(prefix="boneage_bench_")
     files = phantom_files(images, tmp)
     report: dict[str, Any] = {"images": images, "repeats": repeats, "warmup": warmup,
                               "image_sizes": [list(Image.open(p).size) for p, _ in files],

@@ -362,10 +362,16 @@ def test_score_inputs_are_checked(tmp_path, capsys):
     assert "'path' column" in capsys.readouterr().err
 
 
-def test_bench_reports_stages_and_the_paper_comparison(tmp_path, capsys):
+def test_bench_reports_stages_and_the_paper_comparison(tmp_path, capsys, monkeypatch):
+    import tempfile
+
     out = tmp_path / "bench.json"
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     assert main(["bench", "--device", "cpu", "--images", "2", "--repeats", "1", "--batch", "2",
                  "--json", str(out)]) == 0
+    assert list(scratch.iterdir()) == []  # its phantom files are gone once it is done
     text = capsys.readouterr().out
     assert "end to end" in text and "faster than the paper" in text
     r = json.loads(out.read_text())
