@@ -32,6 +32,15 @@ def _hands(age, male, seed=0):
     return build_hand(subject, 3), build_hand(subject, 4)
 
 
+@pytest.fixture
+def v3_layout(monkeypatch):
+    """v4 drawn on version 3's layout (section 7.18's fan, thumb and young phalanges off),
+    for the tests that compare its bones and soft tissue with v3's in place."""
+    monkeypatch.setattr(anatomy, "METACARPAL_FAN_V4", (1.0, 1.0))
+    monkeypatch.setattr(anatomy, "THUMB_V4", (0.0, 1.0))
+    monkeypatch.setattr(anatomy, "YOUNG_PHALANX_V4", 0.0)
+
+
 def _mask(e, xs, ys, facets=True):
     """Cells inside an ossicle, from the definition: |x'/(a w(y'))|^p + |y''/b|^p <= 1 in
     its own rotated frame, w falling linearly to 1 - |taper| towards the narrowed end
@@ -70,7 +79,7 @@ def _smoothstep(x):
 
 
 @pytest.mark.parametrize("age, male", [(20, True), (60, False), (132, True), (200, True), (228, False)])
-def test_carpals_grow_past_their_v3_outline_as_they_mature(age, male):
+def test_carpals_grow_past_their_v3_outline_as_they_mature(age, male, v3_layout):
     h3, h4 = _hands(age, male, seed=age)
     c3 = {e.name: e for e in h3.ossicles if e.name in CARPAL_SHAPE_V2}
     c4 = {e.name: e for e in h4.ossicles if e.name in CARPAL_SHAPE_V2}
@@ -380,7 +389,7 @@ def _box_in_hand_mm(box, frame):
     return np.array([*centre, (x1 - x0) / frame.scale, (y1 - y0) / frame.scale])
 
 
-def test_v4_keeps_v3s_subject_posture_look_and_boxes():
+def test_v4_keeps_v3s_subject_posture_look_and_boxes(v3_layout):
     for seed in range(6):
         a = render(100.0 + 10 * seed, seed % 2 == 0, seed=seed, size=(640, 512), style="v3")
         b = render(100.0 + 10 * seed, seed % 2 == 0, seed=seed, size=(640, 512), style="v4")
@@ -817,7 +826,7 @@ def _bone_path(sample):
     return acc
 
 
-def test_v4_film_differs_from_v3_only_in_bone_but_for_the_fuller_palm(monkeypatch):
+def test_v4_film_differs_from_v3_only_in_bone_but_for_the_fuller_palm(monkeypatch, v3_layout):
     from scipy import ndimage
 
     from boneage_fast.data import phantom
@@ -986,7 +995,13 @@ def test_v4_draws_set_the_soft_tissue_radii_and_carpal_density(soft, dens):
     # the palm, wrist and forearm at the drawn fullness (the low end of the range is
     # v3's; the forearm 0.8 x 1.25 of it at 150 months); the fingers at their own 0.92,
     # scaled by the same draw; the first web as v3's, WEB_V4 times the drawn fullness deeper
-    np.testing.assert_allclose(ratio[1:10:2], [palm * 0.6] + [palm] * 4, rtol=1e-12)  # the thumb's 0.6 (7.14)
+    # the little finger's (the hypothenar) fuller with the metacarpals' fan (7.18): at 150
+    # months a tenth of the way from its young to its grown value
+    (young, grown), (lo, hi) = anatomy.METACARPAL_FAN_V4, anatomy.METACARPAL_FAN_AGES_V4
+    fan = young + (grown - young) * (150.0 - lo) / (hi - lo)
+    assert lo < 150.0 < hi and fan > 1.0
+    np.testing.assert_allclose(ratio[1:10:2], [palm * 0.6] + [palm] * 3 + [palm * fan ** anatomy.PALM_FAN_V4],
+                               rtol=1e-12)  # the thumb's 0.6 (7.14)
     np.testing.assert_allclose(ratio[10:12], [palm, palm * anatomy.FOREARM_V4 * anatomy.FOREARM_WIDTH_GROWN_V4],
                                rtol=1e-12)  # 150 months: grown
     assert anatomy.FOREARM_V4 * anatomy.FOREARM_WIDTH_GROWN_V4 == pytest.approx(0.8 * 1.25)
@@ -1371,7 +1386,7 @@ def test_v4_texture_spares_the_cortex():
 
 
 @pytest.mark.parametrize("age, male", [(36, False), (100, True), (158, True), (150, False)])
-def test_v4_metacarpal_heads_are_domes(age, male):
+def test_v4_metacarpal_heads_are_domes(age, male, v3_layout):
     """v4's metacarpal-head epiphyses (rays 2-5) are at least METACARPAL_HEAD_V4 as thick
     as wide once they have grown past that (v3's flatten to a lens about a third as thick
     as wide), with their joint side and the MCP joints where v3 has them."""
@@ -1759,7 +1774,7 @@ def test_distal_carpals_stop_short_of_the_metacarpal_bases(age, male):
 
 
 @pytest.mark.parametrize("age, male", [(30, False), (90, True), (150, True), (210, False)])
-def test_thenar_soft_tissue_stays_close_to_the_thumbs_radial_side(age, male):
+def test_thenar_soft_tissue_stays_close_to_the_thumbs_radial_side(age, male, v3_layout):
     """v4's soft tissue round the thumb's metacarpal (its palm capsule and the first web's
     two proximal capsules) reaches at most 0.62 times as far past the bone's axis on its
     radial side (away from the index ray) as v3's, whose round lobe bulged past the thumb
@@ -1904,3 +1919,99 @@ def test_v4_film_shows_the_hook_as_a_ring(monkeypatch):
     monkeypatch.setattr(anatomy, "HAMATE_HOOK_V4", None)
     no_lumen, _ = walls_over_lumen()
     assert no_lumen < 0.5 * over_lumen
+
+
+# ------------------------------------------------ the hand's layout (7.18)
+def _direction(b):
+    d = b.p1 - b.p0
+    return math.atan2(d[0], d[1])  # radians from +y, positive towards +x
+
+
+@pytest.mark.parametrize("age, male", [(20, False), (90, True), (150, True), (190, False), (228, True)])
+def test_v4_metacarpals_fan_wider_and_the_fingers_keep_their_direction(age, male):
+    """v4's metacarpals 2-5 start where v3's do and lean away from metacarpal 3 by
+    METACARPAL_FAN_V4 times the layout's angle from it (RAY_ANGLE_V2; 1.3 until 144
+    months, 1.15 from 204, linear between; the subject's own spread added as in v3); the
+    thumb's metacarpal turns THUMB_V4[0] further out and is THUMB_V4[1] times as long;
+    every phalanx keeps v3's direction."""
+    h3, h4 = _hands(age, male, seed=age + 7)
+    b3, b4 = {b.name: b for b in h3.bones}, {b.name: b for b in h4.bones}
+    (young, grown), (lo, hi) = anatomy.METACARPAL_FAN_V4, anatomy.METACARPAL_FAN_AGES_V4
+    fan = young + (grown - young) * min(max((age - lo) / (hi - lo), 0.0), 1.0)
+    assert young > grown > 1.0
+    mid3, mid4 = _direction(b3["metacarpal3"]), _direction(b4["metacarpal3"])
+    assert mid4 == pytest.approx(mid3, abs=1e-12)
+    for ray in (2, 4, 5):
+        m3, m4 = b3[f"metacarpal{ray}"], b4[f"metacarpal{ray}"]
+        np.testing.assert_allclose(m4.p0, m3.p0, atol=1e-9)
+        table = anatomy.RAY_ANGLE_V2[ray - 1] - anatomy.RAY_ANGLE_V2[2]
+        assert _direction(m4) - _direction(m3) == pytest.approx((fan - 1.0) * table, abs=1e-9), ray
+        # ... away from metacarpal 3: further out on the side it already leans to
+        assert abs(_direction(m4) - mid4) > abs(_direction(m3) - mid3) or table == 0, ray
+    t3, t4 = b3["metacarpal1"], b4["metacarpal1"]
+    # the thumb's shaft starts past its basal epiphysis (farther on a longer bone): its
+    # segment runs from the layout's base, where the two shafts' axes cross, to its head
+    a3, a4 = [(b.p1 - b.p0) / np.hypot(*(b.p1 - b.p0)) for b in (t3, t4)]
+    k = np.linalg.solve(np.stack([a3, -a4], 1), t4.p0 - t3.p0)
+    base = t3.p0 + k[0] * a3
+    assert k[0] <= 0 and k[1] <= 0  # behind both shafts' starts
+    turn, longer = anatomy.THUMB_V4
+    assert turn > 0 and longer > 1
+    # the thumb lies on the +x side: turning it away from the middle ray adds to its angle
+    assert _direction(t4) - _direction(t3) == pytest.approx(turn, abs=1e-9)
+    assert np.hypot(*(t4.p1 - base)) == pytest.approx(longer * np.hypot(*(t3.p1 - base)), rel=1e-9)
+    for name, b in b3.items():
+        if name[:-1] in ("proximal", "middle", "distal"):
+            assert _direction(b4[name]) == pytest.approx(_direction(b), abs=1e-9), name
+
+
+@pytest.mark.parametrize("age", [0.0, 20.0, 60.0, 95.0, 96.0, 150.0])
+def test_v4_young_phalanges_are_longer(age, v3_layout, monkeypatch):
+    """A young v4 hand's phalanges are 1 + YOUNG_PHALANX_V4 times v3's long at bone age 0,
+    falling by a smoothstep (3 t^2 - 2 t^3 of age over YOUNG_PHALANX_AGE_V4, written out
+    here) to v3's at 96 months; the metacarpals keep v3's joints. A phalanx's segment runs
+    from half a joint space (2.4 mm adult) past the joint before it to half a joint space
+    short of the joint after it (the distal phalanx: to its drawn tip)."""
+    monkeypatch.setattr(anatomy, "YOUNG_PHALANX_V4", 0.14)  # the fixture turned it off
+    h3, h4 = _hands(age, True, seed=11)
+    t = min(age / anatomy.YOUNG_PHALANX_AGE_V4, 1.0)
+    longer = 1.0 + 0.14 * (1.0 - (3 * t * t - 2 * t ** 3))
+    half_gap = 1.2 * h3.subject.size_scale
+
+    def segments(h):
+        mcp, pip, dip = ([j[0] for j in h.joints[k]] for k in ("MCP", "PIP", "DIP"))
+        tips = {b.name: b.p1 for b in h.bones if b.name.startswith("distal")}
+        out = [np.hypot(*(pip[0] - mcp[0])) - 2 * half_gap, np.hypot(*(tips["distal1"] - pip[0])) - half_gap]
+        for r in range(1, 5):
+            out += [np.hypot(*(pip[r] - mcp[r])) - 2 * half_gap, np.hypot(*(dip[r - 1] - pip[r])) - 2 * half_gap,
+                    np.hypot(*(tips[f"distal{r + 1}"] - dip[r - 1])) - half_gap]
+        return np.array(out), np.array(mcp)
+
+    (seg3, mcp3), (seg4, mcp4) = segments(h3), segments(h4)
+    assert len(seg3) == 14 and np.all(seg3 > 0)
+    # (the proximal phalanx turns at the MCP joint: measured from the joint's centre, its
+    # segment is a hair off the straight line, ~1e-4 of its length)
+    np.testing.assert_allclose(seg4, longer * seg3, rtol=5e-4)
+    np.testing.assert_allclose(mcp4, mcp3, atol=1e-9)
+
+
+def test_v4_hypothenar_fills_the_fanned_palm():
+    """With the fan the little finger's palm capsule is fan^PALM_FAN_V4 times v3's (the
+    hypothenar); without it (METACARPAL_FAN_V4 = (1, 1)) v3's: the palm's soft tissue at
+    metacarpal 3's mid-shaft (scripts/phantom_realism_real.py --parts palmtissue) stays in
+    the films' range (10th percentile 0.03-0.22 below the median) only with it."""
+    measure = load_script("phantom_realism_real")
+    seeds = measure.phantom_seeds(150.0, True, "v4", 43_000, 4)
+
+    def median():
+        return float(np.median([measure.phantom_palm_flatness(150.0, True, s, 565.0, "v4")["drop"] for s in seeds]))
+
+    assert anatomy.PALM_FAN_V4 > 0
+    on = median()
+    old = anatomy.PALM_FAN_V4
+    try:
+        anatomy.PALM_FAN_V4 = 0.0
+        thin = median()
+    finally:
+        anatomy.PALM_FAN_V4 = old
+    assert 0.03 <= on <= 0.22 < thin, (on, thin)
