@@ -36,7 +36,7 @@ def _hands(age, male, seed=0):
 def v3_layout(monkeypatch):
     """v4 drawn on version 3's layout (section 7.18's fan, thumb and young phalanges off),
     for the tests that compare its bones and soft tissue with v3's in place."""
-    monkeypatch.setattr(anatomy, "METACARPAL_FAN_V4", (1.0, 1.0))
+    monkeypatch.setattr(anatomy, "METACARPAL_FAN_V4", (1.0, 1.0, 1.0))
     monkeypatch.setattr(anatomy, "THUMB_V4", (0.0, 1.0))
     monkeypatch.setattr(anatomy, "YOUNG_PHALANX_V4", 0.0)
 
@@ -995,13 +995,7 @@ def test_v4_draws_set_the_soft_tissue_radii_and_carpal_density(soft, dens):
     # the palm, wrist and forearm at the drawn fullness (the low end of the range is
     # v3's; the forearm 0.8 x 1.25 of it at 150 months); the fingers at their own 0.92,
     # scaled by the same draw; the first web as v3's, WEB_V4 times the drawn fullness deeper
-    # the little finger's (the hypothenar) fuller with the metacarpals' fan (7.18): at 150
-    # months a tenth of the way from its young to its grown value
-    (young, grown), (lo, hi) = anatomy.METACARPAL_FAN_V4, anatomy.METACARPAL_FAN_AGES_V4
-    fan = young + (grown - young) * (150.0 - lo) / (hi - lo)
-    assert lo < 150.0 < hi and fan > 1.0
-    np.testing.assert_allclose(ratio[1:10:2], [palm * 0.6] + [palm] * 3 + [palm * fan ** anatomy.PALM_FAN_V4],
-                               rtol=1e-12)  # the thumb's 0.6 (7.14)
+    np.testing.assert_allclose(ratio[1:10:2], [palm * 0.6] + [palm] * 4, rtol=1e-12)  # the thumb's 0.6 (7.14)
     np.testing.assert_allclose(ratio[10:12], [palm, palm * anatomy.FOREARM_V4 * anatomy.FOREARM_WIDTH_GROWN_V4],
                                rtol=1e-12)  # 150 months: grown
     assert anatomy.FOREARM_V4 * anatomy.FOREARM_WIDTH_GROWN_V4 == pytest.approx(0.8 * 1.25)
@@ -1659,9 +1653,10 @@ def test_v4_palm_soft_tissue_is_as_even_as_on_the_films(monkeypatch):
     (scripts/phantom_realism_real.py --parts palmtissue; 6 registered films of 120-180
     months: its 10th percentile 0.03-0.22 below its median, median 0.11): over 4
     processed phantoms of 150 months at the films' metacarpal 3 length v4's lies in that
-    range; with version 3's first web (``WEB_V4`` None, the ``thumb_web`` switch off) the
-    soft tissue between the index ray and the thumb is a thin, dark web (about 0.3
-    below)."""
+    range (near its top since section 7.18's wider layout: 0.22, 0.12 on v3's); with
+    version 3's first web (``WEB_V4`` None, the ``thumb_web`` switch off) the soft tissue
+    between the index ray and the thumb is a thin, dark web (about 0.3 below; 0.08-0.2
+    more than with v4's)."""
     measure = load_script("phantom_realism_real")
     seeds = measure.phantom_seeds(150.0, True, "v4", 43_000, 4)
 
@@ -1672,7 +1667,7 @@ def test_v4_palm_soft_tissue_is_as_even_as_on_the_films(monkeypatch):
     assert 0.03 <= on <= 0.22 and anatomy.WEB_V4 is not None and anatomy.WEB_V4 > 1.0, on
     monkeypatch.setattr(anatomy, "WEB_V4", None)
     off = median()
-    assert off > 0.22 and off > on + 0.1, (on, off)
+    assert off > 0.22 and off > on + 0.06, (on, off)
 
 
 def test_v4_processed_shaft_stands_over_its_soft_tissue_as_on_the_films(monkeypatch):
@@ -1929,23 +1924,27 @@ def _direction(b):
 
 @pytest.mark.parametrize("age, male", [(20, False), (90, True), (150, True), (190, False), (228, True)])
 def test_v4_metacarpals_fan_wider_and_the_fingers_keep_their_direction(age, male):
-    """v4's metacarpals 2-5 start where v3's do and lean away from metacarpal 3 by
-    METACARPAL_FAN_V4 times the layout's angle from it (RAY_ANGLE_V2; 1.3 until 144
-    months, 1.15 from 204, linear between; the subject's own spread added as in v3); the
-    thumb's metacarpal turns THUMB_V4[0] further out and is THUMB_V4[1] times as long;
-    every phalanx keeps v3's direction."""
+    """v4's metacarpals 2-5 start where v3's do and the index, ring and little finger's
+    lean away from metacarpal 3 by METACARPAL_FAN_V4's factors times the layout's angle
+    from it (RAY_ANGLE_V2; the factors' excess over 1 in full until 144 months, 0.6 of it
+    from 204, linear between; the subject's own spread added as in v3); the thumb's
+    metacarpal turns THUMB_V4[0] further out and is THUMB_V4[1] times as long; every
+    phalanx keeps v3's direction."""
     h3, h4 = _hands(age, male, seed=age + 7)
     b3, b4 = {b.name: b for b in h3.bones}, {b.name: b for b in h4.bones}
-    (young, grown), (lo, hi) = anatomy.METACARPAL_FAN_V4, anatomy.METACARPAL_FAN_AGES_V4
-    fan = young + (grown - young) * min(max((age - lo) / (hi - lo), 0.0), 1.0)
-    assert young > grown > 1.0
+    lo, hi = anatomy.METACARPAL_FAN_AGES_V4
+    share = 1.0 + (anatomy.METACARPAL_FAN_GROWN_V4 - 1.0) * min(max((age - lo) / (hi - lo), 0.0), 1.0)
+    assert lo == 144.0 and hi == 204.0 and anatomy.METACARPAL_FAN_GROWN_V4 == 0.6
+    assert all(f > 1.0 for f in anatomy.METACARPAL_FAN_V4)
+    fans = dict(zip((2, 4, 5), anatomy.METACARPAL_FAN_V4))
     mid3, mid4 = _direction(b3["metacarpal3"]), _direction(b4["metacarpal3"])
     assert mid4 == pytest.approx(mid3, abs=1e-12)
     for ray in (2, 4, 5):
         m3, m4 = b3[f"metacarpal{ray}"], b4[f"metacarpal{ray}"]
         np.testing.assert_allclose(m4.p0, m3.p0, atol=1e-9)
         table = anatomy.RAY_ANGLE_V2[ray - 1] - anatomy.RAY_ANGLE_V2[2]
-        assert _direction(m4) - _direction(m3) == pytest.approx((fan - 1.0) * table, abs=1e-9), ray
+        extra = (fans[ray] - 1.0) * share
+        assert _direction(m4) - _direction(m3) == pytest.approx(extra * table, abs=1e-9), ray
         # ... away from metacarpal 3: further out on the side it already leans to
         assert abs(_direction(m4) - mid4) > abs(_direction(m3) - mid3) or table == 0, ray
     t3, t4 = b3["metacarpal1"], b4["metacarpal1"]
@@ -1993,25 +1992,3 @@ def test_v4_young_phalanges_are_longer(age, v3_layout, monkeypatch):
     # segment is a hair off the straight line, ~1e-4 of its length)
     np.testing.assert_allclose(seg4, longer * seg3, rtol=5e-4)
     np.testing.assert_allclose(mcp4, mcp3, atol=1e-9)
-
-
-def test_v4_hypothenar_fills_the_fanned_palm():
-    """With the fan the little finger's palm capsule is fan^PALM_FAN_V4 times v3's (the
-    hypothenar); without it (METACARPAL_FAN_V4 = (1, 1)) v3's: the palm's soft tissue at
-    metacarpal 3's mid-shaft (scripts/phantom_realism_real.py --parts palmtissue) stays in
-    the films' range (10th percentile 0.03-0.22 below the median) only with it."""
-    measure = load_script("phantom_realism_real")
-    seeds = measure.phantom_seeds(150.0, True, "v4", 43_000, 4)
-
-    def median():
-        return float(np.median([measure.phantom_palm_flatness(150.0, True, s, 565.0, "v4")["drop"] for s in seeds]))
-
-    assert anatomy.PALM_FAN_V4 > 0
-    on = median()
-    old = anatomy.PALM_FAN_V4
-    try:
-        anatomy.PALM_FAN_V4 = 0.0
-        thin = median()
-    finally:
-        anatomy.PALM_FAN_V4 = old
-    assert 0.03 <= on <= 0.22 < thin, (on, thin)

@@ -102,9 +102,9 @@ OFF = {
     "carpal_lean": {"CARPAL_LEAN_V4": {}},
     # young hands framed with more forearm, as the films frame them (section 7.17)
     "young_framing": {"phantom.FOREARM_YOUNG_V4": None},
-    # metacarpals 2-5 fanning wider, the thumb's metacarpal turned out and longer, young
-    # phalanges longer, the hypothenar fuller with the fan (section 7.18)
-    "hand_layout": {"METACARPAL_FAN_V4": (1.0, 1.0), "THUMB_V4": (0.0, 1.0), "YOUNG_PHALANX_V4": 0.0},
+    # metacarpals 2, 4 and 5 fanning wider, the thumb's metacarpal turned out and longer,
+    # young phalanges longer (section 7.18)
+    "hand_layout": {"METACARPAL_FAN_V4": (1.0, 1.0, 1.0), "THUMB_V4": (0.0, 1.0), "YOUNG_PHALANX_V4": 0.0},
 }
 # refinements of another change: they act only with it on, so they have no "v3 +" row,
 # only their "v4 -" row

@@ -197,23 +197,30 @@ WEB_V4: float | None = 1.4
 # outline follows the bone closely and the thenar mass fills the first web
 # (docs/phantom.md, section 7.14). None: version 3's.
 THENAR_V4: tuple[float, float] | None = (0.6, 0.55)
-# ... and metacarpals 2-5 fanning this much more than version 3's about the middle ray
-# (their angles from metacarpal 3's times METACARPAL_FAN_V4), their bases where version
-# 3's are and their phalanges turned back at the MCP joint to version 3's direction (the
-# finger fan unchanged): on the 327 RSNA hands of the ROI annotations the index-to-little
-# MCP distance is 0.95, 0.92, 0.90 and 0.86 of the median wrist-to-MCP distance at bone
-# ages 0-60, 60-120, 120-168 and 168-228 months, version 3's layout 0.84, 0.81, 0.81 and
-# 0.79 -- its metacarpals nearly parallel in young hands, where the films' bases sit
-# together and their heads fan out (docs/phantom.md, section 7.18). The films' fan
-# narrows in the late teens: ``METACARPAL_FAN_V4[0]`` until ``METACARPAL_FAN_AGES_V4[0]``
-# months of bone age, linearly to ``METACARPAL_FAN_V4[1]`` at ``METACARPAL_FAN_AGES_V4[1]``.
-# (1, 1): version 3's.
-METACARPAL_FAN_V4 = (1.3, 1.15)
+# ... and metacarpals 2, 4 and 5 fanning more than version 3's about the middle ray (the
+# index's, ring's and little finger's angles from metacarpal 3's times
+# METACARPAL_FAN_V4's), their bases where version 3's are and their phalanges turned back
+# at the MCP joint to version 3's direction (the finger fan unchanged): on the 327 RSNA
+# hands of the ROI annotations the index-to-little MCP distance is 0.95, 0.92, 0.90 and
+# 0.86 of the median wrist-to-MCP distance at bone ages 0-60, 60-120, 120-168 and
+# 168-228 months, version 3's layout 0.84, 0.81, 0.81 and 0.79 -- its metacarpals nearly
+# parallel in young hands, where the films' bases sit together and their heads fan out
+# -- and the gap index-middle is the widest (0.34 against middle-ring 0.30 and ring-
+# little 0.30 from 60 months; version 3's 0.28, 0.28, 0.27) (docs/phantom.md, section
+# 7.18). The films' fan narrows in the late teens: the factors' excess over 1 until
+# ``METACARPAL_FAN_AGES_V4[0]`` months of bone age, falling linearly to
+# ``METACARPAL_FAN_GROWN_V4`` of it at ``METACARPAL_FAN_AGES_V4[1]``. (1, 1, 1): version 3's.
+METACARPAL_FAN_V4 = (1.46, 1.14, 1.18)
 METACARPAL_FAN_AGES_V4 = (144.0, 204.0)
+METACARPAL_FAN_GROWN_V4 = 0.6
 # ... and the thumb's metacarpal turned THUMB_V4[0] radians further from the middle ray
-# (its phalanges turned back to version 3's direction) and THUMB_V4[1] times as long
-THUMB_V4 = (0.15, 1.06)
-PALM_FAN_V4 = 2.0
+# (its phalanges turned back to version 3's direction) and THUMB_V4[1] times as long: on
+# the films the thumb's MCP lies 0.58-0.64 median wrist-to-MCP distances from the index's
+# and 0.88-0.95 from the wrist, on version 3's layout 0.55-0.59 and 0.86. With the index
+# fanned towards it the thumb keeps version 3's distance from the index (0.55-0.57); turned
+# out further (0.15) it reached the films' but thinned the first web (the palm's soft
+# tissue across metacarpal 3's mid-shaft 0.25 below its median, films 0.03-0.22).
+THUMB_V4 = (0.08, 1.06)
 # ... and young phalanges longer: 1 + YOUNG_PHALANX_V4 times version 3's at bone age 0,
 # fading smoothly to version 3's at YOUNG_PHALANX_AGE_V4 months. On the RSNA hands under
 # 60 months the PIP joints sit 1.61 median wrist-to-MCP distances from the wrist, version
@@ -762,9 +769,10 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
     # joint space between bones (mm); version 3's as narrow as on the real films
     gap = (3.0 if version == 2 else 2.4) * s
     head_domes: dict[str, np.ndarray] = {}  # version 4: how far each metacarpal's drawn shaft stops short
-    # version 4: metacarpals fanning wider, their soft tissue fuller to fill the palm between them
-    fanned = _age_ramp(ba, METACARPAL_FAN_AGES_V4, *METACARPAL_FAN_V4) if version >= 4 else 1.0
-    palm_fill = fanned ** PALM_FAN_V4
+    # version 4: metacarpals 2, 4 and 5 fanning wider from their bases (METACARPAL_FAN_V4)
+    fan_share = _age_ramp(ba, METACARPAL_FAN_AGES_V4, 1.0, METACARPAL_FAN_GROWN_V4)
+    fanned = [1.0, 1.0 + (METACARPAL_FAN_V4[0] - 1.0) * fan_share, 1.0,
+              1.0 + (METACARPAL_FAN_V4[1] - 1.0) * fan_share, 1.0 + (METACARPAL_FAN_V4[2] - 1.0) * fan_share]
     for ray in range(5):
         ray_angle, base_x, base_y = (RAY_ANGLE_V2, RAY_BASE_X_V2, RAY_BASE_Y_V2) if v2 else \
             (RAY_ANGLE, RAY_BASE_X, RAY_BASE_Y)
@@ -774,7 +782,7 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
         if version >= 3:
             bend = subject.thumb_abduction if ray == 0 else subject.phalanx_spread * (2 - ray) * 0.6
         if version >= 4:  # the metacarpals fan wider, the fingers keep their direction
-            fan = THUMB_V4[0] if ray == 0 else (fanned - 1.0) * (ray_angle[ray] - ray_angle[2])
+            fan = THUMB_V4[0] if ray == 0 else (fanned[ray] - 1.0) * (ray_angle[ray] - ray_angle[2])
             ray_angle0 += fan
             bend -= fan
         base = np.array([base_x[ray], base_y[ray]]) * s
@@ -904,7 +912,7 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
                 finger_end = p - axis * gap + axis * (FINGER_PAD_V4 * s - finger_r1)
         hand.tissue.append((mcp, finger_end, finger_r, finger_r1))
         # the palm (rays 2-5) and the thenar eminence (thumb) around each metacarpal
-        palm_r = (15.0 if ray == 0 else 13.5 * (palm_fill if ray == 4 else 1.0)) * tw * w * bulk
+        palm_r = (15.0 if ray == 0 else 13.5) * tw * w * bulk
         mc_axis = _rot(np.array([0.0, 1.0]), -ray_angle0)
         # version 4: narrowing towards the MCP joint, so the palm's top runs into the
         # fingers' webs instead of ending in square shoulders over the metacarpal heads
