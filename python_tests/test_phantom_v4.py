@@ -1992,3 +1992,36 @@ def test_v4_young_phalanges_are_longer(age, v3_layout, monkeypatch):
     # segment is a hair off the straight line, ~1e-4 of its length)
     np.testing.assert_allclose(seg4, longer * seg3, rtol=5e-4)
     np.testing.assert_allclose(mcp4, mcp3, atol=1e-9)
+
+
+# Real 5-95 % ranges of the MCP row per bone-age band on the 327 RSNA hands of
+# ../shared/realdata/rsna_ossification_roi_boxes (scripts/phantom_realism.py, features
+# mcp_row and index_gap; docs/phantom.md, section 7.18): reference data, not output of the
+# code under test.
+REAL_MCP_ROW = {
+    (0, 60): {"mcp_row": (0.894, 1.071), "index_gap": (0.334, 0.406)},
+    (60, 120): {"mcp_row": (0.855, 1.028), "index_gap": (0.310, 0.382)},
+    (120, 168): {"mcp_row": (0.805, 0.984), "index_gap": (0.300, 0.371)},
+    (168, 228): {"mcp_row": (0.774, 0.957), "index_gap": (0.282, 0.359)},
+}
+
+
+@pytest.mark.parametrize("band", sorted(REAL_MCP_ROW))
+def test_v4_mcp_row_falls_inside_the_real_range_where_v3s_does_not(band):
+    """v4's finger MCPs (index to little, and the index-middle gap, the films' widest)
+    lie inside the films' 5-95 % range for at least 70 % of 24 phantoms in every band;
+    on v3's layout the index-middle gap is inside for under half of them below 168
+    months (v3's young metacarpals stand parallel)."""
+    pr = load_script("phantom_realism")
+    lo, hi = band
+    rng = np.random.default_rng(lo + 1)
+    ages = rng.uniform(lo, hi, 24)
+    inside = {}
+    for style in ("v3", "v4"):
+        feats = [pr.features(render(float(a), bool(i % 2), seed=2000 + lo + i, size=(640, 512), nuisance=False,
+                                    style=style).roi_boxes) for i, a in enumerate(ages)]
+        assert all(f is not None for f in feats)
+        inside[style] = {k: np.mean([p5 <= f[k] <= p95 for f in feats]) for k, (p5, p95) in REAL_MCP_ROW[band].items()}
+    assert min(inside["v4"].values()) >= 0.7, inside
+    if hi <= 168:
+        assert inside["v3"]["index_gap"] < 0.5, inside

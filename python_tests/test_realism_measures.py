@@ -620,3 +620,47 @@ def test_framing_is_the_film_and_the_forearm_below_over_the_wrist_mcp_distance()
     # no wrist box, or a missing MCP box: no figure
     assert pr.framing(boxes[1:], 500.0) is None
     assert pr.framing([b for b in boxes if b is not mcps[2]], 500.0) is None
+
+
+def test_mcp_row_features_name_the_thumb_and_order_the_fingers():
+    """scripts/phantom_realism.py's mcp_row (index-to-little MCP), index_gap (index-to-
+    middle) and thumb_index (thumb-to-index), over the median wrist-to-MCP distance, on a
+    synthetic hand whose rays are written out here: the thumb is the ray with no DIP box,
+    the fingers ordered by their MCPs' distance from the thumb's; shuffling the boxes,
+    shifting and scaling the hand changes nothing; a hand whose thumb cannot be told
+    (a DIP box on every ray) gives no figures."""
+    pr = load_script("phantom_realism")
+
+    def box(name, p, half=4.0):
+        return (name, p[0] - half, p[1] - half, p[0] + half, p[1] + half)
+
+    wrist = np.array([0.0, 0.0])
+    # MCP centres (thumb, index, middle, ring, little), y up the film is -y
+    mcp = {"thumb": (45.0, -40.0), "index": (25.0, -95.0), "middle": (2.0, -100.0), "ring": (-20.0, -97.0),
+           "little": (-40.0, -88.0)}
+    boxes = [box("Wrist", wrist, 15.0), box("Radius", (15.0, 30.0)), box("Ulna", (-15.0, 28.0))]
+    for ray, (x, y) in mcp.items():
+        boxes.append(box("MCP", (x, y)))
+        boxes.append(box("PIP", (x * 1.15, y - 45.0)))  # the thumb's IP joint is its PIP box
+        if ray != "thumb":
+            boxes.append(box("DIP", (x * 1.25, y - 75.0)))
+    L = float(np.median([np.hypot(*p) for p in mcp.values()]))
+
+    def dist(a, b):
+        return float(np.hypot(mcp[a][0] - mcp[b][0], mcp[a][1] - mcp[b][1]))
+
+    got = pr.features(boxes)
+    assert got["mcp_row"] == pytest.approx(dist("index", "little") / L)
+    assert got["index_gap"] == pytest.approx(dist("index", "middle") / L)
+    assert got["thumb_index"] == pytest.approx(dist("thumb", "index") / L)
+    assert got["mcp_spread"] == pytest.approx(dist("thumb", "little") / L)
+    for k in ("mcp_row", "index_gap", "thumb_index"):
+        assert k in pr.FEATURES
+    rng = np.random.default_rng(0)
+    shuffled = [boxes[i] for i in rng.permutation(len(boxes))]
+    moved = [(n, 3 * x0 + 70, 3 * y0 - 20, 3 * x1 + 70, 3 * y1 - 20) for n, x0, y0, x1, y1 in shuffled]
+    again = pr.features(moved)
+    for k in ("mcp_row", "index_gap", "thumb_index"):
+        assert again[k] == pytest.approx(got[k])
+    extra_dip = boxes + [box("DIP", (mcp["thumb"][0] * 1.25, mcp["thumb"][1] - 75.0))]
+    assert pr.features(extra_dip) is None

@@ -12,6 +12,9 @@ depend on pixel size, image size or the hand's rotation:
     pip_over_mcp     median |wrist -> PIP| / median |wrist -> MCP|   (finger length vs palm)
     dip_over_mcp     median |wrist -> DIP| / median |wrist -> MCP|
     mcp_spread       largest MCP-to-MCP distance / median |wrist -> MCP|   (palm width)
+    mcp_row          |index MCP - little finger MCP| / median |wrist -> MCP|
+    index_gap        |index MCP - middle finger MCP| / median |wrist -> MCP|
+    thumb_index      |thumb MCP - index MCP| / median |wrist -> MCP|
     mcp_box          mean MCP box side / median |wrist -> MCP|
     pip_box          mean PIP box side / median |wrist -> MCP|
     wrist_box        wrist box side (sqrt of area) / median |wrist -> MCP|   (carpal region)
@@ -52,8 +55,8 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 REAL = os.path.join(HERE, "..", "..", "shared", "realdata")
 BANDS = [(0, 60), (60, 120), (120, 168), (168, 228)]
-FEATURES = ["pip_over_mcp", "dip_over_mcp", "mcp_spread", "mcp_box", "pip_box", "wrist_box", "radius_box",
-            "radius_ulna", "finger_fan", "thumb_angle"]
+FEATURES = ["pip_over_mcp", "dip_over_mcp", "mcp_spread", "mcp_row", "index_gap", "thumb_index", "mcp_box",
+            "pip_box", "wrist_box", "radius_box", "radius_ulna", "finger_fan", "thumb_angle"]
 
 
 def _angle(u: np.ndarray, v: np.ndarray) -> float:
@@ -61,9 +64,11 @@ def _angle(u: np.ndarray, v: np.ndarray) -> float:
     return float(abs(np.degrees((a + np.pi) % (2 * np.pi) - np.pi)))
 
 
-def posture(mcp: np.ndarray, pip: np.ndarray, dip: np.ndarray) -> tuple[float, float] | None:
-    """(finger_fan, thumb_angle) from 5 MCP, 5 PIP and 4 DIP centres; None when the
-    rays cannot be told apart."""
+def rays(mcp: np.ndarray, pip: np.ndarray, dip: np.ndarray):
+    """(thumb, fingers, pip, dip_of) from 5 MCP, 5 PIP and 4 DIP centres: the thumb's MCP
+    index, the fingers' MCP indices from the index to the little finger, the PIP centres
+    reordered to the MCPs', and each finger's DIP index; None when the rays cannot be
+    told apart."""
     from scipy.optimize import linear_sum_assignment
 
     r, c = linear_sum_assignment(((mcp[:, None] - pip[None]) ** 2).sum(-1))
@@ -75,6 +80,16 @@ def posture(mcp: np.ndarray, pip: np.ndarray, dip: np.ndarray) -> tuple[float, f
         return None
     t = thumb[0]
     fingers = sorted(dip_of, key=lambda i: np.linalg.norm(mcp[i] - mcp[t]))  # index .. little
+    return t, fingers, pip, dip_of
+
+
+def posture(mcp: np.ndarray, pip: np.ndarray, dip: np.ndarray) -> tuple[float, float] | None:
+    """(finger_fan, thumb_angle) from 5 MCP, 5 PIP and 4 DIP centres; None when the
+    rays cannot be told apart."""
+    found = rays(mcp, pip, dip)
+    if found is None:
+        return None
+    t, fingers, pip, dip_of = found
     d = {i: dip[dip_of[i]] - mcp[i] for i in fingers}
     return _angle(d[fingers[0]], d[fingers[3]]), _angle(pip[t] - mcp[t], d[fingers[1]])
 
@@ -102,13 +117,18 @@ def features(boxes: list[tuple[str, float, float, float, float]]) -> dict[str, f
         return None
     mcp = [centre(b) for b in by["MCP"]]
     spread = max(np.linalg.norm(a - b) for a in mcp for b in mcp)
-    angles = posture(np.array(mcp), np.array([centre(b) for b in by["PIP"]]), np.array([centre(b) for b in by["DIP"]]))
-    if angles is None:
+    pips, dips = np.array([centre(b) for b in by["PIP"]]), np.array([centre(b) for b in by["DIP"]])
+    angles, found = posture(np.array(mcp), pips, dips), rays(np.array(mcp), pips, dips)
+    if angles is None or found is None:
         return None
+    thumb, fingers = found[0], found[1]
     return {
         "pip_over_mcp": float(np.median(dist["PIP"])) / L,
         "dip_over_mcp": float(np.median(dist["DIP"])) / L,
         "mcp_spread": float(spread) / L,
+        "mcp_row": float(np.linalg.norm(mcp[fingers[0]] - mcp[fingers[3]])) / L,
+        "index_gap": float(np.linalg.norm(mcp[fingers[0]] - mcp[fingers[1]])) / L,
+        "thumb_index": float(np.linalg.norm(mcp[thumb] - mcp[fingers[0]])) / L,
         "mcp_box": float(np.mean([side(b) for b in by["MCP"]])) / L,
         "pip_box": float(np.mean([side(b) for b in by["PIP"]])) / L,
         "wrist_box": side(by["Wrist"][0]) / L,
