@@ -87,8 +87,11 @@ def posture(mcp: np.ndarray, pip: np.ndarray, dip: np.ndarray) -> tuple[float, f
     """(finger_fan, thumb_angle) from 5 MCP, 5 PIP and 4 DIP centres; None when the
     rays cannot be told apart."""
     found = rays(mcp, pip, dip)
-    if found is None:
-        return None
+    return None if found is None else _ray_angles(mcp, dip, found)
+
+
+def _ray_angles(mcp: np.ndarray, dip: np.ndarray, found) -> tuple[float, float]:
+    """(finger_fan, thumb_angle) from the rays :func:`rays` told apart."""
     t, fingers, pip, dip_of = found
     d = {i: dip[dip_of[i]] - mcp[i] for i in fingers}
     return _angle(d[fingers[0]], d[fingers[3]]), _angle(pip[t] - mcp[t], d[fingers[1]])
@@ -117,10 +120,11 @@ def features(boxes: list[tuple[str, float, float, float, float]]) -> dict[str, f
         return None
     mcp = [centre(b) for b in by["MCP"]]
     spread = max(np.linalg.norm(a - b) for a in mcp for b in mcp)
-    pips, dips = np.array([centre(b) for b in by["PIP"]]), np.array([centre(b) for b in by["DIP"]])
-    angles, found = posture(np.array(mcp), pips, dips), rays(np.array(mcp), pips, dips)
-    if angles is None or found is None:
+    dips = np.array([centre(b) for b in by["DIP"]])
+    found = rays(np.array(mcp), np.array([centre(b) for b in by["PIP"]]), dips)
+    if found is None:
         return None
+    angles = _ray_angles(np.array(mcp), dips, found)
     thumb, fingers = found[0], found[1]
     return {
         "pip_over_mcp": float(np.median(dist["PIP"])) / L,
