@@ -1,9 +1,10 @@
 """Phantom v4 (``render(style="v4")``): v3 with mature carpals that touch and overlap in
 projection (lighter, the lunate and scaphoid curved, cut along flat facets), radial and
 ulnar epiphyses that rise to their styloids and sink into their metaphyses as they fuse,
-a fuller palm narrowing into tapered fingers on the same layout, a trabecular network in
-the bone, less saturated thick soft tissue, windowed processed films and a hand that
-fills the film; v3's subject, posture and boxes seed for seed."""
+a fuller palm narrowing into tapered fingers, a trabecular network in the bone, less
+saturated thick soft tissue, windowed processed films and a hand that fills the film;
+v3's subject and posture seed for seed, and v3's layout and boxes but for the fanned
+metacarpals, the thumb and the young phalanges of section 7.18 (fixture ``v3_layout``)."""
 
 from __future__ import annotations
 
