@@ -1654,7 +1654,7 @@ def test_v4_palm_soft_tissue_is_as_even_as_on_the_films(monkeypatch):
     (scripts/phantom_realism_real.py --parts palmtissue; 6 registered films of 120-180
     months: its 10th percentile 0.03-0.22 below its median, median 0.11): over 4
     processed phantoms of 150 months at the films' metacarpal 3 length v4's lies in that
-    range (near its top since section 7.18's wider layout: 0.22, 0.12 on v3's); with
+    range (near its top since section 7.18's wider layout: 0.217, 0.144 on v3's); with
     version 3's first web (``WEB_V4`` None, the ``thumb_web`` switch off) the soft tissue
     between the index ray and the thumb is a thin, dark web (about 0.3 below; 0.08-0.2
     more than with v4's)."""
