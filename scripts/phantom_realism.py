@@ -83,15 +83,9 @@ def rays(mcp: np.ndarray, pip: np.ndarray, dip: np.ndarray):
     return t, fingers, pip, dip_of
 
 
-def posture(mcp: np.ndarray, pip: np.ndarray, dip: np.ndarray) -> tuple[float, float] | None:
-    """(finger_fan, thumb_angle) from 5 MCP, 5 PIP and 4 DIP centres; None when the
-    rays cannot be told apart."""
-    found = rays(mcp, pip, dip)
-    return None if found is None else _ray_angles(mcp, dip, found)
-
-
 def _ray_angles(mcp: np.ndarray, dip: np.ndarray, found) -> tuple[float, float]:
-    """(finger_fan, thumb_angle) from the rays :func:`rays` told apart."""
+    """(finger_fan, thumb_angle) from 5 MCP and 4 DIP centres and the rays :func:`rays`
+    told apart."""
     t, fingers, pip, dip_of = found
     d = {i: dip[dip_of[i]] - mcp[i] for i in fingers}
     return _angle(d[fingers[0]], d[fingers[3]]), _angle(pip[t] - mcp[t], d[fingers[1]])
