@@ -597,9 +597,10 @@ def test_ossicle_middle_is_the_centroid_of_the_drawn_outline(taper, lean, angle)
 
 
 def test_framing_is_the_film_and_the_forearm_below_over_the_wrist_mcp_distance():
-    """scripts/phantom_realism.py's framing: film height, and the film below the lowest ROI
-    box centre, over the median wrist-to-MCP centre distance (written out for a hand whose
-    MCP centres lie 40, 50 and 60 px from the wrist's: median 50)."""
+    """scripts/phantom_realism.py's framing: film height, the film below the lowest ROI
+    box centre and above the highest, over the median wrist-to-MCP centre distance
+    (written out for a hand whose MCP centres lie 40, 50 and 60 px from the wrist's:
+    median 50)."""
     pr = load_script("phantom_realism")
 
     def box(name, cx, cy, half=5.0):
@@ -612,6 +613,7 @@ def test_framing_is_the_film_and_the_forearm_below_over_the_wrist_mcp_distance()
     got = pr.framing(boxes, 500.0)
     assert got["film_height"] == pytest.approx(500.0 / 50.0)
     assert got["film_below"] == pytest.approx((500.0 - 340.0) / 50.0)
+    assert got["film_above"] == pytest.approx((300.0 - 60.0 * math.cos(0.2)) / 50.0)  # the highest MCP
     # the measure turns with the boxes' scale, not with where the hand sits across the film
     shifted = [(n, x0 + 33.0, y0, x1 + 33.0, y1) for n, x0, y0, x1, y1 in boxes]
     assert pr.framing(shifted, 500.0) == pytest.approx(got)

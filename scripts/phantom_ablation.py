@@ -105,11 +105,15 @@ OFF = {
     # metacarpals 2, 4 and 5 fanning wider, the thumb's metacarpal turned out and longer,
     # young phalanges longer (section 7.18)
     "hand_layout": {"METACARPAL_FAN_V4": (1.0, 1.0, 1.0), "THUMB_V4": (0.0, 1.0), "YOUNG_PHALANX_V4": 0.0},
+    # part of the young framing's film kept above the fingertips instead of below the
+    # radius (section 7.19)
+    "young_above": {"phantom.YOUNG_ABOVE_V4": None},
 }
 # refinements of another change: they act only with it on, so they have no "v3 +" row,
 # only their "v4 -" row
 REFINES = {"facet_corners": "carpal_facets", "facet_edges": "carpal_facets", "trabecular_lines": "network_texture",
-           "projected_texture": "trabecular_lines", "young_framing": "forearm_framing"}
+           "projected_texture": "trabecular_lines", "young_framing": "forearm_framing",
+           "young_above": "young_framing"}
 _CONST0: dict = {}
 _LOOKS0: dict = {}
 

@@ -179,9 +179,10 @@ def real_rows() -> list[tuple[float, bool, dict[str, float]]]:
 
 def framing(boxes: list[tuple[str, float, float, float, float]], height: float) -> dict[str, float] | None:
     """How the hand is framed on its film, in units of the median wrist-to-MCP box-centre
-    distance: ``film_height`` (the film's height) and ``film_below`` (the film below the
-    lowest box centre: the forearm on the film); None without a wrist box and 5 MCP
-    boxes."""
+    distance: ``film_height`` (the film's height), ``film_below`` (the film below the
+    lowest box centre: the forearm on the film) and ``film_above`` (the film above the
+    highest box centre: the fingertips and the margin over them); None without a wrist
+    box and 5 MCP boxes."""
     by: dict[str, list[np.ndarray]] = {}
     for name, x0, y0, x1, y1 in boxes:
         by.setdefault(name, []).append(np.array([(x0 + x1) / 2, (y0 + y1) / 2], dtype=np.float64))
@@ -192,7 +193,8 @@ def framing(boxes: list[tuple[str, float, float, float, float]], height: float) 
     if L <= 0:
         return None
     lowest = max(float(c[1]) for cs in by.values() for c in cs)
-    return {"film_height": float(height) / L, "film_below": (float(height) - lowest) / L}
+    highest = min(float(c[1]) for cs in by.values() for c in cs)
+    return {"film_height": float(height) / L, "film_below": (float(height) - lowest) / L, "film_above": highest / L}
 
 
 def real_framing() -> list[tuple[float, dict[str, float]]]:
@@ -228,10 +230,10 @@ def phantom_framing(n: int, seed: int, style: str) -> list[tuple[float, dict[str
 
 
 def framing_report(real, phantoms: dict[str, list]) -> str:
-    """Median film height and film below, per bone-age band, real and per style."""
-    lines = ["| bone age (months) | real n | real film height (p10-p90) | real below | "
-             + " | ".join(f"{st} film height | {st} below" for st in phantoms) + " |",
-             "|---|---:|---:|---:|" + "---:|---:|" * len(phantoms)]
+    """Median film height, film below and film above, per bone-age band, real and per style."""
+    lines = ["| bone age (months) | real n | real film height (p10-p90) | real below | real above | "
+             + " | ".join(f"{st} film height | {st} below | {st} above" for st in phantoms) + " |",
+             "|---|---:|---:|---:|---:|" + "---:|---:|---:|" * len(phantoms)]
     for lo, hi in BANDS:
         r = [f for a, f in real if lo <= a < hi]
         if not r:
@@ -240,10 +242,11 @@ def framing_report(real, phantoms: dict[str, list]) -> str:
         cells = []
         for rows in phantoms.values():
             p = [f for a, f in rows if lo <= a < hi]
-            cells.append(f"{np.median([f['film_height'] for f in p]):.2f} | {np.median([f['film_below'] for f in p]):.2f}"
-                         if p else "- | -")
+            cells.append(" | ".join(f"{np.median([f[k] for f in p]):.2f}" for k in ("film_height", "film_below", "film_above"))
+                         if p else "- | - | -")
         lines.append(f"| {lo}-{hi} | {len(r)} | {np.median(h):.2f} ({np.percentile(h, 10):.2f}-{np.percentile(h, 90):.2f})"
-                     f" | {np.median([f['film_below'] for f in r]):.2f} | " + " | ".join(cells) + " |")
+                     f" | {np.median([f['film_below'] for f in r]):.2f} | {np.median([f['film_above'] for f in r]):.2f} | "
+                     + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
