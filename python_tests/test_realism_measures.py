@@ -666,3 +666,44 @@ def test_mcp_row_features_name_the_thumb_and_order_the_fingers():
         assert again[k] == pytest.approx(got[k])
     extra_dip = boxes + [box("DIP", (mcp["thumb"][0] * 1.25, mcp["thumb"][1] - 75.0))]
     assert pr.features(extra_dip) is None
+
+
+def test_crop_composition_is_the_base_in_the_box_and_the_box_below_it():
+    """scripts/phantom_realism_real.py's crop: metacarpal 3's base at (base - top edge) /
+    box height, the box below it in metacarpal 3 lengths (a 3-4-5 bone: length 50)."""
+    prr = _script()
+    got = prr.crop_composition((10.0, 20.0, 210.0, 420.0), (100.0, 300.0), (130.0, 260.0))
+    assert got["base_in_box"] == pytest.approx((300.0 - 20.0) / 400.0)
+    assert got["below_base"] == pytest.approx((420.0 - 300.0) / 50.0)
+    # free of the box's horizontal place and of the film's scale
+    assert prr.crop_composition((60.0, 20.0, 260.0, 420.0), (150.0, 300.0), (180.0, 260.0)) == pytest.approx(got)
+    assert prr.crop_composition((20.0, 40.0, 420.0, 840.0), (200.0, 600.0), (260.0, 520.0)) == pytest.approx(got)
+    with pytest.raises(ValueError, match="box"):
+        prr.crop_composition((10.0, 420.0, 210.0, 20.0), (100.0, 300.0), (130.0, 260.0))
+    with pytest.raises(ValueError, match="base and top"):
+        prr.crop_composition((10.0, 20.0, 210.0, 420.0), (100.0, 300.0), (100.0, 300.0))
+
+
+def test_phantom_crop_composition_reads_the_drawn_hand_and_its_framing(monkeypatch):
+    """On a phantom the measure is free of the film's pixel size (the same film drawn at
+    two sizes), its base lies where metacarpal 3's shaft starts (between the wrist's and
+    the MCP joints' ROI box centres), and a young v4 hand framed with part of its extra
+    film above the fingertips (YOUNG_ABOVE_V4) carries less film below that base than
+    with all of it below."""
+    from boneage_fast.data import phantom
+    from boneage_fast.data.phantom import render
+
+    prr = _script()
+    a = prr.phantom_crop_composition(render(30.0, True, seed=4, size=(640, 512), style="v4"))
+    b = prr.phantom_crop_composition(render(30.0, True, seed=4, size=(1280, 1024), style="v4"))
+    assert a == pytest.approx(b, rel=0.02)
+    s = render(30.0, True, seed=4, size=(640, 512), style="v4", nuisance=False)
+    got = prr.phantom_crop_composition(s)
+    x0, y0, x1, y1 = s.hand_box
+    base_y = y0 + got["base_in_box"] * (y1 - y0)
+    wrist = [(b[1] + b[3]) / 2 for n, *b in s.roi_boxes if n == "Wrist"]
+    mcp = [(b[1] + b[3]) / 2 for n, *b in s.roi_boxes if n == "MCP"]
+    assert len(wrist) == 1 and max(mcp) < base_y < wrist[0]
+    monkeypatch.setattr(phantom, "YOUNG_ABOVE_V4", None)
+    before = prr.phantom_crop_composition(render(30.0, True, seed=4, size=(640, 512), style="v4"))
+    assert before["below_base"] > a["below_base"] + 0.2 and before["base_in_box"] < a["base_in_box"]

@@ -108,6 +108,11 @@
              of the phantoms' metacarpal 3 (film.draw_long_bone's formula, away from the
              rounded ends; 8 subjects per film's age and sex, no film drawn) at the same
              fractions of its length.
+  crop       the young hand's place in the crop the model is fed (its hand box): on the 6
+             young films of scripts/data/real_young_palm.csv metacarpal 3's base as a
+             fraction of the box's height from its top and the box below that base in
+             metacarpal 3 lengths, against 8 phantoms per film's age and sex drawn as
+             training films are (nuisance on, half size), from their own hand boxes.
 
   The registered films of texture, rim, physis, shaft and palmtissue are processed
   films: their phantoms are drawn with the processed look only (``--any-look``: either
@@ -459,6 +464,53 @@ def palm_over_metacarpal(sample) -> float:
     m, n, length = _metacarpal3_line(sample)
     lo, hi = silhouette_span(_unit_film(sample.image), m, n, int(4 * length))
     return float((hi - lo) / length)
+
+
+def crop_composition(box, base, top) -> dict:
+    """Where the hand sits in its crop (the hand box, which the model is fed): ``base``,
+    metacarpal 3's base, as a fraction of the box's height from its top edge
+    (``base_in_box``), and the box below that base (the carpus, the wrist and the
+    forearm on the film) in metacarpal 3 lengths from base to ``top``
+    (``below_base``). Pixels, the film's y axis down."""
+    x0, y0, x1, y1 = (float(v) for v in box)
+    if not y1 > y0:
+        raise ValueError(f"box must have y1 > y0, got {box!r}")
+    length = float(np.hypot(top[0] - base[0], top[1] - base[1]))
+    if not length > 0:
+        raise ValueError("metacarpal 3's base and top must differ")
+    return {"base_in_box": (float(base[1]) - y0) / (y1 - y0), "below_base": (y1 - float(base[1])) / length}
+
+
+def phantom_crop_composition(sample) -> dict:
+    """:func:`crop_composition` of a phantom's hand box, from its metacarpal 3 (the base
+    of the shaft, the top of its head's epiphysis or the shaft's end without one)."""
+    T = sample.frame
+    b = next(b for b in sample.hand.bones if b.name == "metacarpal3")
+    epi = next((e for e in sample.hand.ossicles if e.name == "epi_metacarpal3"), None)
+    axis = (b.p1 - b.p0) / np.hypot(*(b.p1 - b.p0))
+    top = epi.centre + axis * epi.axes[1] if epi is not None else b.p1
+    return crop_composition(sample.hand_box, T(b.p0), T(top))
+
+
+def crop(styles: list[str], seeds: int = 8) -> dict:
+    """The young hand's place in its crop: :func:`crop_composition` on the 6 young real
+    films of scripts/data/real_young_palm.csv (their annotated hand boxes, metacarpal 3
+    read by eye) and per style on ``seeds`` phantoms of each film's age and sex drawn as
+    training films are (acquisition nuisance on, the framing draws act only then; half
+    size), from their own hand boxes."""
+    from boneage_fast.data.phantom import render
+
+    rows = []
+    for film, name, v in _annotated_films("real_young_palm.csv"):
+        got = crop_composition(film["box"], (v["mc3_base_x"], v["mc3_base_y"]), (v["mc3_top_x"], v["mc3_top_y"]))
+        row = {"film": name, "months": film["boneage"], **{f"real_{k}": round(x, 3) for k, x in got.items()}}
+        for style in styles:
+            ph = [phantom_crop_composition(render(film["boneage"], film["male"], seed=40_000 + k, size_scale=0.5,
+                                                  bits=8, style=style)) for k in range(seeds)]
+            for key in ("base_in_box", "below_base"):
+                row[f"{style}_{key}"] = round(float(np.median([g[key] for g in ph])), 3)
+        rows.append(row)
+    return _with_medians(rows, [f"{who}_{k}" for who in ("real", *styles) for k in ("base_in_box", "below_base")])
 
 
 def soft_bone_contrast(pixels: np.ndarray, p0, p1, bone, rows: int = 6) -> dict:
@@ -1420,7 +1472,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--parts", nargs="+", default=["detector", "regressor", "gap"],
                     choices=["detector", "regressor", "gap", "tones", "spectrum", "cortex", "palm", "softbone", "slender",
                              "forearm", "armtissue", "grain", "texture", "metaphysis", "rim", "physis", "shaft",
-                             "palmtissue", "mcbase"])
+                             "palmtissue", "mcbase", "crop"])
     ap.add_argument("--styles", nargs="+", default=["v1", "v2"], choices=["v1", "v2", "v3", "v4"])
     ap.add_argument("--any-look", action="store_true",
                     help="texture, rim, physis, shaft, palmtissue: phantoms of either look (processed or unprocessed), "
@@ -1479,6 +1531,8 @@ def main(argv: list[str] | None = None) -> int:
         res["palmtissue"] = palmtissue(args.styles, any_look=args.any_look)
     if "mcbase" in args.parts:
         res["mcbase"] = mcbase(args.styles)
+    if "crop" in args.parts:
+        res["crop"] = crop(args.styles)
     if "gap" in args.parts:
         res["gap"] = gap(rows, args.styles)
     text = json.dumps(res, indent=2)
