@@ -442,16 +442,23 @@ def silhouette_span(img: np.ndarray, m, n, reach: int) -> tuple[int, int]:
     return int(q[lo]), int(q[hi])
 
 
-def _metacarpal3_line(sample):
-    """A phantom's metacarpal 3: its mid-point (from the base to the top of its head's
-    epiphysis, the shaft's end without one) in pixels, the unit normal to its axis and
-    its length in pixels."""
+def _metacarpal3_ends(sample) -> tuple[np.ndarray, np.ndarray]:
+    """A phantom's metacarpal 3 in pixels: its base (the shaft's) and its top (the top of
+    its head's epiphysis, the shaft's end without one)."""
     T = sample.frame
     b = next(b for b in sample.hand.bones if b.name == "metacarpal3")
     epi = next((e for e in sample.hand.ossicles if e.name == "epi_metacarpal3"), None)
     axis = (b.p1 - b.p0) / np.hypot(*(b.p1 - b.p0))
     top = epi.centre + axis * epi.axes[1] if epi is not None else b.p1
-    m, d = T((b.p0 + top) / 2), T(top) - T(b.p0)
+    return T(b.p0), T(top)
+
+
+def _metacarpal3_line(sample):
+    """A phantom's metacarpal 3: its mid-point (from the base to the top of its head's
+    epiphysis, the shaft's end without one) in pixels, the unit normal to its axis and
+    its length in pixels."""
+    base, top = _metacarpal3_ends(sample)
+    m, d = (base + top) / 2, top - base
     length = float(np.hypot(*d))
     return m, np.array([-d[1], d[0]]) / length, length
 
@@ -484,12 +491,7 @@ def crop_composition(box, base, top) -> dict:
 def phantom_crop_composition(sample) -> dict:
     """:func:`crop_composition` of a phantom's hand box, from its metacarpal 3 (the base
     of the shaft, the top of its head's epiphysis or the shaft's end without one)."""
-    T = sample.frame
-    b = next(b for b in sample.hand.bones if b.name == "metacarpal3")
-    epi = next((e for e in sample.hand.ossicles if e.name == "epi_metacarpal3"), None)
-    axis = (b.p1 - b.p0) / np.hypot(*(b.p1 - b.p0))
-    top = epi.centre + axis * epi.axes[1] if epi is not None else b.p1
-    return crop_composition(sample.hand_box, T(b.p0), T(top))
+    return crop_composition(sample.hand_box, *_metacarpal3_ends(sample))
 
 
 def crop(styles: list[str], seeds: int = 8) -> dict:
