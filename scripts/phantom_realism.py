@@ -112,13 +112,13 @@ def features(boxes: list[tuple[str, float, float, float, float]]) -> dict[str, f
     L = float(np.median(dist["MCP"]))
     if L <= 0:
         return None
-    mcp = [centre(b) for b in by["MCP"]]
+    mcp = np.array([centre(b) for b in by["MCP"]])
     spread = max(np.linalg.norm(a - b) for a in mcp for b in mcp)
     dips = np.array([centre(b) for b in by["DIP"]])
-    found = rays(np.array(mcp), np.array([centre(b) for b in by["PIP"]]), dips)
+    found = rays(mcp, np.array([centre(b) for b in by["PIP"]]), dips)
     if found is None:
         return None
-    angles = _ray_angles(np.array(mcp), dips, found)
+    angles = _ray_angles(mcp, dips, found)
     thumb, fingers = found[0], found[1]
     return {
         "pip_over_mcp": float(np.median(dist["PIP"])) / L,
@@ -234,6 +234,9 @@ def framing_report(real, phantoms: dict[str, list]) -> str:
     lines = ["| bone age (months) | real n | real film height (p10-p90) | real below | real above | "
              + " | ".join(f"{st} film height | {st} below | {st} above" for st in phantoms) + " |",
              "|---|---:|---:|---:|---:|" + "---:|---:|---:|" * len(phantoms)]
+    def medians(rows, keys) -> str:
+        return " | ".join(f"{np.median([f[k] for f in rows]):.2f}" for k in keys)
+
     for lo, hi in BANDS:
         r = [f for a, f in real if lo <= a < hi]
         if not r:
@@ -242,11 +245,9 @@ def framing_report(real, phantoms: dict[str, list]) -> str:
         cells = []
         for rows in phantoms.values():
             p = [f for a, f in rows if lo <= a < hi]
-            cells.append(" | ".join(f"{np.median([f[k] for f in p]):.2f}" for k in ("film_height", "film_below", "film_above"))
-                         if p else "- | - | -")
+            cells.append(medians(p, ("film_height", "film_below", "film_above")) if p else "- | - | -")
         lines.append(f"| {lo}-{hi} | {len(r)} | {np.median(h):.2f} ({np.percentile(h, 10):.2f}-{np.percentile(h, 90):.2f})"
-                     f" | {np.median([f['film_below'] for f in r]):.2f} | {np.median([f['film_above'] for f in r]):.2f} | "
-                     + " | ".join(cells) + " |")
+                     f" | {medians(r, ('film_below', 'film_above'))} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
