@@ -192,7 +192,8 @@ def test_carpals_grow_past_their_v3_outline_as_they_mature(age, male, v3_layout)
     # first web's as v3's, WEB_V4 times the palm's 1.15 deeper; the fingers 0.92 times at the MCP joint,
     # tapering to 0.75 of that, on the same axis, their tips 4 mm (adult) beyond the
     # distal tuft; the palm round each metacarpal narrowing to 0.6 at its head
-    assert len(h3.tissue) == len(h4.tissue) == 15
+    # (v4's sixteenth, the thenar eminence of section 7.20: its own test)
+    assert len(h3.tissue) == 15 and len(h4.tissue) == 16
     assert h4.tissue_sections == {11: 1.0} and h3.tissue_sections == {}
     assert h4.tissue_depths == {i: pytest.approx(1.15 * anatomy.WEB_V4) for i in (12, 13, 14)}
     assert h3.tissue_depths == {}
@@ -845,6 +846,7 @@ def test_v4_film_differs_from_v3_only_in_bone_but_for_the_fuller_palm(monkeypatc
     monkeypatch.setattr(anatomy, "FOREARM_SECTION_V4", None)
     monkeypatch.setattr(anatomy, "WEB_V4", None)
     monkeypatch.setattr(anatomy, "THENAR_V4", None)
+    monkeypatch.setattr(anatomy, "THENAR_EMINENCE_V4", None)
     monkeypatch.setattr(phantom, "FRAME_FILL_V4", 0.0)  # and v3's framing
     monkeypatch.setattr(phantom, "FRAME_TOP_V4", None)
     monkeypatch.setattr(phantom, "FOREARM_MM_V4", None)
@@ -1527,7 +1529,8 @@ def test_v4_forearm_is_as_wide_and_as_round_as_on_the_films(age, male, monkeypat
     in or near those ranges; with FOREARM_WIDTH_V4 and FOREARM_SECTION_V4 off (v4 before
     section 7.11) the ulna reached the skin and the section was a slab (fill above 0.9
     under section 7.3's edge enhancement, 0.88-0.89 under section 7.13's gentler one:
-    the measure reads a slab's edges through it). Median over 4 clean phantoms."""
+    the measure reads a slab's edges through it; section 7.20's thenar eminence, which
+    reaches the slab's radial edge, is off with them). Median over 4 clean phantoms."""
     measure = load_script("phantom_realism_real").phantom_arm_section
 
     def median():
@@ -1542,6 +1545,7 @@ def test_v4_forearm_is_as_wide_and_as_round_as_on_the_films(age, male, monkeypat
     monkeypatch.setattr(anatomy, "FOREARM_WIDTH_V4", 1.0)
     monkeypatch.setattr(anatomy, "FOREARM_WIDTH_GROWN_V4", 1.0)
     monkeypatch.setattr(anatomy, "FOREARM_SECTION_V4", None)
+    monkeypatch.setattr(anatomy, "THENAR_EMINENCE_V4", None)  # (section 7.20's, which fills the slab's radial edge)
     off = median()
     assert off["width"] < 1.15 and off["low_side"] < 0.03 and off["fill"] > max(0.85, on["fill"] + 0.08), (on, off)
 

@@ -108,6 +108,9 @@ OFF = {
     # part of the young framing's film kept above the fingertips instead of below the
     # radius (section 7.19)
     "young_above": {"phantom.YOUNG_ABOVE_V4": None},
+    # the thenar eminence's proximal part: the palm widest at the metacarpal bases,
+    # narrowing over the carpus into the wrist (section 7.20)
+    "thenar_eminence": {"THENAR_EMINENCE_V4": None},
 }
 # refinements of another change: they act only with it on, so they have no "v3 +" row,
 # only their "v4 -" row

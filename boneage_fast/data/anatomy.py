@@ -197,6 +197,20 @@ WEB_V4: float | None = 1.4
 # outline follows the bone closely and the thenar mass fills the first web
 # (docs/phantom.md, section 7.14). None: version 3's.
 THENAR_V4: tuple[float, float] | None = (0.6, 0.55)
+# ... and the thenar eminence's proximal part: a soft-tissue capsule of one radius,
+# ``THENAR_EMINENCE_V4[0]`` mm times the hand's soft-tissue scale and fullness
+# (``THENAR_EMINENCE_V4[1]`` more at bone age 0, fading to none by
+# ``THENAR_EMINENCE_AGE_V4`` months), along the thumb's metacarpal from
+# ``THENAR_EMINENCE_V4[3]`` of its length back past its base by ``THENAR_EMINENCE_V4[2]``
+# radii (:func:`thenar_eminence_v4`). On the films the hand is widest at the metacarpal
+# bases, its radial outline about parallel to the thumb's metacarpal, and narrows over
+# the carpus into the wrist; version 4 drew the outline close round the thumb's base and
+# stepped in to a wrist as wide as the forearm, a column from palm to forearm (radial
+# side at metacarpal 3's base 0.96 of that bone's length against the films' 1.42 under
+# 7 years, 0.79 against 1.01 over 10; ``phantom_realism_real.py --parts wrist``;
+# docs/phantom.md, section 7.20). None: none.
+THENAR_EMINENCE_V4: tuple[float, float, float, float] | None = (17.0, 4.0, 1.2, 0.3)
+THENAR_EMINENCE_AGE_V4 = 120.0
 # ... and metacarpals 2, 4 and 5 fanning more than version 3's about the middle ray (the
 # index's, ring's and little finger's angles from metacarpal 3's times
 # METACARPAL_FAN_V4's), their bases where version 3's are and their phalanges turned back
@@ -678,6 +692,19 @@ def carpal_facets(carpals: list[Ellipse], joint: float, overlap: frozenset = fro
     return [replace(e, facets=tuple(c)) for e, c in zip(carpals, cuts)]
 
 
+def thenar_eminence_v4(mc1: LongBone, scale: float, bone_age: float):
+    """Version 4's thenar eminence (``THENAR_EMINENCE_V4``): a soft-tissue capsule of one
+    radius (``[0]`` mm, ``[1]`` more at bone age 0 fading to none by
+    ``THENAR_EMINENCE_AGE_V4`` months, times ``scale``, the hand's soft-tissue scale and
+    fullness) along the thumb's metacarpal ``mc1``, from ``[3]`` of its length from its
+    base back past the base by ``[2]`` radii."""
+    radius, young, reach, along = THENAR_EMINENCE_V4
+    r = scale * (radius + young * (1.0 - smoothstep(bone_age / THENAR_EMINENCE_AGE_V4)))
+    d = mc1.p1 - mc1.p0
+    u = d / max(float(np.hypot(*d)), 1e-9)
+    return (mc1.p0 - u * (reach * r), mc1.p0 + along * d, r, r)
+
+
 def _thenar_web(p0: np.ndarray, p1: np.ndarray, r: float, version: int):
     """One of the first web's two proximal soft-tissue capsules, from a point on the
     thumb's metacarpal to one on the index's, radius ``r``; in version 4 its thumb end
@@ -947,6 +974,8 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
         if version >= 4 and WEB_V4 is not None:  # version 4: as thick as the palm, the outline kept
             for i in range(len(hand.tissue) - 3, len(hand.tissue)):
                 hand.tissue_depths[i] = WEB_V4 * bulk
+        if version >= 4 and THENAR_EMINENCE_V4 is not None:
+            hand.tissue.append(thenar_eminence_v4(mc1, tw * w * bulk, ba))
     # carpals
     for name in CARPAL_ORDER:
         f = carpal_size(name, ba, male, version)
