@@ -2111,3 +2111,53 @@ def test_v4_frames_young_hands_as_low_in_the_film_as_the_films(monkeypatch):
     for k, (q1, median, q3) in REAL_YOUNG_FRAMING.items():
         assert q1 <= now[k] <= q3, (k, now)
         assert abs(now[k] - median) < abs(before[k] - median) - 0.1, (k, now, before)
+
+
+@pytest.mark.parametrize("age, male", [(0.0, True), (30.0, False), (90.0, True), (150.0, False), (200.0, True)])
+def test_v4_thenar_eminence_runs_along_the_thumbs_metacarpal_past_its_base(age, male):
+    """Section 7.20: v4's last soft-tissue capsule, of one radius 17 mm (4 more at bone
+    age 0, the extra falling as 1 - smoothstep(age / 120)) times the soft-tissue scale
+    (size ** 0.6), the width scale and the palm's fullness (1.15 + 0.15 x the subject's
+    soft tissue), from 1.2 radii before the thumb's metacarpal's base to 0.3 of that
+    bone's length from its base; v3 has none."""
+    h3, h4 = _hands(age, male, seed=5)
+    sub = h4.subject
+    x = min(max(age / 120.0, 0.0), 1.0)
+    young = 1.0 - x * x * (3.0 - 2.0 * x)
+    r = sub.size_scale ** 0.6 * sub.width_scale * (1.15 + 0.15 * sub.soft_tissue) * (17.0 + 4.0 * young)
+    mc1 = next(b for b in h4.bones if b.name == "metacarpal1")
+    u = (mc1.p1 - mc1.p0) / np.hypot(*(mc1.p1 - mc1.p0))
+    p0, p1, r0, r1 = h4.tissue[-1]
+    assert (r0, r1) == (pytest.approx(r, rel=1e-12), pytest.approx(r, rel=1e-12))
+    np.testing.assert_allclose(p0, mc1.p0 - u * 1.2 * r, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(p1, mc1.p0 + 0.3 * (mc1.p1 - mc1.p0), rtol=0, atol=1e-9)
+    assert len(h4.tissue) == len(h3.tissue) + 1
+    assert 15 not in h4.tissue_depths and 15 not in h4.tissue_sections  # the look's section, its own depth
+
+
+@pytest.mark.parametrize("age, male", [(30.0, False), (160.0, True)])
+def test_v4_hand_narrows_over_the_carpus_into_the_wrist_as_on_the_films(age, male, monkeypatch):
+    """Section 7.20 (scripts/phantom_realism_real.py --parts wrist): on the films the
+    hand's radial outline stands 0.34 metacarpal 3 lengths further from that bone's axis
+    a quarter of its length below its base than a whole length below (median of 5 films
+    of 120-180 months; 0.51 on 6 films of 10-82 months), the palm narrowing over the
+    carpus into the wrist; v4 drew a column (0.00 young, 0.10 older). Medians of 6
+    phantoms drawn as training films are: at least 0.2, at least 0.12 more than with
+    THENAR_EMINENCE_V4 off, and the radial side at the base inside the films' range
+    (0.96-2.19 young, 0.64-1.11 older)."""
+    prr = load_script("phantom_realism_real")
+    levels = list(prr.WRIST_LEVELS)
+    at_base, quarter, whole = levels.index(0.0), levels.index(0.25), levels.index(1.0)
+
+    def radial():
+        got = [prr.phantom_wrist_profile(render(age, male, seed=40_000 + k, size_scale=0.5, bits=8, style="v4"))
+               for k in range(6)]
+        return np.median([g["radial"] for g in got], axis=0)
+
+    on = radial()
+    lo, hi = (0.96, 2.19) if age < 120 else (0.64, 1.11)
+    assert lo <= on[at_base] <= hi, on
+    assert on[quarter] - on[whole] >= 0.2, on
+    monkeypatch.setattr(anatomy, "THENAR_EMINENCE_V4", None)
+    off = radial()
+    assert on[quarter] - on[whole] >= off[quarter] - off[whole] + 0.12, (on, off)

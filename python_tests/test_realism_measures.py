@@ -707,3 +707,68 @@ def test_phantom_crop_composition_reads_the_drawn_hand_and_its_framing(monkeypat
     monkeypatch.setattr(phantom, "YOUNG_ABOVE_V4", None)
     before = prr.phantom_crop_composition(render(30.0, True, seed=4, size=(640, 512), style="v4"))
     assert before["below_base"] > a["below_base"] + 0.2 and before["base_in_box"] < a["base_in_box"]
+
+
+def _trapezoid(width_at) -> np.ndarray:
+    """A [0, 1] film (500 x 400) of 0.05 with a silhouette of 0.6 whose edges at row y
+    run from x = 200 - width_at(y)[0] to 200 + width_at(y)[1] (pixels inside, inclusive)."""
+    img = np.full((500, 400), 0.05)
+    for y in range(500):
+        left, right = width_at(y)
+        img[y, 200 - left:200 + right + 1] = 0.6
+    return img
+
+
+def test_wrist_profile_reads_each_side_of_the_axis_over_the_length():
+    """An upright metacarpal 3 (base at y 300, top at y 200: length 100) in a silhouette
+    that runs 80 px to the right and 50 to the left above y 300 and narrows by a pixel per
+    row below it (to 40 / 30 at y 340): each level's half-widths are those rows' runs over
+    100; with ``radial=-1`` the sides swap; a turned film reads the same."""
+    prr = _script()
+
+    def width_at(y):
+        below = max(y - 300, 0)
+        return max(50 - below, 30), max(80 - below, 40)
+
+    img = _trapezoid(width_at)
+    got = prr.wrist_profile(img, (200.0, 300.0), (200.0, 200.0), levels=(-0.25, 0.0, 0.2, 0.6))
+    rows = (275, 300, 320, 360)
+    assert got["radial"] == pytest.approx([width_at(y)[1] / 100 for y in rows])
+    assert got["ulnar"] == pytest.approx([width_at(y)[0] / 100 for y in rows])
+    swapped = prr.wrist_profile(img, (200.0, 300.0), (200.0, 200.0), radial=-1, levels=(-0.25, 0.0, 0.2, 0.6))
+    assert swapped == {"radial": got["ulnar"], "ulnar": got["radial"]}
+    # the film turned upside down: base and top turned with it, the same sides by the rule
+    turned = prr.wrist_profile(img[::-1, ::-1], (199.0, 199.0), (199.0, 299.0), levels=(-0.25, 0.0, 0.2, 0.6))
+    assert turned["radial"] == pytest.approx(got["radial"]) and turned["ulnar"] == pytest.approx(got["ulnar"])
+    with pytest.raises(ValueError, match="radial"):
+        prr.wrist_profile(img, (200.0, 300.0), (200.0, 200.0), radial=0)
+    with pytest.raises(ValueError, match="base and top"):
+        prr.wrist_profile(img, (200.0, 300.0), (200.0, 300.0))
+
+
+def test_phantom_wrist_profile_finds_the_thumb_side_and_is_free_of_the_pixel_size(monkeypatch):
+    """On a phantom the radial side is the thumb's: a v4 hand mirrored left to right
+    (the frame's x axis flipped) reads the same sides; the same film at two sizes reads
+    the same; the thenar eminence (THENAR_EMINENCE_V4) widens the radial side at the
+    metacarpal bases and leaves the ulnar side and the forearm a metacarpal length below."""
+    from boneage_fast.data import anatomy
+    from boneage_fast.data.phantom import render
+
+    prr = _script()
+    s = render(60.0, False, seed=3, size=(640, 512), style="v4", nuisance=False)
+    a = prr.phantom_wrist_profile(s)
+    b = prr.phantom_wrist_profile(render(60.0, False, seed=3, size=(1280, 1024), style="v4", nuisance=False))
+    for side in ("radial", "ulnar"):
+        assert a[side] == pytest.approx(b[side], abs=0.03)
+    mirrored = SimpleNamespace(image=s.image[:, ::-1], hand=s.hand,
+                               frame=lambda p: np.asarray(s.frame(p)) * np.array([-1.0, 1.0]) + np.array([511.0, 0.0]))
+    m = prr.phantom_wrist_profile(mirrored)
+    for side in ("radial", "ulnar"):
+        assert m[side] == pytest.approx(a[side], abs=0.02)
+    monkeypatch.setattr(anatomy, "THENAR_EMINENCE_V4", None)
+    off = prr.phantom_wrist_profile(render(60.0, False, seed=3, size=(640, 512), style="v4", nuisance=False))
+    levels = list(prr.WRIST_LEVELS)
+    at_base, below = levels.index(0.0), levels.index(1.0)
+    assert a["radial"][at_base] > off["radial"][at_base] + 0.1
+    assert a["ulnar"] == pytest.approx(off["ulnar"], abs=0.02)
+    assert a["radial"][below] == pytest.approx(off["radial"][below], abs=0.02)

@@ -114,6 +114,16 @@
              metacarpal 3 lengths, against 8 phantoms per film's age and sex drawn as
              training films are (nuisance on, half size), from their own hand boxes.
 
+  wrist      the hand's outline from the palm down into the forearm: the silhouette's
+             half-widths on the thumb's (radial) and the little finger's (ulnar) side of
+             metacarpal 3's axis, over its length, across that axis at 0.25 of the length
+             above its base, at the base and 0.25, 0.5, 0.75 and 1.0 below it; on the 6
+             young films of real_young_palm.csv and the 5 older registered films of
+             real_mc3_base_width.csv (120-180 months; the base's height read there, the
+             axis upright through the capitate's centre and the length from
+             real_capitate_texture.csv) against 6 phantoms per film's age and sex drawn
+             as training films are (nuisance on, half size).
+
   The registered films of texture, rim, physis, shaft and palmtissue are processed
   films: their phantoms are drawn with the processed look only (``--any-look``: either
   look, a fifth of them unprocessed, as sections 7.10-7.12 of docs/phantom.md drew
@@ -513,6 +523,87 @@ def crop(styles: list[str], seeds: int = 8) -> dict:
                 row[f"{style}_{key}"] = round(float(np.median([g[key] for g in ph])), 3)
         rows.append(row)
     return _with_medians(rows, [f"{who}_{k}" for who in ("real", *styles) for k in ("base_in_box", "below_base")])
+
+
+WRIST_LEVELS = (-0.25, 0.0, 0.25, 0.5, 0.75, 1.0)
+
+
+def wrist_profile(img: np.ndarray, base, top, radial: int = 1, levels=WRIST_LEVELS) -> dict:
+    """The hand's outline about metacarpal 3 (``base`` to ``top``, pixels): across its
+    axis at each of ``levels`` (its lengths below the base; negative: above), the
+    silhouette's half-widths (:func:`silhouette_span` on a [0, 1] film, the run that
+    holds the axis) on either side of the axis, over the length: ``radial`` on the side
+    of the normal (-u_y, u_x) times ``radial`` (+1 or -1; u the unit axis from base to
+    top; +1 is the image's right for an upright hand), ``ulnar`` on the other."""
+    if radial not in (1, -1):
+        raise ValueError(f"radial must be +1 or -1, got {radial!r}")
+    base, top = np.asarray(base, np.float64), np.asarray(top, np.float64)
+    d = top - base
+    length = float(np.hypot(*d))
+    if not length > 0:
+        raise ValueError("metacarpal 3's base and top must differ")
+    u = d / length
+    n = np.array([-u[1], u[0]])
+    out: dict = {"radial": [], "ulnar": []}
+    for f in levels:
+        lo, hi = silhouette_span(img, base - u * f * length, n, int(4 * length))
+        sides = (hi, -lo) if radial == 1 else (-lo, hi)
+        out["radial"].append(sides[0] / length)
+        out["ulnar"].append(sides[1] / length)
+    return out
+
+
+def phantom_wrist_profile(sample, levels=WRIST_LEVELS) -> dict:
+    """:func:`wrist_profile` of a phantom from its metacarpal 3 (base of the shaft, top of
+    its head's epiphysis), its radial side the one its thumb's metacarpal lies on."""
+    base, top = _metacarpal3_ends(sample)
+    mc1 = next(b for b in sample.hand.bones if b.name == "metacarpal1")
+    d = top - base
+    n = np.array([-d[1], d[0]])
+    side = 1 if float((sample.frame(mc1.p1) - base) @ n) > 0 else -1
+    return wrist_profile(_unit_film(sample.image.astype(np.float64)), base, top, side, levels)
+
+
+def _older_metacarpal3():
+    """The 5 older registered films of scripts/data/real_mc3_base_width.csv with
+    metacarpal 3 as (base, top) pixels: the base's height read there, the axis upright
+    through the capitate's centre and the length (real_capitate_texture.csv)."""
+    with open(os.path.join(HERE, "data", "real_mc3_base_width.csv")) as f:
+        base_y = {r["id"]: float(r["mc3_base_y"]) for r in csv.DictReader(f)}
+    for film, name, v in _annotated_films("real_capitate_texture.csv"):
+        y = base_y.get(name.split("/")[1])
+        if y is not None:
+            yield film, name, (v["capitate_x"], y), (v["capitate_x"], y - v["mc3_length"])
+
+
+def wrist(styles: list[str], seeds: int = 6) -> dict:
+    """:func:`wrist_profile` on the 6 young films of real_young_palm.csv and the 5 older
+    films of :func:`_older_metacarpal3` (upright, thumb to the right) against ``seeds``
+    phantoms per film's age and sex and style drawn as training films are, from their
+    own metacarpal 3; per group the medians over films of each level's half-widths."""
+    from boneage_fast.data.phantom import render
+    from boneage_fast.io import read_image
+
+    young = [(film, name, (v["mc3_base_x"], v["mc3_base_y"]), (v["mc3_top_x"], v["mc3_top_y"]))
+             for film, name, v in _annotated_films("real_young_palm.csv")]
+    out: dict = {"levels": list(WRIST_LEVELS)}
+    for group, films in (("young", young), ("older", list(_older_metacarpal3()))):
+        rows = []
+        for film, name, base, top in films:
+            img = _unit_film(read_image(film["path"]).pixels.astype(np.float64))
+            got = wrist_profile(img, base, top)
+            row = {"film": name, "months": film["boneage"], **{f"real_{k}": [round(x, 3) for x in v]
+                                                              for k, v in got.items()}}
+            for style in styles:
+                ph = [phantom_wrist_profile(render(film["boneage"], film["male"], seed=40_000 + k, size_scale=0.5,
+                                                   bits=8, style=style)) for k in range(seeds)]
+                for side in ("radial", "ulnar"):
+                    row[f"{style}_{side}"] = np.round(np.median([g[side] for g in ph], axis=0), 3).tolist()
+            rows.append(row)
+        medians = {k: np.round(np.median([r[k] for r in rows], axis=0), 3).tolist()
+                   for k in rows[0] if k not in ("film", "months")}
+        out[group] = {"films": rows, "medians": medians}
+    return out
 
 
 def soft_bone_contrast(pixels: np.ndarray, p0, p1, bone, rows: int = 6) -> dict:
@@ -1474,7 +1565,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--parts", nargs="+", default=["detector", "regressor", "gap"],
                     choices=["detector", "regressor", "gap", "tones", "spectrum", "cortex", "palm", "softbone", "slender",
                              "forearm", "armtissue", "grain", "texture", "metaphysis", "rim", "physis", "shaft",
-                             "palmtissue", "mcbase", "crop"])
+                             "palmtissue", "mcbase", "crop", "wrist"])
     ap.add_argument("--styles", nargs="+", default=["v1", "v2"], choices=["v1", "v2", "v3", "v4"])
     ap.add_argument("--any-look", action="store_true",
                     help="texture, rim, physis, shaft, palmtissue: phantoms of either look (processed or unprocessed), "
@@ -1535,6 +1626,8 @@ def main(argv: list[str] | None = None) -> int:
         res["mcbase"] = mcbase(args.styles)
     if "crop" in args.parts:
         res["crop"] = crop(args.styles)
+    if "wrist" in args.parts:
+        res["wrist"] = wrist(args.styles)
     if "gap" in args.parts:
         res["gap"] = gap(rows, args.styles)
     text = json.dumps(res, indent=2)
