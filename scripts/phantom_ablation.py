@@ -111,6 +111,8 @@ OFF = {
     # the thenar eminence's proximal part: the palm widest at the metacarpal bases,
     # narrowing over the carpus into the wrist (section 7.20)
     "thenar_eminence": {"THENAR_EMINENCE_V4": None},
+    # ... and on the ulnar side, a fuller hypothenar at the metacarpal bases (section 7.20)
+    "hypothenar_eminence": {"HYPOTHENAR_EMINENCE_V4": None},
 }
 # refinements of another change: they act only with it on, so they have no "v3 +" row,
 # only their "v4 -" row

@@ -202,7 +202,7 @@ THENAR_V4: tuple[float, float] | None = (0.6, 0.55)
 # (``THENAR_EMINENCE_V4[1]`` more at bone age 0, fading to none by
 # ``THENAR_EMINENCE_AGE_V4`` months), along the thumb's metacarpal from
 # ``THENAR_EMINENCE_V4[3]`` of its length back past its base by ``THENAR_EMINENCE_V4[2]``
-# radii (:func:`thenar_eminence_v4`). On the films the hand is widest at the metacarpal
+# radii (:func:`eminence_v4`). On the films the hand is widest at the metacarpal
 # bases, its radial outline about parallel to the thumb's metacarpal, and narrows over
 # the carpus into the wrist; version 4 drew the outline close round the thumb's base and
 # stepped in to a wrist as wide as the forearm, a column from palm to forearm (radial
@@ -211,6 +211,12 @@ THENAR_V4: tuple[float, float] | None = (0.6, 0.55)
 # docs/phantom.md, section 7.20). None: none.
 THENAR_EMINENCE_V4: tuple[float, float, float, float] | None = (17.0, 4.0, 1.2, 0.3)
 THENAR_EMINENCE_AGE_V4 = 120.0
+# ... and the hypothenar eminence on the ulnar side: the same kind of capsule along
+# metacarpal 5 (:func:`eminence_v4`, the same ages for its young extra). Version 4's
+# ulnar outline dipped in at the metacarpal bases (0.73 of metacarpal 3's length from
+# its axis under 7 years against the films' 0.94; 0.57 against 0.63 over 10), where
+# the films' is fullest (docs/phantom.md, section 7.20). None: none.
+HYPOTHENAR_EMINENCE_V4: tuple[float, float, float, float] | None = (14.0, 9.0, 0.3, 0.4)
 # ... and metacarpals 2, 4 and 5 fanning more than version 3's about the middle ray (the
 # index's, ring's and little finger's angles from metacarpal 3's times
 # METACARPAL_FAN_V4's), their bases where version 3's are and their phalanges turned back
@@ -692,17 +698,18 @@ def carpal_facets(carpals: list[Ellipse], joint: float, overlap: frozenset = fro
     return [replace(e, facets=tuple(c)) for e, c in zip(carpals, cuts)]
 
 
-def thenar_eminence_v4(mc1: LongBone, scale: float, bone_age: float):
-    """Version 4's thenar eminence (``THENAR_EMINENCE_V4``): a soft-tissue capsule of one
-    radius (``[0]`` mm, ``[1]`` more at bone age 0 fading to none by
-    ``THENAR_EMINENCE_AGE_V4`` months, times ``scale``, the hand's soft-tissue scale and
-    fullness) along the thumb's metacarpal ``mc1``, from ``[3]`` of its length from its
-    base back past the base by ``[2]`` radii."""
-    radius, young, reach, along = THENAR_EMINENCE_V4
+def eminence_v4(bone: LongBone, shape: tuple[float, float, float, float], scale: float,
+                bone_age: float):
+    """A version 4 eminence (``THENAR_EMINENCE_V4``, ``HYPOTHENAR_EMINENCE_V4``): a
+    soft-tissue capsule of one radius (``shape[0]`` mm, ``shape[1]`` more at bone age 0
+    fading to none by ``THENAR_EMINENCE_AGE_V4`` months, times ``scale``, the hand's
+    soft-tissue scale and fullness) along the metacarpal ``bone``, from ``shape[3]`` of
+    its length from its base back past the base by ``shape[2]`` radii."""
+    radius, young, reach, along = shape
     r = scale * (radius + young * (1.0 - smoothstep(bone_age / THENAR_EMINENCE_AGE_V4)))
-    d = mc1.p1 - mc1.p0
+    d = bone.p1 - bone.p0
     u = d / max(float(np.hypot(*d)), 1e-9)
-    return (mc1.p0 - u * (reach * r), mc1.p0 + along * d, r, r)
+    return (bone.p0 - u * (reach * r), bone.p0 + along * d, r, r)
 
 
 def _thenar_web(p0: np.ndarray, p1: np.ndarray, r: float, version: int):
@@ -770,7 +777,7 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
     tuft, and metacarpal-head epiphyses at least ``METACARPAL_HEAD_V4`` as thick as wide,
     their extra thickness taken from the shaft's end (docs/phantom.md, sections 7-7.5), and
     a thenar eminence along the thumb's metacarpal back past its base
-    (``THENAR_EMINENCE_V4``, :func:`thenar_eminence_v4`; section 7.20).
+    (``THENAR_EMINENCE_V4``, :func:`eminence_v4`; section 7.20).
     Versions 1 to 3 are kept unchanged for the experiments and models trained on them.
     """
     if version not in (1, 2, 3, 4):
@@ -977,7 +984,10 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
             for i in range(len(hand.tissue) - 3, len(hand.tissue)):
                 hand.tissue_depths[i] = WEB_V4 * bulk
         if version >= 4 and THENAR_EMINENCE_V4 is not None:
-            hand.tissue.append(thenar_eminence_v4(mc1, tw * w * bulk, ba))
+            hand.tissue.append(eminence_v4(mc1, THENAR_EMINENCE_V4, tw * w * bulk, ba))
+        if version >= 4 and HYPOTHENAR_EMINENCE_V4 is not None:
+            mc5 = next(b for b in hand.bones if b.name == "metacarpal5")
+            hand.tissue.append(eminence_v4(mc5, HYPOTHENAR_EMINENCE_V4, tw * w * bulk, ba))
     # carpals
     for name in CARPAL_ORDER:
         f = carpal_size(name, ba, male, version)
