@@ -2143,6 +2143,16 @@ def test_v4_eminences_run_along_their_metacarpals_past_the_base(age, male):
         assert i not in h4.tissue_depths and i not in h4.tissue_sections  # the look's section, its own depth
 
 
+def _wrist_medians(age: float, male: bool, side: str) -> np.ndarray:
+    """Per level of ``phantom_realism_real.WRIST_LEVELS`` the median ``side`` half-width
+    (:func:`phantom_wrist_profile`) of 6 v4 phantoms of this age and sex drawn as
+    training films are (nuisance on, half size, 8 bits), as ``--parts wrist`` draws them."""
+    prr = load_script("phantom_realism_real")
+    got = [prr.phantom_wrist_profile(render(age, male, seed=40_000 + k, size_scale=0.5, bits=8, style="v4"))
+           for k in range(6)]
+    return np.median([g[side] for g in got], axis=0)
+
+
 @pytest.mark.parametrize("age, male", [(30.0, False), (160.0, True)])
 def test_v4_hand_narrows_over_the_carpus_into_the_wrist_as_on_the_films(age, male, monkeypatch):
     """Section 7.20 (scripts/phantom_realism_real.py --parts wrist): on the films the
@@ -2153,21 +2163,15 @@ def test_v4_hand_narrows_over_the_carpus_into_the_wrist_as_on_the_films(age, mal
     phantoms drawn as training films are: at least 0.2, at least 0.12 more than with
     THENAR_EMINENCE_V4 off, and the radial side at the base inside the films' range
     (0.96-2.19 young, 0.64-1.11 older)."""
-    prr = load_script("phantom_realism_real")
-    levels = list(prr.WRIST_LEVELS)
+    levels = list(load_script("phantom_realism_real").WRIST_LEVELS)
     at_base, quarter, whole = levels.index(0.0), levels.index(0.25), levels.index(1.0)
 
-    def radial():
-        got = [prr.phantom_wrist_profile(render(age, male, seed=40_000 + k, size_scale=0.5, bits=8, style="v4"))
-               for k in range(6)]
-        return np.median([g["radial"] for g in got], axis=0)
-
-    on = radial()
+    on = _wrist_medians(age, male, "radial")
     lo, hi = (0.96, 2.19) if age < 120 else (0.64, 1.11)
     assert lo <= on[at_base] <= hi, on
     assert on[quarter] - on[whole] >= 0.2, on
     monkeypatch.setattr(anatomy, "THENAR_EMINENCE_V4", None)
-    off = radial()
+    off = _wrist_medians(age, male, "radial")
     assert on[quarter] - on[whole] >= off[quarter] - off[whole] + 0.12, (on, off)
 
 
@@ -2179,20 +2183,14 @@ def test_v4_hypothenar_fills_the_ulnar_side_at_the_bases_as_on_the_films(age, ma
     months (0.63; v4 0.57). Medians of 6 phantoms drawn as training films are: inside
     those ranges; young, at least 0.1 more than with HYPOTHENAR_EMINENCE_V4 off; the
     forearm a metacarpal length below the base as it was."""
-    prr = load_script("phantom_realism_real")
-    levels = list(prr.WRIST_LEVELS)
+    levels = list(load_script("phantom_realism_real").WRIST_LEVELS)
     at_base, whole = levels.index(0.0), levels.index(1.0)
 
-    def ulnar():
-        got = [prr.phantom_wrist_profile(render(age, male, seed=40_000 + k, size_scale=0.5, bits=8, style="v4"))
-               for k in range(6)]
-        return np.median([g["ulnar"] for g in got], axis=0)
-
-    on = ulnar()
+    on = _wrist_medians(age, male, "ulnar")
     lo, hi = (0.85, 1.39) if age < 120 else (0.54, 0.66)
     assert lo <= on[at_base] <= hi, on
     monkeypatch.setattr(anatomy, "HYPOTHENAR_EMINENCE_V4", None)
-    off = ulnar()
+    off = _wrist_medians(age, male, "ulnar")
     if age < 120:
         assert on[at_base] >= off[at_base] + 0.1, (on, off)
     assert on[whole] == pytest.approx(off[whole], abs=0.02), (on, off)

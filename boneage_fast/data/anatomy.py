@@ -776,8 +776,9 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
     ``FINGER_TAPER_V4`` of that at the tip, ending ``FINGER_PAD_V4`` beyond the distal
     tuft, and metacarpal-head epiphyses at least ``METACARPAL_HEAD_V4`` as thick as wide,
     their extra thickness taken from the shaft's end (docs/phantom.md, sections 7-7.5), and
-    a thenar eminence along the thumb's metacarpal back past its base
-    (``THENAR_EMINENCE_V4``, :func:`eminence_v4`; section 7.20).
+    thenar and hypothenar eminences along the thumb's and the little finger's metacarpals
+    back past their bases (``THENAR_EMINENCE_V4``, ``HYPOTHENAR_EMINENCE_V4``,
+    :func:`eminence_v4`; section 7.20).
     Versions 1 to 3 are kept unchanged for the experiments and models trained on them.
     """
     if version not in (1, 2, 3, 4):
