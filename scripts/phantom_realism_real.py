@@ -568,10 +568,9 @@ def _older_metacarpal3():
     """The 5 older registered films of scripts/data/real_mc3_base_width.csv with
     metacarpal 3 as (base, top) pixels: the base's height read there, the axis upright
     through the capitate's centre and the length (real_capitate_texture.csv)."""
-    with open(os.path.join(HERE, "data", "real_mc3_base_width.csv")) as f:
-        base_y = {r["id"]: float(r["mc3_base_y"]) for r in csv.DictReader(f)}
+    base_y = {name: v["mc3_base_y"] for _, name, v in _annotated_films("real_mc3_base_width.csv")}
     for film, name, v in _annotated_films("real_capitate_texture.csv"):
-        y = base_y.get(name.split("/")[1])
+        y = base_y.get(name)
         if y is not None:
             yield film, name, (v["capitate_x"], y), (v["capitate_x"], y - v["mc3_length"])
 
