@@ -9,6 +9,7 @@ metacarpals, the thumb and the young phalanges of section 7.18 (fixture ``v3_lay
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import replace
 
 import numpy as np
@@ -35,9 +36,11 @@ def _hands(age, male, seed=0):
 
 @pytest.fixture
 def v3_layout(monkeypatch):
-    """v4 drawn on version 3's layout (section 7.18's fan, thumb and young phalanges off),
-    for the tests that compare its bones and soft tissue with v3's in place."""
+    """v4 drawn on version 3's layout (section 7.18's fan, thumb and young phalanges off)
+    and version 3's growth of the radial epiphysis' width (section 7.21's off), for the
+    tests that compare its bones and soft tissue with v3's in place."""
     monkeypatch.setattr(anatomy, "METACARPAL_FAN_V4", (1.0, 1.0, 1.0))
+    monkeypatch.setattr(anatomy, "RADIAL_EPIPHYSIS_WIDE_V4", None)
     monkeypatch.setattr(anatomy, "THUMB_V4", (0.0, 1.0))
     monkeypatch.setattr(anatomy, "YOUNG_PHALANX_V4", 0.0)
 
@@ -2194,3 +2197,135 @@ def test_v4_hypothenar_fills_the_ulnar_side_at_the_bases_as_on_the_films(age, ma
     if age < 120:
         assert on[at_base] >= off[at_base] + 0.1, (on, off)
     assert on[whole] == pytest.approx(off[whole], abs=0.02), (on, off)
+
+
+# the distal radial epiphysis' onset (boys, girls; EPIPHYSIS_EVENTS) and section 7.21's
+# full width (RADIAL_EPIPHYSIS_WIDE_V4)
+_RADIUS_ONSET, _RADIUS_WIDE = (15.0, 11.0), (80.0, 66.0)
+
+
+@pytest.mark.parametrize("male", [True, False])
+def test_v4_radial_epiphysis_takes_its_full_width_long_before_it_caps(male):
+    """Section 7.21: the radial epiphysis' width over its metaphysis' end is 0.3 + 0.7
+    t^0.6, t from its onset to 80 (boys) / 66 (girls) months, then 1; never below the
+    other epiphyses' ratio (1.05 once capped); 0 before its onset; girls ahead."""
+    k = 0 if male else 1
+    prev = 0.0
+    for age in (0.0, 10.0, 14.0, 16.0, 24.0, 40.0, 60.0, 65.9, 66.0, 79.0, 80.0, 120.0, 150.0, 170.0, 200.0, 228.0):
+        got = anatomy.radial_epiphysis_width_v4(age, male)
+        old = anatomy.epiphysis_state("radius", age, male, 2)[0]
+        if age < _RADIUS_ONSET[k]:
+            assert got == 0.0 and old == 0.0
+            continue
+        t = min((age - _RADIUS_ONSET[k]) / (_RADIUS_WIDE[k] - _RADIUS_ONSET[k]), 1.0)
+        assert got == pytest.approx(max(0.3 + 0.7 * t ** 0.6, old), abs=1e-12), age
+        assert got >= prev - 1e-12 and got >= old
+        prev = got
+        if age >= _RADIUS_WIDE[k]:
+            assert got >= 1.0
+        assert anatomy.radial_epiphysis_width_v4(age, False) >= anatomy.radial_epiphysis_width_v4(age, True) - 1e-12
+    assert anatomy.radial_epiphysis_width_v4(_RADIUS_WIDE[k], male) == pytest.approx(1.0, abs=1e-12)
+    assert anatomy.radial_epiphysis_width_v4(228.0, male) == pytest.approx(1.05, abs=1e-9)
+
+
+def test_v4_radial_epiphysis_width_off_is_the_other_epiphyses_rule(monkeypatch):
+    monkeypatch.setattr(anatomy, "RADIAL_EPIPHYSIS_WIDE_V4", None)
+    for age in (5.0, 30.0, 90.0, 200.0):
+        assert anatomy.radial_epiphysis_width_v4(age, True) == anatomy.epiphysis_state("radius", age, True, 2)[0]
+
+
+@pytest.mark.parametrize("age, male", [(24, False), (42, True), (60, True), (82, False), (150, True), (200, False)])
+def test_v4_radial_epiphysis_drawn_at_its_width(age, male, monkeypatch):
+    """With the rule on the radial epiphysis spans its width times the metaphysis' end
+    (``half_width (1 + flare1)``, where the other epiphyses span 0.95 of their ratio), is
+    5.5 mm (adult) thicker per unit of width gained, its physis side where it was, and
+    rises to the styloid by its width; its cap, density, the bones and the ulna's
+    epiphysis are as without the rule."""
+    subject = sample_posture(sample_subject(float(age), male, np.random.default_rng(age), hard_fraction=0.0),
+                             np.random.default_rng([age, 3]))
+    on = build_hand(subject, 4)
+    monkeypatch.setattr(anatomy, "RADIAL_EPIPHYSIS_WIDE_V4", None)
+    off = build_hand(subject, 4)
+    monkeypatch.undo()
+    grow = anatomy.radial_epiphysis_width_v4(float(age), male)  # its own rule is tested above
+    ratio = on.epiphyses["radius"][0]
+    assert ratio == off.epiphyses["radius"][0] and grow >= ratio
+    e1 = next(e for e in on.ossicles if e.name == "epi_radius")
+    e0 = next(e for e in off.ossicles if e.name == "epi_radius")
+    bone = next(b for b in on.bones if b.name == "radius")
+    end = bone.half_width * (1.0 + bone.flare1)
+    s = on.subject.size_scale
+    assert e1.axes[0] == pytest.approx(grow * end, rel=1e-12)
+    assert e0.axes[0] == pytest.approx(0.95 * ratio * end, rel=1e-12)
+    assert e1.axes[1] - e0.axes[1] == pytest.approx(5.5 * (grow - ratio) * s / 2, abs=1e-12)
+    # the physis side stays: the centre moves half the extra thickness along the radius
+    np.testing.assert_allclose(e1.centre - e0.centre, [0.0, 5.5 * (grow - ratio) * s / 2], atol=1e-12)
+    assert (e1.slope, e1.hollow) == pytest.approx((0.6 * min(grow, 1.0), 0.35 * min(grow, 1.0)), abs=1e-12)
+    assert (e1.cap, e1.density, e1.angle, e1.exponent) == (e0.cap, e0.density, e0.angle, e0.exponent)
+    assert [(b.name, tuple(b.p0), tuple(b.p1), b.half_width) for b in on.bones] == \
+        [(b.name, tuple(b.p0), tuple(b.p1), b.half_width) for b in off.bones]
+    ulna = [(e.name, tuple(e.centre), tuple(e.axes), e.slope) for e in on.ossicles if e.name == "epi_ulna"]
+    assert ulna == [(e.name, tuple(e.centre), tuple(e.axes), e.slope) for e in off.ossicles if e.name == "epi_ulna"]
+    if grow > ratio:
+        assert e1.axes[0] > e0.axes[0] and e1.axes[1] > e0.axes[1]
+
+
+def _radial_epiphysis_films():
+    """scripts/data/real_radial_epiphysis.csv: (months, male, width, thickness) per film,
+    width and thickness over the metaphysis' end."""
+    import csv
+
+    path = os.path.join(os.path.dirname(__file__), "..", "scripts", "data", "real_radial_epiphysis.csv")
+    with open(path) as f:
+        return [(float(r["months"]), r["male"] == "1", float(r["epi_w"]) / float(r["meta_w"]),
+                 float(r["epi_h"]) / float(r["meta_w"])) for r in csv.DictReader(f)]
+
+
+def _radepi_band_medians(films, seeds=3):
+    """Per band of bone age (<36, 36-66, >=66 months): the films' median width and
+    thickness, and v4's (medians over ``seeds`` phantoms per film, then over films)."""
+    shape = load_script("phantom_realism_real").radial_epiphysis_shape
+    out = {}
+    for lo, hi in ((0, 36), (36, 66), (66, 228)):
+        sel = [f for f in films if lo <= f[0] < hi]
+        ph = [np.median([[g["width"], g["thickness"]] for g in
+                         (shape(render(m, male, seed=40_000 + k, size_scale=0.5, bits=8, style="v4").hand)
+                          for k in range(seeds))], axis=0) for m, male, _, _ in sel]
+        out[lo] = (np.median([f[2] for f in sel]), np.median([f[3] for f in sel]), *np.median(ph, axis=0),
+                   min(f[3] for f in sel), max(f[3] for f in sel))
+    return out
+
+
+def test_v4_radial_epiphysis_as_wide_as_the_films(monkeypatch):
+    """Section 7.21, on the 13 films read by eye (24-94 months): v4's radial epiphysis
+    spans its metaphysis' end within 0.1 of the films' median in each band of bone age,
+    where without the rule it fell 0.2 short from 36 months; its thickness inside the
+    films' range under 66 months."""
+    films = _radial_epiphysis_films()
+    assert len(films) == 13 and all(0.3 < w < 1.2 and 0.1 < h < 0.6 for _, _, w, h in films)
+    on = _radepi_band_medians(films)
+    monkeypatch.setattr(anatomy, "RADIAL_EPIPHYSIS_WIDE_V4", None)
+    off = _radepi_band_medians(films)
+    for lo, (real_w, real_h, w, h, h_min, h_max) in on.items():
+        assert abs(w - real_w) <= 0.1, (lo, w, real_w)
+        if lo >= 36:
+            assert real_w - off[lo][2] >= 0.2, (lo, off[lo][2], real_w)
+            assert w - off[lo][2] >= 0.15
+        if lo < 66:
+            assert h_min <= h <= h_max, (lo, h, h_min, h_max)
+
+
+_REAL = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "realdata")
+
+
+@pytest.mark.skipif(not os.path.isdir(os.path.join(_REAL, "rsna_raw7")), reason="needs ../shared/realdata")
+def test_radial_epiphysis_films_carry_their_labels():
+    """real_radial_epiphysis.csv's ages and sexes are the films' labels."""
+    rows = {(r["set"], r["id"]): r for r in load_script("phantom_realism_real").real_images()}
+    import csv
+
+    path = os.path.join(os.path.dirname(__file__), "..", "scripts", "data", "real_radial_epiphysis.csv")
+    with open(path) as f:
+        for r in csv.DictReader(f):
+            film = rows[(r["set"], r["id"])]
+            assert float(r["months"]) == film["boneage"] and (r["male"] == "1") == film["male"]

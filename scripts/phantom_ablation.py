@@ -113,6 +113,9 @@ OFF = {
     "thenar_eminence": {"THENAR_EMINENCE_V4": None},
     # ... and on the ulnar side, a fuller hypothenar at the metacarpal bases (section 7.20)
     "hypothenar_eminence": {"HYPOTHENAR_EMINENCE_V4": None},
+    # the distal radial epiphysis as wide as its metaphysis by 80 / 66 months, thicker and
+    # rising to the styloid sooner (section 7.21)
+    "radial_epiphysis_width": {"RADIAL_EPIPHYSIS_WIDE_V4": None},
 }
 # refinements of another change: they act only with it on, so they have no "v3 +" row,
 # only their "v4 -" row

@@ -292,6 +292,19 @@ CARPAL_JOINT_V4: float | None = 1.0
 # trapezoid (and the pisiform over the triquetrum, which has no facets at all)
 CARPAL_OVERLAP_V4 = frozenset({frozenset({"trapezium", "trapezoid"})})
 RADIAL_EPIPHYSIS_DENSITY_V4 = 0.8
+# Version 4's distal radial epiphysis takes its metaphysis' full width at this bone age
+# (months; boys, girls), long before it caps it (``EPIPHYSIS_EVENTS``: 168 / 138): its
+# width over the metaphysis' end grows as version 2's ratio, 0.3 + 0.7 t^0.6, with t
+# reaching 1 here, 1 then (1.05 once capped), drawn at that ratio (other epiphyses at 0.95
+# of theirs), and its thickness and its rise to the styloid follow that ratio; the cap's
+# wrap round the metaphysis keeps the capping age. Read by eye on 13 labelled films of
+# 24-94 months in ../shared/realdata (scripts/data/real_radial_epiphysis.csv) the
+# epiphysis spans 0.33-0.60 of the metaphysis' end at 24 months (median 0.43), 0.54-0.99
+# at 33-60 months (0.88), 1.05-1.1 at 82-94; version 4 drew 0.41-0.45, 0.50-0.62 and
+# 0.75-0.80 (docs/phantom.md, section 7.21); the films' ages and sexes fit best with the
+# full width at 80 / 66 months (median error 0.05 of the width). ``None``: the other
+# epiphyses' rule.
+RADIAL_EPIPHYSIS_WIDE_V4: tuple[float, float] | None = (80.0, 66.0)
 # Version 4's hook of the hamate: semi-axes (mm, adult), its length along the beam (mm)
 # and its cortical wall (mm). A PA film sees the hook end-on, a tube along the beam, so
 # its cortex shows as a bright ring in the hamate's distal half (on 5 of the 7 films of
@@ -415,6 +428,20 @@ def epiphysis_state(group: str, bone_age: float, male: bool, version: int = 1) -
         ratio = 1.0 + 0.05 * smoothstep((bone_age - cap) / 12.0)
     fusion = smoothstep((bone_age - (fuse - 18.0)) / 18.0)
     return ratio, fusion
+
+
+def radial_epiphysis_width_v4(bone_age: float, male: bool) -> float:
+    """Version 4's distal radial epiphysis: its width over its metaphysis' end (0 before
+    its onset). Version 2's growth (0.3 + 0.7 t^0.6) reaching 1 at
+    ``RADIAL_EPIPHYSIS_WIDE_V4`` instead of at capping, never less than the other
+    epiphyses' ratio (1.05 once capped); with ``RADIAL_EPIPHYSIS_WIDE_V4 = None``
+    :func:`epiphysis_state`'s ratio."""
+    ratio, _ = epiphysis_state("radius", bone_age, male, 2)
+    if RADIAL_EPIPHYSIS_WIDE_V4 is None or ratio == 0.0:
+        return ratio
+    onset = event(EPIPHYSIS_EVENTS["radius"][0], male)
+    t = (bone_age - onset) / max(event(RADIAL_EPIPHYSIS_WIDE_V4, male) - onset, 1.0)
+    return max(0.3 + 0.7 * min(t, 1.0) ** 0.6, ratio)
 
 
 # v2 carpal growth: time constant (months) of the early, fast enlargement.
@@ -1062,9 +1089,12 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
         else:
             hand.bones.append(LongBone(name, top - np.array([0.0, 140.0]) * s, top, hw * sw * w, -0.2, 0.5))
         if ratio > 0:
+            # version 4: the radial epiphysis as wide as its metaphysis long before it caps
+            wide = RADIAL_EPIPHYSIS_WIDE_V4 is not None and version >= 4 and name == "radius"
+            grow = radial_epiphysis_width_v4(ba, male) if wide else ratio
             # version 3: the distal radial epiphysis a thicker wedge reaching up to the
             # proximal carpal row (version 2 left a ~3 mm gap of soft tissue)
-            thick = ((3.0 + 5.5 * ratio) if version >= 3 and name == "radius" else (2.5 + 3.5 * ratio)) * s
+            thick = ((3.0 + 5.5 * grow) if version >= 3 and name == "radius" else (2.5 + 3.5 * ratio)) * s
             physis = FOREARM_PHYSIS_V4 if version >= 4 and FOREARM_PHYSIS_V4 is not None else 1.2
             c = top + np.array([0.0, (1 - fusion) * physis * s + thick / 2])
             if version >= 4:  # fusing, it grows into the metaphysis (a faint bright scar, no line)
@@ -1079,11 +1109,12 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
                     # version 4: the articular side rises to the styloid (the radial one
                     # over the concave fossae of the proximal row), and the radial
                     # epiphysis is lighter
-                    grown = min(ratio, 1.0)
+                    grown = min(grow, 1.0)
                     slope, hollow = (g * grown for g in (RADIAL_STYLOID_V4 if name == "radius" else ULNAR_STYLOID_V4))
                     if name == "radius":
                         density = RADIAL_EPIPHYSIS_DENSITY_V4
-                hand.ossicles.append(Ellipse(f"epi_{name}", c, np.array([end_w * 0.95 * ratio, thick / 2]),
+                hand.ossicles.append(Ellipse(f"epi_{name}", c, np.array([end_w * (grow if wide else 0.95 * ratio),
+                                                                          thick / 2]),
                                              0.12 if name == "radius" else 0.0, density, 2.8, cap,
                                              slope=slope, hollow=hollow))
             else:
