@@ -37,10 +37,11 @@ def _hands(age, male, seed=0):
 @pytest.fixture
 def v3_layout(monkeypatch):
     """v4 drawn on version 3's layout (section 7.18's fan, thumb and young phalanges off)
-    and version 3's growth of the radial epiphysis' width (section 7.21's off), for the
-    tests that compare its bones and soft tissue with v3's in place."""
+    and version 3's growth of the epiphyses' width (section 7.21's off), for the tests
+    that compare its bones and soft tissue with v3's in place."""
     monkeypatch.setattr(anatomy, "METACARPAL_FAN_V4", (1.0, 1.0, 1.0))
     monkeypatch.setattr(anatomy, "RADIAL_EPIPHYSIS_WIDE_V4", None)
+    monkeypatch.setattr(anatomy, "RAY_EPIPHYSIS_WIDE_V4", None)
     monkeypatch.setattr(anatomy, "THUMB_V4", (0.0, 1.0))
     monkeypatch.setattr(anatomy, "YOUNG_PHALANX_V4", 0.0)
 
@@ -2270,26 +2271,27 @@ def test_v4_radial_epiphysis_drawn_at_its_width(age, male, monkeypatch):
         assert e1.axes[0] > e0.axes[0] and e1.axes[1] > e0.axes[1]
 
 
-def _radial_epiphysis_films():
-    """scripts/data/real_radial_epiphysis.csv: (months, male, width, thickness) per film,
-    width and thickness over the metaphysis' end."""
+def _epiphysis_films(name, end):
+    """scripts/data/``name``: (months, male, width, thickness) per film, width and
+    thickness over the end (column ``end``) of the bone the epiphysis sits on."""
     import csv
 
-    path = os.path.join(os.path.dirname(__file__), "..", "scripts", "data", "real_radial_epiphysis.csv")
+    path = os.path.join(os.path.dirname(__file__), "..", "scripts", "data", name)
     with open(path) as f:
-        return [(float(r["months"]), r["male"] == "1", float(r["epi_w"]) / float(r["meta_w"]),
-                 float(r["epi_h"]) / float(r["meta_w"])) for r in csv.DictReader(f)]
+        return [(float(r["months"]), r["male"] == "1", float(r["epi_w"]) / float(r[end]),
+                 float(r["epi_h"]) / float(r[end])) for r in csv.DictReader(f)]
 
 
-def _radepi_band_medians(films, seeds=3):
+def _epiphysis_band_medians(films, bone, seeds=3):
     """Per band of bone age (<36, 36-66, >=66 months): the films' median width and
-    thickness, and v4's (medians over ``seeds`` phantoms per film, then over films)."""
-    shape = load_script("phantom_realism_real").radial_epiphysis_shape
+    thickness, v4's (medians over ``seeds`` phantoms per film, then over films), and the
+    films' least and greatest thickness."""
+    shape = load_script("phantom_realism_real").epiphysis_shape
     out = {}
     for lo, hi in ((0, 36), (36, 66), (66, 228)):
         sel = [f for f in films if lo <= f[0] < hi]
         ph = [np.median([[g["width"], g["thickness"]] for g in
-                         (shape(render(m, male, seed=40_000 + k, size_scale=0.5, bits=8, style="v4").hand)
+                         (shape(render(m, male, seed=40_000 + k, size_scale=0.5, bits=8, style="v4").hand, bone)
                           for k in range(seeds))], axis=0) for m, male, _, _ in sel]
         out[lo] = (np.median([f[2] for f in sel]), np.median([f[3] for f in sel]), *np.median(ph, axis=0),
                    min(f[3] for f in sel), max(f[3] for f in sel))
@@ -2301,11 +2303,11 @@ def test_v4_radial_epiphysis_as_wide_as_the_films(monkeypatch):
     spans its metaphysis' end within 0.1 of the films' median in each band of bone age,
     where without the rule it fell 0.2 short from 36 months; its thickness inside the
     films' range under 66 months."""
-    films = _radial_epiphysis_films()
+    films = _epiphysis_films("real_radial_epiphysis.csv", "meta_w")
     assert len(films) == 13 and all(0.3 < w < 1.2 and 0.1 < h < 0.6 for _, _, w, h in films)
-    on = _radepi_band_medians(films)
+    on = _epiphysis_band_medians(films, "radius")
     monkeypatch.setattr(anatomy, "RADIAL_EPIPHYSIS_WIDE_V4", None)
-    off = _radepi_band_medians(films)
+    off = _epiphysis_band_medians(films, "radius")
     for lo, (real_w, real_h, w, h, h_min, h_max) in on.items():
         assert abs(w - real_w) <= 0.1, (lo, w, real_w)
         if lo >= 36:
@@ -2313,6 +2315,85 @@ def test_v4_radial_epiphysis_as_wide_as_the_films(monkeypatch):
             assert w - off[lo][2] >= 0.15
         if lo < 66:
             assert h_min <= h <= h_max, (lo, h, h_min, h_max)
+
+
+def test_v4_finger_epiphysis_as_wide_as_the_films(monkeypatch):
+    """Section 7.21, on the 6 films read by eye (24-82 months): the base epiphysis of
+    the middle finger's proximal phalanx spans the phalanx' base within 0.13 of the
+    films' median in each band of bone age, where without the rule it fell 0.17-0.27
+    short."""
+    films = _epiphysis_films("real_proximal_epiphysis.csv", "base_w")
+    assert len(films) == 6 and all(0.5 < w < 1.2 and 0.1 < h < 0.5 for _, _, w, h in films)
+    on = _epiphysis_band_medians(films, "proximal3")
+    monkeypatch.setattr(anatomy, "RAY_EPIPHYSIS_WIDE_V4", None)
+    off = _epiphysis_band_medians(films, "proximal3")
+    for lo, (real_w, _, w, _, _, _) in on.items():
+        assert abs(w - real_w) <= 0.13, (lo, w, real_w)
+        assert real_w - off[lo][2] >= 0.15, (lo, off[lo][2], real_w)
+
+
+# a ray's epiphysis groups: onset and capping (boys, girls), EPIPHYSIS_EVENTS
+_RAY_EVENTS = {"metacarpal": ((22.0, 15.0), (150.0, 126.0)), "thumb_metacarpal": ((30.0, 20.0), (150.0, 126.0)),
+               "proximal": ((18.0, 13.0), (144.0, 120.0)), "middle": ((26.0, 18.0), (148.0, 124.0)),
+               "distal": ((24.0, 16.0), (140.0, 116.0))}
+
+
+@pytest.mark.parametrize("group", sorted(_RAY_EVENTS))
+@pytest.mark.parametrize("male", [True, False])
+def test_v4_ray_epiphyses_take_their_full_width_before_they_cap(group, male, monkeypatch):
+    """A ray's epiphysis is drawn 0.3 + 0.7 t^0.6 as wide as its metaphysis' end, t
+    reaching 1 at 0.43 of the way from its onset to its capping, never less than the
+    capping ratio (1.05 once capped); 0 before its onset; off: 0.95 of that ratio."""
+    k = 0 if male else 1
+    onset, cap = (e[k] for e in _RAY_EVENTS[group])
+    for age in (0.0, onset - 0.5, onset + 1.0, onset + 0.2 * (cap - onset), onset + 0.43 * (cap - onset),
+                onset + 0.7 * (cap - onset), cap + 1.0, 228.0):
+        got = anatomy.ray_epiphysis_width_v4(group, age, male)
+        ratio = anatomy.epiphysis_state(group, age, male, 4)[0]
+        if age < onset:
+            assert got == 0.0
+            continue
+        t = min((age - onset) / (0.43 * (cap - onset)), 1.0)
+        assert got == pytest.approx(max(0.3 + 0.7 * t ** 0.6, ratio), abs=1e-12), age
+        if t >= 1.0:
+            assert got >= 1.0
+    assert anatomy.ray_epiphysis_width_v4(group, 228.0, male) == pytest.approx(1.05, abs=1e-9)
+    monkeypatch.setattr(anatomy, "RAY_EPIPHYSIS_WIDE_V4", None)
+    for age in (onset + 5.0, cap + 1.0):
+        assert anatomy.ray_epiphysis_width_v4(group, age, male) == \
+            pytest.approx(0.95 * anatomy.epiphysis_state(group, age, male, 4)[0], abs=1e-12)
+
+
+@pytest.mark.parametrize("age, male", [(30, False), (48, True), (100, True), (170, False)])
+def test_v4_ray_epiphyses_drawn_at_their_width_on_the_same_layout(age, male, monkeypatch):
+    """With the rule on only the rays' epiphyses' widths change, to their width ratio
+    over 0.95 of the capping ratio times as wide: their thickness, centres, caps, the
+    bones and the forearm's epiphyses stay."""
+    subject = sample_posture(sample_subject(float(age), male, np.random.default_rng(age), hard_fraction=0.0),
+                             np.random.default_rng([age, 3]))
+    on = build_hand(subject, 4)
+    monkeypatch.setattr(anatomy, "RAY_EPIPHYSIS_WIDE_V4", None)
+    off = build_hand(subject, 4)
+    monkeypatch.undo()
+    assert [(b.name, tuple(b.p0), tuple(b.p1), b.half_width) for b in on.bones] == \
+        [(b.name, tuple(b.p0), tuple(b.p1), b.half_width) for b in off.bones]
+    e_off = {e.name: e for e in off.ossicles if e.name.startswith("epi_")}
+    rays = 0
+    for e in on.ossicles:
+        if not e.name.startswith("epi_"):
+            continue
+        e0 = e_off.pop(e.name)
+        assert np.array_equal(e.centre, e0.centre) and e.axes[1] == e0.axes[1] and e.cap == e0.cap
+        if e.name in ("epi_radius", "epi_ulna"):
+            assert e.axes[0] == e0.axes[0]
+            continue
+        g = e.name[4:].rstrip("12345")
+        group = "thumb_metacarpal" if e.name == "epi_metacarpal1" else g
+        ratio = on.epiphyses[group][0]
+        wide = anatomy.ray_epiphysis_width_v4(group, float(age), male)
+        assert e.axes[0] == pytest.approx(e0.axes[0] * wide / (0.95 * ratio), rel=1e-12), e.name
+        rays += 1
+    assert not e_off and rays >= 14
 
 
 _REAL = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "realdata")

@@ -783,22 +783,32 @@ def _radius_hand(exponent, slope, hollow, epi=True):
                                                      slope=0.0, hollow=0.0)] + ossicles)
 
 
-def test_radial_epiphysis_shape_by_its_formula():
+def test_epiphysis_shape_by_its_formula():
     """Width: the epiphysis' span over the metaphysis' end (2 half_width (1 + flare1) = 20
     here); thickness: its greatest extent over the same. An ellipse (p = 2) without a
     wedge is 2b thick; with slope s = 0.5 its articular half is 1 + x / 2 times as thick,
     the thickness sqrt(1 - x^2) (2 + x / 2) b greatest where x^2 + 2x - 1/2 = 0, at
     x = sqrt(1.5) - 1 (2.0583 b)."""
     rr = _script()
-    got = rr.radial_epiphysis_shape(_radius_hand(2.0, 0.0, 0.0))
+    got = rr.epiphysis_shape(_radius_hand(2.0, 0.0, 0.0))
     assert got["width"] == pytest.approx(16.0 / 20.0) and got["thickness"] == pytest.approx(4.0 / 20.0, rel=1e-6)
     x = math.sqrt(1.5) - 1.0
     peak = math.sqrt(1.0 - x * x) * (2.0 + 0.5 * x) * 2.0
-    got = rr.radial_epiphysis_shape(_radius_hand(2.0, 0.5, 0.0))
+    got = rr.epiphysis_shape(_radius_hand(2.0, 0.5, 0.0))
     assert got["thickness"] == pytest.approx(peak / 20.0, rel=1e-5)
     # a boxier outline (p = 8) is nearly 2b thick over most of its width; the hollow adds
     # at the ends, where a boxy outline is still thick
-    box = rr.radial_epiphysis_shape(_radius_hand(8.0, 0.0, 0.0))["thickness"]
+    box = rr.epiphysis_shape(_radius_hand(8.0, 0.0, 0.0))["thickness"]
     assert box == pytest.approx(4.0 / 20.0, rel=1e-6)
-    assert 1.1 * box < rr.radial_epiphysis_shape(_radius_hand(8.0, 0.0, 0.5))["thickness"] < 1.25 * box
-    assert rr.radial_epiphysis_shape(_radius_hand(2.0, 0.0, 0.0, epi=False)) is None
+    assert 1.1 * box < rr.epiphysis_shape(_radius_hand(8.0, 0.0, 0.5))["thickness"] < 1.25 * box
+    assert rr.epiphysis_shape(_radius_hand(2.0, 0.0, 0.0, epi=False)) is None
+    # a phalanx' base epiphysis against the base's flare, not the head's
+    finger = SimpleNamespace(bones=[SimpleNamespace(name="proximal3", half_width=4.0, flare0=0.5, flare1=0.2)],
+                             ossicles=[SimpleNamespace(name="epi_proximal3", axes=np.array([3.0, 1.0]), exponent=2.0,
+                                                       slope=0.0, hollow=0.0)])
+    got = rr.epiphysis_shape(finger, "proximal3")
+    assert got["width"] == pytest.approx(6.0 / 12.0) and got["thickness"] == pytest.approx(2.0 / 12.0, rel=1e-6)
+    head = SimpleNamespace(bones=[SimpleNamespace(name="metacarpal3", half_width=4.0, flare0=0.5, flare1=0.2)],
+                           ossicles=[SimpleNamespace(name="epi_metacarpal3", axes=np.array([3.0, 1.0]),
+                                                     exponent=2.0, slope=0.0, hollow=0.0)])
+    assert rr.epiphysis_shape(head, "metacarpal3")["width"] == pytest.approx(6.0 / 9.6)

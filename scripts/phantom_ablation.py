@@ -116,6 +116,9 @@ OFF = {
     # the distal radial epiphysis as wide as its metaphysis by 80 / 66 months, thicker and
     # rising to the styloid sooner (section 7.21)
     "radial_epiphysis_width": {"RADIAL_EPIPHYSIS_WIDE_V4": None},
+    # the rays' epiphyses as wide as their metaphyses 0.43 of the way from onset to capping
+    # (section 7.21)
+    "ray_epiphysis_width": {"RAY_EPIPHYSIS_WIDE_V4": None},
 }
 # refinements of another change: they act only with it on, so they have no "v3 +" row,
 # only their "v4 -" row

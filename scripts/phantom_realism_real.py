@@ -605,55 +605,63 @@ def wrist(styles: list[str], seeds: int = 6) -> dict:
     return out
 
 
-RADEPI_BANDS = ((0.0, 36.0), (36.0, 66.0), (66.0, 228.0))
+EPIPHYSIS_BANDS = ((0.0, 36.0), (36.0, 66.0), (66.0, 228.0))
+# the films read by eye for :func:`epiphyses`: the distal radius' epiphysis over its
+# metaphysis' end, and the base epiphysis of the middle finger's proximal phalanx over the
+# phalanx' base (pixels: the end's width, the epiphysis' span across it, its greatest
+# thickness)
+EPIPHYSIS_FILMS = {"radius": ("real_radial_epiphysis.csv", "meta_w"),
+                   "proximal3": ("real_proximal_epiphysis.csv", "base_w")}
 
 
-def radial_epiphysis_shape(hand) -> dict | None:
-    """A hand's distal radial epiphysis against its metaphysis' end (hand-frame geometry,
-    no pixels): ``width``, the epiphysis' span across the radius over the metaphysis'
-    end width (``2 half_width (1 + flare1)`` of the radius' long bone), and
-    ``thickness``, its greatest extent along the radius over the same width (its
-    superellipse of semi-axes a, b and exponent p is ``2 b (1 - |x|^p)^(1/p)`` thick at
-    x in units of a, the articular half times ``1 + slope x + hollow x^2``); None
-    without one."""
-    bone = next(b for b in hand.bones if b.name == "radius")
-    epi = next((e for e in hand.ossicles if e.name == "epi_radius"), None)
+def epiphysis_shape(hand, bone: str = "radius") -> dict | None:
+    """A hand's epiphysis of ``bone`` against the end of the bone it sits on (hand-frame
+    geometry, no pixels): ``width``, its span across the bone over the end's width
+    (``2 half_width (1 + flare)``: the head's flare for the radius, the ulna and
+    metacarpals 2-5, the base's for the phalanges and the thumb's metacarpal), and
+    ``thickness``, its greatest extent along the bone over the same width (a superellipse
+    of semi-axes a, b and exponent p is ``2 b (1 - |x|^p)^(1/p)`` thick at x in units of
+    a, its articular half times ``1 + slope x + hollow x^2``); None without one."""
+    b = next(b for b in hand.bones if b.name == bone)
+    epi = next((e for e in hand.ossicles if e.name == f"epi_{bone}"), None)
     if epi is None:
         return None
-    end = 2.0 * bone.half_width * (1.0 + bone.flare1)
+    at_base = bone.startswith(("proximal", "middle", "distal")) or bone == "metacarpal1"
+    end = 2.0 * b.half_width * (1.0 + (b.flare0 if at_base else b.flare1))
     x = np.linspace(-1.0, 1.0, 2001)
     half = epi.axes[1] * (1.0 - np.abs(x) ** epi.exponent) ** (1.0 / epi.exponent)
     thick = half * (2.0 + epi.slope * x + epi.hollow * x * x)
     return {"width": float(2.0 * epi.axes[0] / end), "thickness": float(thick.max() / end)}
 
 
-def radepi(styles: list[str], seeds: int = 6) -> dict:
-    """The distal radial epiphysis' width and thickness over its metaphysis' end: on the
-    13 films of scripts/data/real_radial_epiphysis.csv (read by eye on enlargements with
-    a pixel grid, along the metaphysis' end: its width, the epiphysis' span across it and
-    its greatest thickness) against :func:`radial_epiphysis_shape` of ``seeds`` phantoms
-    per film's age and sex and style; per band of bone age (``RADEPI_BANDS``) the
-    medians over its films."""
+def epiphyses(styles: list[str], seeds: int = 6) -> dict:
+    """Epiphyses' width and thickness over the end of their bone (``EPIPHYSIS_FILMS``,
+    read by eye on enlargements with a pixel grid) against :func:`epiphysis_shape` of
+    ``seeds`` phantoms per film's age and sex and style; per bone and band of bone age
+    (``EPIPHYSIS_BANDS``) the medians over its films."""
     from boneage_fast.data.phantom import render
 
-    rows = []
-    for film, name, v in _annotated_films("real_radial_epiphysis.csv"):
-        row = {"film": name, "months": film["boneage"], "real_width": round(v["epi_w"] / v["meta_w"], 3),
-               "real_thickness": round(v["epi_h"] / v["meta_w"], 3)}
-        for style in styles:
-            got = [radial_epiphysis_shape(render(film["boneage"], film["male"], seed=40_000 + k, size_scale=0.5,
-                                                 bits=8, style=style).hand) for k in range(seeds)]
-            for key in ("width", "thickness"):
-                row[f"{style}_{key}"] = round(float(np.median([g[key] if g else 0.0 for g in got])), 3)
-        rows.append(row)
-    keys = [f"{who}_{k}" for who in ("real", *styles) for k in ("width", "thickness")]
-    bands = {}
-    for lo, hi in RADEPI_BANDS:
-        sel = [r for r in rows if lo <= r["months"] < hi]
-        if sel:
-            bands[f"{lo:.0f}-{hi:.0f}"] = {"films": len(sel), **{k: round(float(np.median([r[k] for r in sel])), 3)
-                                                                for k in keys}}
-    return {"films": rows, "bands": bands}
+    out = {}
+    for bone, (name, end) in EPIPHYSIS_FILMS.items():
+        rows = []
+        for film, label, v in _annotated_films(name):
+            row = {"film": label, "months": film["boneage"], "real_width": round(v["epi_w"] / v[end], 3),
+                   "real_thickness": round(v["epi_h"] / v[end], 3)}
+            for style in styles:
+                got = [epiphysis_shape(render(film["boneage"], film["male"], seed=40_000 + k, size_scale=0.5,
+                                              bits=8, style=style).hand, bone) for k in range(seeds)]
+                for key in ("width", "thickness"):
+                    row[f"{style}_{key}"] = round(float(np.median([g[key] if g else 0.0 for g in got])), 3)
+            rows.append(row)
+        keys = [f"{who}_{k}" for who in ("real", *styles) for k in ("width", "thickness")]
+        bands = {}
+        for lo, hi in EPIPHYSIS_BANDS:
+            sel = [r for r in rows if lo <= r["months"] < hi]
+            if sel:
+                bands[f"{lo:.0f}-{hi:.0f}"] = {"films": len(sel), **{k: round(float(np.median([r[k] for r in sel])), 3)
+                                                                    for k in keys}}
+        out[bone] = {"films": rows, "bands": bands}
+    return out
 
 
 def soft_bone_contrast(pixels: np.ndarray, p0, p1, bone, rows: int = 6) -> dict:
@@ -1615,7 +1623,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--parts", nargs="+", default=["detector", "regressor", "gap"],
                     choices=["detector", "regressor", "gap", "tones", "spectrum", "cortex", "palm", "softbone", "slender",
                              "forearm", "armtissue", "grain", "texture", "metaphysis", "rim", "physis", "shaft",
-                             "palmtissue", "mcbase", "crop", "wrist", "radepi"])
+                             "palmtissue", "mcbase", "crop", "wrist", "epiphysis"])
     ap.add_argument("--styles", nargs="+", default=["v1", "v2"], choices=["v1", "v2", "v3", "v4"])
     ap.add_argument("--any-look", action="store_true",
                     help="texture, rim, physis, shaft, palmtissue: phantoms of either look (processed or unprocessed), "
@@ -1678,8 +1686,8 @@ def main(argv: list[str] | None = None) -> int:
         res["crop"] = crop(args.styles)
     if "wrist" in args.parts:
         res["wrist"] = wrist(args.styles)
-    if "radepi" in args.parts:
-        res["radepi"] = radepi(args.styles)
+    if "epiphysis" in args.parts:
+        res["epiphysis"] = epiphyses(args.styles)
     if "gap" in args.parts:
         res["gap"] = gap(rows, args.styles)
     text = json.dumps(res, indent=2)

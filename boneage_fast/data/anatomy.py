@@ -305,6 +305,16 @@ RADIAL_EPIPHYSIS_DENSITY_V4 = 0.8
 # full width at 80 / 66 months (median error 0.05 of the width). ``None``: the other
 # epiphyses' rule.
 RADIAL_EPIPHYSIS_WIDE_V4: tuple[float, float] | None = (80.0, 66.0)
+# ... and the rays' epiphyses (phalanges and metacarpals) as wide as their metaphyses this
+# far (a fraction) from their onset to their capping (``EPIPHYSIS_EVENTS``), the radius'
+# 80 / 66 months being 0.42 / 0.43 of its way: the same growth of the width, drawn at that
+# ratio (the thickness, the cap's wrap and the layout keep the capping age's ratio). Read
+# by eye on 6 films (scripts/data/real_proximal_epiphysis.csv) the base epiphysis of the
+# middle finger's proximal phalanx spans 0.68-0.76 of the phalanx' base at 24-42 months,
+# 0.86 at 55 and 1.06 at 82, where version 4 drew 0.45-0.53, 0.66 and 0.80 (docs/phantom.md,
+# section 7.21). The other rays' epiphyses are not read: the same fraction is assumed.
+# ``None``: 0.95 of the capping age's ratio, as before.
+RAY_EPIPHYSIS_WIDE_V4: float | None = 0.43
 # Version 4's hook of the hamate: semi-axes (mm, adult), its length along the beam (mm)
 # and its cortical wall (mm). A PA film sees the hook end-on, a tube along the beam, so
 # its cortex shows as a bright ring in the hamate's distal half (on 5 of the 7 films of
@@ -441,6 +451,20 @@ def radial_epiphysis_width_v4(bone_age: float, male: bool) -> float:
         return ratio
     onset = event(EPIPHYSIS_EVENTS["radius"][0], male)
     t = (bone_age - onset) / max(event(RADIAL_EPIPHYSIS_WIDE_V4, male) - onset, 1.0)
+    return max(0.3 + 0.7 * min(t, 1.0) ** 0.6, ratio)
+
+
+def ray_epiphysis_width_v4(group: str, bone_age: float, male: bool) -> float:
+    """Version 4's epiphysis of a ray (``group`` of ``EPIPHYSIS_EVENTS`` but the radius and
+    ulna): its width over its metaphysis' end as drawn. Version 2's growth (0.3 + 0.7
+    t^0.6) reaching 1 at ``RAY_EPIPHYSIS_WIDE_V4`` of the way from onset to capping, never
+    less than :func:`epiphysis_state`'s ratio (1.05 once capped); with
+    ``RAY_EPIPHYSIS_WIDE_V4 = None`` 0.95 of that ratio (versions 2-3's drawing)."""
+    ratio, _ = epiphysis_state(group, bone_age, male, 2)
+    if RAY_EPIPHYSIS_WIDE_V4 is None or ratio == 0.0:
+        return 0.95 * ratio
+    onset, cap = (event(e, male) for e in EPIPHYSIS_EVENTS[group][:2])
+    t = (bone_age - onset) / max(RAY_EPIPHYSIS_WIDE_V4 * (cap - onset), 1.0)
     return max(0.3 + 0.7 * min(t, 1.0) ** 0.6, ratio)
 
 
@@ -935,7 +959,9 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
                 if v2:
                     # as wide as the metaphysis it sits on when it caps (ratio 1)
                     end_w = draw_hw * (1.0 + (head_flare if at_head else base_flare))
-                    ax = np.array([end_w * 0.95 * ratio, ep_thick / 2])
+                    # version 4: as wide as its metaphysis long before it caps
+                    across = ray_epiphysis_width_v4(group, ba, male) if version >= 4 else 0.95 * ratio
+                    ax = np.array([end_w * across, ep_thick / 2])
                     if dome:  # its joint side where it was
                         ax[1] += dome / 2
                         ep_c = ep_c - axis * (dome / 2)
