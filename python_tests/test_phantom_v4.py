@@ -2235,6 +2235,18 @@ def test_v4_radial_epiphysis_width_off_is_the_other_epiphyses_rule(monkeypatch):
         assert anatomy.radial_epiphysis_width_v4(age, True) == anatomy.epiphysis_state("radius", age, True, 2)[0]
 
 
+def _with_and_without(age, male, constant, monkeypatch):
+    """v4 hands of one subject (``age``, ``male``, seed ``age``) with the anatomy constant
+    ``constant`` as it is and set to None."""
+    subject = sample_posture(sample_subject(float(age), male, np.random.default_rng(age), hard_fraction=0.0),
+                             np.random.default_rng([age, 3]))
+    on = build_hand(subject, 4)
+    monkeypatch.setattr(anatomy, constant, None)
+    off = build_hand(subject, 4)
+    monkeypatch.undo()
+    return on, off
+
+
 @pytest.mark.parametrize("age, male", [(24, False), (42, True), (60, True), (82, False), (150, True), (200, False)])
 def test_v4_radial_epiphysis_drawn_at_its_width(age, male, monkeypatch):
     """With the rule on the radial epiphysis spans its width times the metaphysis' end
@@ -2242,12 +2254,7 @@ def test_v4_radial_epiphysis_drawn_at_its_width(age, male, monkeypatch):
     5.5 mm (adult) thicker per unit of width gained, its physis side where it was, and
     rises to the styloid by its width; its cap, density, the bones and the ulna's
     epiphysis are as without the rule."""
-    subject = sample_posture(sample_subject(float(age), male, np.random.default_rng(age), hard_fraction=0.0),
-                             np.random.default_rng([age, 3]))
-    on = build_hand(subject, 4)
-    monkeypatch.setattr(anatomy, "RADIAL_EPIPHYSIS_WIDE_V4", None)
-    off = build_hand(subject, 4)
-    monkeypatch.undo()
+    on, off = _with_and_without(age, male, "RADIAL_EPIPHYSIS_WIDE_V4", monkeypatch)
     grow = anatomy.radial_epiphysis_width_v4(float(age), male)  # its own rule is tested above
     ratio = on.epiphyses["radius"][0]
     assert ratio == off.epiphyses["radius"][0] and grow >= ratio
@@ -2298,38 +2305,36 @@ def _epiphysis_band_medians(films, bone, seeds=3):
     return out
 
 
-def test_v4_radial_epiphysis_as_wide_as_the_films(monkeypatch):
-    """Section 7.21, on the 13 films read by eye (24-94 months): v4's radial epiphysis
-    spans its metaphysis' end within 0.1 of the films' median in each band of bone age,
-    where without the rule it fell 0.2 short from 36 months; its thickness inside the
-    films' range under 66 months."""
-    films = _epiphysis_films("real_radial_epiphysis.csv", "meta_w")
-    assert len(films) == 13 and all(0.3 < w < 1.2 and 0.1 < h < 0.6 for _, _, w, h in films)
-    on = _epiphysis_band_medians(films, "radius")
-    monkeypatch.setattr(anatomy, "RADIAL_EPIPHYSIS_WIDE_V4", None)
-    off = _epiphysis_band_medians(films, "radius")
+# per epiphysis read on the films (section 7.21): its CSV and end column, the bone, the
+# rule's constant, the films, how close v4's median width must come to the films' per
+# band, and from which band (months) how far short it fell without the rule
+_EPIPHYSIS_READS = {
+    "radius": ("real_radial_epiphysis.csv", "meta_w", "RADIAL_EPIPHYSIS_WIDE_V4", 13, 0.1, 36, 0.2),
+    "proximal3": ("real_proximal_epiphysis.csv", "base_w", "RAY_EPIPHYSIS_WIDE_V4", 6, 0.13, 0, 0.15),
+}
+
+
+@pytest.mark.parametrize("bone", sorted(_EPIPHYSIS_READS))
+def test_v4_epiphyses_as_wide_as_the_films(bone, monkeypatch):
+    """Section 7.21, on the films read by eye: v4's radial epiphysis (13 films, 24-94
+    months) spans its metaphysis' end within 0.1 of the films' median in each band of
+    bone age, where without the rule it fell 0.2 short from 36 months, its thickness
+    inside the films' range under 66 months; the base epiphysis of the middle finger's
+    proximal phalanx (6 films, 24-82 months) within 0.13 of the films' per band, without
+    the rule >= 0.15 short; where it fell short the rule adds >= 0.12."""
+    name, end, constant, n, close, short_from, short = _EPIPHYSIS_READS[bone]
+    films = _epiphysis_films(name, end)
+    assert len(films) == n and all(0.3 < w < 1.2 and 0.1 < h < 0.6 for _, _, w, h in films)
+    on = _epiphysis_band_medians(films, bone)
+    monkeypatch.setattr(anatomy, constant, None)
+    off = _epiphysis_band_medians(films, bone)
     for lo, (real_w, real_h, w, h, h_min, h_max) in on.items():
-        assert abs(w - real_w) <= 0.1, (lo, w, real_w)
-        if lo >= 36:
-            assert real_w - off[lo][2] >= 0.2, (lo, off[lo][2], real_w)
-            assert w - off[lo][2] >= 0.15
-        if lo < 66:
+        assert abs(w - real_w) <= close, (lo, w, real_w)
+        if lo >= short_from:
+            assert real_w - off[lo][2] >= short, (lo, off[lo][2], real_w)
+            assert w - off[lo][2] >= 0.12
+        if bone == "radius" and lo < 66:
             assert h_min <= h <= h_max, (lo, h, h_min, h_max)
-
-
-def test_v4_finger_epiphysis_as_wide_as_the_films(monkeypatch):
-    """Section 7.21, on the 6 films read by eye (24-82 months): the base epiphysis of
-    the middle finger's proximal phalanx spans the phalanx' base within 0.13 of the
-    films' median in each band of bone age, where without the rule it fell 0.17-0.27
-    short."""
-    films = _epiphysis_films("real_proximal_epiphysis.csv", "base_w")
-    assert len(films) == 6 and all(0.5 < w < 1.2 and 0.1 < h < 0.5 for _, _, w, h in films)
-    on = _epiphysis_band_medians(films, "proximal3")
-    monkeypatch.setattr(anatomy, "RAY_EPIPHYSIS_WIDE_V4", None)
-    off = _epiphysis_band_medians(films, "proximal3")
-    for lo, (real_w, _, w, _, _, _) in on.items():
-        assert abs(w - real_w) <= 0.13, (lo, w, real_w)
-        assert real_w - off[lo][2] >= 0.15, (lo, off[lo][2], real_w)
 
 
 # a ray's epiphysis groups: onset and capping (boys, girls), EPIPHYSIS_EVENTS
@@ -2369,12 +2374,7 @@ def test_v4_ray_epiphyses_drawn_at_their_width_on_the_same_layout(age, male, mon
     """With the rule on only the rays' epiphyses' widths change, to their width ratio
     over 0.95 of the capping ratio times as wide: their thickness, centres, caps, the
     bones and the forearm's epiphyses stay."""
-    subject = sample_posture(sample_subject(float(age), male, np.random.default_rng(age), hard_fraction=0.0),
-                             np.random.default_rng([age, 3]))
-    on = build_hand(subject, 4)
-    monkeypatch.setattr(anatomy, "RAY_EPIPHYSIS_WIDE_V4", None)
-    off = build_hand(subject, 4)
-    monkeypatch.undo()
+    on, off = _with_and_without(age, male, "RAY_EPIPHYSIS_WIDE_V4", monkeypatch)
     assert [(b.name, tuple(b.p0), tuple(b.p1), b.half_width) for b in on.bones] == \
         [(b.name, tuple(b.p0), tuple(b.p1), b.half_width) for b in off.bones]
     e_off = {e.name: e for e in off.ossicles if e.name.startswith("epi_")}
