@@ -812,3 +812,5 @@ def test_epiphysis_shape_by_its_formula():
                            ossicles=[SimpleNamespace(name="epi_metacarpal3", axes=np.array([3.0, 1.0]),
                                                      exponent=2.0, slope=0.0, hollow=0.0)])
     assert rr.epiphysis_shape(head, "metacarpal3")["width"] == pytest.approx(6.0 / 9.6)
+    with pytest.raises(ValueError, match="'metacarpal4'"):
+        rr.epiphysis_shape(head, "metacarpal4")

@@ -622,7 +622,9 @@ def epiphysis_shape(hand, bone: str = "radius") -> dict | None:
     ``thickness``, its greatest extent along the bone over the same width (a superellipse
     of semi-axes a, b and exponent p is ``2 b (1 - |x|^p)^(1/p)`` thick at x in units of
     a, its articular half times ``1 + slope x + hollow x^2``); None without one."""
-    b = next(b for b in hand.bones if b.name == bone)
+    b = next((b for b in hand.bones if b.name == bone), None)
+    if b is None:
+        raise ValueError(f"bone {bone!r}: the hand has no such long bone")
     epi = next((e for e in hand.ossicles if e.name == f"epi_{bone}"), None)
     if epi is None:
         return None

@@ -295,15 +295,15 @@ RADIAL_EPIPHYSIS_DENSITY_V4 = 0.8
 # Version 4's distal radial epiphysis takes its metaphysis' full width at this bone age
 # (months; boys, girls), long before it caps it (``EPIPHYSIS_EVENTS``: 168 / 138): its
 # width over the metaphysis' end grows as version 2's ratio, 0.3 + 0.7 t^0.6, with t
-# reaching 1 here, 1 then (1.05 once capped), drawn at that ratio (other epiphyses at 0.95
-# of theirs), and its thickness and its rise to the styloid follow that ratio; the cap's
+# reaching 1 here, 1 then (1.05 once capped), drawn at that ratio (not 0.95 of it, as
+# before), and its thickness and its rise to the styloid follow that ratio; the cap's
 # wrap round the metaphysis keeps the capping age. Read by eye on 13 labelled films of
 # 24-94 months in ../shared/realdata (scripts/data/real_radial_epiphysis.csv) the
 # epiphysis spans 0.33-0.60 of the metaphysis' end at 24 months (median 0.43), 0.54-0.99
-# at 33-60 months (0.88), 1.05-1.1 at 82-94; version 4 drew 0.41-0.45, 0.50-0.62 and
-# 0.75-0.80 (docs/phantom.md, section 7.21); the films' ages and sexes fit best with the
-# full width at 80 / 66 months (median error 0.05 of the width). ``None``: the other
-# epiphyses' rule.
+# at 33-60 months (0.88), 1.05-1.1 at 82-94; version 4 drew 0.41-0.45, 0.52-0.64 and
+# 0.75-0.80 (docs/phantom.md, section 7.21); with the full width at 78 / 64 to 80 / 66
+# months the films' median absolute error is 0.054-0.056 of the width (0.21 with the
+# old rule). ``None``: the old rule (full width at capping, drawn at 0.95).
 RADIAL_EPIPHYSIS_WIDE_V4: tuple[float, float] | None = (80.0, 66.0)
 # ... and the rays' epiphyses (phalanges and metacarpals) as wide as their metaphyses this
 # far (a fraction) from their onset to their capping (``EPIPHYSIS_EVENTS``), the radius'
@@ -450,8 +450,7 @@ def radial_epiphysis_width_v4(bone_age: float, male: bool) -> float:
     if RADIAL_EPIPHYSIS_WIDE_V4 is None or ratio == 0.0:
         return ratio
     onset = event(EPIPHYSIS_EVENTS["radius"][0], male)
-    t = (bone_age - onset) / max(event(RADIAL_EPIPHYSIS_WIDE_V4, male) - onset, 1.0)
-    return max(0.3 + 0.7 * min(t, 1.0) ** 0.6, ratio)
+    return _width_v4(ratio, (bone_age - onset) / max(event(RADIAL_EPIPHYSIS_WIDE_V4, male) - onset, 1.0))
 
 
 def ray_epiphysis_width_v4(group: str, bone_age: float, male: bool) -> float:
@@ -464,7 +463,12 @@ def ray_epiphysis_width_v4(group: str, bone_age: float, male: bool) -> float:
     if RAY_EPIPHYSIS_WIDE_V4 is None or ratio == 0.0:
         return 0.95 * ratio
     onset, cap = (event(e, male) for e in EPIPHYSIS_EVENTS[group][:2])
-    t = (bone_age - onset) / max(RAY_EPIPHYSIS_WIDE_V4 * (cap - onset), 1.0)
+    return _width_v4(ratio, (bone_age - onset) / max(RAY_EPIPHYSIS_WIDE_V4 * (cap - onset), 1.0))
+
+
+def _width_v4(ratio: float, t: float) -> float:
+    """Version 4's epiphysis width: version 2's growth 0.3 + 0.7 t^0.6 with ``t`` the
+    fraction of the way to full width (1 from there), never below the capping ratio."""
     return max(0.3 + 0.7 * min(t, 1.0) ** 0.6, ratio)
 
 
