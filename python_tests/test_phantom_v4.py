@@ -37,9 +37,11 @@ def _hands(age, male, seed=0):
 @pytest.fixture
 def v3_layout(monkeypatch):
     """v4 drawn on version 3's layout (section 7.18's fan, thumb and young phalanges off)
-    and version 3's growth of the epiphyses' width (section 7.21's off), for the tests
-    that compare its bones and soft tissue with v3's in place."""
+    and version 3's growth of the epiphyses' width (section 7.21's off) and build of the
+    young fingers (section 7.22's off), for the tests that compare its bones and soft
+    tissue with v3's in place."""
     monkeypatch.setattr(anatomy, "METACARPAL_FAN_V4", (1.0, 1.0, 1.0))
+    monkeypatch.setattr(anatomy, "YOUNG_FINGERS_V4", None)
     monkeypatch.setattr(anatomy, "RADIAL_EPIPHYSIS_WIDE_V4", None)
     monkeypatch.setattr(anatomy, "RAY_EPIPHYSIS_WIDE_V4", None)
     monkeypatch.setattr(anatomy, "THUMB_V4", (0.0, 1.0))

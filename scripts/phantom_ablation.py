@@ -119,6 +119,8 @@ OFF = {
     # the rays' epiphyses as wide as their metaphyses 0.43 of the way from onset to capping
     # (section 7.21)
     "ray_epiphysis_width": {"RAY_EPIPHYSIS_WIDE_V4": None},
+    # young phalanges and fingers 1.6 times as wide until 8 years (section 7.22)
+    "young_fingers": {"YOUNG_FINGERS_V4": None},
 }
 # refinements of another change: they act only with it on, so they have no "v3 +" row,
 # only their "v4 -" row

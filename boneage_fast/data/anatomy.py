@@ -248,6 +248,17 @@ THUMB_V4 = (0.08, 1.06)
 # two agree (1.59 and 1.58). 0: version 3's.
 YOUNG_PHALANX_V4 = 0.14
 YOUNG_PHALANX_AGE_V4 = 96.0
+# ... and young fingers stout: the phalanges (shaft and ends) and the fingers' soft tissue
+# drawn YOUNG_FINGERS_V4[0] times as wide as version 3's until YOUNG_FINGERS_V4[1] months
+# of bone age, linearly back to version 3's at YOUNG_FINGERS_V4[2]. Read on the 6 young
+# films of scripts/data/real_young_palm.csv (10-82 months; profiles across the middle
+# finger at proximal phalanx 3's mid-shaft, scripts/data/real_young_fingers.csv) that
+# phalanx is 0.18-0.31 of metacarpal 3's length wide (median 0.23), the finger 0.47-0.55
+# (0.53; 4 films, the others' fingers touch), where v4 drew 0.15 and 0.30-0.34 at every
+# age from 2 years: the films' young fingers are about 1.6 times as stout at 10-82 months;
+# at 11 years the films' proximal phalanx is 4.2 widths long, as version 3's (7.4 above).
+# None: version 3's (docs/phantom.md, section 7.22).
+YOUNG_FINGERS_V4: tuple[float, float, float] | None = (1.6, 96.0, 132.0)
 FOREARM_WIDTH_V4 = 1.55
 FOREARM_WIDTH_GROWN_V4 = 1.25
 FOREARM_NARROWS_V4 = (84.0, 144.0)
@@ -259,6 +270,16 @@ def _age_ramp(bone_age: float, ages: tuple[float, float], young: float, grown: f
     lo, hi = ages
     t = min(max((bone_age - lo) / (hi - lo), 0.0), 1.0)
     return young + (grown - young) * t
+
+
+def young_fingers_v4(bone_age: float) -> float:
+    """Version 4's width factor for the phalanges and the fingers' soft tissue at this
+    bone age (months): ``YOUNG_FINGERS_V4[0]`` until ``YOUNG_FINGERS_V4[1]``, linearly to
+    1 at ``YOUNG_FINGERS_V4[2]``, then 1; 1 at every age when it is None."""
+    if YOUNG_FINGERS_V4 is None:
+        return 1.0
+    factor, full, grown = YOUNG_FINGERS_V4
+    return _age_ramp(bone_age, (full, grown), factor, 1.0)
 
 
 def metacarpal_shaft_v4(bone_age: float) -> float:
@@ -858,6 +879,8 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
     # version 4: young metacarpals, radius and ulna stouter (widths grow more slowly than lengths)
     growth = stature_fraction(subject.chronological_age, male)
     stubby = growth ** -YOUNG_WIDTH_V4 if version >= 4 else 1.0
+    # version 4: young phalanges and fingers stout (section 7.22)
+    fingers_wide = young_fingers_v4(ba) if version >= 4 else 1.0
     # joint space between bones (mm); version 3's as narrow as on the real films
     gap = (3.0 if version == 2 else 2.4) * s
     head_domes: dict[str, np.ndarray] = {}  # version 4: how far each metacarpal's drawn shaft stops short
@@ -902,6 +925,8 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
             # young metacarpals stubbier (the phalanges keep their build)
             stout = stubby if g == "metacarpal" else 1.0
             draw_hw = hw * RAY_WIDTH_V4 * stout if version >= 4 else hw
+            if version >= 4 and g != "metacarpal":  # young fingers stout, shaft and ends alike (section 7.22)
+                draw_hw *= fingers_wide
             group = "thumb_metacarpal" if (g == "metacarpal" and ray == 0) else g
             ratio, fusion = hand.epiphyses[group]
             # Epiphysis at the base (phalanges, thumb metacarpal) or the head (metacarpals 2-5).
@@ -991,7 +1016,7 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
                 hand.joints["DIP"].append((p1 + axis * gap / 2, ROI_HALF_V2["DIP"] * roi_hw if v2 else joint_hw))
             p = p1 + axis * gap
             tip_radius = hw
-        finger_r = (10.5 if ray == 0 else 9.0 if ray < 4 else 7.5) * tw * w * (1.1 if v2 else 1.0)
+        finger_r = (10.5 if ray == 0 else 9.0 if ray < 4 else 7.5) * tw * w * (1.1 if v2 else 1.0) * fingers_wide
         tip = p + axis * (2.5 * tip_radius)
         mcp = hand.joints["MCP"][-1][0]
         finger_end = tip - axis * finger_r * 0.6
