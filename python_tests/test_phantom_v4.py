@@ -2402,13 +2402,98 @@ _REAL = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "realdata"
 
 
 @pytest.mark.skipif(not os.path.isdir(os.path.join(_REAL, "rsna_raw7")), reason="needs ../shared/realdata")
-def test_radial_epiphysis_films_carry_their_labels():
-    """real_radial_epiphysis.csv's ages and sexes are the films' labels."""
+@pytest.mark.parametrize("name", ["real_radial_epiphysis.csv", "real_proximal_epiphysis.csv",
+                                  "real_young_fingers.csv"])
+def test_annotated_films_carry_their_labels(name):
+    """The ages and sexes written beside the films read by eye are the films' labels."""
     rows = {(r["set"], r["id"]): r for r in load_script("phantom_realism_real").real_images()}
     import csv
 
-    path = os.path.join(os.path.dirname(__file__), "..", "scripts", "data", "real_radial_epiphysis.csv")
+    path = os.path.join(os.path.dirname(__file__), "..", "scripts", "data", name)
     with open(path) as f:
         for r in csv.DictReader(f):
             film = rows[(r["set"], r["id"])]
             assert float(r["months"]) == film["boneage"] and (r["male"] == "1") == film["male"]
+
+
+@pytest.mark.parametrize("age", [0.0, 50.0, 96.0, 105.0, 120.0, 132.0, 200.0])
+def test_v4_young_fingers_rule_by_its_formula(age, monkeypatch):
+    """1.6 until 96 months of bone age, linearly to 1 at 132, then 1; 1 when off."""
+    want = 1.6 if age <= 96 else 1.0 if age >= 132 else 1.6 - 0.6 * (age - 96.0) / 36.0
+    assert anatomy.young_fingers_v4(age) == pytest.approx(want, abs=1e-12)
+    monkeypatch.setattr(anatomy, "YOUNG_FINGERS_V4", None)
+    assert anatomy.young_fingers_v4(age) == 1.0
+
+
+@pytest.mark.parametrize("age, male", [(30, False), (70, True), (110, True), (120, False), (170, True)])
+def test_v4_young_fingers_drawn_stout_on_the_same_layout(age, male, monkeypatch):
+    """With the rule on the phalanges are drawn the rule's factor times as wide (shaft and
+    ends: their flares kept), their epiphyses as much wider (thickness and centres kept),
+    the fingers' soft-tissue capsules as much wider at both ends with their pads where
+    they were; the metacarpals, the palm's capsules, the carpals, the forearm and the
+    joints stay."""
+    f = anatomy.young_fingers_v4(float(age))
+    on, off = _with_and_without(age, male, "YOUNG_FINGERS_V4", monkeypatch)
+    b_off = {b.name: b for b in off.bones}
+    phalanges = 0
+    for b in on.bones:
+        b0 = b_off[b.name]
+        assert np.array_equal(b.p0, b0.p0) and np.array_equal(b.p1, b0.p1)
+        assert (b.flare0, b.flare1) == (b0.flare0, b0.flare1)
+        if b.name.startswith(("proximal", "middle", "distal")):
+            assert b.half_width == pytest.approx(f * b0.half_width, rel=1e-12), b.name
+            phalanges += 1
+        else:
+            assert b.half_width == b0.half_width, b.name
+    assert phalanges == 14
+    e_off = {e.name: e for e in off.ossicles}
+    for e in on.ossicles:
+        e0 = e_off[e.name]
+        assert np.array_equal(e.centre, e0.centre) and e.axes[1] == e0.axes[1]
+        wide = f if e.name.startswith(("epi_proximal", "epi_middle", "epi_distal")) else 1.0
+        assert e.axes[0] == pytest.approx(wide * e0.axes[0], rel=1e-12), e.name
+    assert len(on.tissue) == len(off.tissue)
+    fingers = 0
+    for (p0, p1, r0, r1), (q0, q1, s0, s1) in zip(on.tissue, off.tissue):
+        assert np.array_equal(p0, q0)
+        if np.array_equal(p1, q1) and (r0, r1) == (s0, s1):
+            continue  # palm, eminences, wrist and forearm
+        fingers += 1
+        assert (r0, r1) == pytest.approx((f * s0, f * s1), rel=1e-12)
+        # the pad where it was: the capsule's end drawn back along its distal phalanx by
+        # as much as its end radius grew
+        back = q1 - p1
+        assert np.hypot(*back) == pytest.approx(r1 - s1, rel=1e-9)
+        assert max(back @ (b.p1 - b.p0) / np.hypot(*back) / np.hypot(*(b.p1 - b.p0))
+                   for b in on.bones if b.name.startswith("distal")) == pytest.approx(1.0, abs=1e-9)
+    assert fingers == (5 if f != 1.0 else 0)
+    assert {k: [tuple(p) + (r,) for p, r in v] for k, v in on.joints.items()} == \
+        {k: [tuple(p) + (r,) for p, r in v] for k, v in off.joints.items()}
+
+
+@pytest.mark.skipif(not os.path.isdir(os.path.join(_REAL, "rsna_raw7")), reason="needs ../shared/realdata")
+def test_v4_young_fingers_as_stout_as_the_films(monkeypatch):
+    """Section 7.22, on the young films: v4's proximal phalanx 3 and middle finger at its
+    mid-shaft within 0.03 and 0.05 of metacarpal 3's length of the films' medians (read by
+    eye; 6 and 4 films, 10-82 months), where without the rule they fell >= 0.06 and
+    >= 0.15 short; the hand's share of the top half of its box (the fingers; 16 films under
+    96 months) within 0.05 of the films', without the rule >= 0.12 short; the bottom half
+    within 0.05 both ways."""
+    rr = load_script("phantom_realism_real")
+    rows = rr.real_images()
+
+    def medians():
+        got = rr.fingers(rows, ["v4"], per_film=2)
+        b, h = got["build"], got["box_halves"]
+        return (b["median_real_bone"], b["median_real_finger"], b["median_v4_bone"], b["median_v4_finger"],
+                h["median_real"], h["median_v4"], len(b["films"]), len(h["films"]))
+
+    real_bone, real_finger, bone, finger, real_half, half, n_build, n_half = medians()
+    assert (n_build, n_half) == (6, 16)
+    assert 0.15 < real_bone < 0.3 and 0.4 < real_finger < 0.6
+    assert abs(bone - real_bone) <= 0.03 and abs(finger - real_finger) <= 0.05
+    assert abs(half[0] - real_half[0]) <= 0.05 and abs(half[1] - real_half[1]) <= 0.05
+    monkeypatch.setattr(anatomy, "YOUNG_FINGERS_V4", None)
+    _, _, bone0, finger0, _, half0, _, _ = medians()
+    assert real_bone - bone0 >= 0.06 and real_finger - finger0 >= 0.15
+    assert real_half[0] - half0[0] >= 0.12 and abs(half0[1] - real_half[1]) <= 0.05

@@ -814,3 +814,45 @@ def test_epiphysis_shape_by_its_formula():
     assert rr.epiphysis_shape(head, "metacarpal3")["width"] == pytest.approx(6.0 / 9.6)
     with pytest.raises(ValueError, match="'metacarpal4'"):
         rr.epiphysis_shape(head, "metacarpal4")
+
+
+def _finger_hand(with_epiphysis=True, tissue_off=0.0):
+    """Metacarpal 3 from (0, 0) to (0, 40) (an epiphysis 3 thick on top: 43 long), proximal
+    phalanx 3 from (0, 50) to (0, 80), half-width 3, under a finger capsule from (0, 45)
+    to (tissue_off, 95) of radii 10 and 5; a second capsule far to the side."""
+    bones = [SimpleNamespace(name="metacarpal3", p0=np.array([0.0, 0.0]), p1=np.array([0.0, 40.0]), half_width=4.0),
+             SimpleNamespace(name="proximal3", p0=np.array([0.0, 50.0]), p1=np.array([0.0, 80.0]), half_width=3.0)]
+    ossicles = [SimpleNamespace(name="epi_metacarpal3", centre=np.array([0.0, 41.5]), axes=np.array([4.0, 1.5]))] \
+        if with_epiphysis else []
+    tissue = [(np.array([30.0, 45.0]), np.array([30.0, 95.0]), 9.0, 9.0),
+              (np.array([0.0, 45.0]), np.array([tissue_off, 95.0]), 10.0, 5.0)]
+    return SimpleNamespace(bones=bones, ossicles=ossicles, tissue=tissue)
+
+
+def test_finger_build_is_the_shaft_and_the_capsule_at_mid_phalanx_over_metacarpal_3():
+    """At the phalanx' mid-point (0, 65), 20 of the capsule's 50 from its start: its
+    radius 10 - 5 * 20 / 50 = 8; over metacarpal 3's 43 (the epiphysis' top) or 40
+    (none)."""
+    rr = _script()
+    got = rr.finger_build(_finger_hand())
+    assert got["bone"] == pytest.approx(6.0 / 43.0) and got["finger"] == pytest.approx(16.0 / 43.0)
+    got = rr.finger_build(_finger_hand(with_epiphysis=False))
+    assert got["bone"] == pytest.approx(6.0 / 40.0) and got["finger"] == pytest.approx(16.0 / 40.0)
+    with pytest.raises(ValueError, match="'proximal4'"):
+        rr.finger_build(_finger_hand(), "proximal4")
+    with pytest.raises(ValueError, match="no soft-tissue capsule"):
+        rr.finger_build(_finger_hand(tissue_off=20.0))  # its axis passes 8 mm from the point
+
+
+def test_box_rows_is_the_hand_share_of_each_band():
+    """A film of 0.1 whose box (x 0-200, y 0-400) holds a hand of 0.5 over its left
+    quarter in the top half and all of it in the bottom half: 0.25 then 1 per band."""
+    rr = _script()
+    img = np.full((400, 300), 0.1)
+    img[:200, :50] = 0.5
+    img[200:400, :200] = 0.5
+    img[:, 250:] = 0.0  # outside the box: no part in it
+    got = rr.box_rows(img, (0, 0, 200, 400))
+    assert got == pytest.approx([0.25] * 4 + [1.0] * 4, abs=0.01)
+    with pytest.raises(ValueError, match="too small"):
+        rr.box_rows(img, (0, 0, 200, 6))

@@ -666,6 +666,110 @@ def epiphyses(styles: list[str], seeds: int = 6) -> dict:
     return out
 
 
+# the young films' middle finger read by eye (scripts/data/real_young_fingers.csv): a
+# grey-level profile along the film's row ``y``, 0.62 of metacarpal 3's length above the
+# top of its head (real_young_palm.csv), at proximal phalanx 3's mid-shaft; the bone's and
+# the skin's edges (pixels, half-way up each step), the skin's blank where the finger
+# touches its neighbours on both sides with no background between
+FINGER_FILMS = "real_young_fingers.csv"
+
+
+def finger_build(hand, bone: str = "proximal3") -> dict:
+    """A hand's finger at ``bone``'s mid-point (hand-frame geometry, no pixels), over
+    metacarpal 3's length from its base to the top of its head's epiphysis (the shaft's
+    end without one): ``bone``, the phalanx' shaft width there (``2 half_width``), and
+    ``finger``, the diameter there of the soft-tissue capsule whose axis passes nearest
+    that point (its radius linear between the capsule's two end radii).
+
+    Raises:
+        ValueError: no such bone, or no capsule passes within 2 mm of its mid-point.
+    """
+    b = next((b for b in hand.bones if b.name == bone), None)
+    mc = next((b for b in hand.bones if b.name == "metacarpal3"), None)
+    if b is None or mc is None:
+        raise ValueError(f"bone {bone!r}: the hand lacks it or metacarpal3")
+    axis = (mc.p1 - mc.p0) / np.hypot(*(mc.p1 - mc.p0))
+    epi = next((e for e in hand.ossicles if e.name == "epi_metacarpal3"), None)
+    top = epi.centre + axis * epi.axes[1] if epi is not None else mc.p1
+    length = float(np.hypot(*(top - mc.p0)))
+    m = (b.p0 + b.p1) / 2.0
+    best = None
+    for p0, p1, r0, r1 in hand.tissue:
+        d = p1 - p0
+        ln = float(np.hypot(*d))
+        if ln == 0.0:
+            continue
+        u = d / ln
+        along = float(np.dot(m - p0, u))
+        off = abs(float(u[0] * (m - p0)[1] - u[1] * (m - p0)[0]))
+        if 0.0 <= along <= ln and off < 2.0 and (best is None or off < best[0]):
+            best = (off, r0 + (r1 - r0) * along / ln)
+    if best is None:
+        raise ValueError(f"bone {bone!r}: no soft-tissue capsule runs along it")
+    return {"bone": 2.0 * b.half_width / length, "finger": 2.0 * best[1] / length}
+
+
+def box_rows(pixels: np.ndarray, box, rows: int = 8) -> list[float]:
+    """The hand's share of each of ``rows`` horizontal bands of its box (top to bottom),
+    ``pixels`` on [0, 1], the hand's pixels as :func:`hand_tones` finds them (above the
+    box's 5th percentile + 0.08, every second pixel)."""
+    x0, y0, x1, y1 = (int(v) for v in box)
+    c = pixels[y0:y1:2, x0:x1:2]
+    if c.shape[0] < rows or c.shape[1] == 0:
+        raise ValueError(f"box {box!r} is too small for {rows} bands")
+    fg = c > np.percentile(c, 5) + 0.08
+    return [float(fg[r].mean()) for r in np.array_split(np.arange(c.shape[0]), rows)]
+
+
+def fingers(rows, styles: list[str], seeds: int = 6, per_film: int = 3) -> dict:
+    """The young fingers' build: on the films of ``FINGER_FILMS`` (read by eye) proximal
+    phalanx 3's width and the middle finger's at its mid-shaft over metacarpal 3's
+    length, against :func:`finger_build` of ``seeds`` phantoms per film's age and sex and
+    style (the fingers' medians over the films whose finger was read); and over the labelled films under 96 months of ``rows`` the hand's share of
+    the top half of its box (the fingers; :func:`box_rows`, 8 bands) and of the bottom
+    half, against ``per_film`` phantoms per film (8-bit, size scale 0.6, their own hand
+    boxes)."""
+    from boneage_fast.data.phantom import render
+    from boneage_fast.io import read_image
+
+    palm = {name: v for _, name, v in _annotated_films("real_young_palm.csv")}
+    build = []
+    for film, name, v in _annotated_films(FINGER_FILMS):
+        p = palm[name]
+        length = float(np.hypot(p["mc3_top_x"] - p["mc3_base_x"], p["mc3_top_y"] - p["mc3_base_y"]))
+        finger = v["finger_x1"] - v["finger_x0"]
+        row = {"film": name, "months": film["boneage"], "real_bone": round((v["bone_x1"] - v["bone_x0"]) / length, 3),
+               "real_finger": None if np.isnan(finger) else round(finger / length, 3)}
+        for style in styles:
+            got = [finger_build(render(film["boneage"], film["male"], seed=40_000 + k, size_scale=0.5, bits=8,
+                                       style=style).hand) for k in range(seeds)]
+            for key in ("bone", "finger"):
+                row[f"{style}_{key}"] = round(float(np.median([g[key] for g in got])), 3)
+        build.append(row)
+    out = {"build": _with_medians(build, [f"{who}_bone" for who in ("real", *styles)])}
+    read = [r for r in build if r["real_finger"] is not None]  # the fingers' medians over the films read
+    out["build"].update(_with_medians(read, [f"{who}_finger" for who in ("real", *styles)]))
+    out["build"]["films"] = build
+    young = [r for r in rows if r["boneage"] is not None and r["boneage"] < 96]
+    halves = []
+    for r in young:
+        px = read_image(r["path"]).pixels.astype(np.float64)
+        got = box_rows(px / (255.0 if px.max() <= 255 else 65535.0), r["box"])
+        row = {"film": f"{r['set']}/{r['id']}", "months": r["boneage"], "real": [round(float(np.mean(got[:4])), 3),
+                                                                                  round(float(np.mean(got[4:])), 3)]}
+        for style in styles:
+            ph = []
+            for k in range(per_film):
+                s = render(r["boneage"], r["male"], seed=50_000 + k, size_scale=0.6, bits=8, style=style)
+                g = box_rows(s.image.astype(np.float64) / 255.0, s.hand_box)
+                ph.append([np.mean(g[:4]), np.mean(g[4:])])
+            row[style] = np.round(np.median(ph, axis=0), 3).tolist()
+        halves.append(row)
+    out["box_halves"] = {"films": halves, **{f"median_{who}": np.round(np.median([h[who] for h in halves], axis=0), 3)
+                                              .tolist() for who in ("real", *styles)}}
+    return out
+
+
 def soft_bone_contrast(pixels: np.ndarray, p0, p1, bone, rows: int = 6) -> dict:
     """How far bone stands above soft tissue, against how far soft tissue stands above
     the film's background: along the palm line from ``p0`` to ``p1`` (its two edges,
@@ -702,12 +806,13 @@ def phantom_soft_bone(sample) -> dict:
 
 def _annotated_films(name: str):
     """The films named in scripts/data/``name`` with their points: (the film's
-    :func:`real_images` row, its "set/id", its other columns as floats), in file order."""
+    :func:`real_images` row, its "set/id", its other columns as floats, NaN where blank),
+    in file order."""
     films = {(r["set"], r["id"]): r for r in real_images()}
     with open(os.path.join(HERE, "data", name)) as f:
         for r in csv.DictReader(f):
-            yield films[(r["set"], r["id"])], f"{r['set']}/{r['id']}", {k: float(r[k]) for k in r
-                                                                         if k not in ("set", "id")}
+            yield films[(r["set"], r["id"])], f"{r['set']}/{r['id']}", {k: float(r[k]) if r[k] != "" else np.nan
+                                                                         for k in r if k not in ("set", "id")}
 
 
 def _young_forearm_films():
@@ -1625,7 +1730,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--parts", nargs="+", default=["detector", "regressor", "gap"],
                     choices=["detector", "regressor", "gap", "tones", "spectrum", "cortex", "palm", "softbone", "slender",
                              "forearm", "armtissue", "grain", "texture", "metaphysis", "rim", "physis", "shaft",
-                             "palmtissue", "mcbase", "crop", "wrist", "epiphysis"])
+                             "palmtissue", "mcbase", "crop", "wrist", "epiphysis", "fingers"])
     ap.add_argument("--styles", nargs="+", default=["v1", "v2"], choices=["v1", "v2", "v3", "v4"])
     ap.add_argument("--any-look", action="store_true",
                     help="texture, rim, physis, shaft, palmtissue: phantoms of either look (processed or unprocessed), "
@@ -1690,6 +1795,8 @@ def main(argv: list[str] | None = None) -> int:
         res["wrist"] = wrist(args.styles)
     if "epiphysis" in args.parts:
         res["epiphysis"] = epiphyses(args.styles)
+    if "fingers" in args.parts:
+        res["fingers"] = fingers(rows, args.styles)
     if "gap" in args.parts:
         res["gap"] = gap(rows, args.styles)
     text = json.dumps(res, indent=2)
