@@ -253,6 +253,14 @@ def palm_crop(pixels: np.ndarray, box, size: int = 48) -> np.ndarray:
     return (a - a.mean()) / max(a.std(), 1e-6)
 
 
+def _box_hand(pixels: np.ndarray, box) -> tuple[np.ndarray, np.ndarray]:
+    """Every second pixel of ``box`` on a [0, 1] film and which of them are the hand's:
+    those brighter than the box's 5th percentile + 0.08."""
+    x0, y0, x1, y1 = (int(v) for v in box)
+    c = pixels[y0:y1:2, x0:x1:2]
+    return c, c > np.percentile(c, 5) + 0.08
+
+
 def hand_tones(pixels: np.ndarray, box) -> list[float]:
     """[fraction of the box, p20, p50, p90, p99, white, top, width, aspect] of the hand's
     pixels (``pixels`` on [0, 1]): those of the box brighter than its 5th percentile +
@@ -260,9 +268,8 @@ def hand_tones(pixels: np.ndarray, box) -> list[float]:
     from the film's top edge and ``width`` its width, as fractions of the film's height
     and width, ``aspect`` its height over its width (how the hand is framed: the box runs
     from the fingertips to the forearm at the film's edge)."""
-    x0, y0, x1, y1 = (int(v) for v in box)
-    c = pixels[y0:y1:2, x0:x1:2].ravel()
-    fg = c[c > np.percentile(c, 5) + 0.08]
+    c, hand = _box_hand(pixels, box)
+    c, fg = c.ravel(), c[hand]
     H, W = pixels.shape
     return [len(fg) / max(len(c), 1), *np.percentile(fg, [20, 50, 90, 99]), float(np.mean(fg >= 0.98)),
             box[1] / H, (box[2] - box[0]) / W, (box[3] - box[1]) / max(box[2] - box[0], 1e-9)]
@@ -713,11 +720,9 @@ def box_rows(pixels: np.ndarray, box, rows: int = 8) -> list[float]:
     """The hand's share of each of ``rows`` horizontal bands of its box (top to bottom),
     ``pixels`` on [0, 1], the hand's pixels as :func:`hand_tones` finds them (above the
     box's 5th percentile + 0.08, every second pixel)."""
-    x0, y0, x1, y1 = (int(v) for v in box)
-    c = pixels[y0:y1:2, x0:x1:2]
+    c, fg = _box_hand(pixels, box)
     if c.shape[0] < rows or c.shape[1] == 0:
         raise ValueError(f"box {box!r} is too small for {rows} bands")
-    fg = c > np.percentile(c, 5) + 0.08
     return [float(fg[r].mean()) for r in np.array_split(np.arange(c.shape[0]), rows)]
 
 
@@ -725,10 +730,10 @@ def fingers(rows, styles: list[str], seeds: int = 6, per_film: int = 3) -> dict:
     """The young fingers' build: on the films of ``FINGER_FILMS`` (read by eye) proximal
     phalanx 3's width and the middle finger's at its mid-shaft over metacarpal 3's
     length, against :func:`finger_build` of ``seeds`` phantoms per film's age and sex and
-    style (the fingers' medians over the films whose finger was read); and over the labelled films under 96 months of ``rows`` the hand's share of
-    the top half of its box (the fingers; :func:`box_rows`, 8 bands) and of the bottom
-    half, against ``per_film`` phantoms per film (8-bit, size scale 0.6, their own hand
-    boxes)."""
+    style (the fingers' medians over the films whose finger was read); and over the
+    labelled films under 96 months of ``rows`` the hand's share of the top half of its
+    box (the fingers; :func:`box_rows`, 8 bands) and of the bottom half, against
+    ``per_film`` phantoms per film (8-bit, size scale 0.6, their own hand boxes)."""
     from boneage_fast.data.phantom import render
     from boneage_fast.io import read_image
 

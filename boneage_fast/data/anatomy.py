@@ -249,15 +249,16 @@ THUMB_V4 = (0.08, 1.06)
 YOUNG_PHALANX_V4 = 0.14
 YOUNG_PHALANX_AGE_V4 = 96.0
 # ... and young fingers stout: the phalanges (shaft and ends) and the fingers' soft tissue
-# drawn YOUNG_FINGERS_V4[0] times as wide as version 3's until YOUNG_FINGERS_V4[1] months
-# of bone age, linearly back to version 3's at YOUNG_FINGERS_V4[2]. Read on the 6 young
-# films of scripts/data/real_young_palm.csv (10-82 months; profiles across the middle
-# finger at proximal phalanx 3's mid-shaft, scripts/data/real_young_fingers.csv) that
-# phalanx is 0.18-0.31 of metacarpal 3's length wide (median 0.23), the finger 0.47-0.55
-# (0.53; 4 films, the others' fingers touch), where v4 drew 0.15 and 0.30-0.34 at every
-# age from 2 years: the films' young fingers are about 1.6 times as stout at 10-82 months;
-# at 11 years the films' proximal phalanx is 4.2 widths long, as version 3's (7.4 above).
-# None: version 3's (docs/phantom.md, section 7.22).
+# drawn YOUNG_FINGERS_V4[0] times as wide as without the rule (version 3's phalanges, the
+# fingers of FINGER_V4 below) until YOUNG_FINGERS_V4[1] months of bone age, linearly back
+# at YOUNG_FINGERS_V4[2]. Read on the 6 young films of scripts/data/real_young_palm.csv
+# (10-82 months; profiles across the middle finger at proximal phalanx 3's mid-shaft,
+# scripts/data/real_young_fingers.csv) that phalanx is 0.18-0.31 of metacarpal 3's length
+# wide (median 0.22), the finger 0.44-0.53 (median 0.50; 4 films, the others' fingers
+# touch their neighbours), where v4 drew 0.15 and 0.30-0.34 at every age from 2 years:
+# the films' young fingers are about 1.6 times as stout at 10-82 months; at 11 years the
+# films' proximal phalanx is 4.2 widths long, as version 3's (7.4 above). None: without
+# the rule (docs/phantom.md, section 7.22).
 YOUNG_FINGERS_V4: tuple[float, float, float] | None = (1.6, 96.0, 132.0)
 FOREARM_WIDTH_V4 = 1.55
 FOREARM_WIDTH_GROWN_V4 = 1.25
@@ -854,7 +855,8 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
     their extra thickness taken from the shaft's end (docs/phantom.md, sections 7-7.5), and
     thenar and hypothenar eminences along the thumb's and the little finger's metacarpals
     back past their bases (``THENAR_EMINENCE_V4``, ``HYPOTHENAR_EMINENCE_V4``,
-    :func:`eminence_v4`; section 7.20).
+    :func:`eminence_v4`; section 7.20), and young phalanges and fingers stout
+    (``YOUNG_FINGERS_V4``, :func:`young_fingers_v4`; section 7.22).
     Versions 1 to 3 are kept unchanged for the experiments and models trained on them.
     """
     if version not in (1, 2, 3, 4):
@@ -921,8 +923,8 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
             hw = 0.5 * ADULT_WIDTHS[g] * bw * w * (1.12 if ray == 0 else 1.0) * (0.9 if ray == 4 else 1.0)
             if v2:  # slimmer shafts (their flared ends keep the joints as wide)
                 hw *= SHAFT_WIDTH_V2
-            # version 4 draws the bones (and their epiphyses) wider on the same layout, and
-            # young metacarpals stubbier (the phalanges keep their build)
+            # version 4 draws the bones (and their epiphyses) wider on the same layout, young
+            # metacarpals stubbier, and young phalanges stout (YOUNG_FINGERS_V4)
             stout = stubby if g == "metacarpal" else 1.0
             draw_hw = hw * RAY_WIDTH_V4 * stout if version >= 4 else hw
             if version >= 4 and g != "metacarpal":  # young fingers stout, shaft and ends alike (section 7.22)
