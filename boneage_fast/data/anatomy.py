@@ -256,9 +256,10 @@ YOUNG_PHALANX_AGE_V4 = 96.0
 # scripts/data/real_young_fingers.csv) that phalanx is 0.18-0.31 of metacarpal 3's length
 # wide (median 0.22), the finger 0.44-0.53 (median 0.50; 4 films, the others' fingers
 # touch their neighbours), where v4 drew 0.15 and 0.30-0.34 at every age from 2 years:
-# the films' young fingers are about 1.6 times as stout at 10-82 months; at 11 years the
-# films' proximal phalanx is 4.2 widths long, as version 3's (7.4 above). None: without
-# the rule (docs/phantom.md, section 7.22).
+# the films' young fingers are about 1.5 times as stout at 10-82 months (1.6 was set from
+# a first, coarser reading; v4 now 0.24 and 0.51); at 11 years the films' proximal
+# phalanx is 4.2 widths long, as version 3's (7.4 above). None: without the rule
+# (docs/phantom.md, section 7.22).
 YOUNG_FINGERS_V4: tuple[float, float, float] | None = (1.6, 96.0, 132.0)
 FOREARM_WIDTH_V4 = 1.55
 FOREARM_WIDTH_GROWN_V4 = 1.25
