@@ -459,15 +459,32 @@ def silhouette_span(img: np.ndarray, m, n, reach: int) -> tuple[int, int]:
     return int(q[lo]), int(q[hi])
 
 
-def _metacarpal3_ends(sample) -> tuple[np.ndarray, np.ndarray]:
-    """A phantom's metacarpal 3 in pixels: its base (the shaft's) and its top (the top of
-    its head's epiphysis, the shaft's end without one)."""
-    T = sample.frame
-    b = next(b for b in sample.hand.bones if b.name == "metacarpal3")
-    epi = next((e for e in sample.hand.ossicles if e.name == "epi_metacarpal3"), None)
+def _metacarpal3_hand_ends(hand) -> tuple[np.ndarray, np.ndarray]:
+    """A hand's metacarpal 3 in its own frame (mm): its base (the shaft's) and its top
+    (the top of its head's epiphysis, the shaft's end without one).
+
+    Raises:
+        ValueError: the hand has no metacarpal 3.
+    """
+    b = next((b for b in hand.bones if b.name == "metacarpal3"), None)
+    if b is None:
+        raise ValueError("the hand has no metacarpal3")
+    epi = next((e for e in hand.ossicles if e.name == "epi_metacarpal3"), None)
     axis = (b.p1 - b.p0) / np.hypot(*(b.p1 - b.p0))
-    top = epi.centre + axis * epi.axes[1] if epi is not None else b.p1
-    return T(b.p0), T(top)
+    return b.p0, (epi.centre + axis * epi.axes[1] if epi is not None else b.p1)
+
+
+def _metacarpal3_ends(sample) -> tuple[np.ndarray, np.ndarray]:
+    """A phantom's metacarpal 3 in pixels: :func:`_metacarpal3_hand_ends` through its
+    frame."""
+    base, top = _metacarpal3_hand_ends(sample.hand)
+    return sample.frame(base), sample.frame(top)
+
+
+def _mc3_length(points: dict) -> float:
+    """Metacarpal 3's length in pixels from a film's annotated base and top
+    (real_young_palm.csv's ``mc3_base_x`` ... ``mc3_top_y``)."""
+    return float(np.hypot(points["mc3_top_x"] - points["mc3_base_x"], points["mc3_top_y"] - points["mc3_base_y"]))
 
 
 def _metacarpal3_line(sample):
@@ -689,16 +706,14 @@ def finger_build(hand, bone: str = "proximal3") -> dict:
     that point (its radius linear between the capsule's two end radii).
 
     Raises:
-        ValueError: no such bone, or no capsule passes within 2 mm of its mid-point.
+        ValueError: no such bone or no metacarpal 3, or no capsule passes within 2 mm of
+            its mid-point.
     """
     b = next((b for b in hand.bones if b.name == bone), None)
-    mc = next((b for b in hand.bones if b.name == "metacarpal3"), None)
-    if b is None or mc is None:
-        raise ValueError(f"bone {bone!r}: the hand lacks it or metacarpal3")
-    axis = (mc.p1 - mc.p0) / np.hypot(*(mc.p1 - mc.p0))
-    epi = next((e for e in hand.ossicles if e.name == "epi_metacarpal3"), None)
-    top = epi.centre + axis * epi.axes[1] if epi is not None else mc.p1
-    length = float(np.hypot(*(top - mc.p0)))
+    if b is None:
+        raise ValueError(f"bone {bone!r}: the hand has no such long bone")
+    base, top = _metacarpal3_hand_ends(hand)
+    length = float(np.hypot(*(top - base)))
     m = (b.p0 + b.p1) / 2.0
     best = None
     for p0, p1, r0, r1 in hand.tissue:
@@ -740,8 +755,7 @@ def fingers(rows, styles: list[str], seeds: int = 6, per_film: int = 3) -> dict:
     palm = {name: v for _, name, v in _annotated_films("real_young_palm.csv")}
     build = []
     for film, name, v in _annotated_films(FINGER_FILMS):
-        p = palm[name]
-        length = float(np.hypot(p["mc3_top_x"] - p["mc3_base_x"], p["mc3_top_y"] - p["mc3_base_y"]))
+        length = _mc3_length(palm[name])
         finger = v["finger_x1"] - v["finger_x0"]
         row = {"film": name, "months": film["boneage"], "real_bone": round((v["bone_x1"] - v["bone_x0"]) / length, 3),
                "real_finger": None if np.isnan(finger) else round(finger / length, 3)}
@@ -827,7 +841,7 @@ def _young_forearm_films():
     palm_points = {name: v for _, name, v in _annotated_films("real_young_palm.csv")}
     for film, name, v in _annotated_films("real_young_forearm.csv"):
         p = palm_points[name]
-        yield film, name, v, float(np.hypot(p["mc3_top_x"] - p["mc3_base_x"], p["mc3_top_y"] - p["mc3_base_y"]))
+        yield film, name, v, _mc3_length(p)
 
 
 def _with_medians(rows: list[dict], keys) -> dict:
