@@ -37,7 +37,7 @@ def film_long_bone(
     acc: Any, p0x: float, p0y: float, ux: float, uy: float, length: float, half_width: float, flare0: float,
     flare1: float, base_round: float, head_round: float, medulla_gain: float, end_plate: float,
     end_plate_width: float, mm_per_pixel: float, marrow: float = 0.22, cancellous: Any = None,
-    base_span: float = 0.15,
+    base_span: float = 0.15, base_plate: float = 1.0,
 ) -> int: ...  # adds to acc (and the interior to cancellous when given)
 def film_ossicle(
     acc: Any, cx: float, cy: float, a: float, b: float, cos_t: float, sin_t: float, cap: float, taper: float,

@@ -328,7 +328,7 @@ _ROUNDING = {"metacarpal": (0.3, 1.3), "phalanx": (0.15, 0.6), "distal": (0.15, 
 
 
 def _long_bone_f64(shape, p0, p1, hw, flare0, flare1, kind, end_plate, mm_per_px, marrow=0.22, parts=False,
-                   base_span=0.15, base_round=None):
+                   base_span=0.15, base_round=None, base_plate=1.0):
     """A shaped long bone's path length (mm) over the whole image, in float64, from the
     outline's formulas (film.draw_long_bone's docstring); with ``parts`` the cortex's and
     the interior's paths apart."""
@@ -354,7 +354,7 @@ def _long_bone_f64(shape, p0, p1, hw, flare0, flare1, kind, end_plate, mm_per_px
     inner = np.sqrt(np.clip(hi * hi - v * v, 0, None))
     medulla = marrow + (0.12 if kind in ("radius", "ulna") else 0.4) * (fb + fh)
     w = max(0.5 / mm_per_px, 0.8)
-    medulla = medulla + end_plate * (np.exp(-(along / w) ** 2) + np.exp(-((L - along) / w) ** 2))
+    medulla = medulla + end_plate * (base_plate * np.exp(-(along / w) ** 2) + np.exp(-((L - along) / w) ** 2))
     flat = np.minimum(np.sqrt(hw * (1 - 0.1 * mid) / np.maximum(h, 1e-3)), 1)
     if parts:
         return 2 * (outer - inner) * flat * mm_per_px, 2 * medulla * inner * flat * mm_per_px
@@ -425,6 +425,39 @@ def test_long_bone_base_span_and_rounding_match_the_reference(angle, base_span, 
         wide = np.zeros(shape, np.float32)
         film.draw_long_bone(wide, LongBone("b", p0, p1, 3.7, 0.65, 0.6, "metacarpal", 0.15), _Scale(scale), 0.0)
         assert np.array_equal(plain, wide) and not np.array_equal(plain, got)
+
+
+@pytest.mark.parametrize("angle", [0.0, 0.62, 2.8])
+@pytest.mark.parametrize("base_plate", [0.0, 0.35, 1.0])
+def test_long_bone_base_plate_matches_the_reference(angle, base_plate):
+    """v4's metacarpal bases (section 7.23): the end plate at the base ``base_plate`` times
+    the head's, against the float64 formula; 1 draws exactly the pixels of a bone without
+    the field, and a fainter base plate leaves the head's end and the shaft untouched."""
+    from boneage_fast.data import film
+    from boneage_fast.data.anatomy import LongBone
+
+    scale = 4.0
+    p0 = np.array([35.0, 30.0])
+    p1 = p0 + 38.0 * np.array([np.sin(angle), np.cos(angle)])
+    shape = (360, 300)
+    got = np.zeros(shape, np.float32)
+    bone = LongBone("b", p0, p1, 3.7, 0.75, 0.45, "metacarpal", 0.22, 0.8, base_plate)
+    film.draw_long_bone(got, bone, _Scale(scale), 0.8)
+    ref = _long_bone_f64(shape, p0 * scale, p1 * scale, 3.7 * scale, 0.75, 0.45, "metacarpal", 0.8, 1 / scale,
+                         base_span=0.22, base_round=0.8, base_plate=base_plate)
+    assert ref.max() > 5.0
+    np.testing.assert_allclose(got, ref, atol=2e-3, rtol=0)
+    assert np.abs(got[ref == 0]).max() == 0.0
+    full = np.zeros(shape, np.float32)
+    film.draw_long_bone(full, LongBone("b", p0, p1, 3.7, 0.75, 0.45, "metacarpal", 0.22, 0.8), _Scale(scale), 0.8)
+    if base_plate == 1.0:
+        assert np.array_equal(got, full)
+        return
+    y, x = np.mgrid[0:shape[0], 0:shape[1]]
+    along = ((x - p0[0] * scale) * np.sin(angle) + (y - p0[1] * scale) * np.cos(angle)) / (38.0 * scale)
+    base_end = (along < 0.03) & (full > 0)
+    assert np.all(got <= full + 1e-6) and (full - got)[base_end].max() > 0.1  # fainter at the base ...
+    assert np.array_equal(got[along > 0.25], full[along > 0.25])  # ... only there
 
 
 @pytest.mark.parametrize("kind", ["metacarpal", "radius"])
@@ -773,6 +806,9 @@ def test_facet_weight_rounds_any_corner_inside_the_sharp_one(angle):
     (dict(base_span=0.0), r"base_span must be in \[0.05, 0.5\]"),
     (dict(base_span=0.6), r"base_span must be in \[0.05, 0.5\]"),
     (dict(base_span=float("nan")), "parameters must be finite"),
+    (dict(base_plate=-0.1), r"base_plate must be in \[0, 1\]"),
+    (dict(base_plate=1.5), r"base_plate must be in \[0, 1\]"),
+    (dict(base_plate=float("nan")), "parameters must be finite"),
 ])
 def test_long_bone_rejects_bad_parameters(kwargs, match):
     args = dict(p0x=5.0, p0y=5.0, ux=0.0, uy=1.0, length=20.0, half_width=3.0, flare0=0.4, flare1=0.2,

@@ -483,6 +483,10 @@ def test_phantom_seeds_are_the_first_processed_films():
     assert skipped and all(raw(s) for s in skipped)  # a fifth drawn unprocessed: some among 40 000-40 006+
     assert m.phantom_seeds(120.0, True, "v4", 40_000, 6, any_look=True) == list(range(40_000, 40_006))
     assert m.phantom_seeds(120.0, True, "v2", 7, 3) == [7, 8, 9]
+    # raw: the first unprocessed ones instead, every seed skipped a processed film
+    got = m.phantom_seeds(120.0, True, "v4", 40_000, 3, raw=True)
+    assert len(got) == 3 and got == sorted(got) and all(raw(s) for s in got)
+    assert not any(raw(s) for s in set(range(40_000, got[-1])) - set(got))
 
 
 def _palm(dip: float | None = None, width: int = 900, bone: int = 50) -> np.ndarray:
@@ -856,3 +860,47 @@ def test_box_rows_is_the_hand_share_of_each_band():
     assert got == pytest.approx([0.25] * 4 + [1.0] * 4, abs=0.01)
     with pytest.raises(ValueError, match="too small"):
         rr.box_rows(img, (0, 0, 200, 6))
+
+
+def _metacarpal(axis, plate: float, plate_len: float = 0.03, length: float = 400.0, floor: float = 0.1):
+    """A film of ``floor`` with a bar 60 pixels wide at 0.5 from (300, 500) along the unit
+    ``axis`` for ``length`` pixels (metacarpal 3 from its base), its first ``plate_len``
+    of the length at ``plate`` instead, soft tissue at 0.3 behind the base: (film, base,
+    top)."""
+    y, x = np.mgrid[0:1000, 0:1000].astype(np.float64)
+    ax = np.asarray(axis, np.float64)
+    base = np.array([500.0, 600.0])
+    along = ((x - base[0]) * ax[0] + (y - base[1]) * ax[1]) / length
+    across = np.abs((x - base[0]) * -ax[1] + (y - base[1]) * ax[0])
+    img = np.full(x.shape, floor)
+    img[(across < 30) & (along < 0)] = 0.3
+    img[(across < 30) & (along >= 0) & (along <= 1)] = 0.5
+    img[(across < 30) & (along >= 0) & (along < plate_len)] = plate
+    return img, base, base + ax * length
+
+
+@pytest.mark.parametrize("axis", [(0.0, -1.0), (0.6, -0.8), (-0.28, -0.96)])
+@pytest.mark.parametrize("plate", [0.5, 0.65, 0.9])
+def test_base_plate_is_the_base_peak_over_the_shaft_above_the_floor(axis, plate):
+    """A plate of grey ``plate`` over the base's first 0.03 of the length on a shaft of 0.5,
+    the floor at 0.1 (subtracted first, as the part's films' floor is 0): (plate - 0.1) /
+    (0.5 - 0.1) (1 for no plate); along any axis; a plate beyond 0.08 of the length is
+    not the base's."""
+    rr = _script()
+    img, base, top = _metacarpal(axis, plate)
+    assert rr.base_plate(img - 0.1, base, top) == pytest.approx((plate - 0.1) / 0.4, abs=0.01)
+    far, base, top = _metacarpal(axis, 0.5)  # no plate at the base ...
+    y, x = np.mgrid[0:1000, 0:1000]
+    ax = np.asarray(axis)
+    along = ((x - base[0]) * ax[0] + (y - base[1]) * ax[1]) / 400.0
+    far[(np.abs(far - 0.5) < 1e-9) & (along > 0.1) & (along < 0.13)] = 0.9  # ... a band 0.10-0.13 up
+    assert rr.base_plate(far - 0.1, base, top) == pytest.approx(1.0, abs=0.01)
+
+
+def test_base_plate_refuses_a_point_and_a_shaft_at_the_floor():
+    rr = _script()
+    img, base, top = _metacarpal((0.0, -1.0), 0.9)
+    with pytest.raises(ValueError, match="needs a length"):
+        rr.base_plate(img, base, base + 0.5)
+    with pytest.raises(ValueError, match="not above the film's floor"):
+        rr.base_plate(img - 0.5, base, top)

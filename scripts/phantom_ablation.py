@@ -121,6 +121,8 @@ OFF = {
     "ray_epiphysis_width": {"RAY_EPIPHYSIS_WIDE_V4": None},
     # young phalanges and fingers 1.6 times as wide until 8 years (section 7.22)
     "young_fingers": {"YOUNG_FINGERS_V4": None},
+    # no dense end plate at the bases of metacarpals 2-5 (section 7.23)
+    "mc_base_plate": {"METACARPAL_BASE_PLATE_V4": None},
 }
 # refinements of another change: they act only with it on, so they have no "v3 +" row,
 # only their "v4 -" row

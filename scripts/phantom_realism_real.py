@@ -114,6 +114,15 @@
              metacarpal 3 lengths, against 8 phantoms per film's age and sex drawn as
              training films are (nuisance on, half size), from their own hand boxes.
 
+  mcplate    the dense end plate at metacarpal 3's base: along its axis (profiles 0.07 of
+             its length wide, the film's 1st percentile as 0), the highest point within
+             -0.02 to +0.08 of its length from the base over the shaft's median from 0.15
+             to 0.30 (1: no plate); on the 6 young films of real_young_palm.csv (4 raw, 2
+             registered) and the 5 older registered films of real_mc3_base_width.csv
+             against 4 phantoms per film's age and sex drawn at its metacarpal 3 length
+             with its film's look (unprocessed for rsna_raw7, processed for the
+             registered films).
+
   wrist      the hand's outline from the palm down into the forearm: the silhouette's
              half-widths on the thumb's (radial) and the little finger's (ulnar) side of
              metacarpal 3's axis, over its length, across that axis at 0.25 of the length
@@ -1252,21 +1261,22 @@ def _drawn_at_length(age: float, male: bool, seed: int, length: float, style: st
     return draw((min(int(1600 * k), 4096), min(int(1250 * k), 4096)))
 
 
-def phantom_seeds(age: float, male: bool, style: str, first: int, n: int, any_look: bool = False) -> list[int]:
+def phantom_seeds(age: float, male: bool, style: str, first: int, n: int, any_look: bool = False,
+                  raw: bool = False) -> list[int]:
     """The first ``n`` seeds from ``first`` whose phantom of this age, sex and style is
     drawn with the processed look (the registered films of rsna_preprocessed_train40 are
     processed films; a fifth of v3's and v4's films are drawn unprocessed, about a third
-    as contrasty: a median over both looks reads neither, docs/phantom.md section 7.13);
-    with ``any_look`` simply ``first`` .. ``first + n - 1`` (sections 7.10-7.12's draws).
-    The look is read off a 256 x 256 drawing of the same seed (it depends on the seed
-    alone)."""
+    as contrasty: a median over both looks reads neither, docs/phantom.md section 7.13),
+    with ``raw`` the unprocessed look instead (rsna_raw7's films); with ``any_look``
+    simply ``first`` .. ``first + n - 1`` (sections 7.10-7.12's draws). The look is read
+    off a 256 x 256 drawing of the same seed (it depends on the seed alone)."""
     from boneage_fast.data.phantom import render
 
     if any_look:
         return list(range(first, first + n))
     out, seed = [], first
     while len(out) < n:
-        if not render(age, male, seed=seed, size=(256, 256), style=style).extra["unprocessed"]:
+        if render(age, male, seed=seed, size=(256, 256), style=style).extra["unprocessed"] == raw:
             out.append(seed)
         seed += 1
     return out
@@ -1671,6 +1681,76 @@ def outline_half_width(b, u: float) -> float:
                                  + b.flare1 * np.exp(-((1.0 - u) / 0.15) ** 2) - 0.1 * mid))
 
 
+def base_plate(img: np.ndarray, base, top) -> float:
+    """How bright metacarpal 3's base end stands over its shaft (the dense end plate):
+    on a film whose floor is 0 (:func:`_percentile_film`), the profile along the bone's
+    axis from ``base`` towards ``top`` (pixels) at steps of 0.01 of its length, each
+    point the mean of 9 samples across it from -0.035 to +0.035 of the length (bilinear):
+    its highest point within -0.02 to +0.08 of the length from the base over its median
+    from 0.15 to 0.30 (1: the base no brighter than the shaft).
+
+    Raises:
+        ValueError: ``base`` and ``top`` coincide, or the shaft reads no brighter than the
+            floor.
+    """
+    from scipy import ndimage
+
+    base, top = np.asarray(base, np.float64), np.asarray(top, np.float64)
+    length = float(np.hypot(*(top - base)))
+    if length < 1.0:
+        raise ValueError(f"base {tuple(base)} and top {tuple(top)}: metacarpal 3 needs a length of 1 pixel or more")
+    ax = (top - base) / length
+    n = np.array([-ax[1], ax[0]])
+    t = np.arange(-15, 41) / 100.0
+    q = np.linspace(-0.035, 0.035, 9)
+    pts = base + (t[:, None, None] * ax + q[None, :, None] * n) * length
+    prof = ndimage.map_coordinates(img, [pts[..., 1].ravel(), pts[..., 0].ravel()], order=1,
+                                   mode="nearest").reshape(len(t), len(q)).mean(axis=1)
+    shaft = float(np.median(prof[(t >= 0.15 - 1e-9) & (t <= 0.30 + 1e-9)]))
+    if not shaft > 0.0:
+        raise ValueError(f"metacarpal 3 from {tuple(base)}: its shaft reads {shaft:.3g}, not above the film's floor")
+    return float(prof[(t >= -0.02 - 1e-9) & (t <= 0.08 + 1e-9)].max() / shaft)
+
+
+def phantom_base_plate(age: float, male: bool, seed: int, length: float, style: str) -> float:
+    """:func:`base_plate` on a phantom drawn at this metacarpal 3 length
+    (:func:`_drawn_at_length`), from its own metacarpal 3 (:func:`_metacarpal3_ends`)."""
+    s, _ = _drawn_at_length(age, male, seed, length, style)
+    b, t = _metacarpal3_ends(s)
+    return base_plate(_percentile_film(s.image), b, t)
+
+
+def mcplate(styles: list[str], seeds: int = 4) -> dict:
+    """Metacarpal 3's base end plate (:func:`base_plate`) on the 6 young films of
+    real_young_palm.csv (its base and top read by eye) and the 5 older films of
+    :func:`_older_metacarpal3`, each film scaled as :func:`_percentile_film` scales it,
+    against per style the median over ``seeds`` phantoms of its age and sex drawn at its
+    metacarpal 3 length with its film's look (:func:`phantom_seeds`: rsna_raw7's films
+    unprocessed, the registered films processed); medians per group (young raw, young
+    processed, older) and over all films."""
+    from boneage_fast.io import read_image
+
+    young = [(film, name, (v["mc3_base_x"], v["mc3_base_y"]), (v["mc3_top_x"], v["mc3_top_y"]))
+             for film, name, v in _annotated_films("real_young_palm.csv")]
+    rows = []
+    for group, films in (("young", young), ("older", list(_older_metacarpal3()))):
+        for film, name, base, top in films:
+            raw = film["set"] == "rsna_raw7"
+            length = float(np.hypot(top[0] - base[0], top[1] - base[1]))
+            row = {"film": name, "months": film["boneage"], "group": f"{group} {'raw' if raw else 'processed'}",
+                   "real": _r3(base_plate(_percentile_film(read_image(film["path"]).pixels), base, top))}
+            for style in styles:
+                got = [phantom_base_plate(film["boneage"], film["male"], seed, length, style)
+                       for seed in phantom_seeds(film["boneage"], film["male"], style, 46_000, seeds, raw=raw)]
+                row[style] = _r3(float(np.median(got)))
+            rows.append(row)
+    out = _with_medians(rows, ["real", *styles])
+    for group in dict.fromkeys(r["group"] for r in rows):
+        sel = [r for r in rows if r["group"] == group]
+        out[group] = {"films": len(sel), **{k: _r3(float(np.median([r[k] for r in sel]))) for k in ("real", *styles)}}
+    return out
+
+
 def mcbase(styles: list[str], seeds: int = 8) -> dict:
     """Metacarpal 3's base flare (module docstring, ``mcbase``): per film and level the
     real width ratio and, per style, the median over ``seeds`` subjects of the drawn
@@ -1749,7 +1829,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--parts", nargs="+", default=["detector", "regressor", "gap"],
                     choices=["detector", "regressor", "gap", "tones", "spectrum", "cortex", "palm", "softbone", "slender",
                              "forearm", "armtissue", "grain", "texture", "metaphysis", "rim", "physis", "shaft",
-                             "palmtissue", "mcbase", "crop", "wrist", "epiphysis", "fingers"])
+                             "palmtissue", "mcbase", "crop", "wrist", "epiphysis", "fingers", "mcplate"])
     ap.add_argument("--styles", nargs="+", default=["v1", "v2"], choices=["v1", "v2", "v3", "v4"])
     ap.add_argument("--any-look", action="store_true",
                     help="texture, rim, physis, shaft, palmtissue: phantoms of either look (processed or unprocessed), "
@@ -1816,6 +1896,8 @@ def main(argv: list[str] | None = None) -> int:
         res["epiphysis"] = epiphyses(args.styles)
     if "fingers" in args.parts:
         res["fingers"] = fingers(rows, args.styles)
+    if "mcplate" in args.parts:
+        res["mcplate"] = mcplate(args.styles)
     if "gap" in args.parts:
         res["gap"] = gap(rows, args.styles)
     text = json.dumps(res, indent=2)

@@ -403,6 +403,14 @@ METACARPAL_SHAFT_V4 = 0.9
 # ``--parts slender``)
 METACARPAL_SLIMS_V4 = (84.0, 144.0)
 METACARPAL_BASE_V4: tuple[float, float, float] | None = (0.75, 0.22, 0.8)
+# Version 4's metacarpals 2-5: the dense end plate at the base (where they have no growth
+# plate) this fraction of the look's, the heads' kept. Along metacarpal 3's axis the films'
+# base end stands 0.98-1.28 times as bright as its shaft (median 1.12 over 6 films of
+# 10-82 months and 5 of 120-180; 4 raw, 7 registered), version 4's with the look's plate
+# 1.34 (the 2 young registered films 1.17 and 1.20 against 1.56 and 1.46), with none
+# 1.15: by eye the films' bases are no brighter at their ends (``phantom_realism_real.py --parts mcplate``;
+# docs/phantom.md, section 7.23). None: the look's plate at both ends.
+METACARPAL_BASE_PLATE_V4: float | None = 0.0
 # ... its corners rounded over ``METACARPAL_BASE_V4[2]`` of the shaft's half-width
 # (version 3's 0.3: square), and the distal carpal row kept ``CMC_JOINT_V4`` mm short of
 # the bases (the carpometacarpal joints: metacarpal 2 on the trapezoid, 3 on the capitate,
@@ -621,6 +629,7 @@ class LongBone:
     kind: str = ""  # v2 shape model: metacarpal, phalanx, distal, radius, ulna ("" = v1 capsule)
     base_span: float = 0.15  # how far along the length (a fraction) the base's flare reaches
     base_round: float | None = None  # the base's rounding (a fraction of the half-width); None: the kind's
+    base_plate: float = 1.0  # the end plate at p0, a fraction of the look's (the head's is the look's own)
 
 
 @dataclass
@@ -981,8 +990,11 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
                     width = 2.0 * draw_hw * (1.0 + head_flare) * 0.95 * ratio
                     dome = min(max(METACARPAL_HEAD_V4 * width - ep_thick, 0.0), 0.25 * L)
                     head_domes[f"{g}{ray + 1}"] = axis * dome
+                base_plate = 1.0
+                if version >= 4 and at_head and METACARPAL_BASE_PLATE_V4 is not None:
+                    base_plate = METACARPAL_BASE_PLATE_V4
                 hand.bones.append(LongBone(f"{g}{ray + 1}", p0, p1 - axis * dome, draw_hw, base_flare, head_flare,
-                                           kind, base_span, base_round))
+                                           kind, base_span, base_round, base_plate))
             else:
                 hand.bones.append(LongBone(f"{g}{ray + 1}", p0, p1, hw, 0.30, 0.22 if g != "distal" else 0.08))
             if ratio > 0:

@@ -381,7 +381,7 @@ def draw_long_bone(acc: np.ndarray, b: LongBone, T, end_plate: float = 0.0, marr
     square root of the width). ``end_plate`` adds a dense plate about 0.5 mm thick at
     each end (the subchondral plate and the zone of provisional calcification under a
     growth plate: a bright line on real films), as a density added to the cancellous
-    interior there. ``marrow`` is the interior's density mid-shaft; with ``cancellous`` (an
+    interior there; at the base ``b.base_plate`` times as dense (v4's metacarpal bases). ``marrow`` is the interior's density mid-shaft; with ``cancellous`` (an
     array like ``acc``) the interior's path is added there and only the cortex's to
     ``acc``. The pixel arithmetic runs in C++ (``_C.film_long_bone``, see
     csrc/phantom/film.h) over only the pixels the outline can reach; the float64
@@ -398,7 +398,7 @@ def draw_long_bone(acc: np.ndarray, b: LongBone, T, end_plate: float = 0.0, marr
         base_round = b.base_round
     _C.film_long_bone(acc, float(p0[0]), float(p0[1]), float(d[0] / L), float(d[1] / L), L, hw, b.flare0, b.flare1,
                       base_round, head_round, 0.12 if b.kind in ("radius", "ulna") else 0.4, end_plate,
-                      max(0.5 * T.scale, 0.8), 1.0 / T.scale, marrow, cancellous, b.base_span)
+                      max(0.5 * T.scale, 0.8), 1.0 / T.scale, marrow, cancellous, b.base_span, b.base_plate)
 
 
 def _draw_tube(acc: np.ndarray, cx: float, cy: float, a: float, b: float, ang: float, wall: float,

@@ -212,7 +212,7 @@ void long_bone_row(float* row, float* canc_row, int64_t xa, int64_t xb, float ry
   const float f0 = p.flare0, f1 = p.flare1, medulla_gain = p.medulla_gain, marrow = p.marrow, scale = p.mm_per_pixel;
   const float base_r = std::min(p.base_round * hw + 0.5f, 0.4f * L);
   const float head_r = std::min(p.head_round * hw + 0.5f, 0.4f * L);
-  const float plate = p.end_plate, inv_w = 1.0f / p.end_plate_width;
+  const float plate = p.end_plate, base_plate = p.base_plate, inv_w = 1.0f / p.end_plate_width;
   const float k = 1.0f / 0.15f, kb = 1.0f / p.base_span;
   const float ay = ry * p.uy, vy = ry * ny;
   // an int32 counter: SSE2 has no vector int64 -> float conversion
@@ -243,7 +243,8 @@ void long_bone_row(float* row, float* canc_row, int64_t xa, int64_t xb, float ry
     float medulla = marrow + medulla_gain * (fb + fh);
     if (kEndPlate) {
       const float a0 = along * inv_w, a1 = (L - along) * inv_w;
-      medulla += plate * (exp_neg(-a0 * a0) + exp_neg(-a1 * a1));
+      // base_plate 1 multiplies exactly: the same float result as before it existed
+      medulla += plate * (base_plate * exp_neg(-a0 * a0) + exp_neg(-a1 * a1));
     }
     // flared ends are flattened: depth grows as the square root of the width
     const float flat = std::min(std::sqrt(hw * (1.0f - 0.1f * mid) / std::max(h, 1e-3f)), 1.0f);
@@ -574,11 +575,12 @@ int64_t long_bone(float* acc, float* cancellous, int64_t height, int64_t width, 
   BONEAGE_CHECK_VALUE(height >= 1 && width >= 1, "long_bone: empty image");
   BONEAGE_CHECK_VALUE(all_finite({p.p0x, p.p0y, p.ux, p.uy, p.length, p.half_width, p.flare0, p.flare1, p.base_round,
                                   p.head_round, p.medulla_gain, p.marrow, p.end_plate, p.end_plate_width,
-                                  p.mm_per_pixel, p.base_span}),
+                                  p.mm_per_pixel, p.base_span, p.base_plate}),
                       "long_bone: parameters must be finite");
   BONEAGE_CHECK_VALUE(p.length > 0.0f && p.half_width > 0.0f && p.end_plate_width > 0.0f,
                       "long_bone: length, half_width and end_plate_width must be > 0");
   BONEAGE_CHECK_VALUE(p.base_span >= 0.05f && p.base_span <= 0.5f, "long_bone: base_span must be in [0.05, 0.5]");
+  BONEAGE_CHECK_VALUE(p.base_plate >= 0.0f && p.base_plate <= 1.0f, "long_bone: base_plate must be in [0, 1]");
   BONEAGE_CHECK_VALUE(std::abs(p.ux * p.ux + p.uy * p.uy - 1.0f) < 1e-3f, "long_bone: (ux, uy) must be a unit vector");
   // The outline stays within vmax of the axis (the flares add at most their sum) and
   // within a third of the end rounding past each end; a pixel of margin on each.

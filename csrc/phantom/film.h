@@ -105,6 +105,9 @@ struct LongBoneParams {
   // exp(-(u / base_span)^2) with u the fraction of the length from the base (the head's
   // as exp(-((1 - u) / 0.15)^2)); 0.15 in phantoms v1-v3, longer in v4's metacarpals
   float base_span = 0.15f;
+  // the end plate at the base (p0) as a fraction of `end_plate` (the head's is `end_plate`
+  // itself): v4 draws the metacarpals' bases, which have no growth plate, with a faint one
+  float base_plate = 1.0f;
 };
 
 // Adds the bone's path length (mm) through cortex and cancellous interior to `acc`
