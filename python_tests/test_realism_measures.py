@@ -487,6 +487,8 @@ def test_phantom_seeds_are_the_first_processed_films():
     got = m.phantom_seeds(120.0, True, "v4", 40_000, 3, raw=True)
     assert len(got) == 3 and got == sorted(got) and all(raw(s) for s in got)
     assert not any(raw(s) for s in set(range(40_000, got[-1])) - set(got))
+    with pytest.raises(ValueError, match="'v2' draws no unprocessed films"):
+        m.phantom_seeds(120.0, True, "v2", 7, 3, raw=True)  # would never find one
 
 
 def _palm(dip: float | None = None, width: int = 900, bone: int = 50) -> np.ndarray:

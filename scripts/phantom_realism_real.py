@@ -1269,11 +1269,18 @@ def phantom_seeds(age: float, male: bool, style: str, first: int, n: int, any_lo
     as contrasty: a median over both looks reads neither, docs/phantom.md section 7.13),
     with ``raw`` the unprocessed look instead (rsna_raw7's films); with ``any_look``
     simply ``first`` .. ``first + n - 1`` (sections 7.10-7.12's draws). The look is read
-    off a 256 x 256 drawing of the same seed (it depends on the seed alone)."""
+    off a 256 x 256 drawing of the same seed (it depends on the seed alone).
+
+    Raises:
+        ValueError: ``raw`` for a style that draws no unprocessed films (v1, v2).
+    """
+    from boneage_fast.data.film import LOOKS
     from boneage_fast.data.phantom import render
 
     if any_look:
         return list(range(first, first + n))
+    if raw and f"{style}_raw" not in LOOKS:
+        raise ValueError(f"style {style!r} draws no unprocessed films: no seeds with raw=True")
     out, seed = [], first
     while len(out) < n:
         if render(age, male, seed=seed, size=(256, 256), style=style).extra["unprocessed"] == raw:
@@ -1727,7 +1734,9 @@ def mcplate(styles: list[str], seeds: int = 4) -> dict:
     against per style the median over ``seeds`` phantoms of its age and sex drawn at its
     metacarpal 3 length with its film's look (:func:`phantom_seeds`: rsna_raw7's films
     unprocessed, the registered films processed); medians per group (young raw, young
-    processed, older) and over all films."""
+    processed, older) and over all films; a style with one look (v1, v2) draws
+    ``seeds`` consecutive seeds."""
+    from boneage_fast.data.film import LOOKS
     from boneage_fast.io import read_image
 
     young = [(film, name, (v["mc3_base_x"], v["mc3_base_y"]), (v["mc3_top_x"], v["mc3_top_y"]))
@@ -1740,8 +1749,10 @@ def mcplate(styles: list[str], seeds: int = 4) -> dict:
             row = {"film": name, "months": film["boneage"], "group": f"{group} {'raw' if raw else 'processed'}",
                    "real": _r3(base_plate(_percentile_film(read_image(film["path"]).pixels), base, top))}
             for style in styles:
+                one_look = f"{style}_raw" not in LOOKS  # v1, v2: every film drawn alike
                 got = [phantom_base_plate(film["boneage"], film["male"], seed, length, style)
-                       for seed in phantom_seeds(film["boneage"], film["male"], style, 46_000, seeds, raw=raw)]
+                       for seed in phantom_seeds(film["boneage"], film["male"], style, 46_000, seeds,
+                                                 any_look=one_look, raw=raw)]
                 row[style] = _r3(float(np.median(got)))
             rows.append(row)
     out = _with_medians(rows, ["real", *styles])

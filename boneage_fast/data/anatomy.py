@@ -403,14 +403,6 @@ METACARPAL_SHAFT_V4 = 0.9
 # ``--parts slender``)
 METACARPAL_SLIMS_V4 = (84.0, 144.0)
 METACARPAL_BASE_V4: tuple[float, float, float] | None = (0.75, 0.22, 0.8)
-# Version 4's metacarpals 2-5: the dense end plate at the base (where they have no growth
-# plate) this fraction of the look's, the heads' kept. Along metacarpal 3's axis the films'
-# base end stands 0.98-1.28 times as bright as its shaft (median 1.12 over 6 films of
-# 10-82 months and 5 of 120-180; 4 raw, 7 registered), version 4's with the look's plate
-# 1.34 (the 2 young registered films 1.17 and 1.20 against 1.56 and 1.46), with none
-# 1.15: by eye the films' bases are no brighter at their ends (``phantom_realism_real.py --parts mcplate``;
-# docs/phantom.md, section 7.23). None: the look's plate at both ends.
-METACARPAL_BASE_PLATE_V4: float | None = 0.0
 # ... its corners rounded over ``METACARPAL_BASE_V4[2]`` of the shaft's half-width
 # (version 3's 0.3: square), and the distal carpal row kept ``CMC_JOINT_V4`` mm short of
 # the bases (the carpometacarpal joints: metacarpal 2 on the trapezoid, 3 on the capitate,
@@ -419,6 +411,15 @@ METACARPAL_BASE_PLATE_V4: float | None = 0.0
 CMC_JOINT_V4: float | None = 0.5
 CMC_CARPAL = {"metacarpal2": "trapezoid", "metacarpal3": "capitate", "metacarpal4": "hamate",
               "metacarpal5": "hamate"}
+# Version 4's metacarpals 2-5: the dense end plate at the base (where they have no growth
+# plate) this fraction of the look's, the heads' kept. Along metacarpal 3's axis the films'
+# base end stands 0.98-1.28 times as bright as its shaft (median 1.12 over 6 films of
+# 10-82 months and 5 of 120-180; 4 raw, 7 registered), version 4's with the look's plate
+# 1.34 (the 2 young registered films 1.17 and 1.20 against 1.56 and 1.46), with none
+# 1.15: by eye the films' bases are no brighter at their ends
+# (``phantom_realism_real.py --parts mcplate``; docs/phantom.md, section 7.23). None: the
+# look's plate at both ends.
+METACARPAL_BASE_PLATE_V4: float | None = 0.0
 # v2 metacarpal bases sit on the distal carpal row and fan out to the v1 heads.
 RAY_BASE_X_V2 = (31.0, 13.5, 3.5, -6.5, -15.5)
 RAY_BASE_Y_V2 = (21.5, 25.5, 29.0, 29.5, 29.0)

@@ -381,9 +381,10 @@ def draw_long_bone(acc: np.ndarray, b: LongBone, T, end_plate: float = 0.0, marr
     square root of the width). ``end_plate`` adds a dense plate about 0.5 mm thick at
     each end (the subchondral plate and the zone of provisional calcification under a
     growth plate: a bright line on real films), as a density added to the cancellous
-    interior there; at the base ``b.base_plate`` times as dense (v4's metacarpal bases). ``marrow`` is the interior's density mid-shaft; with ``cancellous`` (an
-    array like ``acc``) the interior's path is added there and only the cortex's to
-    ``acc``. The pixel arithmetic runs in C++ (``_C.film_long_bone``, see
+    interior there; at the base ``b.base_plate`` times as dense (v4's metacarpal bases,
+    which have no growth plate there). ``marrow`` is the interior's density mid-shaft;
+    with ``cancellous`` (an array like ``acc``) the interior's path is added there and
+    only the cortex's to ``acc``. The pixel arithmetic runs in C++ (``_C.film_long_bone``, see
     csrc/phantom/film.h) over only the pixels the outline can reach; the float64
     reference it is tested against is in python_tests/test_film_kernels.py.
     """
