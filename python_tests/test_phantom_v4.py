@@ -2525,7 +2525,7 @@ def test_v4_metacarpal_bases_drawn_without_an_end_plate(age, male, monkeypatch):
 
 
 @pytest.mark.parametrize("age, male, seed", [(30, False, 3), (150, True, 5)])
-def test_v4_metacarpal_base_no_brighter_than_the_films(age, male, seed, monkeypatch):
+def test_v4_metacarpal_base_stands_lower_without_the_plate(age, male, seed, monkeypatch):
     """On a drawn film (16-bit, clean: nothing else varies) metacarpal 3's base end stands
     at least 0.08 lower over its shaft without the plate than with it (``base_plate`` of
     phantom_realism_real, the measure of section 7.23), and only near the bases of

@@ -106,7 +106,7 @@ struct LongBoneParams {
   // as exp(-((1 - u) / 0.15)^2)); 0.15 in phantoms v1-v3, longer in v4's metacarpals
   float base_span = 0.15f;
   // the end plate at the base (p0) as a fraction of `end_plate` (the head's is `end_plate`
-  // itself): v4 draws the metacarpals' bases, which have no growth plate, with a faint one
+  // itself): v4 draws metacarpals 2-5, which have no growth plate at the base, with none (0)
   float base_plate = 1.0f;
 };
 
