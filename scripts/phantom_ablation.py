@@ -123,6 +123,8 @@ OFF = {
     "young_fingers": {"YOUNG_FINGERS_V4": None},
     # no dense end plate at the bases of metacarpals 2-5 (section 7.23)
     "mc_base_plate": {"METACARPAL_BASE_PLATE_V4": None},
+    # young metacarpal bases further apart, their heads where they were (section 7.24)
+    "mc_base_spread": {"METACARPAL_BASE_SPREAD_V4": None},
 }
 # refinements of another change: they act only with it on, so they have no "v3 +" row,
 # only their "v4 -" row

@@ -123,6 +123,14 @@
              with its film's look (unprocessed for rsna_raw7, processed for the
              registered films).
 
+  mcspread   how far apart the bases of metacarpals 2-5 stand: the centres of their base
+             ends read by eye across the film (scripts/data/real_mc_bases.csv; the 6
+             young films of real_young_palm.csv, 10-82 months, and 2 older registered
+             films of real_mc3_base_width.csv, 120 and 168 months), neighbour to
+             neighbour (index-middle, middle-ring, ring-little) over metacarpal 3's
+             length, against the drawn bases of 8 subjects per film's age and sex (across
+             metacarpal 3's axis; no film drawn).
+
   wrist      the hand's outline from the palm down into the forearm: the silhouette's
              half-widths on the thumb's (radial) and the little finger's (ulnar) side of
              metacarpal 3's axis, over its length, across that axis at 0.25 of the length
@@ -155,6 +163,7 @@
     python scripts/phantom_realism_real.py --parts rim --styles v3 v4
     python scripts/phantom_realism_real.py --parts physis --styles v3 v4
     python scripts/phantom_realism_real.py --parts shaft palmtissue --styles v3 v4
+    python scripts/phantom_realism_real.py --parts mcspread --styles v3 v4
 
 Only the annotations live in the repository; the images are read from ../shared/realdata.
 """
@@ -1795,6 +1804,62 @@ def mcbase(styles: list[str], seeds: int = 8) -> dict:
     return _with_medians(rows, ["real", *styles])
 
 
+def base_spacing(xs, length: float) -> list[float]:
+    """Neighbouring metacarpal bases' distances over metacarpal 3's ``length``: ``xs``
+    their centres across the hand in the order 5, 4, 3, 2 (any unit, ``length`` in the
+    same); returns [index-middle, middle-ring, ring-little].
+
+    Raises:
+        ValueError: not 4 finite centres, or a length that is not positive.
+    """
+    x = np.asarray(xs, np.float64)
+    if x.shape != (4,) or not np.isfinite(x).all():
+        raise ValueError(f"xs must be 4 finite base centres (metacarpals 5, 4, 3, 2), got {xs!r}")
+    if not (np.isfinite(length) and length > 0):
+        raise ValueError(f"length must be positive, got {length!r}")
+    return [float(abs(x[3] - x[2]) / length), float(abs(x[2] - x[1]) / length), float(abs(x[1] - x[0]) / length)]
+
+
+def hand_base_spacing(hand) -> list[float]:
+    """:func:`base_spacing` of a drawn hand: its metacarpals 2-5's base points across
+    metacarpal 3's axis, over metacarpal 3's length (base to the top of its head,
+    :func:`_metacarpal3_hand_ends`)."""
+    bones = {b.name: b for b in hand.bones}
+    base, top = _metacarpal3_hand_ends(hand)
+    length = float(np.hypot(*(top - base)))
+    ax = (top - base) / length
+    across = np.array([ax[1], -ax[0]])
+    return base_spacing([float(bones[f"metacarpal{k}"].p0 @ across) for k in (5, 4, 3, 2)], length)
+
+
+def mcspread(styles: list[str], seeds: int = 8) -> dict:
+    """The metacarpal bases' spacing (module docstring, ``mcspread``): per film the real
+    :func:`base_spacing` and per style the median of :func:`hand_base_spacing` over
+    ``seeds`` subjects of its age and sex; medians over the young films (under 96
+    months) and the older ones."""
+    from boneage_fast.data.anatomy import build_hand, sample_subject
+
+    lengths = {name: _mc3_length(v) for _, name, v in _annotated_films("real_young_palm.csv")}
+    lengths.update({name: float(np.hypot(t[0] - b[0], t[1] - b[1])) for _, name, b, t in _older_metacarpal3()})
+    keys = ("index_middle", "middle_ring", "ring_little")
+    rows = []
+    for film, name, v in _annotated_films("real_mc_bases.csv"):
+        real = base_spacing([v["mc5_x"], v["mc4_x"], v["mc3_x"], v["mc2_x"]], lengths[name])
+        row = {"film": name, "months": film["boneage"], **{f"real_{k}": _r3(x) for k, x in zip(keys, real)}}
+        for style in styles:
+            got = np.median([hand_base_spacing(build_hand(sample_subject(film["boneage"], film["male"],
+                                                                         np.random.default_rng(48_000 + seed),
+                                                                         hard_fraction=0.0), int(style[1:])))
+                             for seed in range(seeds)], axis=0)
+            row.update({f"{style}_{k}": _r3(x) for k, x in zip(keys, got)})
+        rows.append(row)
+    cols = [f"{who}_{k}" for who in ("real", *styles) for k in keys]
+    out = {"films": rows}
+    for group, sel in (("young", [r for r in rows if r["months"] < 96]), ("older", [r for r in rows if r["months"] >= 96])):
+        out[group] = {"films": len(sel), **{c: _r3(float(np.median([r[c] for r in sel]))) for c in cols}}
+    return out
+
+
 def gap(rows, styles: list[str], seed: int = 0, folds: int = 5, repeats: int = 3) -> dict:
     """Cross-validated real-vs-phantom accuracy of a ridge classifier on palm crops."""
     from boneage_fast.data.phantom import render
@@ -1840,7 +1905,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--parts", nargs="+", default=["detector", "regressor", "gap"],
                     choices=["detector", "regressor", "gap", "tones", "spectrum", "cortex", "palm", "softbone", "slender",
                              "forearm", "armtissue", "grain", "texture", "metaphysis", "rim", "physis", "shaft",
-                             "palmtissue", "mcbase", "crop", "wrist", "epiphysis", "fingers", "mcplate"])
+                             "palmtissue", "mcbase", "crop", "wrist", "epiphysis", "fingers", "mcplate",
+                             "mcspread"])
     ap.add_argument("--styles", nargs="+", default=["v1", "v2"], choices=["v1", "v2", "v3", "v4"])
     ap.add_argument("--any-look", action="store_true",
                     help="texture, rim, physis, shaft, palmtissue: phantoms of either look (processed or unprocessed), "
@@ -1909,6 +1975,8 @@ def main(argv: list[str] | None = None) -> int:
         res["fingers"] = fingers(rows, args.styles)
     if "mcplate" in args.parts:
         res["mcplate"] = mcplate(args.styles)
+    if "mcspread" in args.parts:
+        res["mcspread"] = mcspread(args.styles)
     if "gap" in args.parts:
         res["gap"] = gap(rows, args.styles)
     text = json.dumps(res, indent=2)

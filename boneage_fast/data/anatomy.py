@@ -233,6 +233,17 @@ HYPOTHENAR_EMINENCE_V4: tuple[float, float, float, float] | None = (14.0, 9.0, 0
 METACARPAL_FAN_V4 = (1.46, 1.14, 1.18)
 METACARPAL_FAN_AGES_V4 = (144.0, 204.0)
 METACARPAL_FAN_GROWN_V4 = 0.6
+# ... and, the heads kept where that fan puts them, the bases of metacarpals 2, 4 and 5
+# moved sideways ``METACARPAL_BASE_SPREAD_V4[0]`` times as far from metacarpal 3's base
+# (the shafts turned to meet their heads) until ``[1]`` months of bone age, the excess
+# over 1 falling linearly to none at ``[2]``: on 6 young films of 10-82 months
+# (scripts/data/real_mc_bases.csv, the base ends' centres read by eye) neighbouring bases
+# stand 0.31 / 0.30 / 0.24 of metacarpal 3's length apart (index-middle / middle-ring /
+# ring-little, medians), version 4's 0.21 / 0.20 / 0.18 at 24 months and 0.17 / 0.16 /
+# 0.15 at 82: its young bases flared into one another in bright overlaps where the
+# films' stand apart; the films' young metacarpals are nearly parallel (docs/phantom.md,
+# section 7.24). None: the fan's bases.
+METACARPAL_BASE_SPREAD_V4: tuple[float, float, float] | None = (1.4, 96.0, 144.0)
 # ... and the thumb's metacarpal turned THUMB_V4[0] radians further from the middle ray
 # (its phalanges turned back to version 3's direction) and THUMB_V4[1] times as long: on
 # the films the thumb's MCP lies 0.58-0.64 median wrist-to-MCP distances from the index's
@@ -901,6 +912,13 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
     fan_share = _age_ramp(ba, METACARPAL_FAN_AGES_V4, 1.0, METACARPAL_FAN_GROWN_V4)
     fanned = [1.0, 1.0 + (METACARPAL_FAN_V4[0] - 1.0) * fan_share, 1.0,
               1.0 + (METACARPAL_FAN_V4[1] - 1.0) * fan_share, 1.0 + (METACARPAL_FAN_V4[2] - 1.0) * fan_share]
+    young_palm = 1.0 + 0.35 * (1.0 - smoothstep(ba / 96.0))
+    # version 4: metacarpals 2, 4 and 5's bases further from metacarpal 3's (METACARPAL_BASE_SPREAD_V4)
+    base_spread = 1.0
+    if version >= 4 and METACARPAL_BASE_SPREAD_V4 is not None:
+        k, a0, a1 = METACARPAL_BASE_SPREAD_V4
+        base_spread = _age_ramp(ba, (a0, a1), k, 1.0)
+    mc3_base_x = (RAY_BASE_X_V2 if v2 else RAY_BASE_X)[2] * s * young_palm
     for ray in range(5):
         ray_angle, base_x, base_y = (RAY_ANGLE_V2, RAY_BASE_X_V2, RAY_BASE_Y_V2) if v2 else \
             (RAY_ANGLE, RAY_BASE_X, RAY_BASE_Y)
@@ -917,7 +935,7 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
         if version >= 3:
             # a young palm is broad: the metacarpals sit apart in a carpus that is still
             # mostly cartilage (the RSNA MCP spread under 5 years, scripts/phantom_realism.py)
-            base[0] *= 1.0 + 0.35 * (1.0 - smoothstep(ba / 96.0))
+            base[0] *= young_palm
         p = base.copy()
         tip_radius = 0.0
         for gi, g in enumerate(groups):
@@ -969,6 +987,15 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
             if at_head and version >= 3:
                 # the head's cartilage inside the segment version 2 would draw
                 L += (ep_thick + physis if ratio > 0 else 0.0) - head_room
+            if at_head and base_spread != 1.0 and ray != 2:
+                # the base moved sideways, the shaft turned to meet its head where it was
+                head = p + axis * L
+                p = p + np.array([(base_spread - 1.0) * (p[0] - mc3_base_x), 0.0])
+                d = head - p
+                L = float(np.hypot(*d))
+                turn = math.atan2(axis[0] * d[1] - axis[1] * d[0], axis @ d)
+                axis = d / L
+                angle -= turn
             p0 = p
             p1 = p + axis * L
             dome = 0.0
