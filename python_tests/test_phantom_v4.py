@@ -25,6 +25,8 @@ from boneage_fast.data.phantom import render
 
 from _scripts import load_script
 
+_REAL = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "realdata")
+
 RES = 0.1  # mm per grid cell for the rasterised overlap checks
 
 
@@ -38,9 +40,10 @@ def _hands(age, male, seed=0):
 def v3_layout(monkeypatch):
     """v4 drawn on version 3's layout (section 7.18's fan, thumb and young phalanges off)
     and version 3's growth of the epiphyses' width (section 7.21's off) and build of the
-    young fingers (section 7.22's off), for the tests that compare its bones and soft
-    tissue with v3's in place."""
+    young fingers (section 7.22's off) and version 3's metacarpal bases (section 7.24's
+    off), for the tests that compare its bones and soft tissue with v3's in place."""
     monkeypatch.setattr(anatomy, "METACARPAL_FAN_V4", (1.0, 1.0, 1.0))
+    monkeypatch.setattr(anatomy, "METACARPAL_BASE_SPREAD_V4", None)
     monkeypatch.setattr(anatomy, "YOUNG_FINGERS_V4", None)
     monkeypatch.setattr(anatomy, "RADIAL_EPIPHYSIS_WIDE_V4", None)
     monkeypatch.setattr(anatomy, "RAY_EPIPHYSIS_WIDE_V4", None)
@@ -1982,13 +1985,14 @@ def _direction(b):
 
 
 @pytest.mark.parametrize("age, male", [(20, False), (90, True), (150, True), (190, False), (228, True)])
-def test_v4_metacarpals_fan_wider_and_the_fingers_keep_their_direction(age, male):
-    """v4's metacarpals 2-5 start where v3's do and the index, ring and little finger's
-    lean away from metacarpal 3 by METACARPAL_FAN_V4's factors times the layout's angle
-    from it (RAY_ANGLE_V2; the factors' excess over 1 in full until 144 months, 0.6 of it
-    from 204, linear between; the subject's own spread added as in v3); the thumb's
-    metacarpal turns THUMB_V4[0] further out and is THUMB_V4[1] times as long; every
-    phalanx keeps v3's direction."""
+def test_v4_metacarpals_fan_wider_and_the_fingers_keep_their_direction(age, male, monkeypatch):
+    """v4's metacarpals 2-5 start where v3's do (section 7.24's bases off) and the index,
+    ring and little finger's lean away from metacarpal 3 by METACARPAL_FAN_V4's factors
+    times the layout's angle from it (RAY_ANGLE_V2; the factors' excess over 1 in full
+    until 144 months, 0.6 of it from 204, linear between; the subject's own spread added
+    as in v3); the thumb's metacarpal turns THUMB_V4[0] further out and is THUMB_V4[1]
+    times as long; every phalanx keeps v3's direction."""
+    monkeypatch.setattr(anatomy, "METACARPAL_BASE_SPREAD_V4", None)
     h3, h4 = _hands(age, male, seed=age + 7)
     b3, b4 = {b.name: b for b in h3.bones}, {b.name: b for b in h4.bones}
     lo, hi = anatomy.METACARPAL_FAN_AGES_V4
@@ -2021,6 +2025,108 @@ def test_v4_metacarpals_fan_wider_and_the_fingers_keep_their_direction(age, male
     for name, b in b3.items():
         if name[:-1] in ("proximal", "middle", "distal"):
             assert _direction(b4[name]) == pytest.approx(_direction(b), abs=1e-9), name
+
+
+def _lines_meet(a0, a1, b0, b1):
+    """Where the lines a0-a1 and b0-b1 cross."""
+    da, db = a1 - a0, b1 - b0
+    k = np.linalg.solve(np.stack([da, -db], 1), b0 - a0)
+    return a0 + k[0] * da
+
+
+@pytest.mark.parametrize("age, male", [(0.0, True), (24.0, False), (60.0, True), (96.0, False), (120.0, True),
+                                       (143.0, False), (144.0, True), (200.0, False)])
+def test_v4_young_metacarpal_bases_stand_apart_their_heads_kept(age, male, monkeypatch):
+    """Section 7.24: metacarpals 2, 4 and 5's bases moved across the hand to
+    METACARPAL_BASE_SPREAD_V4[0] = 1.4 times their distance from metacarpal 3's base
+    until 96 months of bone age, the excess falling linearly to none at 144 (written out
+    here), their height kept; each shaft turned to meet its head where the layout put it
+    (both segments' lines cross at the same distance past the two ends: the same head
+    dome), and its head's epiphysis turned with it; metacarpal 3, the thumb, every
+    phalanx, the MCP joints and v3 unchanged."""
+    assert anatomy.METACARPAL_BASE_SPREAD_V4 == (1.4, 96.0, 144.0)
+    factor = 1.4 if age <= 96 else 1.4 - 0.4 * min((age - 96.0) / 48.0, 1.0)
+    subject = sample_posture(sample_subject(age, male, np.random.default_rng(int(age) + 3), hard_fraction=0.0),
+                             np.random.default_rng([int(age), 3]))
+    spread3, spread4 = build_hand(subject, 3), build_hand(subject, 4)
+    monkeypatch.setattr(anatomy, "METACARPAL_BASE_SPREAD_V4", None)
+    kept3, kept4 = build_hand(subject, 3), build_hand(subject, 4)
+    for a, b in zip(spread3.bones, kept3.bones):
+        np.testing.assert_array_equal(a.p0, b.p0)
+        np.testing.assert_array_equal(a.p1, b.p1)
+    now, before = {b.name: b for b in spread4.bones}, {b.name: b for b in kept4.bones}
+    epi_now, epi_before = ({e.name: e for e in h.ossicles} for h in (spread4, kept4))
+    mc3 = before["metacarpal3"].p0
+    for name, b in now.items():
+        if name in ("metacarpal2", "metacarpal4", "metacarpal5"):
+            old = before[name]
+            assert b.p0[1] == pytest.approx(old.p0[1], abs=1e-12)
+            assert b.p0[0] - mc3[0] == pytest.approx(factor * (old.p0[0] - mc3[0]), abs=1e-9), name
+            if abs(factor - 1.0) < 1e-12:
+                np.testing.assert_allclose(b.p1, old.p1, atol=1e-12)
+                continue
+            head = _lines_meet(b.p0, b.p1, old.p0, old.p1)
+            u = (b.p1 - b.p0) / np.hypot(*(b.p1 - b.p0))
+            assert (head - b.p1) @ u >= -1e-9  # past (or at) the drawn end
+            assert np.hypot(*(head - b.p1)) == pytest.approx(np.hypot(*(head - old.p1)), abs=1e-9), name
+            epi = epi_now.get(f"epi_{name}")
+            if epi is not None:
+                axis = np.array([-math.sin(epi.angle), math.cos(epi.angle)])  # _rot((0, 1), angle)
+                np.testing.assert_allclose(axis, u, atol=1e-9)
+                assert epi_before[f"epi_{name}"].angle != pytest.approx(epi.angle, abs=1e-6)
+        else:  # the same, to rounding (the head is rebuilt from the turned shaft)
+            np.testing.assert_allclose(b.p0, before[name].p0, atol=1e-9)
+            np.testing.assert_allclose(b.p1, before[name].p1, atol=1e-9)
+    for (a, _), (b, _) in zip(spread4.joints["MCP"], kept4.joints["MCP"]):
+        np.testing.assert_allclose(a, b, atol=1e-9)
+
+
+@pytest.mark.parametrize("age, male", [(10.0, True), (24.0, False), (42.0, True), (82.0, False)])
+def test_v4_young_metacarpal_bases_no_longer_overlap(age, male, monkeypatch):
+    """The young bases' drawn outlines (film.draw_long_bone's half-width over the base's
+    first 10 % of the length, the rounded corner ignored) leave more room between
+    neighbours than without section 7.24's spread: at least 0.04 of metacarpal 3's length
+    more between each pair, over 6 subjects' median."""
+
+    def room():
+        out = []
+        for seed in range(6):
+            hand = build_hand(sample_subject(age, male, np.random.default_rng(seed), hard_fraction=0.0), 4)
+            bones = {b.name: b for b in hand.bones}
+            length = np.hypot(*(bones["metacarpal3"].p1 - bones["metacarpal3"].p0))
+            pairs = []
+            for a, b in (("metacarpal2", "metacarpal3"), ("metacarpal3", "metacarpal4"), ("metacarpal4", "metacarpal5")):
+                ba, bb = bones[a], bones[b]
+                wa = ba.half_width * (1.0 + ba.flare0)
+                wb = bb.half_width * (1.0 + bb.flare0)
+                pairs.append((abs(ba.p0[0] - bb.p0[0]) - wa - wb) / length)
+            out.append(pairs)
+        return np.median(out, axis=0)
+
+    now = room()
+    monkeypatch.setattr(anatomy, "METACARPAL_BASE_SPREAD_V4", None)
+    before = room()
+    assert (now - before >= 0.04).all(), (now, before)
+
+
+@pytest.mark.skipif(not os.path.isdir(os.path.join(_REAL, "rsna_raw7")), reason="needs ../shared/realdata")
+def test_v4_young_metacarpal_bases_as_far_apart_as_the_films(monkeypatch):
+    """Section 7.24, on the 6 young films of real_mc_bases.csv (10-82 months): each
+    neighbouring pair's median spacing within 0.045 of metacarpal 3's length of the
+    films', where without the spread v4 stood >= 0.05 closer on each pair."""
+    rr = load_script("phantom_realism_real")
+    keys = ("index_middle", "middle_ring", "ring_little")
+
+    def young():
+        got = rr.mcspread(["v4"], seeds=4)["young"]
+        return np.array([got[f"real_{k}"] for k in keys]), np.array([got[f"v4_{k}"] for k in keys]), got["films"]
+
+    real, v4, films = young()
+    assert films == 6 and (real > 0.15).all() and (real < 0.45).all()
+    assert (np.abs(v4 - real) <= 0.045).all(), (real, v4)
+    monkeypatch.setattr(anatomy, "METACARPAL_BASE_SPREAD_V4", None)
+    _, v4_0, _ = young()
+    assert (real - v4_0 >= 0.05).all(), (real, v4_0)
 
 
 @pytest.mark.parametrize("age", [0.0, 20.0, 60.0, 95.0, 96.0, 150.0])
@@ -2398,7 +2504,6 @@ def test_v4_ray_epiphyses_drawn_at_their_width_on_the_same_layout(age, male, mon
     assert not e_off and rays >= 14
 
 
-_REAL = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "realdata")
 
 
 @pytest.mark.skipif(not os.path.isdir(os.path.join(_REAL, "rsna_raw7")), reason="needs ../shared/realdata")

@@ -906,3 +906,37 @@ def test_base_plate_refuses_a_point_and_a_shaft_at_the_floor():
         rr.base_plate(img, base, base + 0.5)
     with pytest.raises(ValueError, match="not above the film's floor"):
         rr.base_plate(img - 0.5, base, top)
+
+
+# ------------------------------------------------ metacarpal bases' spacing (section 7.24)
+def test_base_spacing_by_formula_and_free_of_scale_and_side():
+    xs, length = [100.0, 130.0, 171.0, 205.0], 120.0
+    want = [(205 - 171) / 120, (171 - 130) / 120, (130 - 100) / 120]
+    assert _script().base_spacing(xs, length) == pytest.approx(want, abs=1e-12)
+    assert _script().base_spacing([3 * x + 7 for x in xs], 3 * length) == pytest.approx(want, abs=1e-12)
+    assert _script().base_spacing([-x for x in xs], length) == pytest.approx(want, abs=1e-12)  # a mirrored film
+
+
+@pytest.mark.parametrize("xs, length", [([1.0, 2.0, 3.0], 10.0), ([1.0, 2.0, np.nan, 4.0], 10.0),
+                                        ([1.0, 2.0, 3.0, 4.0], 0.0), ([1.0, 2.0, 3.0, 4.0], -5.0),
+                                        ([1.0, 2.0, 3.0, 4.0], float("nan"))])
+def test_base_spacing_refuses_bad_input(xs, length):
+    with pytest.raises(ValueError, match="xs|length"):
+        _script().base_spacing(xs, length)
+
+
+@pytest.mark.parametrize("turn", [0.0, 0.3, -1.1])
+def test_hand_base_spacing_is_across_metacarpal_3s_axis(turn):
+    """Bases placed at known distances across a turned metacarpal 3 (and along it, which
+    must not count) read back over its length (base to the shaft's end: no epiphysis)."""
+    from types import SimpleNamespace
+
+    c, s = np.cos(turn), np.sin(turn)
+    along, across = np.array([-s, c]), np.array([c, s])
+    origin, length = np.array([5.0, -3.0]), 40.0
+    bones = [SimpleNamespace(name="metacarpal3", p0=origin, p1=origin + length * along)]
+    for name, off, up in (("metacarpal2", 11.0, 2.0), ("metacarpal4", -9.0, -1.5), ("metacarpal5", -17.0, -4.0)):
+        p0 = origin + off * across + up * along
+        bones.append(SimpleNamespace(name=name, p0=p0, p1=p0 + length * along))
+    got = _script().hand_base_spacing(SimpleNamespace(bones=bones, ossicles=[]))
+    assert got == pytest.approx([11.0 / 40.0, 9.0 / 40.0, 8.0 / 40.0], abs=1e-12)

@@ -987,8 +987,10 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
             if at_head and version >= 3:
                 # the head's cartilage inside the segment version 2 would draw
                 L += (ep_thick + physis if ratio > 0 else 0.0) - head_room
+            laid_out = None  # the ray's direction beyond a turned metacarpal's head
             if at_head and base_spread != 1.0 and ray != 2:
                 # the base moved sideways, the shaft turned to meet its head where it was
+                laid_out = axis
                 head = p + axis * L
                 p = p + np.array([(base_spread - 1.0) * (p[0] - mc3_base_x), 0.0])
                 d = head - p
@@ -1047,6 +1049,8 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
                 else:
                     ax = np.array([hw * 1.25 * ratio, ep_thick / 2])
                     hand.ossicles.append(Ellipse(f"epi_{g}{ray + 1}", ep_c, ax, -angle, 1.0))
+            if laid_out is not None:  # the joint and the finger where the layout put them
+                axis = laid_out
             if at_head and (ratio > 0 or room):
                 p1 = p1 + axis * (head_room if version >= 3 else physis + ep_thick)
             joint_hw = 1.7 * hw
