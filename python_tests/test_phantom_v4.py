@@ -2082,11 +2082,11 @@ def test_v4_young_metacarpal_bases_stand_apart_their_heads_kept(age, male, monke
 
 
 @pytest.mark.parametrize("age, male", [(10.0, True), (24.0, False), (42.0, True), (82.0, False)])
-def test_v4_young_metacarpal_bases_no_longer_overlap(age, male, monkeypatch):
-    """The young bases' drawn outlines (film.draw_long_bone's half-width over the base's
-    first 10 % of the length, the rounded corner ignored) leave more room between
-    neighbours than without section 7.24's spread: at least 0.04 of metacarpal 3's length
-    more between each pair, over 6 subjects' median."""
+def test_v4_young_metacarpal_bases_leave_more_room(age, male, monkeypatch):
+    """The young bases' drawn outlines at their ends (film.draw_long_bone's half-width
+    there, the shaft's times 1 + flare0; the rounded corners ignored) leave more room
+    between neighbours than without section 7.24's spread: at least 0.04 of metacarpal
+    3's length more between each pair, over 6 subjects' median."""
 
     def room():
         out = []
