@@ -914,11 +914,11 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
               1.0 + (METACARPAL_FAN_V4[1] - 1.0) * fan_share, 1.0 + (METACARPAL_FAN_V4[2] - 1.0) * fan_share]
     young_palm = 1.0 + 0.35 * (1.0 - smoothstep(ba / 96.0))
     # version 4: metacarpals 2, 4 and 5's bases further from metacarpal 3's (METACARPAL_BASE_SPREAD_V4)
-    base_spread = 1.0
+    base_spread, mc3_base_x = 1.0, 0.0
     if version >= 4 and METACARPAL_BASE_SPREAD_V4 is not None:
         k, a0, a1 = METACARPAL_BASE_SPREAD_V4
         base_spread = _age_ramp(ba, (a0, a1), k, 1.0)
-    mc3_base_x = (RAY_BASE_X_V2 if v2 else RAY_BASE_X)[2] * s * young_palm
+        mc3_base_x = RAY_BASE_X_V2[2] * s * young_palm  # metacarpal 3's base, as the loop places it
     for ray in range(5):
         ray_angle, base_x, base_y = (RAY_ANGLE_V2, RAY_BASE_X_V2, RAY_BASE_Y_V2) if v2 else \
             (RAY_ANGLE, RAY_BASE_X, RAY_BASE_Y)
