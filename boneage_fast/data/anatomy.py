@@ -177,13 +177,17 @@ FOREARM_V4 = 0.8
 # the look's flattened 0.375; None: the look's; 1 is steeper at the skin than a uniform
 # cylinder's 0.5, as a limb whose fat shell attenuates less than its muscle): across the
 # distal end of the radius the 5 young films of scripts/data/real_young_forearm.csv
-# (24-82 months) are 1.5 times metacarpal 3's length wide (median; 1.28-1.9), with 0.16
-# of it of soft tissue beyond the ulna and 0.29 beyond the radius, their soft tissue's
+# (24-82 months) are 1.30 times metacarpal 3's length wide (median; 1.04-1.90), with 0.15
+# of it of soft tissue beyond the ulna and 0.24 beyond the radius, their soft tissue's
 # grey rising from the skin to the bone as over a round limb (fill 0.76, 0.75-0.81); the
 # 6 older films of scripts/data/real_older_forearm.csv (120-180 months) 0.98 (0.86-1.14)
 # (``phantom_realism_real.py --parts armtissue``). v4 until then drew a slab 1.05 wide
 # when young (0.85-0.88 when older), the ulna at the skin, its grey full out to the skin
-# (fill 0.98): a bright column with straight edges (docs/phantom.md, section 7.11)
+# (fill 0.98): a bright column with straight edges (docs/phantom.md, section 7.11).
+# ``FOREARM_WIDTH_V4`` was 1.55 until section 7.25 (fitted to the films' 1.5, read over
+# metacarpal 3 lengths that stopped at the shaft's end on 3 of the 5 films); 1.4 draws
+# 1.29 (fill 0.76), the soft tissue beyond the ulna 0.09 (the ulna stands further out
+# than on the films, section 7.7's gap) and beyond the radius 0.26
 FOREARM_SECTION_V4: float | None = 1.0
 # ... and the first web space and thenar eminence between the thumb and the index ray
 # (three soft-tissue capsules of version 3's outline) this much deeper along the beam,
@@ -215,8 +219,12 @@ THENAR_EMINENCE_AGE_V4 = 120.0
 # metacarpal 5 (:func:`eminence_v4`, the same ages for its young extra). Version 4's
 # ulnar outline dipped in at the metacarpal bases (0.73 of metacarpal 3's length from
 # its axis under 7 years against the films' 0.94; 0.57 against 0.63 over 10), where
-# the films' is fullest (docs/phantom.md, section 7.20). None: none.
-HYPOTHENAR_EMINENCE_V4: tuple[float, float, float, float] | None = (14.0, 9.0, 0.3, 0.4)
+# the films' is fullest (docs/phantom.md, section 7.20). Its young extra, 9 mm there, is
+# 0 since section 7.25: with metacarpal 3's length on the young films read to the top of
+# its head's epiphysis (as the phantoms'), their ulnar outline lies 0.90 / 0.84 / 0.75 of
+# it from the axis at 0.25 above / at / 0.25 below the base, v4 with the extra 1.06 /
+# 0.99 / 0.89, without it 0.89 / 0.81 / 0.80. None: none.
+HYPOTHENAR_EMINENCE_V4: tuple[float, float, float, float] | None = (14.0, 0.0, 0.3, 0.4)
 # ... and metacarpals 2, 4 and 5 fanning more than version 3's about the middle ray (the
 # index's, ring's and little finger's angles from metacarpal 3's times
 # METACARPAL_FAN_V4's), their bases where version 3's are and their phalanges turned back
@@ -234,16 +242,18 @@ METACARPAL_FAN_V4 = (1.46, 1.14, 1.18)
 METACARPAL_FAN_AGES_V4 = (144.0, 204.0)
 METACARPAL_FAN_GROWN_V4 = 0.6
 # ... and, the heads kept where that fan puts them, the bases of metacarpals 2, 4 and 5
-# moved sideways ``METACARPAL_BASE_SPREAD_V4[0]`` times as far from metacarpal 3's base
-# (the shafts turned to meet their heads) until ``[1]`` months of bone age, the excess
-# over 1 falling linearly to none at ``[2]``: on 6 young films of 10-82 months
-# (scripts/data/real_mc_bases.csv, the base ends' centres read by eye) neighbouring bases
-# stand 0.31 / 0.30 / 0.24 of metacarpal 3's length apart (index-middle / middle-ring /
-# ring-little, medians), version 4's 0.21 / 0.20 / 0.18 at 24 months and 0.17 / 0.16 /
-# 0.15 at 82: its young bases flared into one another in bright overlaps where the
-# films' stand apart; the films' young metacarpals are nearly parallel (docs/phantom.md,
-# section 7.24). None: the fan's bases.
-METACARPAL_BASE_SPREAD_V4: tuple[float, float, float] | None = (1.4, 96.0, 144.0)
+# moved sideways ``METACARPAL_BASE_SPREAD_V4[0]`` (one factor each) times as far from
+# metacarpal 3's base (the shafts turned to meet their heads) until ``[1]`` months of bone
+# age, the excess over 1 falling linearly to none at ``[2]``: on 6 young films of 10-82
+# months (scripts/data/real_mc_bases.csv, the base ends' centres read by eye) neighbouring
+# bases stand 0.28 / 0.25 / 0.21 of metacarpal 3's length apart (index-middle /
+# middle-ring / ring-little, medians; the length to the top of its head's epiphysis,
+# section 7.25), version 4's 0.20 / 0.20 / 0.18 without the spread: its young bases flared
+# into one another in bright overlaps where the films' stand apart; the films' young
+# metacarpals are nearly parallel (docs/phantom.md, sections 7.24 and 7.25; one factor
+# of 1.4 for all three, fitted to lengths read short, left the ulnar pairs 0.02 and 0.04
+# too far apart). None: the fan's bases.
+METACARPAL_BASE_SPREAD_V4: tuple[tuple[float, float, float], float, float] | None = ((1.4, 1.28, 1.22), 96.0, 144.0)
 # ... and the thumb's metacarpal turned THUMB_V4[0] radians further from the middle ray
 # (its phalanges turned back to version 3's direction) and THUMB_V4[1] times as long: on
 # the films the thumb's MCP lies 0.58-0.64 median wrist-to-MCP distances from the index's
@@ -264,15 +274,18 @@ YOUNG_PHALANX_AGE_V4 = 96.0
 # fingers of FINGER_V4 below) until YOUNG_FINGERS_V4[1] months of bone age, linearly back
 # at YOUNG_FINGERS_V4[2]. Read on the 6 young films of scripts/data/real_young_palm.csv
 # (10-82 months; profiles across the middle finger at proximal phalanx 3's mid-shaft,
-# scripts/data/real_young_fingers.csv) that phalanx is 0.18-0.31 of metacarpal 3's length
-# wide (median 0.22), the finger 0.44-0.53 (median 0.50; 4 films, the others' fingers
+# scripts/data/real_young_fingers.csv) that phalanx is 0.17-0.31 of metacarpal 3's length
+# wide (median 0.18), the finger 0.36-0.47 (median 0.44; 4 films, the others' fingers
 # touch their neighbours), where v4 drew 0.15 and 0.30-0.34 at every age from 2 years:
-# the films' young fingers are about 1.5 times as stout at 10-82 months (1.6 was set from
-# a first, coarser reading; v4 now 0.24 and 0.51); at 11 years the films' proximal
-# phalanx is 4.2 widths long, as version 3's (7.4 above). None: without the rule
-# (docs/phantom.md, section 7.22).
-YOUNG_FINGERS_V4: tuple[float, float, float] | None = (1.6, 96.0, 132.0)
-FOREARM_WIDTH_V4 = 1.55
+# the films' young fingers are about 1.3 times as stout at 10-82 months (1.4 draws 0.21
+# and 0.45: the finger's width met, the phalanx 0.02 wide; 1.3 drew 0.19 and 0.41 and
+# the hand's share of its box's top half 0.45 against the films' 0.51, 1.4 0.48).
+# Section 7.22 set 1.6 against lengths read to the shaft's end on 4 of the films,
+# 4-23 % short (section 7.25: the length runs to the top of the head's epiphysis, as the
+# phantoms'). At 11 years the films' proximal phalanx is 4.2 widths long, as version 3's
+# (7.4 above). None: without the rule (docs/phantom.md, sections 7.22 and 7.25).
+YOUNG_FINGERS_V4: tuple[float, float, float] | None = (1.4, 96.0, 132.0)
+FOREARM_WIDTH_V4 = 1.4
 FOREARM_WIDTH_GROWN_V4 = 1.25
 FOREARM_NARROWS_V4 = (84.0, 144.0)
 
@@ -914,10 +927,11 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
               1.0 + (METACARPAL_FAN_V4[1] - 1.0) * fan_share, 1.0 + (METACARPAL_FAN_V4[2] - 1.0) * fan_share]
     young_palm = 1.0 + 0.35 * (1.0 - smoothstep(ba / 96.0))
     # version 4: metacarpals 2, 4 and 5's bases further from metacarpal 3's (METACARPAL_BASE_SPREAD_V4)
-    base_spread, mc3_base_x = 1.0, 0.0
+    base_spread, mc3_base_x = [1.0] * 5, 0.0  # per ray; the thumb's and metacarpal 3's stay 1
     if version >= 4 and METACARPAL_BASE_SPREAD_V4 is not None:
-        k, a0, a1 = METACARPAL_BASE_SPREAD_V4
-        base_spread = _age_ramp(ba, (a0, a1), k, 1.0)
+        factors, a0, a1 = METACARPAL_BASE_SPREAD_V4
+        for ray, k in zip((1, 3, 4), factors):
+            base_spread[ray] = _age_ramp(ba, (a0, a1), k, 1.0)
         mc3_base_x = RAY_BASE_X_V2[2] * s * young_palm  # metacarpal 3's base, as the loop places it
     for ray in range(5):
         ray_angle, base_x, base_y = (RAY_ANGLE_V2, RAY_BASE_X_V2, RAY_BASE_Y_V2) if v2 else \
@@ -988,11 +1002,11 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
                 # the head's cartilage inside the segment version 2 would draw
                 L += (ep_thick + physis if ratio > 0 else 0.0) - head_room
             laid_out = None  # the ray's direction beyond a turned metacarpal's head
-            if at_head and base_spread != 1.0 and ray != 2:
+            if at_head and base_spread[ray] != 1.0:
                 # the base moved sideways, the shaft turned to meet its head where it was
                 laid_out = axis
                 head = p + axis * L
-                p = p + np.array([(base_spread - 1.0) * (p[0] - mc3_base_x), 0.0])
+                p = p + np.array([(base_spread[ray] - 1.0) * (p[0] - mc3_base_x), 0.0])
                 d = head - p
                 L = float(np.hypot(*d))
                 turn = math.atan2(axis[0] * d[1] - axis[1] * d[0], axis @ d)
