@@ -126,7 +126,9 @@ CARPAL_LEAN_V4 = {"hamate": 1.0}
 # (scripts/phantom_realism_real.py --parts forearm) the ulna's distal metaphysis is 0.36
 # of metacarpal 3's length wide (median; 0.28-0.43), 0.62 of the radius' beside it;
 # version 3's 0.17 and 0.37. With YOUNG_WIDTH_V4 on the forearm too (the radius' end 0.65
-# of metacarpal 3 on the films, version 3's 0.45).
+# of metacarpal 3 on the films, version 3's 0.45). (Section 7.25: with metacarpal 3's
+# length read to the top of its head's epiphysis the films' ulna is 0.34, the radius 0.58,
+# version 4's 0.33 and 0.58.)
 ULNA_FLARE_V4 = 1.0
 # Version 4's metacarpals and phalanges are drawn this much wider than version 3's, on
 # the same layout (joint positions, epiphysis thickness, ROI boxes and the hand outline
@@ -142,7 +144,8 @@ RAY_WIDTH_V4 = 1.0
 # subject's chronological age over the adult height (``stature_fraction``: 0.40 at 10
 # months, 0.61 at 55, 1 grown). On the young films of ../shared/realdata metacarpal 3 is
 # 0.20, 0.15, 0.21, 0.19 and 0.17 of its length wide at mid-shaft at 10-55 months
-# (``scripts/phantom_realism_real.py --parts slender``), and by the figures above 0.21,
+# (``scripts/phantom_realism_real.py --parts slender``; 0.20, 0.14, 0.21, 0.17 and 0.14
+# with the length read to the top of its head's epiphysis, section 7.25), and by the figures above 0.21,
 # 0.15, 0.16 and 0.13 at 6.8-18 years: the real metacarpals grow more slender with age;
 # version 3's, in proportion to the hand's size, are 0.135 at every age. The radius and
 # the ulna are drawn as much wider (their flares kept; ULNA_FLARE_V4 above). The phalanges
@@ -211,7 +214,7 @@ THENAR_V4: tuple[float, float] | None = (0.6, 0.55)
 # the carpus into the wrist; version 4 drew the outline close round the thumb's base and
 # stepped in to a wrist as wide as the forearm, a column from palm to forearm (radial
 # side at metacarpal 3's base 0.96 of that bone's length against the films' 1.42 under
-# 7 years, 0.79 against 1.01 over 10; ``phantom_realism_real.py --parts wrist``;
+# 7 years, 1.23 with section 7.25's corrected lengths, 0.79 against 1.01 over 10; ``phantom_realism_real.py --parts wrist``;
 # docs/phantom.md, section 7.20). None: none.
 THENAR_EMINENCE_V4: tuple[float, float, float, float] | None = (17.0, 4.0, 1.2, 0.3)
 THENAR_EMINENCE_AGE_V4 = 120.0
@@ -424,7 +427,8 @@ METACARPAL_SHAFT_V4 = 0.9
 # ... the shaft narrowing linearly from 1 at ``METACARPAL_SLIMS_V4[0]`` months of bone age
 # to METACARPAL_SHAFT_V4 at ``[1]`` (the young films' metacarpals are as stout as section
 # 7.7 drew them: mid-shaft width over length 0.182 on 6 films of 10-82 months, v4 0.173;
-# ``--parts slender``)
+# ``--parts slender``; with section 7.25's corrected lengths the films' 0.154, v4 0.176,
+# stouter than the films' at 42-82 months: left)
 METACARPAL_SLIMS_V4 = (84.0, 144.0)
 METACARPAL_BASE_V4: tuple[float, float, float] | None = (0.75, 0.22, 0.8)
 # ... its corners rounded over ``METACARPAL_BASE_V4[2]`` of the shaft's half-width
