@@ -145,8 +145,8 @@ RAY_WIDTH_V4 = 1.0
 # months, 0.61 at 55, 1 grown). On the young films of ../shared/realdata metacarpal 3 is
 # 0.20, 0.15, 0.21, 0.19 and 0.17 of its length wide at mid-shaft at 10-55 months
 # (``scripts/phantom_realism_real.py --parts slender``; 0.20, 0.14, 0.21, 0.17 and 0.14
-# with the length read to the top of its head's epiphysis, section 7.25), and by the figures above 0.21,
-# 0.15, 0.16 and 0.13 at 6.8-18 years: the real metacarpals grow more slender with age;
+# with the length read to the top of its head's epiphysis, section 7.25), and by the
+# figures above 0.21, 0.15, 0.16 and 0.13 at 6.8-18 years: the real metacarpals grow more slender with age;
 # version 3's, in proportion to the hand's size, are 0.135 at every age. The radius and
 # the ulna are drawn as much wider (their flares kept; ULNA_FLARE_V4 above). The phalanges
 # keep version 3's build (the young films' proximal phalanges are slender, with flared
@@ -189,8 +189,9 @@ FOREARM_V4 = 0.8
 # (fill 0.98): a bright column with straight edges (docs/phantom.md, section 7.11).
 # ``FOREARM_WIDTH_V4`` was 1.55 until section 7.25 (fitted to the films' 1.5, read over
 # metacarpal 3 lengths that stopped at the shaft's end on 3 of the 5 films); 1.4 draws
-# 1.29 (fill 0.76), the soft tissue beyond the ulna 0.09 (the ulna stands further out
-# than on the films, section 7.7's gap) and beyond the radius 0.26
+# 1.29 (fill 0.76), the soft tissue beyond the ulna 0.09 and beyond the radius 0.26: with
+# the gap between radius and ulna 0.04 against the films' 0.11 (section 7.7), the
+# forearm's ulnar side is short on both counts
 FOREARM_SECTION_V4: float | None = 1.0
 # ... and the first web space and thenar eminence between the thumb and the index ray
 # (three soft-tissue capsules of version 3's outline) this much deeper along the beam,
@@ -214,8 +215,8 @@ THENAR_V4: tuple[float, float] | None = (0.6, 0.55)
 # the carpus into the wrist; version 4 drew the outline close round the thumb's base and
 # stepped in to a wrist as wide as the forearm, a column from palm to forearm (radial
 # side at metacarpal 3's base 0.96 of that bone's length against the films' 1.42 under
-# 7 years, 1.23 with section 7.25's corrected lengths, 0.79 against 1.01 over 10; ``phantom_realism_real.py --parts wrist``;
-# docs/phantom.md, section 7.20). None: none.
+# 7 years, 1.23 with section 7.25's corrected lengths, 0.79 against 1.01 over 10;
+# ``phantom_realism_real.py --parts wrist``; docs/phantom.md, section 7.20). None: none.
 THENAR_EMINENCE_V4: tuple[float, float, float, float] | None = (17.0, 4.0, 1.2, 0.3)
 THENAR_EMINENCE_AGE_V4 = 120.0
 # ... and the hypothenar eminence on the ulnar side: the same kind of capsule along
@@ -256,7 +257,8 @@ METACARPAL_FAN_GROWN_V4 = 0.6
 # metacarpals are nearly parallel (docs/phantom.md, sections 7.24 and 7.25; one factor
 # of 1.4 for all three, fitted to lengths read short, left the ulnar pairs 0.02 and 0.04
 # too far apart). None: the fan's bases.
-METACARPAL_BASE_SPREAD_V4: tuple[tuple[float, float, float], float, float] | None = ((1.4, 1.28, 1.22), 96.0, 144.0)
+METACARPAL_BASE_SPREAD_V4: tuple[tuple[float, float, float], float, float] | None = \
+    ((1.4, 1.28, 1.22), 96.0, 144.0)
 # ... and the thumb's metacarpal turned THUMB_V4[0] radians further from the middle ray
 # (its phalanges turned back to version 3's direction) and THUMB_V4[1] times as long: on
 # the films the thumb's MCP lies 0.58-0.64 median wrist-to-MCP distances from the index's
