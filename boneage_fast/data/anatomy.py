@@ -188,7 +188,7 @@ FOREARM_V4 = 0.8
 # when young (0.85-0.88 when older), the ulna at the skin, its grey full out to the skin
 # (fill 0.98): a bright column with straight edges (docs/phantom.md, section 7.11).
 # ``FOREARM_WIDTH_V4`` was 1.55 until section 7.25 (fitted to the films' 1.5, read over
-# metacarpal 3 lengths that stopped at the shaft's end on 3 of the 5 films); 1.4 draws
+# metacarpal 3 lengths that stopped at the shaft's end on 4 of the 5 films); 1.4 draws
 # 1.29 (fill 0.76), the soft tissue beyond the ulna 0.09 and beyond the radius 0.26: with
 # the gap between radius and ulna 0.04 against the films' 0.11 (section 7.7), the
 # forearm's ulnar side is short on both counts
