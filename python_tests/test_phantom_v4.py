@@ -40,8 +40,10 @@ def _hands(age, male, seed=0):
 def v3_layout(monkeypatch):
     """v4 drawn on version 3's layout (section 7.18's fan, thumb and young phalanges off)
     and version 3's growth of the epiphyses' width (section 7.21's off) and build of the
-    young fingers (section 7.22's off) and version 3's metacarpal bases (section 7.24's
-    off), for the tests that compare its bones and soft tissue with v3's in place."""
+    young fingers (section 7.22's off), version 3's metacarpal bases (section 7.24's
+    off) and version 3's wrist (section 7.26's off), for the tests that compare its bones
+    and soft tissue with v3's in place."""
+    monkeypatch.setattr(anatomy, "WRIST_YOUNG_V4", None)
     monkeypatch.setattr(anatomy, "METACARPAL_FAN_V4", (1.0, 1.0, 1.0))
     monkeypatch.setattr(anatomy, "METACARPAL_BASE_SPREAD_V4", None)
     monkeypatch.setattr(anatomy, "YOUNG_FINGERS_V4", None)
@@ -1027,7 +1029,9 @@ def _v4_forearm_mm(seed: int, age: float = 240.0) -> tuple[float, float]:
     film of ``seed`` and bone age ``age`` (mm at adult scale): below, the FOREARM_MM_V4
     draw from the seed's own stream plus FOREARM_YOUNG_V4's extra for a young hand (a
     smoothstep 3 t^2 - 2 t^3 of age over its end, written out here, not taken from the
-    renderer) less the YOUNG_ABOVE_V4 share of that extra, which goes above."""
+    renderer) less the YOUNG_ABOVE_V4 share of that extra, which goes above (the span
+    below runs from where version 3 draws the radius: a young v4 hand's ``wrist_drop``
+    more)."""
     from boneage_fast.data import phantom
 
     below = float(np.random.default_rng([seed, 5]).uniform(*phantom.FOREARM_MM_V4))
@@ -1063,8 +1067,10 @@ def test_v4_frames_young_hands_with_more_forearm(age, monkeypatch):
         assert above0 == 0.0 and above + below > below0 + 1.0  # the extra is there under 120 months
         top = young.hand.outline_points(round_ends=True)[:, 1].max()
         ss = young.hand.subject.size_scale
+        drop = young.hand.wrist_drop  # the span runs from the radius (WRIST_YOUNG_V4)
+        assert plain.hand.wrist_drop == drop
         assert plain.frame.scale / young.frame.scale == pytest.approx(
-            (top + (above + below) * ss) / (top + below0 * ss), rel=1e-9)
+            (top + (above + below + drop) * ss) / (top + (below0 + drop) * ss), rel=1e-9)
         np.testing.assert_array_equal(clean.image, clean0.image)
     old = render(until + 1.0, True, seed=3, size=(640, 512), style="v4")
     monkeypatch.setattr(phantom, "FOREARM_YOUNG_V4", None)
@@ -1241,7 +1247,7 @@ def test_v4_frames_the_hand_like_the_real_films():
             if style == "v4":  # the same fill draw plus FRAME_FILL_V4, over v4's own span
                 outline = s.hand.outline_points(round_ends=True)
                 above, below = _v4_forearm_mm(300 + i, 20.0 + 5 * i)
-                span = outline[:, 1].max() + (above + below) * s.hand.subject.size_scale
+                span = outline[:, 1].max() + (above + below + s.hand.wrist_drop) * s.hand.subject.size_scale
                 assert s.frame.scale == pytest.approx((v3_fill + phantom.FRAME_FILL_V4) * H / span, rel=1e-9)
                 if abs(s.extra["angle_deg"]) < 2.0:  # upright: the fingertips inside the margin
                     assert y0 >= phantom.FRAME_TOP_V4 * H - 1.0
@@ -2685,3 +2691,123 @@ def test_v4_metacarpal_base_plate_as_faint_as_the_films(monkeypatch):
     monkeypatch.setattr(anatomy, "METACARPAL_BASE_PLATE_V4", None)
     _, v4_0, _, v4_young0, _ = run()
     assert v4_0 - real >= 0.15 and v4_young0 - real_young >= 0.25
+
+
+def _wrist_drop_mm(age: float) -> float:
+    """WRIST_YOUNG_V4's least drop of the distal radius and ulna at this bone age (mm at
+    adult scale), written out: its first value until its second (months), linearly to 0
+    at its third."""
+    drop, full, gone, _ = anatomy.WRIST_YOUNG_V4
+    return drop * min(max((gone - age) / (gone - full), 0.0), 1.0)
+
+
+@pytest.mark.parametrize("age, male", [(0, True), (10, False), (24, True), (42, False), (60, True), (84, False),
+                                       (107, True), (108, False), (150, True), (200, False)])
+def test_v4_young_wrist_lowers_the_forearm_and_part_of_the_carpus(age, male, monkeypatch):
+    """Section 7.26: with ``WRIST_YOUNG_V4`` (9.5 mm until 60 months, none from 108; the
+    carpus 0.45 of it) the radius and the ulna (shafts, epiphyses and ROI centres) stand
+    max(6 (1 - ratio), drop) mm times the hand's scale below their adult place, where
+    version 3's rule puts them 6 (1 - ratio) below (their epiphysis' cartilage), the
+    carpals and the hamate's hook 0.45 drop lower, and nothing else moves; the hand
+    records the radius' extra (``wrist_drop``); from 108 months the hand is the same."""
+    assert anatomy.WRIST_YOUNG_V4 == (9.5, 60.0, 108.0, 0.45)
+    on, off = _with_and_without(age, male, "WRIST_YOUNG_V4", monkeypatch)
+    s = on.subject.size_scale
+    d = _wrist_drop_mm(age)
+    extra = {}
+    for name in ("radius", "ulna"):
+        cartilage = 6.0 * (1.0 - min(on.epiphyses[name][0], 1.0))
+        extra[name] = (max(cartilage, d) - cartilage) * s
+    assert on.wrist_drop == pytest.approx(extra["radius"] / s, abs=1e-12) and off.wrist_drop == 0.0
+    if age < 60:
+        assert on.wrist_drop > 0.5  # under 5 years the radius stands lower than v3 draws it
+    b_off = {b.name: b for b in off.bones}
+    assert [b.name for b in on.bones] == list(b_off)
+    for b in on.bones:
+        b0 = b_off[b.name]
+        shift = np.array([0.0, -extra.get(b.name, 0.0)])
+        np.testing.assert_allclose(b.p0, b0.p0 + shift, rtol=0, atol=1e-9)
+        np.testing.assert_allclose(b.p1, b0.p1 + shift, rtol=0, atol=1e-9)
+        assert (b.half_width, b.flare0, b.flare1, b.kind) == (b0.half_width, b0.flare0, b0.flare1, b0.kind)
+    o_off = {e.name: e for e in off.ossicles}
+    assert [e.name for e in on.ossicles] == [e.name for e in off.ossicles]
+    moved = 0
+    for e in on.ossicles:
+        e0 = o_off[e.name]
+        if e.name in CARPAL_SHAPE_V2 or e.name == "hamate_hook":
+            dy = 0.45 * d * s
+        elif e.name in ("epi_radius", "epi_ulna"):
+            dy = extra[e.name[4:]]
+        else:
+            dy = 0.0
+        moved += dy > 0
+        np.testing.assert_allclose(e.centre, e0.centre - np.array([0.0, dy]), rtol=0, atol=1e-9)
+        np.testing.assert_allclose(e.axes, e0.axes, rtol=0, atol=1e-12)
+        assert e.angle == e0.angle and e.density == e0.density
+    assert moved == 0 if age >= 108 else (moved > 0 or age < 2)  # (no carpal nor epiphysis at birth)
+    for key, pts in on.joints.items():
+        dy = {"Radius": extra["radius"], "Ulna": extra["ulna"]}.get(key, 0.0)
+        for (c, half), (c0, half0) in zip(pts, off.joints[key]):
+            np.testing.assert_allclose(c, c0 - np.array([0.0, dy]), rtol=0, atol=1e-9)
+            assert half == half0
+    assert repr(on.tissue) == repr(off.tissue)
+    if age >= 108:
+        assert repr(on.ossicles) == repr(off.ossicles) and repr(on.bones) == repr(off.bones)
+
+
+@pytest.mark.parametrize("age", [10.0, 40.0, 120.0])
+def test_v4_frames_the_forearm_from_its_lowered_radius(age, monkeypatch):
+    """The framed span reaches its draw below the radius where v4 now draws it: the
+    same film without WRIST_YOUNG_V4 is framed larger by exactly the ratio of the two
+    spans (the fingertips' height plus the draw, plus the hand's ``wrist_drop``), clean
+    films (50 mm below) and films with nuisance alike; from 108 months nothing changes."""
+    for nuisance in (False, True):
+        on = render(age, True, seed=5, size=(640, 512), style="v4", nuisance=nuisance)
+        monkeypatch.setattr(anatomy, "WRIST_YOUNG_V4", None)
+        off = render(age, True, seed=5, size=(640, 512), style="v4", nuisance=nuisance)
+        monkeypatch.undo()
+        top = on.hand.outline_points(round_ends=nuisance)[:, 1].max()
+        ss = on.hand.subject.size_scale
+        above, below = _v4_forearm_mm(5, age) if nuisance else (0.0, 50.0)
+        drop = on.hand.wrist_drop
+        assert (drop > 0.0) == (age < 108.0)
+        assert off.frame.scale / on.frame.scale == pytest.approx(
+            (top + (above + below + drop) * ss) / (top + (above + below) * ss), rel=1e-9)
+        if age >= 108.0:
+            np.testing.assert_array_equal(on.image, off.image)
+
+
+@pytest.mark.skipif(not os.path.isdir(os.path.join(_REAL, "rsna_raw7")), reason="needs ../shared/realdata")
+def test_v4_young_wrist_as_long_as_the_films(monkeypatch):
+    """Section 7.26 on the films: on the 6 young films (10-82 months; read by eye) the
+    radius' end and the capitate's centre lie 0.87 and 0.30 of metacarpal 3's length
+    below its base (medians): v4 within 0.08 and 0.05 of them, without WRIST_YOUNG_V4
+    >= 0.14 and >= 0.08 short; on the 327 RSNA films with ROI boxes, the radius box's
+    reach below the middle finger's MCP (in proximal phalanx 3 lengths) falls short of
+    the films' under 5 years by no more than at 10-14 years (+ 0.03; the rest is where
+    the annotators centre their box), where without it the young shortfall was >= 0.08
+    more."""
+    rr, pr = load_script("phantom_realism_real"), load_script("phantom_realism")
+    real = pr.real_rows()
+
+    def run():
+        got = rr.carpus(["v4"])
+        rows = pr.phantom_rows(240, 3, "v4")
+        short = {}
+        for lo, hi in ((0, 60), (120, 168)):
+            r = np.median([f["radius_reach"] for a, _, f in real if lo <= a < hi])
+            p = np.median([f["radius_reach"] for a, _, f in rows if lo <= a < hi])
+            short[lo] = r - p
+        return got, short
+
+    got, short = run()
+    assert len(got["films"]) == 6
+    assert 0.8 < got["median_real_radius"] < 1.0 and 0.25 < got["median_real_capitate"] < 0.35
+    assert abs(got["median_v4_radius"] - got["median_real_radius"]) <= 0.08
+    assert abs(got["median_v4_capitate"] - got["median_real_capitate"]) <= 0.05
+    assert short[0] - short[120] <= 0.03, short
+    monkeypatch.setattr(anatomy, "WRIST_YOUNG_V4", None)
+    got0, short0 = run()
+    assert got0["median_real_radius"] - got0["median_v4_radius"] >= 0.14
+    assert got0["median_real_capitate"] - got0["median_v4_capitate"] >= 0.08
+    assert short0[0] - short0[120] >= short[0] - short[120] + 0.08, (short, short0)

@@ -662,13 +662,18 @@ def test_mcp_row_features_name_the_thumb_and_order_the_fingers():
     assert got["index_gap"] == pytest.approx(dist("index", "middle") / L)
     assert got["thumb_index"] == pytest.approx(dist("thumb", "index") / L)
     assert got["mcp_spread"] == pytest.approx(dist("thumb", "little") / L)
-    for k in ("mcp_row", "index_gap", "thumb_index"):
+    # the radius (15, 30) from the middle MCP (2, -100), against its phalanx (0.3, -45)
+    # (the PIP at (2.3, -145)): -(13, 130) . (0.3, -45) / |(0.3, -45)|^2
+    phalanx = np.array([2.0 * 1.15 - 2.0, -45.0])
+    assert got["radius_reach"] == pytest.approx(float(-np.array([13.0, 130.0]) @ phalanx) / float(phalanx @ phalanx))
+    assert 2.8 < got["radius_reach"] < 2.9
+    for k in ("mcp_row", "index_gap", "thumb_index", "radius_reach"):
         assert k in pr.FEATURES
     rng = np.random.default_rng(0)
     shuffled = [boxes[i] for i in rng.permutation(len(boxes))]
     moved = [(n, 3 * x0 + 70, 3 * y0 - 20, 3 * x1 + 70, 3 * y1 - 20) for n, x0, y0, x1, y1 in shuffled]
     again = pr.features(moved)
-    for k in ("mcp_row", "index_gap", "thumb_index"):
+    for k in ("mcp_row", "index_gap", "thumb_index", "radius_reach"):
         assert again[k] == pytest.approx(got[k])
     extra_dip = boxes + [box("DIP", (mcp["thumb"][0] * 1.25, mcp["thumb"][1] - 75.0))]
     assert pr.features(extra_dip) is None

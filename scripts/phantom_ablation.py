@@ -119,12 +119,15 @@ OFF = {
     # the rays' epiphyses as wide as their metaphyses 0.43 of the way from onset to capping
     # (section 7.21)
     "ray_epiphysis_width": {"RAY_EPIPHYSIS_WIDE_V4": None},
-    # young phalanges and fingers 1.6 times as wide until 8 years (section 7.22)
+    # young phalanges and fingers 1.6 times as wide until 8 years (section 7.22; 1.4 since 7.25)
     "young_fingers": {"YOUNG_FINGERS_V4": None},
     # no dense end plate at the bases of metacarpals 2-5 (section 7.23)
     "mc_base_plate": {"METACARPAL_BASE_PLATE_V4": None},
     # young metacarpal bases further apart, their heads where they were (section 7.24)
     "mc_base_spread": {"METACARPAL_BASE_SPREAD_V4": None},
+    # a young wrist longer: the distal radius and ulna lower, the carpus part of the way
+    # (section 7.26)
+    "young_wrist": {"WRIST_YOUNG_V4": None},
 }
 # refinements of another change: they act only with it on, so they have no "v3 +" row,
 # only their "v4 -" row

@@ -20,6 +20,9 @@ depend on pixel size, image size or the hand's rotation:
     wrist_box        wrist box side (sqrt of area) / median |wrist -> MCP|   (carpal region)
     radius_box       radius box side / median |wrist -> MCP|
     radius_ulna      |radius - ulna| centre distance / median |wrist -> MCP|
+    radius_reach     the radius box centre's distance from the middle finger's MCP along
+                     that finger (MCP -> PIP) / |middle MCP -> PIP| (the wrist's length;
+                     proximal phalanx 3 as the unit: the wrist box is not the carpus)
     finger_fan       degrees between the index and little fingers (MCP -> DIP centres)
     thumb_angle      degrees between the thumb (MCP -> IP) and the middle finger (MCP -> DIP)
 
@@ -56,7 +59,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REAL = os.path.join(HERE, "..", "..", "shared", "realdata")
 BANDS = [(0, 60), (60, 120), (120, 168), (168, 228)]
 FEATURES = ["pip_over_mcp", "dip_over_mcp", "mcp_spread", "mcp_row", "index_gap", "thumb_index", "mcp_box",
-            "pip_box", "wrist_box", "radius_box", "radius_ulna", "finger_fan", "thumb_angle"]
+            "pip_box", "wrist_box", "radius_box", "radius_ulna", "radius_reach", "finger_fan", "thumb_angle"]
 
 
 def _angle(u: np.ndarray, v: np.ndarray) -> float:
@@ -120,6 +123,9 @@ def features(boxes: list[tuple[str, float, float, float, float]]) -> dict[str, f
         return None
     angles = _ray_angles(mcp, dips, found)
     thumb, fingers = found[0], found[1]
+    middle = mcp[fingers[1]]
+    phalanx = found[2][fingers[1]] - middle
+    reach = float(-(centre(by["Radius"][0]) - middle) @ phalanx) / float(phalanx @ phalanx)
     return {
         "pip_over_mcp": float(np.median(dist["PIP"])) / L,
         "dip_over_mcp": float(np.median(dist["DIP"])) / L,
@@ -132,6 +138,7 @@ def features(boxes: list[tuple[str, float, float, float, float]]) -> dict[str, f
         "wrist_box": side(by["Wrist"][0]) / L,
         "radius_box": side(by["Radius"][0]) / L,
         "radius_ulna": float(np.linalg.norm(centre(by["Radius"][0]) - centre(by["Ulna"][0]))) / L,
+        "radius_reach": reach,
         "finger_fan": angles[0],
         "thumb_angle": angles[1],
     }

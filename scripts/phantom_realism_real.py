@@ -141,6 +141,15 @@
              real_capitate_texture.csv) against 6 phantoms per film's age and sex drawn
              as training films are (nuisance on, half size).
 
+  carpus     the young wrist's length: the distal radius' metaphysis end (at the
+             radius' axis) and the capitate's centre below metacarpal 3's base, along
+             that bone's axis over its length, on the 6 young films of
+             real_young_palm.csv (10-82 months; the capitate's centre and 10186's radius
+             read by eye off 10-pixel grids, scripts/data/real_young_carpus.csv, the
+             others' radius from real_young_forearm.csv) against the drawn hands of 8
+             subjects per film's age and sex (the radius shaft's drawn end, the capitate
+             ossicle's centre; no film drawn).
+
   The registered films of texture, rim, physis, shaft and palmtissue are processed
   films: their phantoms are drawn with the processed look only (``--any-look``: either
   look, a fifth of them unprocessed, as sections 7.10-7.12 of docs/phantom.md drew
@@ -164,6 +173,7 @@
     python scripts/phantom_realism_real.py --parts physis --styles v3 v4
     python scripts/phantom_realism_real.py --parts shaft palmtissue --styles v3 v4
     python scripts/phantom_realism_real.py --parts mcspread --styles v3 v4
+    python scripts/phantom_realism_real.py --parts carpus --styles v3 v4
 
 Only the annotations live in the repository; the images are read from ../shared/realdata.
 """
@@ -1860,6 +1870,55 @@ def mcspread(styles: list[str], seeds: int = 8) -> dict:
     return out
 
 
+def below_base(base, top, point) -> float:
+    """How far ``point`` lies below metacarpal 3's ``base``, along that bone's axis (from
+    ``base`` to ``top``) over its length: 0 at the base, positive towards the wrist."""
+    base, top, point = (np.asarray(v, np.float64) for v in (base, top, point))
+    d = top - base
+    return float(-(point - base) @ d) / float(d @ d)
+
+
+def hand_wrist_length(hand) -> dict:
+    """A hand's young wrist (module docstring, ``carpus``): its radius shaft's drawn
+    distal end and its capitate's centre (None before the capitate appears) below
+    metacarpal 3's base (:func:`below_base`, in the hand's frame)."""
+    base, top = _metacarpal3_hand_ends(hand)
+    radius = next(b for b in hand.bones if b.name == "radius")
+    capitate = next((e for e in hand.ossicles if e.name == "capitate"), None)
+    return {"radius": below_base(base, top, radius.p1),
+            "capitate": below_base(base, top, capitate.centre) if capitate is not None else None}
+
+
+def carpus(styles: list[str], seeds: int = 8) -> dict:
+    """The young wrist's length (module docstring, ``carpus``): per film the real
+    radius' end and capitate's centre below metacarpal 3's base, per style the medians of
+    :func:`hand_wrist_length` over ``seeds`` subjects of its age and sex."""
+    from boneage_fast.data.anatomy import build_hand, sample_subject
+
+    palm_points = {name: v for _, name, v in _annotated_films("real_young_palm.csv")}
+    forearm = {name: v for _, name, v in _annotated_films("real_young_forearm.csv")}
+    rows = []
+    for film, name, v in _annotated_films("real_young_carpus.csv"):
+        p = palm_points[name]
+        base, top = (p["mc3_base_x"], p["mc3_base_y"]), (p["mc3_top_x"], p["mc3_top_y"])
+        if np.isnan(v["radius_y"]):
+            f = forearm[name]
+            radius = ((f["radius_x0"] + f["radius_x1"]) / 2, f["radius_y"])
+        else:
+            radius = (v["radius_x"], v["radius_y"])
+        row = {"film": name, "months": film["boneage"], "real_radius": _r3(below_base(base, top, radius)),
+               "real_capitate": _r3(below_base(base, top, (v["capitate_x"], v["capitate_y"])))}
+        for style in styles:
+            got = [hand_wrist_length(build_hand(sample_subject(film["boneage"], film["male"],
+                                                               np.random.default_rng(49_000 + seed), hard_fraction=0.0),
+                                                int(style[1:]))) for seed in range(seeds)]
+            for k in ("radius", "capitate"):
+                vals = [g[k] for g in got if g[k] is not None]
+                row[f"{style}_{k}"] = _r3(float(np.median(vals))) if vals else None
+        rows.append(row)
+    return _with_medians(rows, [f"{who}_{k}" for who in ("real", *styles) for k in ("radius", "capitate")])
+
+
 def gap(rows, styles: list[str], seed: int = 0, folds: int = 5, repeats: int = 3) -> dict:
     """Cross-validated real-vs-phantom accuracy of a ridge classifier on palm crops."""
     from boneage_fast.data.phantom import render
@@ -1906,7 +1965,7 @@ def main(argv: list[str] | None = None) -> int:
                     choices=["detector", "regressor", "gap", "tones", "spectrum", "cortex", "palm", "softbone", "slender",
                              "forearm", "armtissue", "grain", "texture", "metaphysis", "rim", "physis", "shaft",
                              "palmtissue", "mcbase", "crop", "wrist", "epiphysis", "fingers", "mcplate",
-                             "mcspread"])
+                             "mcspread", "carpus"])
     ap.add_argument("--styles", nargs="+", default=["v1", "v2"], choices=["v1", "v2", "v3", "v4"])
     ap.add_argument("--any-look", action="store_true",
                     help="texture, rim, physis, shaft, palmtissue: phantoms of either look (processed or unprocessed), "
@@ -1977,6 +2036,8 @@ def main(argv: list[str] | None = None) -> int:
         res["mcplate"] = mcplate(args.styles)
     if "mcspread" in args.parts:
         res["mcspread"] = mcspread(args.styles)
+    if "carpus" in args.parts:
+        res["carpus"] = carpus(args.styles)
     if "gap" in args.parts:
         res["gap"] = gap(rows, args.styles)
     text = json.dumps(res, indent=2)

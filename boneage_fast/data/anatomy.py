@@ -290,6 +290,20 @@ YOUNG_PHALANX_AGE_V4 = 96.0
 # phantoms'). At 11 years the films' proximal phalanx is 4.2 widths long, as version 3's
 # (7.4 above). None: without the rule (docs/phantom.md, sections 7.22 and 7.25).
 YOUNG_FINGERS_V4: tuple[float, float, float] | None = (1.4, 96.0, 132.0)
+# Version 4's young wrist: the distal radius and ulna sit at least ``WRIST_YOUNG_V4[0]``
+# mm (adult scale) below their adult place until ``WRIST_YOUNG_V4[1]`` months of bone
+# age, linearly less to none at ``WRIST_YOUNG_V4[2]`` (versions 3-4 already drop them
+# 6 mm less 6 mm times the radial epiphysis' size ratio, for its cartilage: the larger of
+# the two), and the carpals ``WRIST_YOUNG_V4[3]`` of that drop. On the young films of
+# ../shared/realdata (scripts/data/real_young_forearm.csv, real_young_palm.csv) the
+# radius' metaphysis ends 0.86-1.16 of metacarpal 3's length below its base at 10-42
+# months, 0.79 at 55, 0.73 at 82 (0.52-0.73 on 5 films of 120-180 months), the
+# capitate's centre 0.29-0.41 at 10-42 months, 0.23 at 55, 0.19 at 82; version 4 drew
+# the radius 0.73-0.74 at 24-55 months (0.92 at 10, its epiphysis not yet ossified) and
+# the capitate 0.20-0.21 (0.26). The 327 RSNA films with ROI boxes agree: the radius' box
+# is 0.20-0.23 of proximal phalanx 3's length further from the MCP row under 5 years than
+# v4's, 0.14 at 5-8, 0.06-0.09 from 8 years (docs/phantom.md, section 7.26). None: none.
+WRIST_YOUNG_V4: tuple[float, float, float, float] | None = (9.5, 60.0, 108.0, 0.45)
 FOREARM_WIDTH_V4 = 1.4
 FOREARM_WIDTH_GROWN_V4 = 1.25
 FOREARM_NARROWS_V4 = (84.0, 144.0)
@@ -301,6 +315,16 @@ def _age_ramp(bone_age: float, ages: tuple[float, float], young: float, grown: f
     lo, hi = ages
     t = min(max((bone_age - lo) / (hi - lo), 0.0), 1.0)
     return young + (grown - young) * t
+
+
+def wrist_young_v4(bone_age: float) -> float:
+    """Version 4's least drop (mm at adult scale) of the distal radius and ulna below
+    their adult place at this bone age (months): ``WRIST_YOUNG_V4[0]`` until
+    ``WRIST_YOUNG_V4[1]``, linearly to 0 at ``WRIST_YOUNG_V4[2]``; 0 when it is None."""
+    if WRIST_YOUNG_V4 is None:
+        return 0.0
+    drop, full, gone, _ = WRIST_YOUNG_V4
+    return _age_ramp(bone_age, (full, gone), drop, 0.0)
 
 
 def young_fingers_v4(bone_age: float) -> float:
@@ -719,6 +743,9 @@ class Hand:
     carpals_present: list[str] = field(default_factory=list)
     epiphyses: dict[str, tuple[float, float]] = field(default_factory=dict)  # group -> (ratio, fusion)
     sesamoid: bool = False
+    # version 4: the distal radius this much (mm, adult scale) lower than version 3 draws
+    # it (``WRIST_YOUNG_V4``); the renderer frames the forearm from there
+    wrist_drop: float = 0.0
 
     def outline_points(self, round_ends: bool = False) -> np.ndarray:
         """Points on the soft-tissue outline (for the hand box). ``round_ends`` also
@@ -1151,6 +1178,8 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
             # inside its own scaled outline).
             g = 0.35 + 0.65 * carpal_size("capitate", ba, male, version)
             cx, cy = CARPUS_CENTRE_V2[0] + (cx - CARPUS_CENTRE_V2[0]) * g, CARPUS_CENTRE_V2[1] + (cy - CARPUS_CENTRE_V2[1]) * g
+            if version >= 4 and WRIST_YOUNG_V4 is not None:  # a young carpus lower under the bases
+                cy -= WRIST_YOUNG_V4[3] * wrist_young_v4(ba)
             # A young carpal is a rounder, smaller copy inside its adult outline.
             r = min(a, b) + (max(a, b) - min(a, b)) * f
             axes = np.array([min(a, r), min(b, r)]) * f * s
@@ -1201,7 +1230,12 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
         ratio, fusion = hand.epiphyses[name]
         # version 3: 2 mm nearer the carpus (the proximal row sits on the radial
         # epiphysis), less the cartilage of an epiphysis not yet ossified
-        top = np.array([x, lo + ((2.0 - 6.0 * (1.0 - min(ratio, 1.0))) if version >= 3 else 0.0)]) * s
+        cartilage = 6.0 * (1.0 - min(ratio, 1.0))
+        if version >= 4:  # version 4: a young wrist longer (WRIST_YOUNG_V4)
+            if name == "radius":
+                hand.wrist_drop = max(wrist_young_v4(ba) - cartilage, 0.0)
+            cartilage = max(cartilage, wrist_young_v4(ba))
+        top = np.array([x, lo + ((2.0 - cartilage) if version >= 3 else 0.0)]) * s
         flare, draw_hw = 1.0 if name == "radius" else 0.3, hw
         if version >= 4:  # young forearm bones stouter, the ulna's end flared as the radius' (ROI boxes kept)
             draw_hw, flare = hw * stubby, flare if name == "radius" else ULNA_FLARE_V4

@@ -279,6 +279,7 @@ def render(
             young = extra * (1.0 - smoothstep(float(bone_age) / until))
             above = young * (YOUNG_ABOVE_V4 or 0.0)
             below += young - above
+    below += hand.wrist_drop  # v4: from its distal radius, where a young wrist is longer
     top_mm = top + above * subject.size_scale  # the framed span's upper end
     span_mm = top_mm + below * subject.size_scale
 
