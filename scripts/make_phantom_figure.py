@@ -71,13 +71,17 @@ def main(argv: list[str] | None = None) -> int:
             axes[r, c].set_title(title, color="w", fontsize=10)
         # zoomed wrists at one anatomical scale: a square of 0.55 x the hand box's width,
         # the real one centred 72 % down the annotated hand box (the carpus of an upright
-        # hand), the phantom's on its wrist ROI
+        # hand), the phantom's half-way between metacarpal 3's base and the middle of its
+        # radius ROI (the wrist from the bases to the radius' end, whose length v4 draws
+        # with age, docs/phantom.md section 7.26)
         x0, y0, x1, y1 = boxes[key]
         wrists = [(real, ((x0 + x1) / 2, y0 + 0.72 * (y1 - y0)), 0.55 * (x1 - x0), "real wrist")]
         for st in args.wrists:
-            _, wx0, wy0, wx1, wy1 = next(b for b in ph[st].roi_boxes if b[0] == "Wrist")
+            _, rx0, ry0, rx1, ry1 = next(b for b in ph[st].roi_boxes if b[0] == "Radius")
+            base = ph[st].frame(next(b for b in ph[st].hand.bones if b.name == "metacarpal3").p0[None])[0]
             hx0, _, hx1, _ = ph[st].hand_box
-            wrists.append((ph[st].image, ((wx0 + wx1) / 2, (wy0 + wy1) / 2), 0.55 * (hx1 - hx0), f"{st} wrist"))
+            centre = ((base[0] + (rx0 + rx1) / 2) / 2, (base[1] + (ry0 + ry1) / 2) / 2)
+            wrists.append((ph[st].image, centre, 0.55 * (hx1 - hx0), f"{st} wrist"))
         for r, (img, (cx, cy), side, title) in enumerate(wrists, start=full):
             ys = slice(int(max(cy - side / 2, 0)), int(min(cy + side / 2, img.shape[0])))
             xs = slice(int(max(cx - side / 2, 0)), int(min(cx + side / 2, img.shape[1])))
