@@ -292,17 +292,20 @@ YOUNG_PHALANX_AGE_V4 = 96.0
 YOUNG_FINGERS_V4: tuple[float, float, float] | None = (1.4, 96.0, 132.0)
 # Version 4's young wrist: the distal radius and ulna sit at least ``WRIST_YOUNG_V4[0]``
 # mm (adult scale) below their adult place until ``WRIST_YOUNG_V4[1]`` months of bone
-# age, linearly less to none at ``WRIST_YOUNG_V4[2]`` (versions 3-4 already drop them
-# 6 mm less 6 mm times the radial epiphysis' size ratio, for its cartilage: the larger of
-# the two), and the carpals ``WRIST_YOUNG_V4[3]`` of that drop. On the young films of
-# ../shared/realdata (scripts/data/real_young_forearm.csv, real_young_palm.csv) the
-# radius' metaphysis ends 0.86-1.16 of metacarpal 3's length below its base at 10-42
-# months, 0.79 at 55, 0.73 at 82 (0.52-0.73 on 5 films of 120-180 months), the
-# capitate's centre 0.29-0.41 at 10-42 months, 0.23 at 55, 0.19 at 82; version 4 drew
-# the radius 0.73-0.74 at 24-55 months (0.92 at 10, its epiphysis not yet ossified) and
-# the capitate 0.20-0.21 (0.26). The 327 RSNA films with ROI boxes agree: the radius' box
-# is 0.20-0.23 of proximal phalanx 3's length further from the MCP row under 5 years than
-# v4's, 0.14 at 5-8, 0.06-0.09 from 8 years (docs/phantom.md, section 7.26). None: none.
+# age, linearly less to none at ``WRIST_YOUNG_V4[2]`` (versions 3-4 already drop each
+# 6 mm times one less its epiphysis' size ratio, for the epiphysis' cartilage: the larger
+# of the two), and the carpals ``WRIST_YOUNG_V4[3]`` of that least drop. On the 6 young
+# films of ../shared/realdata (scripts/data/real_young_palm.csv, real_young_forearm.csv,
+# real_young_carpus.csv) the radius' metaphysis ends 0.86-1.16 of metacarpal 3's length
+# below its base at 10-42 months, 0.81 at 55, 0.72 at 82 (0.52-0.73 on 5 films of
+# 120-180 months), the capitate's centre 0.30-0.41 at 10-42 months, 0.24 at 55, 0.19 at
+# 82; version 4 drew the radius 0.68-0.71 at 24-82 months (0.90 at 10, its epiphysis not
+# yet ossified) and the capitate 0.19-0.21 (0.26). The 327 RSNA films with ROI boxes
+# agree: their radius box stands 0.21 of proximal phalanx 3's length further below the
+# middle finger's MCP than v4's under 5 years, 0.12 at 5-10 years, 0.06-0.09 from 10
+# (where the annotators' centring of the box accounts for it); with this 0.06-0.09 at
+# every age (``phantom_realism.py``'s radius_reach, ``phantom_realism_real.py --parts
+# carpus``; docs/phantom.md, section 7.26). None: none.
 WRIST_YOUNG_V4: tuple[float, float, float, float] | None = (9.5, 60.0, 108.0, 0.45)
 FOREARM_WIDTH_V4 = 1.4
 FOREARM_WIDTH_GROWN_V4 = 1.25
