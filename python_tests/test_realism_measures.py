@@ -679,6 +679,20 @@ def test_mcp_row_features_name_the_thumb_and_order_the_fingers():
     assert pr.features(extra_dip) is None
 
 
+def test_below_base_runs_along_metacarpal_3_over_its_length():
+    """scripts/phantom_realism_real.py's carpus measure: a point's distance below
+    metacarpal 3's base along the bone's axis over its length, whatever its offset across
+    the axis (a leaning 3-4-5 bone of length 50)."""
+    prr = _script()
+    base, top = (10.0, 100.0), (40.0, 60.0)
+    down, across = np.array([-0.6, 0.8]), np.array([0.8, 0.6])  # away from the top; across
+    assert prr.below_base(base, top, base) == 0.0
+    assert prr.below_base(base, top, top) == pytest.approx(-1.0)
+    for along, off in ((25.0, 0.0), (25.0, 10.0), (40.0, -30.0)):
+        p = np.array(base) + along * down + off * across
+        assert prr.below_base(base, top, p) == pytest.approx(along / 50.0)
+
+
 def test_crop_composition_is_the_base_in_the_box_and_the_box_below_it():
     """scripts/phantom_realism_real.py's crop: metacarpal 3's base at (base - top edge) /
     box height, the box below it in metacarpal 3 lengths (a 3-4-5 bone: length 50)."""
