@@ -1168,6 +1168,9 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
         if version >= 4 and HYPOTHENAR_EMINENCE_V4 is not None:
             mc5 = next(b for b in hand.bones if b.name == "metacarpal5")
             hand.tissue.append(eminence_v4(mc5, HYPOTHENAR_EMINENCE_V4, tw * w * bulk, ba))
+    # version 4: a young wrist longer (WRIST_YOUNG_V4): the radius' and ulna's least drop
+    # below their adult place (mm, adult scale), the carpals a share of it
+    wrist_drop = wrist_young_v4(ba) if version >= 4 else 0.0
     # carpals
     for name in CARPAL_ORDER:
         f = carpal_size(name, ba, male, version)
@@ -1181,8 +1184,8 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
             # inside its own scaled outline).
             g = 0.35 + 0.65 * carpal_size("capitate", ba, male, version)
             cx, cy = CARPUS_CENTRE_V2[0] + (cx - CARPUS_CENTRE_V2[0]) * g, CARPUS_CENTRE_V2[1] + (cy - CARPUS_CENTRE_V2[1]) * g
-            if version >= 4 and WRIST_YOUNG_V4 is not None:  # a young carpus lower under the bases
-                cy -= WRIST_YOUNG_V4[3] * wrist_young_v4(ba)
+            if wrist_drop > 0.0:  # a young carpus lower under the bases
+                cy -= WRIST_YOUNG_V4[3] * wrist_drop
             # A young carpal is a rounder, smaller copy inside its adult outline.
             r = min(a, b) + (max(a, b) - min(a, b)) * f
             axes = np.array([min(a, r), min(b, r)]) * f * s
@@ -1234,10 +1237,9 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
         # version 3: 2 mm nearer the carpus (the proximal row sits on the radial
         # epiphysis), less the cartilage of an epiphysis not yet ossified
         cartilage = 6.0 * (1.0 - min(ratio, 1.0))
-        if version >= 4:  # version 4: a young wrist longer (WRIST_YOUNG_V4)
-            if name == "radius":
-                hand.wrist_drop = max(wrist_young_v4(ba) - cartilage, 0.0)
-            cartilage = max(cartilage, wrist_young_v4(ba))
+        if name == "radius":
+            hand.wrist_drop = max(wrist_drop - cartilage, 0.0)
+        cartilage = max(cartilage, wrist_drop)
         top = np.array([x, lo + ((2.0 - cartilage) if version >= 3 else 0.0)]) * s
         flare, draw_hw = 1.0 if name == "radius" else 0.3, hw
         if version >= 4:  # young forearm bones stouter, the ulna's end flared as the radius' (ROI boxes kept)
