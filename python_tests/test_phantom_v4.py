@@ -41,9 +41,10 @@ def v3_layout(monkeypatch):
     """v4 drawn on version 3's layout (section 7.18's fan, thumb and young phalanges off)
     and version 3's growth of the epiphyses' width (section 7.21's off) and build of the
     young fingers (section 7.22's off), version 3's metacarpal bases (section 7.24's
-    off) and version 3's wrist (section 7.26's off), for the tests that compare its bones
-    and soft tissue with v3's in place."""
+    off), version 3's wrist (section 7.26's off) and no finger webs (section 7.27's off),
+    for the tests that compare its bones and soft tissue with v3's in place."""
     monkeypatch.setattr(anatomy, "WRIST_YOUNG_V4", None)
+    monkeypatch.setattr(anatomy, "FINGER_WEB_V4", None)
     monkeypatch.setattr(anatomy, "METACARPAL_FAN_V4", (1.0, 1.0, 1.0))
     monkeypatch.setattr(anatomy, "METACARPAL_BASE_SPREAD_V4", None)
     monkeypatch.setattr(anatomy, "YOUNG_FINGERS_V4", None)
@@ -1596,13 +1597,16 @@ def test_v4_forearm_section_is_drawn_with_its_own_exponent(monkeypatch):
     the other capsules the look's: the soft-tissue grid equals one drawn capsule by
     capsule with those exponents (and the first web's depths, ``Hand.tissue_depths``) by
     ``film.tissue_t4`` (the soft union written out here); a hand without the entry draws
-    the forearm at the look's exponent, one without the depths the web as deep as wide."""
+    the forearm at the look's exponent, one without the depths the webs as deep as wide
+    (the first web's three deeper, section 7.27's three finger webs shallower)."""
     h = render(60.0, True, seed=2, size=(400, 320), style="v4", nuisance=False)
     hand, T, look = h.hand, h.frame, film.LOOKS["v4"]
     assert hand.tissue_sections == {11: anatomy.FOREARM_SECTION_V4} and look.tissue_profile != 1.0
 
     depths = dict(hand.tissue_depths)
-    assert sorted(depths) == [12, 13, 14] and min(depths.values()) > 1.0
+    n = len(hand.tissue)
+    assert sorted(depths) == [12, 13, 14, n - 3, n - 2, n - 1] and min(depths[i] for i in (12, 13, 14)) > 1.0
+    assert [depths[i] for i in (n - 3, n - 2, n - 1)] == [anatomy.FINGER_WEB_V4[2]] * 3
 
     def union(sections, depths=depths):
         Ts = T.scaled(film.SOFT_GRID)
@@ -2239,7 +2243,7 @@ def test_v4_frames_young_hands_as_low_in_the_film_as_the_films(monkeypatch):
 
 @pytest.mark.parametrize("age, male", [(0.0, True), (30.0, False), (90.0, True), (150.0, False), (200.0, True)])
 def test_v4_eminences_run_along_their_metacarpals_past_the_base(age, male):
-    """Section 7.20: v4's last two soft-tissue capsules, each of one radius times the
+    """Section 7.20: v4's two soft-tissue capsules after v3's, each of one radius times the
     soft-tissue scale (size ** 0.6), the width scale and the palm's fullness (1.15 + 0.15
     x the subject's soft tissue), with an extra at bone age 0 falling as 1 -
     smoothstep(age / 120): the thenar eminence 17 mm (4 more), from 1.2 radii before the
@@ -2252,9 +2256,10 @@ def test_v4_eminences_run_along_their_metacarpals_past_the_base(age, male):
     x = min(max(age / 120.0, 0.0), 1.0)
     young = 1.0 - x * x * (3.0 - 2.0 * x)
     scale = sub.size_scale ** 0.6 * sub.width_scale * (1.15 + 0.15 * sub.soft_tissue)
-    assert len(h4.tissue) == len(h3.tissue) + 2
-    for capsule, name, radius, extra, reach, along in ((h4.tissue[-2], "metacarpal1", 17.0, 4.0, 1.2, 0.3),
-                                                        (h4.tissue[-1], "metacarpal5", 14.0, 0.0, 0.3, 0.4)):
+    n3 = len(h3.tissue)  # v4's next two (then section 7.27's three finger webs: their own test)
+    assert len(h4.tissue) == n3 + 2 + 3
+    for capsule, name, radius, extra, reach, along in ((h4.tissue[n3], "metacarpal1", 17.0, 4.0, 1.2, 0.3),
+                                                        (h4.tissue[n3 + 1], "metacarpal5", 14.0, 0.0, 0.3, 0.4)):
         r = scale * (radius + extra * young)
         bone = next(b for b in h4.bones if b.name == name)
         u = (bone.p1 - bone.p0) / np.hypot(*(bone.p1 - bone.p0))
@@ -2811,3 +2816,142 @@ def test_v4_young_wrist_as_long_as_the_films(monkeypatch):
     assert got0["median_real_radius"] - got0["median_v4_radius"] >= 0.14
     assert got0["median_real_capitate"] - got0["median_v4_capitate"] >= 0.08
     assert short0[0] - short0[120] >= short[0] - short[120] + 0.08, (short, short0)
+
+
+# --- webs between the fingers (docs/phantom.md, section 7.27) --------------------------
+@pytest.mark.parametrize("age, male", [(0, True), (24, False), (60, True), (120, False), (180, True), (228, False)])
+def test_v4_finger_webs_span_each_pair_to_a_third_of_the_proximal_phalanx(age, male):
+    """Section 7.27: v4's last three soft-tissue capsules are the webs index-middle,
+    middle-ring and ring-little: the points 0.3 of the way from each finger's MCP to its
+    PIP joint (the ROI centres) set each web: its radius half their distance, its round
+    top end reaching their mid-point, its other end the mid-point of the pair's MCP
+    joints (the web one disc, its top there, where it is wider than that is long); 0.6
+    as deep as wide, the look's section. v3 has none; v4's other capsules are as they
+    were without them."""
+    subject = sample_posture(sample_subject(float(age), male, np.random.default_rng(7), hard_fraction=0.0),
+                             np.random.default_rng([7, 3]))
+    h4 = build_hand(subject, 4)
+    assert anatomy.FINGER_WEB_V4 == (0.3, 1.0, 0.6)
+    mcp = [c for c, _ in h4.joints["MCP"]]
+    pip = [c for c, _ in h4.joints["PIP"]]
+    n = len(h4.tissue)
+    discs = 0
+    for k, (a, b) in enumerate(((1, 2), (2, 3), (3, 4))):  # rays: 0 the thumb
+        p0, p1, r0, r1 = h4.tissue[n - 3 + k]
+        qa, qb = mcp[a] + 0.3 * (pip[a] - mcp[a]), mcp[b] + 0.3 * (pip[b] - mcp[b])
+        r = 0.5 * float(np.linalg.norm(qa - qb))
+        assert r0 == r1 == pytest.approx(r, rel=1e-12)
+        top, low = (qa + qb) / 2, (mcp[a] + mcp[b]) / 2
+        u = (top - low) / np.linalg.norm(top - low)
+        np.testing.assert_allclose(p1 + u * r, top, rtol=0, atol=1e-9)
+        if np.linalg.norm(top - low) > r:
+            np.testing.assert_allclose(p0, low, rtol=0, atol=1e-9)
+        else:
+            np.testing.assert_array_equal(p0, p1)
+            discs += 1
+        assert h4.tissue_depths[n - 3 + k] == 0.6 and n - 3 + k not in h4.tissue_sections
+    assert discs < 3
+    try:
+        anatomy.FINGER_WEB_V4 = None
+        off = build_hand(subject, 4)
+    finally:
+        anatomy.FINGER_WEB_V4 = (0.3, 1.0, 0.6)
+    assert len(off.tissue) == n - 3
+    for c, c0 in zip(h4.tissue, off.tissue):
+        assert all(np.array_equal(x, y) for x, y in zip(c, c0))
+    assert {i: v for i, v in h4.tissue_depths.items() if i < n - 3} == off.tissue_depths
+    assert h4.tissue_sections == off.tissue_sections and len(build_hand(subject, 3).tissue) == n - 5
+
+
+def test_finger_webs_v4_by_hand():
+    """``finger_webs_v4`` on fingers laid out by hand: two upright fingers 20 apart
+    with proximal phalanges 40 long give a web of radius 10 (share 1) whose top reaches
+    12 above the MCPs (edge 0.3), from their mid-point; 40 apart (a web wider than
+    long) one disc of radius 20 with its top at the same height; share 0.5 halves the
+    radius; three fingers, two webs."""
+    up = np.array([0.0, 40.0])
+    f = [(np.array([0.0, 0.0]), up), (np.array([20.0, 0.0]), np.array([20.0, 40.0])),
+         (np.array([60.0, 0.0]), np.array([60.0, 40.0]))]
+    (p0, p1, r0, r1), (q0, q1, s0, s1) = anatomy.finger_webs_v4(f, 0.3, 1.0)
+    assert (r0, r1) == (10.0, 10.0) and (s0, s1) == (20.0, 20.0)
+    np.testing.assert_allclose(p0, [10.0, 0.0], atol=1e-12)
+    np.testing.assert_allclose(p1, [10.0, 2.0], atol=1e-12)  # its top at 12
+    np.testing.assert_allclose(q0, [40.0, -8.0], atol=1e-12)
+    np.testing.assert_allclose(q1, [40.0, -8.0], atol=1e-12)  # a disc, its top at 12
+    (p0, p1, r0, _), _ = anatomy.finger_webs_v4(f, 0.3, 0.5)
+    assert r0 == 5.0
+    np.testing.assert_allclose(p1, [10.0, 7.0], atol=1e-12)
+    assert anatomy.finger_webs_v4(f[:1], 0.3, 1.0) == []
+
+
+def _web_medians(age: float, male: bool, seeds: int = 4) -> dict:
+    """``phantom_web_levels``' medians (per side) over v4 phantoms drawn as ``--parts
+    webs`` draws them."""
+    prr = load_script("phantom_realism_real")
+    got = [prr.phantom_web_levels(render(age, male, seed=40_000 + k, size_scale=0.5, bits=8, style="v4"))
+           for k in range(seeds)]
+    return {side: float(np.median([g[side] for g in got if g[side] is not None])) for side in ("radial", "ulnar")}
+
+
+def test_v4_fingers_part_above_their_knuckles(monkeypatch):
+    """Section 7.27 on rendered films: at 150 months the silhouette round metacarpal 3
+    holds the index and the ring finger up to >= 1.15 of that bone's length above its
+    base (its top at 1.0; the films 1.2); without the webs the fingers part at its top or
+    below (<= 1.05), each side >= 0.15 lower. A young hand's webs (24 months) are higher
+    still (>= 1.3)."""
+    got = _web_medians(150.0, False)
+    assert got["radial"] >= 1.15 and got["ulnar"] >= 1.15, got
+    assert min(_web_medians(24.0, True).values()) >= 1.3
+    monkeypatch.setattr(anatomy, "FINGER_WEB_V4", None)
+    off = _web_medians(150.0, False)
+    assert off["radial"] <= 1.05 and off["ulnar"] <= 1.05, off
+    assert got["radial"] - off["radial"] >= 0.15 and got["ulnar"] - off["ulnar"] >= 0.15
+
+
+def test_web_levels_finds_where_a_drawn_finger_parts():
+    """``web_levels`` on a drawn silhouette: an upright 'metacarpal 3' of 100 pixels (base
+    at row 300, top at 200) in a palm 160 wide up to row 200, a middle finger 30 wide on
+    its axis, and neighbours 30 wide joined to it by webs up to rows 170 (thumb side, the
+    image's right) and 150: the levels are the first above the webs' tops, in steps of
+    0.025 of the length; None where a side never parts; radial -1 swaps the sides;
+    bad arguments are refused."""
+    prr = load_script("phantom_realism_real")
+    img = np.zeros((400, 400))
+    img[200:330, 120:280] = 1.0  # palm
+    img[40:200, 185:215] = 1.0  # middle finger (axis x = 200)
+    img[60:200, 245:275] = 1.0  # index (thumb side)
+    img[60:200, 125:155] = 1.0  # ring
+    img[170:200, 215:245] = 1.0  # web to row 170 (level 1.3)
+    img[150:200, 155:185] = 1.0  # web to row 150 (level 1.5)
+    got = prr.web_levels(img, (200.0, 300.0), (200.0, 200.0))
+    assert got == {"radial": pytest.approx(1.325), "ulnar": pytest.approx(1.525)}
+    assert prr.web_levels(img, (200.0, 300.0), (200.0, 200.0), radial=-1) == {"radial": pytest.approx(1.525),
+                                                                              "ulnar": pytest.approx(1.325)}
+    img[40:200, 155:185] = 1.0  # the ring finger fused to the middle all the way
+    assert prr.web_levels(img, (200.0, 300.0), (200.0, 200.0))["ulnar"] is None
+    with pytest.raises(ValueError, match="radial"):
+        prr.web_levels(img, (200.0, 300.0), (200.0, 200.0), radial=0)
+    with pytest.raises(ValueError, match="differ"):
+        prr.web_levels(img, (200.0, 300.0), (200.0, 300.0))
+
+
+@pytest.mark.skipif(not os.path.isdir(os.path.join(_REAL, "rsna_raw7")), reason="needs ../shared/realdata")
+def test_v4_finger_webs_as_high_as_the_films(monkeypatch):
+    """Section 7.27 on the films (``--parts webs``): on the 5 older films (120-180 months)
+    the middle finger parts from the index and the ring finger 1.2 of metacarpal 3's
+    length above its base (medians), on the young 6 (10-82 months) 1.3-1.4: v4 within
+    0.06 of the older films' on both sides and of the young films' on the radial side
+    (its young ulnar web stays 0.08-0.12 high: the fingers' own soft tissue); without the
+    webs the older hands' >= 0.25 low."""
+    rr = load_script("phantom_realism_real")
+    got = rr.webs(["v4"])
+    old, young = got["older"], got["young"]
+    assert len(old["films"]) == 5 and len(young["films"]) == 6
+    assert 1.1 <= old["median_real_radial"] <= 1.3 and 1.1 <= old["median_real_ulnar"] <= 1.3
+    for side in ("radial", "ulnar"):
+        assert abs(old[f"median_v4_{side}"] - old[f"median_real_{side}"]) <= 0.06, old
+    assert abs(young["median_v4_radial"] - young["median_real_radial"]) <= 0.06, young
+    monkeypatch.setattr(anatomy, "FINGER_WEB_V4", None)
+    off = rr.webs(["v4"])["older"]
+    for side in ("radial", "ulnar"):
+        assert off[f"median_real_{side}"] - off[f"median_v4_{side}"] >= 0.25, off

@@ -128,6 +128,9 @@ OFF = {
     # a young wrist longer: the distal radius and ulna lower, the carpus part of the way
     # (section 7.26)
     "young_wrist": {"WRIST_YOUNG_V4": None},
+    # webs of soft tissue between the fingers up a quarter of the proximal phalanx
+    # (section 7.27)
+    "finger_webs": {"FINGER_WEB_V4": None},
 }
 # refinements of another change: they act only with it on, so they have no "v3 +" row,
 # only their "v4 -" row

@@ -150,6 +150,13 @@
              subjects per film's age and sex (the radius shaft's drawn end, the capitate
              ossicle's centre; no film drawn).
 
+  webs       where the middle finger parts from its neighbours: going up metacarpal
+             3's axis from 0.7 of its length above its base in steps of 0.025, the
+             first level where the silhouette (as ``wrist`` finds it) reaches less than
+             0.3 of the length to the thumb's side of the axis (the web between the
+             index and middle fingers) and to the little finger's (middle and ring),
+             on the films and phantoms of ``wrist`` (None where it never does).
+
   The registered films of texture, rim, physis, shaft and palmtissue are processed
   films: their phantoms are drawn with the processed look only (``--any-look``: either
   look, a fifth of them unprocessed, as sections 7.10-7.12 of docs/phantom.md drew
@@ -174,6 +181,7 @@
     python scripts/phantom_realism_real.py --parts shaft palmtissue --styles v3 v4
     python scripts/phantom_realism_real.py --parts mcspread --styles v3 v4
     python scripts/phantom_realism_real.py --parts carpus --styles v3 v4
+    python scripts/phantom_realism_real.py --parts webs --styles v3 v4
 
 Only the annotations live in the repository; the images are read from ../shared/realdata.
 """
@@ -1919,6 +1927,57 @@ def carpus(styles: list[str], seeds: int = 8) -> dict:
     return _with_medians(rows, [f"{who}_{k}" for who in ("real", *styles) for k in ("radius", "capitate")])
 
 
+WEB_LEVELS = tuple(round(0.7 + 0.025 * k, 3) for k in range(49))  # 0.7 .. 1.9 above the base
+WEB_PART = 0.3  # the middle finger alone reaches less than this far from the axis
+
+
+def web_levels(img: np.ndarray, base, top, radial: int = 1) -> dict:
+    """Where the middle finger parts from its neighbours (module docstring, ``webs``):
+    per side of metacarpal 3's axis (``base`` to ``top``, pixels; ``radial`` as in
+    :func:`wrist_profile`) the lowest of ``WEB_LEVELS`` (its lengths above its base) where
+    the silhouette's half-width on that side is under ``WEB_PART`` of the length, None
+    where it never is."""
+    got = wrist_profile(img, base, top, radial, levels=tuple(-f for f in WEB_LEVELS))
+    return {side: next((f for f, h in zip(WEB_LEVELS, got[side]) if h < WEB_PART), None)
+            for side in ("radial", "ulnar")}
+
+
+def phantom_web_levels(sample) -> dict:
+    """:func:`web_levels` of a phantom from its metacarpal 3, its radial side the one its
+    thumb's metacarpal lies on (as :func:`phantom_wrist_profile`)."""
+    base, top = _metacarpal3_ends(sample)
+    mc1 = next(b for b in sample.hand.bones if b.name == "metacarpal1")
+    d = top - base
+    side = 1 if float((sample.frame(mc1.p1) - base) @ np.array([-d[1], d[0]])) > 0 else -1
+    return web_levels(_unit_film(sample.image.astype(np.float64)), base, top, side)
+
+
+def webs(styles: list[str], seeds: int = 6) -> dict:
+    """:func:`web_levels` on the films of :func:`wrist` (6 young, 5 older) against
+    ``seeds`` phantoms per film's age and sex and style drawn as ``wrist`` draws them
+    (the medians over the phantoms that part); per group the medians over films."""
+    from boneage_fast.data.phantom import render
+    from boneage_fast.io import read_image
+
+    young = [(film, name, (v["mc3_base_x"], v["mc3_base_y"]), (v["mc3_top_x"], v["mc3_top_y"]))
+             for film, name, v in _annotated_films("real_young_palm.csv")]
+    out: dict = {}
+    for group, films in (("young", young), ("older", list(_older_metacarpal3()))):
+        rows = []
+        for film, name, base, top in films:
+            got = web_levels(_unit_film(read_image(film["path"]).pixels.astype(np.float64)), base, top)
+            row = {"film": name, "months": film["boneage"], **{f"real_{k}": v for k, v in got.items()}}
+            for style in styles:
+                ph = [phantom_web_levels(render(film["boneage"], film["male"], seed=40_000 + k, size_scale=0.5,
+                                                bits=8, style=style)) for k in range(seeds)]
+                for side in ("radial", "ulnar"):
+                    vals = [g[side] for g in ph if g[side] is not None]
+                    row[f"{style}_{side}"] = _r3(float(np.median(vals))) if vals else None
+            rows.append(row)
+        out[group] = _with_medians(rows, [f"{who}_{k}" for who in ("real", *styles) for k in ("radial", "ulnar")])
+    return out
+
+
 def gap(rows, styles: list[str], seed: int = 0, folds: int = 5, repeats: int = 3) -> dict:
     """Cross-validated real-vs-phantom accuracy of a ridge classifier on palm crops."""
     from boneage_fast.data.phantom import render
@@ -1965,7 +2024,7 @@ def main(argv: list[str] | None = None) -> int:
                     choices=["detector", "regressor", "gap", "tones", "spectrum", "cortex", "palm", "softbone", "slender",
                              "forearm", "armtissue", "grain", "texture", "metaphysis", "rim", "physis", "shaft",
                              "palmtissue", "mcbase", "crop", "wrist", "epiphysis", "fingers", "mcplate",
-                             "mcspread", "carpus"])
+                             "mcspread", "carpus", "webs"])
     ap.add_argument("--styles", nargs="+", default=["v1", "v2"], choices=["v1", "v2", "v3", "v4"])
     ap.add_argument("--any-look", action="store_true",
                     help="texture, rim, physis, shaft, palmtissue: phantoms of either look (processed or unprocessed), "
@@ -2038,6 +2097,8 @@ def main(argv: list[str] | None = None) -> int:
         res["mcspread"] = mcspread(args.styles)
     if "carpus" in args.parts:
         res["carpus"] = carpus(args.styles)
+    if "webs" in args.parts:
+        res["webs"] = webs(args.styles)
     if "gap" in args.parts:
         res["gap"] = gap(rows, args.styles)
     text = json.dumps(res, indent=2)

@@ -307,6 +307,20 @@ YOUNG_FINGERS_V4: tuple[float, float, float] | None = (1.4, 96.0, 132.0)
 # every age (``phantom_realism.py``'s radius_reach, ``phantom_realism_real.py --parts
 # carpus``; docs/phantom.md, section 7.26). None: none.
 WRIST_YOUNG_V4: tuple[float, float, float, float] | None = (9.5, 60.0, 108.0, 0.45)
+# Version 4's webs between the fingers (index-middle, middle-ring, ring-little): a
+# soft-tissue capsule from the mid-point of each pair's MCP joints up between the two
+# fingers (:func:`finger_webs_v4`), its round end (the web's free edge) at the mid-point
+# of the points ``FINGER_WEB_V4[0]`` of the way from each MCP to its PIP joint, its
+# radius ``FINGER_WEB_V4[1]`` of half their distance, ``FINGER_WEB_V4[2]`` as deep along
+# the beam as wide. Without them older hands' fingers parted at the knuckles, the palm
+# ending at the metacarpal heads with the fingers set in it as in a mitten: going up
+# metacarpal 3's axis, the silhouette stops holding the index and the ring finger 1.2
+# of that bone's length above its base on 5 films of 120-180 months (medians; 1.35 /
+# 1.33 on 6 films of 10-82 months), version 4 at 0.83 / 0.90 (young 1.10 / 1.41),
+# version 3 at 1.11 (young 1.17); with these webs 1.23 / 1.23 (young 1.30 / 1.41:
+# young fingers' own soft tissue joins them on the ulnar side;
+# ``phantom_realism_real.py --parts webs``; docs/phantom.md, section 7.27). None: none.
+FINGER_WEB_V4: tuple[float, float, float] | None = (0.3, 1.0, 0.6)
 FOREARM_WIDTH_V4 = 1.4
 FOREARM_WIDTH_GROWN_V4 = 1.25
 FOREARM_NARROWS_V4 = (84.0, 144.0)
@@ -860,6 +874,25 @@ def eminence_v4(bone: LongBone, shape: tuple[float, float, float, float], scale:
     return (bone.p0 - u * (reach * r), bone.p0 + along * d, r, r)
 
 
+def finger_webs_v4(fingers, edge: float, share: float) -> list[tuple]:
+    """Version 4's webs between neighbouring fingers (``FINGER_WEB_V4``): for each pair of
+    ``fingers`` in order (MCP joint, PIP joint; index to little finger), a soft-tissue
+    capsule from the mid-point of their MCP joints up between them, its radius ``share``
+    of half the distance between the points ``edge`` of the way from each MCP to its PIP
+    joint, its round top end (the web's free edge) reaching the mid-point of those two
+    points; a web wider than that is long is one disc, its top there."""
+    out = []
+    for (m0, q0), (m1, q1) in zip(fingers, fingers[1:]):
+        a, b = m0 + edge * (q0 - m0), m1 + edge * (q1 - m1)
+        low, top = (m0 + m1) / 2, (a + b) / 2
+        r = share * float(np.hypot(*(a - b))) / 2
+        d = top - low
+        reach = float(np.hypot(*d))
+        end = top - d / max(reach, 1e-9) * r
+        out.append((low if reach > r else end, end, r, r))
+    return out
+
+
 def _thenar_web(p0: np.ndarray, p1: np.ndarray, r: float, version: int):
     """One of the first web's two proximal soft-tissue capsules, from a point on the
     thumb's metacarpal to one on the index's, radius ``r``; in version 4 its thumb end
@@ -969,6 +1002,7 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
         for ray, k in zip((1, 3, 4), factors):
             base_spread[ray] = _age_ramp(ba, (a0, a1), k, 1.0)
         mc3_base_x = RAY_BASE_X_V2[2] * s * young_palm  # metacarpal 3's base, as the loop places it
+    web_at: list[tuple[np.ndarray, np.ndarray]] = []  # the fingers' MCP and PIP joints
     for ray in range(5):
         ray_angle, base_x, base_y = (RAY_ANGLE_V2, RAY_BASE_X_V2, RAY_BASE_Y_V2) if v2 else \
             (RAY_ANGLE, RAY_BASE_X, RAY_BASE_Y)
@@ -1127,6 +1161,8 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
             else:
                 finger_end = p - axis * gap + axis * (FINGER_PAD_V4 * s - finger_r1)
         hand.tissue.append((mcp, finger_end, finger_r, finger_r1))
+        if ray > 0:  # where the finger webs attach (FINGER_WEB_V4)
+            web_at.append((mcp, hand.joints["PIP"][-1][0]))
         # the palm (rays 2-5) and the thenar eminence (thumb) around each metacarpal
         palm_r = (15.0 if ray == 0 else 13.5) * tw * w * bulk
         mc_axis = _rot(np.array([0.0, 1.0]), -ray_angle0)
@@ -1168,6 +1204,10 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
         if version >= 4 and HYPOTHENAR_EMINENCE_V4 is not None:
             mc5 = next(b for b in hand.bones if b.name == "metacarpal5")
             hand.tissue.append(eminence_v4(mc5, HYPOTHENAR_EMINENCE_V4, tw * w * bulk, ba))
+    if version >= 4 and FINGER_WEB_V4 is not None:
+        for web in finger_webs_v4(web_at, *FINGER_WEB_V4[:2]):
+            hand.tissue_depths[len(hand.tissue)] = FINGER_WEB_V4[2]
+            hand.tissue.append(web)
     # version 4: a young wrist longer (WRIST_YOUNG_V4): the radius' and ulna's least drop
     # below their adult place (mm, adult scale), the carpals a share of it
     wrist_drop = wrist_young_v4(ba) if version >= 4 else 0.0
