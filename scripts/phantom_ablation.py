@@ -128,7 +128,7 @@ OFF = {
     # a young wrist longer: the distal radius and ulna lower, the carpus part of the way
     # (section 7.26)
     "young_wrist": {"WRIST_YOUNG_V4": None},
-    # webs of soft tissue between the fingers up a quarter of the proximal phalanx
+    # webs of soft tissue between the fingers, up 0.3 of the proximal phalanges
     # (section 7.27)
     "finger_webs": {"FINGER_WEB_V4": None},
 }

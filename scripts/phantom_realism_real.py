@@ -617,11 +617,17 @@ def phantom_wrist_profile(sample, levels=WRIST_LEVELS) -> dict:
     """:func:`wrist_profile` of a phantom from its metacarpal 3 (base of the shaft, top of
     its head's epiphysis), its radial side the one its thumb's metacarpal lies on."""
     base, top = _metacarpal3_ends(sample)
+    return wrist_profile(_unit_film(sample.image.astype(np.float64)), base, top, _thumb_side(sample, base, top),
+                         levels)
+
+
+def _thumb_side(sample, base, top) -> int:
+    """+1 if a phantom's thumb's metacarpal lies on the side of the normal (-u_y, u_x) of
+    metacarpal 3's axis (``base`` to ``top``, pixels), else -1 (``radial`` of
+    :func:`wrist_profile`)."""
     mc1 = next(b for b in sample.hand.bones if b.name == "metacarpal1")
     d = top - base
-    n = np.array([-d[1], d[0]])
-    side = 1 if float((sample.frame(mc1.p1) - base) @ n) > 0 else -1
-    return wrist_profile(_unit_film(sample.image.astype(np.float64)), base, top, side, levels)
+    return 1 if float((sample.frame(mc1.p1) - base) @ np.array([-d[1], d[0]])) > 0 else -1
 
 
 def _older_metacarpal3():
@@ -1946,10 +1952,7 @@ def phantom_web_levels(sample) -> dict:
     """:func:`web_levels` of a phantom from its metacarpal 3, its radial side the one its
     thumb's metacarpal lies on (as :func:`phantom_wrist_profile`)."""
     base, top = _metacarpal3_ends(sample)
-    mc1 = next(b for b in sample.hand.bones if b.name == "metacarpal1")
-    d = top - base
-    side = 1 if float((sample.frame(mc1.p1) - base) @ np.array([-d[1], d[0]])) > 0 else -1
-    return web_levels(_unit_film(sample.image.astype(np.float64)), base, top, side)
+    return web_levels(_unit_film(sample.image.astype(np.float64)), base, top, _thumb_side(sample, base, top))
 
 
 def webs(styles: list[str], seeds: int = 6) -> dict:
