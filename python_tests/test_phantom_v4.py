@@ -2820,7 +2820,7 @@ def test_v4_young_wrist_as_long_as_the_films(monkeypatch):
 
 # --- webs between the fingers (docs/phantom.md, section 7.27) --------------------------
 @pytest.mark.parametrize("age, male", [(0, True), (24, False), (60, True), (120, False), (180, True), (228, False)])
-def test_v4_finger_webs_span_each_pair_to_a_third_of_the_proximal_phalanx(age, male):
+def test_v4_finger_webs_span_each_pair_to_a_third_of_the_proximal_phalanx(age, male, monkeypatch):
     """Section 7.27: v4's last three soft-tissue capsules are the webs index-middle,
     middle-ring and ring-little: the points 0.3 of the way from each finger's MCP to its
     PIP joint (the ROI centres) set each web: its radius half their distance, its round
@@ -2851,11 +2851,8 @@ def test_v4_finger_webs_span_each_pair_to_a_third_of_the_proximal_phalanx(age, m
             discs += 1
         assert h4.tissue_depths[n - 3 + k] == 0.6 and n - 3 + k not in h4.tissue_sections
     assert discs < 3
-    try:
-        anatomy.FINGER_WEB_V4 = None
-        off = build_hand(subject, 4)
-    finally:
-        anatomy.FINGER_WEB_V4 = (0.3, 1.0, 0.6)
+    monkeypatch.setattr(anatomy, "FINGER_WEB_V4", None)
+    off = build_hand(subject, 4)
     assert len(off.tissue) == n - 3
     for c, c0 in zip(h4.tissue, off.tissue):
         assert all(np.array_equal(x, y) for x, y in zip(c, c0))

@@ -641,6 +641,15 @@ def _older_metacarpal3():
             yield film, name, (v["capitate_x"], y), (v["capitate_x"], y - v["mc3_length"])
 
 
+def _metacarpal3_groups():
+    """The films with metacarpal 3 as (base, top) pixels, by group: ("young", the 6 films
+    of real_young_palm.csv, ends read by eye) and ("older", :func:`_older_metacarpal3`),
+    each a list of (film, name, base, top)."""
+    young = [(film, name, (v["mc3_base_x"], v["mc3_base_y"]), (v["mc3_top_x"], v["mc3_top_y"]))
+             for film, name, v in _annotated_films("real_young_palm.csv")]
+    return (("young", young), ("older", list(_older_metacarpal3())))
+
+
 def wrist(styles: list[str], seeds: int = 6) -> dict:
     """:func:`wrist_profile` on the 6 young films of real_young_palm.csv and the 5 older
     films of :func:`_older_metacarpal3` (upright, thumb to the right) against ``seeds``
@@ -649,10 +658,8 @@ def wrist(styles: list[str], seeds: int = 6) -> dict:
     from boneage_fast.data.phantom import render
     from boneage_fast.io import read_image
 
-    young = [(film, name, (v["mc3_base_x"], v["mc3_base_y"]), (v["mc3_top_x"], v["mc3_top_y"]))
-             for film, name, v in _annotated_films("real_young_palm.csv")]
     out: dict = {"levels": list(WRIST_LEVELS)}
-    for group, films in (("young", young), ("older", list(_older_metacarpal3()))):
+    for group, films in _metacarpal3_groups():
         rows = []
         for film, name, base, top in films:
             img = _unit_film(read_image(film["path"]).pixels.astype(np.float64))
@@ -1772,10 +1779,8 @@ def mcplate(styles: list[str], seeds: int = 4) -> dict:
     from boneage_fast.data.film import LOOKS
     from boneage_fast.io import read_image
 
-    young = [(film, name, (v["mc3_base_x"], v["mc3_base_y"]), (v["mc3_top_x"], v["mc3_top_y"]))
-             for film, name, v in _annotated_films("real_young_palm.csv")]
     rows = []
-    for group, films in (("young", young), ("older", list(_older_metacarpal3()))):
+    for group, films in _metacarpal3_groups():
         for film, name, base, top in films:
             raw = film["set"] == "rsna_raw7"
             length = float(np.hypot(top[0] - base[0], top[1] - base[1]))
@@ -1962,10 +1967,8 @@ def webs(styles: list[str], seeds: int = 6) -> dict:
     from boneage_fast.data.phantom import render
     from boneage_fast.io import read_image
 
-    young = [(film, name, (v["mc3_base_x"], v["mc3_base_y"]), (v["mc3_top_x"], v["mc3_top_y"]))
-             for film, name, v in _annotated_films("real_young_palm.csv")]
     out: dict = {}
-    for group, films in (("young", young), ("older", list(_older_metacarpal3()))):
+    for group, films in _metacarpal3_groups():
         rows = []
         for film, name, base, top in films:
             got = web_levels(_unit_film(read_image(film["path"]).pixels.astype(np.float64)), base, top)
