@@ -321,6 +321,28 @@ WRIST_YOUNG_V4: tuple[float, float, float, float] | None = (9.5, 60.0, 108.0, 0.
 # young fingers' own soft tissue joins them on the ulnar side;
 # ``phantom_realism_real.py --parts webs``; docs/phantom.md, section 7.27). None: none.
 FINGER_WEB_V4: tuple[float, float, float] | None = (0.3, 1.0, 0.6)
+# The first web (thumb-index) as soft-tissue capsules from a point on the thumb's
+# metacarpal to one on the index's: (where along the thumb's metacarpal, base 0 to head 1;
+# where along the index's; radius in mm times the hand's soft-tissue scale). Versions 2-3
+# draw FIRST_WEB's three, the last one's free edge reaching 0.85 of both metacarpals.
+FIRST_WEB = ((0.4, 0.3, 17.0), (0.65, 0.55, 13.0), (0.85, 0.85, 9.0))
+# Version 4 draws FIRST_WEB_V4's: without the third, the web's free edge that of the
+# second. Going up metacarpal 3's axis, the silhouette reaches 0.95 of that bone's length
+# to the thumb's side (the thumb still joined to the hand) up to 0.625 of its length above
+# its base on the 6 young films of real_young_palm.csv and to 0.50 on the older films of
+# --parts wrist; version 4 with the third capsule 0.68 / 0.59 (clean phantoms), without it
+# 0.59 / 0.50 with THUMB_TISSUE_V4 (``phantom_realism_real.py --parts firstweb``;
+# docs/phantom.md, section 7.28). None: FIRST_WEB.
+FIRST_WEB_V4: tuple[tuple[float, float, float], ...] | None = FIRST_WEB[:2]
+# ... and a young thumb's soft tissue (its finger capsule) THUMB_TISSUE_V4[0] times as
+# wide until bone age THUMB_TISSUE_V4[1] months, linearly to 1 at THUMB_TISSUE_V4[2] (the
+# ages of YOUNG_FINGERS_V4, whose stout young fingers it had taken on): across the thumb's
+# proximal phalanx at its mid-point the films' young thumbs are 0.37-0.46 of metacarpal
+# 3's length wide (median 0.40; 4 films of 24-82 months, scripts/data/real_thumb.csv),
+# narrower than their middle finger (0.44), where version 4 drew 0.52-0.56 (with 0.75
+# 0.39-0.42); at 150 months the film's 0.37, version 4's 0.33 (``--parts thumb``;
+# docs/phantom.md, section 7.28). None: as wide as version 3's layout draws it.
+THUMB_TISSUE_V4: tuple[float, float, float] | None = (0.75, 96.0, 132.0)
 FOREARM_WIDTH_V4 = 1.4
 FOREARM_WIDTH_GROWN_V4 = 1.25
 FOREARM_NARROWS_V4 = (84.0, 144.0)
@@ -1148,6 +1170,8 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
             p = p1 + axis * gap
             tip_radius = hw
         finger_r = (10.5 if ray == 0 else 9.0 if ray < 4 else 7.5) * tw * w * (1.1 if v2 else 1.0) * fingers_wide
+        if version >= 4 and ray == 0 and THUMB_TISSUE_V4 is not None:  # a young thumb slimmer
+            finger_r *= _age_ramp(ba, THUMB_TISSUE_V4[1:], THUMB_TISSUE_V4[0], 1.0)
         tip = p + axis * (2.5 * tip_radius)
         mcp = hand.joints["MCP"][-1][0]
         finger_end = tip - axis * finger_r * 0.6
@@ -1190,14 +1214,12 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
         mc1 = next(b for b in hand.bones if b.name == "metacarpal1")
         mc2 = next(b for b in hand.bones if b.name == "metacarpal2")
         mc2 = replace(mc2, p1=mc2.p1 + head_domes.get("metacarpal2", 0.0))  # the layout's end (version 4)
-        web = 17.0 * tw * w
-        hand.tissue.append(_thenar_web(0.6 * mc1.p0 + 0.4 * mc1.p1, 0.7 * mc2.p0 + 0.3 * mc2.p1, web, version))
-        web = 13.0 * tw * w
-        hand.tissue.append(_thenar_web(0.35 * mc1.p0 + 0.65 * mc1.p1, 0.45 * mc2.p0 + 0.55 * mc2.p1, web, version))
-        web = 9.0 * tw * w
-        hand.tissue.append((0.15 * mc1.p0 + 0.85 * mc1.p1, 0.15 * mc2.p0 + 0.85 * mc2.p1, web, web))
+        shape = FIRST_WEB_V4 if version >= 4 and FIRST_WEB_V4 is not None else FIRST_WEB
+        for k, (f1, f2, radius) in enumerate(shape):
+            a, b, web = mc1.p0 + f1 * (mc1.p1 - mc1.p0), mc2.p0 + f2 * (mc2.p1 - mc2.p0), radius * tw * w
+            hand.tissue.append(_thenar_web(a, b, web, version) if k < 2 else (a, b, web, web))
         if version >= 4 and WEB_V4 is not None:  # version 4: as thick as the palm, the outline kept
-            for i in range(len(hand.tissue) - 3, len(hand.tissue)):
+            for i in range(len(hand.tissue) - len(shape), len(hand.tissue)):
                 hand.tissue_depths[i] = WEB_V4 * bulk
         if version >= 4 and THENAR_EMINENCE_V4 is not None:
             hand.tissue.append(eminence_v4(mc1, THENAR_EMINENCE_V4, tw * w * bulk, ba))
