@@ -41,10 +41,13 @@ def v3_layout(monkeypatch):
     """v4 drawn on version 3's layout (section 7.18's fan, thumb and young phalanges off)
     and version 3's growth of the epiphyses' width (section 7.21's off) and build of the
     young fingers (section 7.22's off), version 3's metacarpal bases (section 7.24's
-    off), version 3's wrist (section 7.26's off) and no finger webs (section 7.27's off),
-    for the tests that compare its bones and soft tissue with v3's in place."""
+    off), version 3's wrist (section 7.26's off), no finger webs (section 7.27's off) and
+    version 3's first web and thumb's soft tissue (section 7.28's off), for the tests that
+    compare its bones and soft tissue with v3's in place."""
     monkeypatch.setattr(anatomy, "WRIST_YOUNG_V4", None)
     monkeypatch.setattr(anatomy, "FINGER_WEB_V4", None)
+    monkeypatch.setattr(anatomy, "FIRST_WEB_V4", None)
+    monkeypatch.setattr(anatomy, "THUMB_TISSUE_V4", None)
     monkeypatch.setattr(anatomy, "METACARPAL_FAN_V4", (1.0, 1.0, 1.0))
     monkeypatch.setattr(anatomy, "METACARPAL_BASE_SPREAD_V4", None)
     monkeypatch.setattr(anatomy, "YOUNG_FINGERS_V4", None)

@@ -131,6 +131,11 @@ OFF = {
     # webs of soft tissue between the fingers, up 0.3 of the proximal phalanges
     # (section 7.27)
     "finger_webs": {"FINGER_WEB_V4": None},
+    # the first web's free edge lower: its third capsule's ends at 0.7 of the thumb's and
+    # the index's metacarpals, not 0.85 (section 7.28)
+    "first_web": {"FIRST_WEB_V4": None},
+    # a young thumb's soft tissue 0.75 as wide until 8 years (section 7.28)
+    "young_thumb": {"THUMB_TISSUE_V4": None},
 }
 # refinements of another change: they act only with it on, so they have no "v3 +" row,
 # only their "v4 -" row

@@ -32,7 +32,10 @@
   palm       young hands' fullness: the palm's width across metacarpal 3's mid-point
              over metacarpal 3's length on 6 real films of 10-82 months (points read by
              eye, scripts/data/real_young_palm.csv) against 4 clean phantoms per film's
-             age and sex, per style.
+             age and sex, per style. The films' edges read by eye are the palm's and
+             leave out a thumb joined to it at that level; the phantoms' is the
+             silhouette's run, so the films' silhouette run is given beside them
+             (``real_silhouette``), the like-for-like figure.
   softbone   bone against soft tissue on unprocessed films: across the palm at
              metacarpal 3's mid-shaft, (bone peak - soft tissue) / (soft tissue -
              background) on the 5 raw films of 10-60 months with the palm line read by
@@ -156,6 +159,18 @@
              0.3 of the length to the thumb's side of the axis (the web between the
              index and middle fingers) and to the little finger's (middle and ring),
              on the films and phantoms of ``wrist`` (None where it never does).
+  firstweb   how far up the thumb stays joined to the hand (the first web's free
+             edge): going up metacarpal 3's axis from its base to 1.0 of its length in
+             steps of 0.025, the highest level where the silhouette (as ``wrist`` finds
+             it) still reaches 0.95 of the length to the thumb's side, on the films of
+             ``wrist`` against 4 clean phantoms per film's age and sex (None where it
+             never does). Clean, as ``palm``: the bright backgrounds that training
+             films may get fill the thumb's side, which then reads as joined to the top.
+  thumb      the thumb's soft tissue: the silhouette's width across the thumb's proximal
+             phalanx at its mid-point (the run that holds the bone's axis), over
+             metacarpal 3's length, on 5 films of 24-150 months (the phalanx' mid-point
+             and direction read by eye, scripts/data/real_thumb.csv) against 4 clean
+             phantoms per film's age and sex.
 
   The registered films of texture, rim, physis, shaft and palmtissue are processed
   films: their phantoms are drawn with the processed look only (``--any-look``: either
@@ -942,19 +957,35 @@ def palm(styles: list[str], seeds: int = 4) -> dict:
     and per style on ``seeds`` clean phantoms of each film's age and sex
     (:func:`palm_over_metacarpal`)."""
     from boneage_fast.data.phantom import render
+    from boneage_fast.io import read_image
 
     rows = []
     for film, name, v in _annotated_films("real_young_palm.csv"):
         length = np.hypot(v["mc3_top_x"] - v["mc3_base_x"], v["mc3_top_y"] - v["mc3_base_y"])
         width = np.hypot(v["palm_right_x"] - v["palm_left_x"], v["palm_right_y"] - v["palm_left_y"])
         age, male = film["boneage"], film["male"]
-        row = {"film": name, "months": age, "male": male, "real": round(float(width / length), 3)}
+        row = {"film": name, "months": age, "male": male, "real": round(float(width / length), 3),
+               "real_silhouette": round(silhouette_width(read_image(film["path"]).pixels, v), 3)}
         for style in styles:
             got = [palm_over_metacarpal(render(age, male, seed=s, size=(1280, 1024), style=style, nuisance=False))
                    for s in range(seeds)]
             row[style] = round(float(np.median(got)), 3)
         rows.append(row)
-    return _with_medians(rows, ["real", *styles])
+    return _with_medians(rows, ["real", "real_silhouette", *styles])
+
+
+def silhouette_width(pixels: np.ndarray, points: dict) -> float:
+    """A film's silhouette run (:func:`silhouette_span`) across metacarpal 3's mid-point,
+    perpendicular to it, over its length; metacarpal 3's base and top as
+    real_young_palm.csv gives them (``points``: ``mc3_base_x`` ... ``mc3_top_y``)."""
+    base = np.array([points["mc3_base_x"], points["mc3_base_y"]], np.float64)
+    top = np.array([points["mc3_top_x"], points["mc3_top_y"]], np.float64)
+    length = _mc3_length(points)
+    if not length > 0:
+        raise ValueError("metacarpal 3's base and top must differ")
+    d = (top - base) / length
+    lo, hi = silhouette_span(_unit_film(pixels), (base + top) / 2, np.array([-d[1], d[0]]), int(4 * length))
+    return float((hi - lo) / length)
 
 
 def metacarpal_slenderness(pixels: np.ndarray, base, top) -> float:
@@ -1984,6 +2015,100 @@ def webs(styles: list[str], seeds: int = 6) -> dict:
     return out
 
 
+FIRST_WEB_LEVELS = tuple(round(0.025 * k, 3) for k in range(41))  # 0 .. 1.0 above the base
+FIRST_WEB_JOINED = 0.95  # the silhouette reaches this far to the thumb's side: the thumb joined
+
+
+def first_web_level(img: np.ndarray, base, top, radial: int = 1) -> float | None:
+    """How far up the thumb stays joined to the hand (module docstring, ``firstweb``): the
+    highest of ``FIRST_WEB_LEVELS`` (metacarpal 3's lengths above its base, ``base`` to
+    ``top`` in pixels) where the silhouette's half-width on the ``radial`` side (as in
+    :func:`wrist_profile`) is at least ``FIRST_WEB_JOINED`` of the length; None where it
+    never is."""
+    got = wrist_profile(img, base, top, radial, levels=tuple(-f for f in FIRST_WEB_LEVELS))["radial"]
+    return max((f for f, h in zip(FIRST_WEB_LEVELS, got) if h >= FIRST_WEB_JOINED), default=None)
+
+
+def phantom_first_web_level(sample) -> float | None:
+    """:func:`first_web_level` of a phantom from its metacarpal 3, its radial side the one
+    its thumb's metacarpal lies on."""
+    base, top = _metacarpal3_ends(sample)
+    return first_web_level(_unit_film(sample.image.astype(np.float64)), base, top, _thumb_side(sample, base, top))
+
+
+def firstweb(styles: list[str], seeds: int = 4) -> dict:
+    """:func:`first_web_level` on the films of :func:`wrist` (6 young, 5 older) against
+    ``seeds`` clean phantoms per film's age and sex and style (half size, 8 bits; the
+    median over the phantoms that are joined somewhere); per group the medians over
+    films."""
+    from boneage_fast.data.phantom import render
+    from boneage_fast.io import read_image
+
+    out: dict = {}
+    for group, films in _metacarpal3_groups():
+        rows = []
+        for film, name, base, top in films:
+            row = {"film": name, "months": film["boneage"],
+                   "real": first_web_level(_unit_film(read_image(film["path"]).pixels.astype(np.float64)), base, top)}
+            for style in styles:
+                got = [phantom_first_web_level(render(film["boneage"], film["male"], seed=40_000 + k, size_scale=0.5,
+                                                      bits=8, nuisance=False, style=style)) for k in range(seeds)]
+                vals = [g for g in got if g is not None]
+                row[style] = _r3(float(np.median(vals))) if vals else None
+            rows.append(row)
+        out[group] = _with_medians(rows, ["real", *styles])
+    return out
+
+
+def thumb_width(img: np.ndarray, mid, axis, length: float) -> float:
+    """The silhouette's run (:func:`silhouette_span` on a [0, 1] film) across a bone at
+    ``mid`` (pixels), perpendicular to ``axis`` (any length), over ``length`` pixels."""
+    axis = np.asarray(axis, np.float64)
+    norm = float(np.hypot(*axis))
+    if not norm > 0 or not length > 0:
+        raise ValueError(f"axis must be non-zero and length positive, got {tuple(axis)!r} and {length!r}")
+    u = axis / norm
+    lo, hi = silhouette_span(img, np.asarray(mid, np.float64), np.array([-u[1], u[0]]), int(length))
+    return float((hi - lo) / length)
+
+
+def phantom_thumb_width(sample) -> float:
+    """:func:`thumb_width` of a phantom across its thumb's proximal phalanx at the shaft's
+    mid-point, over its metacarpal 3's length (base to the top of its head's epiphysis)."""
+    base, top = _metacarpal3_ends(sample)
+    pp = next(b for b in sample.hand.bones if b.name == "proximal1")
+    p0, p1 = sample.frame(pp.p0), sample.frame(pp.p1)
+    return thumb_width(_unit_film(sample.image.astype(np.float64)), (p0 + p1) / 2, p1 - p0,
+                       float(np.hypot(*(top - base))))
+
+
+def thumb(styles: list[str], seeds: int = 4) -> dict:
+    """:func:`thumb_width` on the films of scripts/data/real_thumb.csv (the thumb's
+    proximal phalanx: its mid-point and direction read by eye; metacarpal 3 from the
+    films of :func:`wrist`) against ``seeds`` clean phantoms per film's age and sex and
+    style (half size, 8 bits), with the medians of the films under 96 months
+    (``young``)."""
+    from boneage_fast.data.phantom import render
+    from boneage_fast.io import read_image
+
+    mc3 = {name: float(np.hypot(top[0] - base[0], top[1] - base[1]))
+           for _, films in _metacarpal3_groups() for _, name, base, top in films}
+    rows = []
+    for film, name, v in _annotated_films("real_thumb.csv"):
+        img = _unit_film(read_image(film["path"]).pixels.astype(np.float64))
+        row = {"film": name, "months": film["boneage"],
+               "real": _r3(thumb_width(img, (v["pp1_x"], v["pp1_y"]), (v["pp1_dx"], v["pp1_dy"]), mc3[name]))}
+        for style in styles:
+            row[style] = _r3(np.median([phantom_thumb_width(render(film["boneage"], film["male"], seed=40_000 + k,
+                                                                   size_scale=0.5, bits=8, nuisance=False,
+                                                                   style=style)) for k in range(seeds)]))
+        rows.append(row)
+    out = _with_medians(rows, ["real", *styles])
+    out["young"] = _with_medians([r for r in rows if r["months"] < 96], ["real", *styles])
+    del out["young"]["films"]
+    return out
+
+
 def gap(rows, styles: list[str], seed: int = 0, folds: int = 5, repeats: int = 3) -> dict:
     """Cross-validated real-vs-phantom accuracy of a ridge classifier on palm crops."""
     from boneage_fast.data.phantom import render
@@ -2030,7 +2155,7 @@ def main(argv: list[str] | None = None) -> int:
                     choices=["detector", "regressor", "gap", "tones", "spectrum", "cortex", "palm", "softbone", "slender",
                              "forearm", "armtissue", "grain", "texture", "metaphysis", "rim", "physis", "shaft",
                              "palmtissue", "mcbase", "crop", "wrist", "epiphysis", "fingers", "mcplate",
-                             "mcspread", "carpus", "webs"])
+                             "mcspread", "carpus", "webs", "firstweb", "thumb"])
     ap.add_argument("--styles", nargs="+", default=["v1", "v2"], choices=["v1", "v2", "v3", "v4"])
     ap.add_argument("--any-look", action="store_true",
                     help="texture, rim, physis, shaft, palmtissue: phantoms of either look (processed or unprocessed), "
@@ -2105,6 +2230,10 @@ def main(argv: list[str] | None = None) -> int:
         res["carpus"] = carpus(args.styles)
     if "webs" in args.parts:
         res["webs"] = webs(args.styles)
+    if "firstweb" in args.parts:
+        res["firstweb"] = firstweb(args.styles)
+    if "thumb" in args.parts:
+        res["thumb"] = thumb(args.styles)
     if "gap" in args.parts:
         res["gap"] = gap(rows, args.styles)
     text = json.dumps(res, indent=2)

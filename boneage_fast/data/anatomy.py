@@ -326,14 +326,18 @@ FINGER_WEB_V4: tuple[float, float, float] | None = (0.3, 1.0, 0.6)
 # where along the index's; radius in mm times the hand's soft-tissue scale). Versions 2-3
 # draw FIRST_WEB's three, the last one's free edge reaching 0.85 of both metacarpals.
 FIRST_WEB = ((0.4, 0.3, 17.0), (0.65, 0.55, 13.0), (0.85, 0.85, 9.0))
-# Version 4 draws FIRST_WEB_V4's: without the third, the web's free edge that of the
-# second. Going up metacarpal 3's axis, the silhouette reaches 0.95 of that bone's length
-# to the thumb's side (the thumb still joined to the hand) up to 0.625 of its length above
-# its base on the 6 young films of real_young_palm.csv and to 0.50 on the older films of
-# --parts wrist; version 4 with the third capsule 0.68 / 0.59 (clean phantoms), without it
-# 0.59 / 0.50 with THUMB_TISSUE_V4 (``phantom_realism_real.py --parts firstweb``;
-# docs/phantom.md, section 7.28). None: FIRST_WEB.
-FIRST_WEB_V4: tuple[tuple[float, float, float], ...] | None = FIRST_WEB[:2]
+# Version 4 draws FIRST_WEB_V4's: the third's ends at 0.7 of both metacarpals, so the
+# web's free edge lies lower. Going up metacarpal 3's axis, the silhouette reaches 0.95 of
+# that bone's length to the thumb's side (the thumb still joined to the hand) up to 0.625
+# of its length above its base on the 6 young films of real_young_palm.csv and to 0.50 on
+# the older films of --parts wrist; version 4 with FIRST_WEB's 0.68 / 0.59 (clean
+# phantoms), with these and THUMB_TISSUE_V4 0.59 / 0.50. Leaving the third out lowers the
+# edge as far but thins the web across metacarpal 3's mid-shaft (``--parts palmtissue``
+# at 150 months 0.225 below the median, the films 0.03-0.22; with it at 0.7 0.206)
+# (``phantom_realism_real.py --parts firstweb``; docs/phantom.md, section 7.28). None:
+# FIRST_WEB.
+FIRST_WEB_V4: tuple[tuple[float, float, float], ...] | None = \
+    ((0.4, 0.3, 17.0), (0.65, 0.55, 13.0), (0.7, 0.7, 9.0))
 # ... and a young thumb's soft tissue (its finger capsule) THUMB_TISSUE_V4[0] times as
 # wide until bone age THUMB_TISSUE_V4[1] months, linearly to 1 at THUMB_TISSUE_V4[2] (the
 # ages of YOUNG_FINGERS_V4, whose stout young fingers it had taken on): across the thumb's
