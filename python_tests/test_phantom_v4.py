@@ -2955,3 +2955,150 @@ def test_v4_finger_webs_as_high_as_the_films(monkeypatch):
     off = rr.webs(["v4"])["older"]
     for side in ("radial", "ulnar"):
         assert off[f"median_real_{side}"] - off[f"median_v4_{side}"] >= 0.25, off
+
+
+# ------------------------------------------------ the first web and the thumb (7.28)
+@pytest.mark.parametrize("age, male", [(0, True), (30, False), (90, True), (150, False), (220, True)])
+def test_v4_first_web_third_capsule_runs_from_0_7_of_both_metacarpals(age, male, monkeypatch):
+    """Section 7.28: v4's first web keeps version 3's three capsules (indices 12-14, the
+    same radii and depth) but its third runs between the points 0.7 of the way from the
+    thumb's and the index's metacarpal bases to their heads, not 0.85: written out from
+    the thumb's metacarpal and from version 3's third capsule (whose index end, 0.85 of
+    the index's drawn length, gives that length); the other two and every other capsule
+    as with FIRST_WEB_V4 None."""
+    subject = sample_posture(sample_subject(float(age), male, np.random.default_rng(11), hard_fraction=0.0),
+                             np.random.default_rng([11, 3]))
+    h4 = build_hand(subject, 4)
+    monkeypatch.setattr(anatomy, "FIRST_WEB_V4", None)
+    off = build_hand(subject, 4)
+    assert len(h4.tissue) == len(off.tissue) and h4.tissue_depths == off.tissue_depths
+    changed = [i for i, (c, c0) in enumerate(zip(h4.tissue, off.tissue))
+               if not all(np.array_equal(x, y) for x, y in zip(c, c0))]
+    assert changed == [14]
+    mc1 = next(b for b in h4.bones if b.name == "metacarpal1")
+    mc2 = next(b for b in h4.bones if b.name == "metacarpal2")
+    p0, p1, r0, r1 = h4.tissue[14]
+    q0, q1, s0, s1 = off.tissue[14]
+    np.testing.assert_allclose(q0, mc1.p0 + 0.85 * (mc1.p1 - mc1.p0), rtol=0, atol=1e-9)  # v3's, as the test reads it
+    np.testing.assert_allclose(p0, mc1.p0 + 0.7 * (mc1.p1 - mc1.p0), rtol=0, atol=1e-9)
+    head = mc2.p0 + (q1 - mc2.p0) / 0.85  # the index's drawn end
+    np.testing.assert_allclose(p1, mc2.p0 + 0.7 * (head - mc2.p0), rtol=0, atol=1e-9)
+    assert (r0, r1) == (s0, s1) and r0 == r1 > 0
+    assert 14 in h4.tissue_depths and h4.tissue_depths[14] > 1.0  # as deep as the web's other two
+
+
+@pytest.mark.parametrize("age", [0.0, 60.0, 96.0, 105.0, 114.0, 132.0, 180.0])
+def test_v4_young_thumb_soft_tissue_is_three_quarters_as_wide(age, monkeypatch):
+    """Section 7.28: the thumb's finger capsule (the hand's first) is 0.75 as wide as
+    with THUMB_TISSUE_V4 None until 96 months, then linearly (written out) to as wide at
+    132 and after; its ends and every other capsule unchanged."""
+    subject = sample_posture(sample_subject(age, age < 100, np.random.default_rng(5), hard_fraction=0.0),
+                             np.random.default_rng([5, 3]))
+    assert anatomy.THUMB_TISSUE_V4 == (0.75, 96.0, 132.0)
+    h4 = build_hand(subject, 4)
+    monkeypatch.setattr(anatomy, "THUMB_TISSUE_V4", None)
+    off = build_hand(subject, 4)
+    want = 0.75 if age <= 96.0 else 1.0 if age >= 132.0 else 0.75 + 0.25 * (age - 96.0) / 36.0
+    (p0, p1, r0, r1), (q0, q1, s0, s1) = h4.tissue[0], off.tissue[0]
+    np.testing.assert_array_equal(p0, q0)
+    assert r0 == pytest.approx(want * s0, rel=1e-12) and r1 == pytest.approx(want * s1, rel=1e-12)
+    # the fingertip's pad end follows the tip's radius; the capsule's far end stays within it
+    assert float(np.linalg.norm(p1 - q1)) <= s1 + 1e-9
+    for c, c0 in zip(h4.tissue[1:], off.tissue[1:]):
+        assert all(np.array_equal(x, y) for x, y in zip(c, c0))
+
+
+def test_first_web_level_finds_how_high_a_drawn_thumb_is_joined():
+    """``first_web_level`` on a drawn silhouette: an upright 'metacarpal 3' of 100 pixels
+    (base at row 300, top at 200, axis x = 200), a palm reaching 60 pixels to either side
+    from row 200 down, and on the image's right (the thumb's side) tissue reaching 120
+    pixels (1.2 lengths) out from row 340 up to row 245 (level 0.55), a thumb beyond it
+    standing apart above: the level is the highest step of 0.025 still reaching 0.95;
+    None when the thumb side never reaches that far; radial -1 reads the other side;
+    bad arguments are refused."""
+    prr = load_script("phantom_realism_real")
+    img = np.zeros((420, 420))
+    img[200:360, 140:261] = 1.0  # palm
+    img[245:341, 261:321] = 1.0  # thenar and first web, to level 0.55
+    img[100:245, 300:330] = 1.0  # the thumb apart above it
+    assert prr.first_web_level(img, (200.0, 300.0), (200.0, 200.0)) == pytest.approx(0.55)
+    assert prr.first_web_level(img, (200.0, 300.0), (200.0, 200.0), radial=-1) is None
+    img[245:256, 261:321] = 0.0  # the web's edge 11 rows lower: level 0.44 -> 0.425
+    assert prr.first_web_level(img, (200.0, 300.0), (200.0, 200.0)) == pytest.approx(0.425)
+    with pytest.raises(ValueError, match="radial"):
+        prr.first_web_level(img, (200.0, 300.0), (200.0, 200.0), radial=2)
+    with pytest.raises(ValueError, match="differ"):
+        prr.first_web_level(img, (200.0, 300.0), (200.0, 300.0))
+
+
+def test_thumb_width_reads_a_drawn_band_across_its_axis():
+    """``thumb_width`` on a band 40 pixels wide drawn at 30 degrees: across it at its
+    mid-point, over a length of 200, 0.2 (within a pixel's slant); the axis' length does
+    not matter; ``silhouette_width`` reads a drawn palm across metacarpal 3's mid-point;
+    bad axes and lengths are refused."""
+    prr = load_script("phantom_realism_real")
+    yy, xx = np.mgrid[0:400, 0:400].astype(np.float64)
+    u = np.array([math.cos(math.radians(30)), -math.sin(math.radians(30))])
+    n = np.array([-u[1], u[0]])
+    img = (np.abs((xx - 200) * n[0] + (yy - 200) * n[1]) <= 20).astype(np.float64)
+    got = prr.thumb_width(img, (200.0, 200.0), u, 200.0)
+    assert abs(got - 0.2) <= 2.0 / 200
+    assert prr.thumb_width(img, (200.0, 200.0), 7 * u, 200.0) == got
+    palm = np.zeros((400, 400))
+    palm[150:300, 120:300] = 1.0  # 180 wide
+    pts = {"mc3_base_x": 200.0, "mc3_base_y": 280.0, "mc3_top_x": 200.0, "mc3_top_y": 180.0}
+    assert prr.silhouette_width(palm, pts) == pytest.approx(179 / 100)
+    with pytest.raises(ValueError, match="axis"):
+        prr.thumb_width(img, (200.0, 200.0), (0.0, 0.0), 200.0)
+    with pytest.raises(ValueError, match="length"):
+        prr.thumb_width(img, (200.0, 200.0), u, 0.0)
+    with pytest.raises(ValueError, match="differ"):
+        prr.silhouette_width(palm, dict(pts, mc3_top_y=280.0))
+
+
+def _first_web_median(age: float, male: bool, seeds: int = 4) -> float:
+    """``phantom_first_web_level``'s median over clean v4 phantoms drawn as ``--parts
+    firstweb`` draws them."""
+    prr = load_script("phantom_realism_real")
+    got = [prr.phantom_first_web_level(render(age, male, seed=40_000 + k, size_scale=0.5, bits=8, nuisance=False,
+                                              style="v4")) for k in range(seeds)]
+    return float(np.median([g for g in got if g is not None]))
+
+
+def test_v4_thumb_parts_from_the_hand_lower(monkeypatch):
+    """Section 7.28 on rendered films: the thumb joined to the hand up to <= 0.625 of
+    metacarpal 3's length above its base at 55 months and <= 0.55 at 150 (the films'
+    medians 0.625 and 0.50); with version 3's first web and the thumb's soft tissue
+    (FIRST_WEB_V4 and THUMB_TISSUE_V4 None) >= 0.05 higher at both."""
+    on = (_first_web_median(55.0, False), _first_web_median(150.0, True))
+    assert on[0] <= 0.625 and on[1] <= 0.55, on
+    monkeypatch.setattr(anatomy, "FIRST_WEB_V4", None)
+    monkeypatch.setattr(anatomy, "THUMB_TISSUE_V4", None)
+    off = (_first_web_median(55.0, False), _first_web_median(150.0, True))
+    assert off[0] - on[0] >= 0.05 and off[1] - on[1] >= 0.05, (on, off)
+
+
+@pytest.mark.skipif(not os.path.isdir(os.path.join(_REAL, "rsna_raw7")), reason="needs ../shared/realdata")
+def test_v4_first_web_and_thumb_as_the_films(monkeypatch):
+    """Section 7.28 on the films: the thumb stays joined to the hand up to 0.625 / 0.50 of
+    metacarpal 3's length above its base (6 young / older films with a level; medians):
+    v4 within 0.05 of both; the young thumbs' soft tissue (4 films of 24-82 months)
+    0.40 of that length wide, v4 within 0.04; with version 3's first web and thumb
+    v4's levels >= 0.05 high and its young thumbs >= 0.1 wide. The films' silhouette
+    across the young palm reads wider than their palm read by eye (the thumb joined)."""
+    rr = load_script("phantom_realism_real")
+    web, th = rr.firstweb(["v4"]), rr.thumb(["v4"])
+    assert len(web["young"]["films"]) == 6 and len(web["older"]["films"]) == 5 and len(th["films"]) == 5
+    for group in ("young", "older"):
+        g = web[group]
+        assert abs(g["median_v4"] - g["median_real"]) <= 0.05, (group, g)
+    assert 0.3 <= th["young"]["median_real"] <= 0.5
+    assert abs(th["young"]["median_v4"] - th["young"]["median_real"]) <= 0.04, th
+    palm = rr.palm(["v4"])
+    assert palm["median_real_silhouette"] > palm["median_real"] + 0.1
+    monkeypatch.setattr(anatomy, "FIRST_WEB_V4", None)
+    monkeypatch.setattr(anatomy, "THUMB_TISSUE_V4", None)
+    web0, th0 = rr.firstweb(["v4"]), rr.thumb(["v4"])
+    for group in ("young", "older"):
+        assert web0[group]["median_v4"] - web0[group]["median_real"] >= 0.05, (group, web0[group])
+    assert th0["young"]["median_v4"] - th0["young"]["median_real"] >= 0.1, th0
