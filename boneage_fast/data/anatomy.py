@@ -343,8 +343,8 @@ FIRST_WEB_V4: tuple[tuple[float, float, float], ...] | None = \
 # ages of YOUNG_FINGERS_V4, whose stout young fingers it had taken on): across the thumb's
 # proximal phalanx at its mid-point the films' young thumbs are 0.37-0.46 of metacarpal
 # 3's length wide (median 0.40; 4 films of 24-82 months, scripts/data/real_thumb.csv),
-# narrower than their middle finger (0.44), where version 4 drew 0.52-0.56 (with 0.75
-# 0.39-0.42); at 150 months the film's 0.37, version 4's 0.33 (``--parts thumb``;
+# narrower than their middle finger (0.44), where version 4 drew 0.51-0.56 (with 0.75
+# 0.38-0.42); at 150 months the film's 0.37, version 4's 0.33 (``--parts thumb``;
 # docs/phantom.md, section 7.28). None: as wide as version 3's layout draws it.
 THUMB_TISSUE_V4: tuple[float, float, float] | None = (0.75, 96.0, 132.0)
 FOREARM_WIDTH_V4 = 1.4
@@ -1221,6 +1221,7 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
         shape = FIRST_WEB_V4 if version >= 4 and FIRST_WEB_V4 is not None else FIRST_WEB
         for k, (f1, f2, radius) in enumerate(shape):
             a, b, web = mc1.p0 + f1 * (mc1.p1 - mc1.p0), mc2.p0 + f2 * (mc2.p1 - mc2.p0), radius * tw * w
+            # the two proximal ones with their thumb ends moved in (version 4, THENAR_V4)
             hand.tissue.append(_thenar_web(a, b, web, version) if k < 2 else (a, b, web, web))
         if version >= 4 and WEB_V4 is not None:  # version 4: as thick as the palm, the outline kept
             for i in range(len(hand.tissue) - len(shape), len(hand.tissue)):
