@@ -553,8 +553,13 @@ def palm_over_metacarpal(sample) -> float:
     its 2nd percentile + 0.08) along the line through metacarpal 3's mid-point,
     perpendicular to it, over the distance from its base to the top of its head's
     epiphysis (the shaft's end without one)."""
-    m, n, length = _metacarpal3_line(sample)
-    lo, hi = silhouette_span(_unit_film(sample.image), m, n, int(4 * length))
+    return _run_over_length(_unit_film(sample.image), *_metacarpal3_line(sample))
+
+
+def _run_over_length(img: np.ndarray, m, n, length: float) -> float:
+    """The silhouette's run (:func:`silhouette_span`, reaching up to 4 ``length`` either
+    way) through ``m`` along the unit ``n`` on a [0, 1] film, over ``length``."""
+    lo, hi = silhouette_span(img, m, n, int(4 * length))
     return float((hi - lo) / length)
 
 
@@ -984,8 +989,7 @@ def silhouette_width(pixels: np.ndarray, points: dict) -> float:
     if not length > 0:
         raise ValueError("metacarpal 3's base and top must differ")
     d = (top - base) / length
-    lo, hi = silhouette_span(_unit_film(pixels), (base + top) / 2, np.array([-d[1], d[0]]), int(4 * length))
-    return float((hi - lo) / length)
+    return _run_over_length(_unit_film(pixels), (base + top) / 2, np.array([-d[1], d[0]]), length)
 
 
 def metacarpal_slenderness(pixels: np.ndarray, base, top) -> float:
