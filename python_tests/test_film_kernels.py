@@ -328,7 +328,7 @@ _ROUNDING = {"metacarpal": (0.3, 1.3), "phalanx": (0.15, 0.6), "distal": (0.15, 
 
 
 def _long_bone_f64(shape, p0, p1, hw, flare0, flare1, kind, end_plate, mm_per_px, marrow=0.22, parts=False,
-                   base_span=0.15, base_round=None, base_plate=1.0):
+                   base_span=0.15, base_round=None, base_plate=1.0, head_span=0.15):
     """A shaped long bone's path length (mm) over the whole image, in float64, from the
     outline's formulas (film.draw_long_bone's docstring); with ``parts`` the cortex's and
     the interior's paths apart."""
@@ -340,7 +340,7 @@ def _long_bone_f64(shape, p0, p1, hw, flare0, flare1, kind, end_plate, mm_per_px
     v = (x - p0[0]) * nrm[0] + (y - p0[1]) * nrm[1]
     uc = np.clip(along / L, 0, 1)
     mid = np.sin(np.pi * uc) ** 2
-    fb, fh = np.exp(-(uc / base_span) ** 2), np.exp(-((1 - uc) / 0.15) ** 2)
+    fb, fh = np.exp(-(uc / base_span) ** 2), np.exp(-((1 - uc) / head_span) ** 2)
     h = hw * (1 + flare0 * fb + flare1 * fh - 0.1 * mid)
     base_r, head_r = _ROUNDING[kind]
     if base_round is not None:
@@ -458,6 +458,47 @@ def test_long_bone_base_plate_matches_the_reference(angle, base_plate):
     base_end = (along < 0.03) & (full > 0)
     assert np.all(got <= full + 1e-6) and (full - got)[base_end].max() > 0.1  # fainter at the base ...
     assert np.array_equal(got[along > 0.25], full[along > 0.25])  # ... only there
+
+
+@pytest.mark.parametrize("angle", [0.0, 0.62, 2.8])
+@pytest.mark.parametrize("head_span", [0.05, 0.1, 0.22, 0.5])
+def test_long_bone_head_span_matches_the_reference(angle, head_span):
+    """v4's young radius and ulna (section 7.29): the head's flare reaching ``head_span``
+    of the length, against the float64 formula; the row spans still cover every drawn
+    pixel; 0.15 draws exactly the pixels of a bone without the field; a shorter span
+    leaves the end's width and the base's half as they were and narrows the bone 0.15 of
+    its length from the head, a longer one widens it there."""
+    from boneage_fast.data import film
+    from boneage_fast.data.anatomy import LongBone
+
+    scale = 4.0
+    p0 = np.array([35.0, 30.0])
+    p1 = p0 + 38.0 * np.array([np.sin(angle), np.cos(angle)])
+    shape = (360, 300)
+    got = np.zeros(shape, np.float32)
+    film.draw_long_bone(got, LongBone("b", p0, p1, 3.7, 0.2, 0.9, "radius", head_span=head_span), _Scale(scale), 0.3)
+    ref = _long_bone_f64(shape, p0 * scale, p1 * scale, 3.7 * scale, 0.2, 0.9, "radius", 0.3, 1 / scale,
+                         head_span=head_span)
+    assert ref.max() > 5.0
+    np.testing.assert_allclose(got, ref, atol=2e-3, rtol=0)
+    assert np.abs(got[ref == 0]).max() == 0.0
+    plain = np.zeros(shape, np.float32)
+    film.draw_long_bone(plain, LongBone("b", p0, p1, 3.7, 0.2, 0.9, "radius"), _Scale(scale), 0.3)
+    same = np.zeros(shape, np.float32)
+    film.draw_long_bone(same, LongBone("b", p0, p1, 3.7, 0.2, 0.9, "radius", head_span=0.15), _Scale(scale), 0.3)
+    assert np.array_equal(plain, same) and not np.array_equal(plain, got)
+    y, x = np.mgrid[0:shape[0], 0:shape[1]]
+    along = ((x - p0[0] * scale) * np.sin(angle) + (y - p0[1] * scale) * np.cos(angle)) / (38.0 * scale)
+    if head_span < 0.15:  # the head's flare has died away long before the base's half
+        np.testing.assert_allclose(got[along < 0.5], plain[along < 0.5], atol=2e-3, rtol=0)
+    # across the head's end the same width; further down narrower for a shorter span
+    drawn, drawn0 = got > 0.05, plain > 0.05
+    end, down = np.abs(along - 0.985) < 0.01, np.abs(along - 0.85) < 0.01
+    assert abs(int(drawn[end].sum()) - int(drawn0[end].sum())) <= 0.07 * drawn0[end].sum()
+    if head_span < 0.15:
+        assert drawn[down].sum() < drawn0[down].sum()
+    else:
+        assert drawn[down].sum() > drawn0[down].sum()
 
 
 @pytest.mark.parametrize("kind", ["metacarpal", "radius"])
@@ -809,6 +850,9 @@ def test_facet_weight_rounds_any_corner_inside_the_sharp_one(angle):
     (dict(base_plate=-0.1), r"base_plate must be in \[0, 1\]"),
     (dict(base_plate=1.5), r"base_plate must be in \[0, 1\]"),
     (dict(base_plate=float("nan")), "parameters must be finite"),
+    (dict(head_span=0.04), r"head_span must be in \[0.05, 0.5\]"),
+    (dict(head_span=0.51), r"head_span must be in \[0.05, 0.5\]"),
+    (dict(head_span=float("inf")), "parameters must be finite"),
 ])
 def test_long_bone_rejects_bad_parameters(kwargs, match):
     args = dict(p0x=5.0, p0y=5.0, ux=0.0, uy=1.0, length=20.0, half_width=3.0, flare0=0.4, flare1=0.2,

@@ -42,9 +42,11 @@ def v3_layout(monkeypatch):
     and version 3's growth of the epiphyses' width (section 7.21's off) and build of the
     young fingers (section 7.22's off), version 3's metacarpal bases (section 7.24's
     off), version 3's wrist (section 7.26's off), no finger webs (section 7.27's off) and
-    version 3's first web and thumb's soft tissue (section 7.28's off), for the tests that
-    compare its bones and soft tissue with v3's in place."""
+    version 3's first web and thumb's soft tissue (section 7.28's off) and version 4's
+    young forearm before section 7.29, for the tests that compare its bones and soft
+    tissue with v3's in place."""
     monkeypatch.setattr(anatomy, "WRIST_YOUNG_V4", None)
+    monkeypatch.setattr(anatomy, "YOUNG_FOREARM_V4", None)
     monkeypatch.setattr(anatomy, "FINGER_WEB_V4", None)
     monkeypatch.setattr(anatomy, "FIRST_WEB_V4", None)
     monkeypatch.setattr(anatomy, "THUMB_TISSUE_V4", None)
@@ -1517,10 +1519,12 @@ def test_v4_young_metacarpals_are_stubbier_as_on_the_films(age, male, real, monk
 def test_v4_young_forearms_are_as_stout_as_on_the_films(age, male, monkeypatch):
     """The distal radial and ulnar metaphyses' widths and the gap between them over
     metacarpal 3's length (scripts/phantom_realism_real.py --parts forearm; 5 young
-    films of 24-82 months, read by eye: radius 0.43-0.74, ulna 0.28-0.44, gap -0.08 to
-    0.30). Version 4's young forearms fall in those ranges; with YOUNG_WIDTH_V4 and
-    ULNA_FLARE_V4 at version 3's values the ulna is half as wide (0.17) and the radius
-    narrower. Median over 4 clean phantoms."""
+    films of 24-82 months, read by eye and, since section 7.29, put on the steepest
+    edge: radius 0.47-0.67, ulna 0.27-0.39, gap 0.03-0.20). Version 4's young forearms
+    fall in wider ranges about those; with YOUNG_WIDTH_V4, ULNA_FLARE_V4 and the young
+    forearm of section 7.29 at version 3's values the ulna is half as wide (0.17); the
+    radius' end, narrower since section 7.29's trumpet flare, is about version 3's
+    (0.45-0.46 against 0.46-0.49). Median over 4 clean phantoms."""
     measure = load_script("phantom_realism_real").phantom_forearm
 
     def median():
@@ -1531,8 +1535,9 @@ def test_v4_young_forearms_are_as_stout_as_on_the_films(age, male, monkeypatch):
     assert 0.43 <= on["radius"] <= 0.75 and 0.28 <= on["ulna"] <= 0.44 and -0.08 <= on["gap"] <= 0.30, on
     monkeypatch.setattr(anatomy, "YOUNG_WIDTH_V4", 0.0)
     monkeypatch.setattr(anatomy, "ULNA_FLARE_V4", 0.3)
+    monkeypatch.setattr(anatomy, "YOUNG_FOREARM_V4", None)
     off = median()
-    assert off["ulna"] < 0.2 and off["radius"] < on["radius"] - 0.05, (on, off)
+    assert off["ulna"] < 0.2 and on["ulna"] > off["ulna"] + 0.1, (on, off)
 
 
 def _medians(got: list[dict], keys) -> dict:
@@ -3102,3 +3107,107 @@ def test_v4_first_web_and_thumb_as_the_films(monkeypatch):
     for group in ("young", "older"):
         assert web0[group]["median_v4"] - web0[group]["median_real"] >= 0.05, (group, web0[group])
     assert th0["young"]["median_v4"] - th0["young"]["median_real"] >= 0.1, th0
+
+
+@pytest.mark.parametrize("age, male", [(0.0, True), (24.0, False), (55.0, False), (96.0, True), (110.0, False),
+                                       (132.0, True), (190.0, False)])
+def test_v4_young_forearm_flares_like_a_trumpet_on_splayed_shafts(age, male, monkeypatch):
+    """Section 7.29: the young radius and ulna (YOUNG_FOREARM_V4) end flare 0.5 over 0.10
+    of the bone's drawn length, on shafts 1.13 / 1.27 times as wide, each splayed 3
+    degrees away from the other from its end, until 96 months, then linearly (written
+    out) to the bones drawn with YOUNG_FOREARM_V4 None at 132 and after; the ends stay
+    where they were."""
+    subject = sample_posture(sample_subject(age, male, np.random.default_rng(9), hard_fraction=0.0),
+                             np.random.default_rng([9, 3]))
+    y = anatomy.YOUNG_FOREARM_V4
+    assert y == {"flare": 0.5, "span": 0.10, "radius": 1.13, "ulna": 1.27, "splay": 3.0, "ages": (96.0, 132.0)}
+    on = {b.name: b for b in build_hand(subject, 4).bones}
+    monkeypatch.setattr(anatomy, "YOUNG_FOREARM_V4", None)
+    off = {b.name: b for b in build_hand(subject, 4).bones}
+    t = min(max((age - 96.0) / 36.0, 0.0), 1.0)
+    for name, side in (("radius", 1.0), ("ulna", -1.0)):
+        a, b = on[name], off[name]
+        assert b.head_span == 0.15 and b.flare1 == 1.0  # v4 before: the end twice the shaft's width
+        np.testing.assert_array_equal(a.p1, b.p1)
+        assert a.flare1 == pytest.approx(0.5 + 0.5 * t, abs=1e-12)
+        assert a.head_span == pytest.approx(0.10 + 0.05 * t, abs=1e-12)
+        assert a.half_width == pytest.approx(b.half_width * (y[name] + (1.0 - y[name]) * t), rel=1e-12)
+        d = a.p0 - a.p1
+        splay = math.degrees(math.atan2(side * d[0], -d[1]))  # away from the other bone
+        assert splay == pytest.approx(3.0 * (1.0 - t), abs=1e-9)
+        assert float(np.hypot(*d)) >= float(np.hypot(*(b.p0 - b.p1)))
+        if t == 1.0:
+            assert (a.flare1, a.head_span, a.half_width) == (b.flare1, b.head_span, b.half_width)
+            np.testing.assert_allclose(a.p0, b.p0, rtol=0, atol=1e-12)
+    # the epiphyses keep their width for their metaphysis' end (half-width (1 + flare))
+    epi_off = {e.name: e for e in build_hand(subject, 4).ossicles}
+    monkeypatch.setattr(anatomy, "YOUNG_FOREARM_V4", y)
+    epi_on = {e.name: e for e in build_hand(subject, 4).ossicles}
+    for name in ("radius", "ulna"):
+        if f"epi_{name}" not in epi_off:
+            continue
+        a, b = on[name], off[name]
+        assert epi_on[f"epi_{name}"].axes[0] / (a.half_width * (1.0 + a.flare1)) == pytest.approx(
+            epi_off[f"epi_{name}"].axes[0] / (b.half_width * (1.0 + b.flare1)), rel=1e-12)
+
+
+def test_long_bone_width_and_interosseous_read_the_drawn_outline():
+    """``long_bone_width`` is twice the outline's half-width formula (written out here) at
+    ``below`` mm from the distal end, 0 past the bone; ``phantom_interosseous`` reads a
+    v4 phantom's radius and ulna at metacarpal 3 lengths below the radius' end: the ulna,
+    whose end lies lower, at its own end until a level passes it, and their gap from the
+    splayed axes."""
+    from boneage_fast.data.anatomy import LongBone
+
+    prr = load_script("phantom_realism_real")
+    b = LongBone("radius", np.array([3.0, -137.0]), np.array([6.0, 3.0]), 4.0, 0.2, 0.5, "radius", head_span=0.1)
+    length = math.hypot(3.0, 140.0)
+    for below in (0.0, 2.0, 7.5, 30.0, 100.0):
+        u = 1.0 - below / length
+        want = 8.0 * (1.0 + 0.2 * math.exp(-(u / 0.15) ** 2) + 0.5 * math.exp(-((1.0 - u) / 0.1) ** 2)
+                      - 0.1 * math.sin(math.pi * u) ** 2)
+        assert prr.long_bone_width(b, below) == pytest.approx(want, rel=1e-12)
+    assert prr.long_bone_width(b, -0.1) == 0.0 and prr.long_bone_width(b, length + 0.1) == 0.0
+    s = render(40.0, False, seed=2, size=(640, 512), style="v4", nuisance=False)
+    got = prr.phantom_interosseous(s, (0.0, 0.3))
+    bones = {x.name: x for x in s.hand.bones}
+    r, u = bones["radius"], bones["ulna"]
+    mc3 = prr._metacarpal3_line(s)[2] / s.frame.scale
+    drop = r.p1[1] - u.p1[1]
+    assert drop > 0
+    assert got[0.0]["ulna"] == pytest.approx(prr.long_bone_width(u, 0.0) / mc3, rel=1e-12)
+    below = 0.3 * mc3
+
+    def axis_x(bone, d):
+        v = bone.p0 - bone.p1
+        return bone.p1[0] + v[0] * d / math.hypot(*v)
+
+    wr, wu = prr.long_bone_width(r, below), prr.long_bone_width(u, below - drop)
+    assert got[0.3]["radius"] == pytest.approx(wr / mc3, rel=1e-12)
+    assert got[0.3]["gap"] == pytest.approx((axis_x(r, below) - axis_x(u, below - drop) - (wr + wu) / 2) / mc3,
+                                            rel=1e-9)
+    assert got[0.3]["gap"] > got[0.0]["gap"] > 0  # the shafts stand further apart than the ends
+
+
+@pytest.mark.skipif(not os.path.isdir(os.path.join(_REAL, "rsna_raw7")), reason="needs ../shared/realdata")
+def test_v4_young_forearm_as_the_films(monkeypatch):
+    """Section 7.29 on the films (5 young films, 24-82 months; medians per level): the
+    radius within 0.02 of metacarpal 3's length of the films' at 0.05, 0.15, 0.3 and 0.5
+    of that length below its end, the ulna within 0.035 and the gap between them within
+    0.03; with version 4's young forearm before it (YOUNG_FOREARM_V4 None) the radius
+    >= 0.06 wide at 0.05 and 0.15 and the gap >= 0.06 narrow at 0.15 and 0.3."""
+    rr = load_script("phantom_realism_real")
+    got = rr.interosseous(["v4"])
+    assert len({r["film"] for r in got["films"]}) == 5 and len(got["films"]) == 19
+    for level in (0.05, 0.15, 0.3, 0.5):
+        m = got[f"level_{level}"]
+        for k, tol in (("radius", 0.02), ("ulna", 0.035), ("gap", 0.03)):
+            assert abs(m[f"median_v4_{k}"] - m[f"median_real_{k}"]) <= tol, (level, k, m)
+    monkeypatch.setattr(anatomy, "YOUNG_FOREARM_V4", None)
+    old = rr.interosseous(["v4"])
+    for level in (0.05, 0.15):
+        m = old[f"level_{level}"]
+        assert m["median_v4_radius"] - m["median_real_radius"] >= 0.06, (level, m)
+    for level in (0.15, 0.3):
+        m = old[f"level_{level}"]
+        assert m["median_real_gap"] - m["median_v4_gap"] >= 0.06, (level, m)

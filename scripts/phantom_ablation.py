@@ -136,6 +136,9 @@ OFF = {
     "first_web": {"FIRST_WEB_V4": None},
     # a young thumb's soft tissue 0.75 as wide until 8 years (section 7.28)
     "young_thumb": {"THUMB_TISSUE_V4": None},
+    # young distal radius and ulna flaring like a trumpet on wider shafts that splay apart
+    # (section 7.29)
+    "young_forearm": {"YOUNG_FOREARM_V4": None},
 }
 # refinements of another change: they act only with it on, so they have no "v3 +" row,
 # only their "v4 -" row

@@ -49,7 +49,15 @@
              length, on 5 young films of 24-82 months (edges read by eye off 20- and
              40-pixel grids, scripts/data/real_young_forearm.csv; metacarpal 3 from
              real_young_palm.csv) against 4 clean phantoms per film's age and sex, per
-             style (from the drawn outlines).
+             style (from the drawn outlines). The films' edges were refined in
+             section 7.29 onto the steepest grey-level edge near each reading.
+  interosseous  the young forearm's bones below their ends: the radius' and the ulna's
+             widths and the gap between them at 0.05, 0.15, 0.3 and 0.5 of metacarpal
+             3's length below the radius' distal end, over that length, on the 5 films
+             of real_young_forearm.csv (edges read by eye and put on the steepest
+             grey-level edge within 4 % of the length,
+             scripts/data/real_young_interosseous.csv) against 4 clean phantoms per
+             film's age and sex, per style (from the drawn outlines).
   armtissue  the young forearm's soft tissue: across the distal end of the radius on the
              5 films of real_young_forearm.csv, how full its section is between the
              skin and the bones (``arm_section``: 1 for a flat slab, less for a round
@@ -1065,6 +1073,82 @@ def forearm(styles: list[str], seeds: int = 4) -> dict:
     return _with_medians(rows, [f"{who}_{k}" for who in ("real", *styles) for k in ("radius", "ulna", "gap")])
 
 
+INTEROSSEOUS_LEVELS = (0.05, 0.15, 0.3, 0.5)
+
+
+def long_bone_width(bone, below: float) -> float:
+    """A drawn long bone's width (mm) ``below`` mm proximal to its distal end
+    (:func:`outline_half_width`, the ends' rounding left out); 0 past either end."""
+    length = float(np.hypot(*(np.asarray(bone.p1) - np.asarray(bone.p0))))
+    if below < 0.0 or below > length:
+        return 0.0
+    return 2.0 * outline_half_width(bone, 1.0 - below / length)
+
+
+def phantom_interosseous(sample, levels=INTEROSSEOUS_LEVELS) -> dict:
+    """A phantom's distal forearm from its drawn outlines at ``levels`` (metacarpal 3
+    lengths proximal to the radius' distal end, across the forearm): the radius' and the
+    ulna's widths (:func:`long_bone_width`; the ulna, whose end lies lower, at its end
+    where a level lies above it) and the gap between them, each over metacarpal 3's
+    length, as ``{level: {"radius", "ulna", "gap"}}``."""
+    bones = {b.name: b for b in sample.hand.bones}
+    r, u = bones["radius"], bones["ulna"]
+    length = _metacarpal3_line(sample)[2] / sample.frame.scale
+    drop = r.p1[1] - u.p1[1]  # how much lower the ulna's end lies (mm; the forearm runs along -y)
+
+    def axis_x(b, below):  # the bone's axis across the forearm, ``below`` mm from its end
+        d = np.asarray(b.p0, np.float64) - np.asarray(b.p1, np.float64)
+        return float(b.p1[0] + d[0] * below / np.hypot(*d))
+
+    out = {}
+    for level in levels:
+        below = level * length
+        below_u = max(below - drop, 0.0)
+        wr, wu = long_bone_width(r, below), long_bone_width(u, below_u)
+        gap = abs(axis_x(r, below) - axis_x(u, below_u)) - (wr + wu) / 2
+        out[level] = {"radius": wr / length, "ulna": wu / length, "gap": gap / length}
+    return out
+
+
+def interosseous(styles: list[str], seeds: int = 4) -> dict:
+    """The young forearm's bones below their ends: per film of
+    scripts/data/real_young_interosseous.csv (upright; at 0.05, 0.15, 0.3 and 0.5 of
+    metacarpal 3's length below the radius' distal end, the bones' edges read by eye and
+    put on the steepest grey-level edge within 4 % of that length) the radius' and the
+    ulna's widths and the gap between them, over metacarpal 3's length; per style the
+    median of :func:`phantom_interosseous` over ``seeds`` clean phantoms of the film's age
+    and sex; medians over the films per level."""
+    from boneage_fast.data.phantom import render
+
+    palm_points = {name: v for _, name, v in _annotated_films("real_young_palm.csv")}
+    by_film: dict = {}
+    for film, name, v in _annotated_films("real_young_interosseous.csv"):
+        by_film.setdefault(name, (film, []))[1].append(v)
+    rows = []
+    for name, (film, reads) in by_film.items():
+        length = _mc3_length(palm_points[name])
+        got = [phantom_interosseous(render(film["boneage"], film["male"], seed=s, size=(1280, 1024), style=style,
+                                           nuisance=False), [v["level"] for v in reads])
+               for style in styles for s in range(seeds)]
+        for i, v in enumerate(reads):
+            row = {"film": name, "months": film["boneage"], "level": v["level"],
+                   "real_radius": _r3((v["radius_x1"] - v["radius_x0"]) / length)}
+            if not np.isnan(v["ulna_x0"]):
+                row["real_ulna"] = _r3((v["ulna_x1"] - v["ulna_x0"]) / length)
+                row["real_gap"] = _r3((v["radius_x0"] - v["ulna_x1"]) / length)
+            for j, style in enumerate(styles):
+                mine = got[j * seeds:(j + 1) * seeds]
+                for k in ("radius", "ulna", "gap"):
+                    row[f"{style}_{k}"] = _r3(np.median([g[v["level"]][k] for g in mine]))
+            rows.append(row)
+    out: dict = {"films": rows}
+    for level in sorted({r["level"] for r in rows}):
+        at = _with_medians([r for r in rows if r["level"] == level],
+                           [f"{who}_{k}" for who in ("real", *styles) for k in ("radius", "ulna", "gap")])
+        out[f"level_{level}"] = {k: val for k, val in at.items() if k != "films"}
+    return out
+
+
 def arm_section(img: np.ndarray, origin, n, length: float, edges: tuple[float, float] | None = None) -> dict:
     """The forearm's soft tissue across the line ``origin + q n`` (pixels; ``n`` a unit
     vector, ``img`` a [0, 1] film, ``length`` metacarpal 3's in pixels, q = 0 inside the
@@ -1760,7 +1844,7 @@ def outline_half_width(b, u: float) -> float:
     formula)."""
     mid = np.sin(np.pi * u) ** 2
     return float(b.half_width * (1.0 + b.flare0 * np.exp(-(u / b.base_span) ** 2)
-                                 + b.flare1 * np.exp(-((1.0 - u) / 0.15) ** 2) - 0.1 * mid))
+                                 + b.flare1 * np.exp(-((1.0 - u) / b.head_span) ** 2) - 0.1 * mid))
 
 
 def base_plate(img: np.ndarray, base, top) -> float:
@@ -2157,7 +2241,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--detector", default=None, help="detector card (with a regressor card as --model)")
     ap.add_argument("--parts", nargs="+", default=["detector", "regressor", "gap"],
                     choices=["detector", "regressor", "gap", "tones", "spectrum", "cortex", "palm", "softbone", "slender",
-                             "forearm", "armtissue", "grain", "texture", "metaphysis", "rim", "physis", "shaft",
+                             "forearm", "interosseous", "armtissue", "grain", "texture", "metaphysis", "rim", "physis", "shaft",
                              "palmtissue", "mcbase", "crop", "wrist", "epiphysis", "fingers", "mcplate",
                              "mcspread", "carpus", "webs", "firstweb", "thumb"])
     ap.add_argument("--styles", nargs="+", default=["v1", "v2"], choices=["v1", "v2", "v3", "v4"])
@@ -2200,6 +2284,8 @@ def main(argv: list[str] | None = None) -> int:
         res["slender"] = slender(args.styles)
     if "forearm" in args.parts:
         res["forearm"] = forearm(args.styles)
+    if "interosseous" in args.parts:
+        res["interosseous"] = interosseous(args.styles)
     if "armtissue" in args.parts:
         res["armtissue"] = armtissue(args.styles)
     if "grain" in args.parts:

@@ -347,6 +347,22 @@ FIRST_WEB_V4: tuple[tuple[float, float, float], ...] | None = \
 # 0.38-0.42); at 150 months the film's 0.37, version 4's 0.33 (``--parts thumb``;
 # docs/phantom.md, section 7.28). None: as wide as version 3's layout draws it.
 THUMB_TISSUE_V4: tuple[float, float, float] | None = (0.75, 96.0, 132.0)
+# Version 4's young distal radius and ulna (until bone age YOUNG_FOREARM_V4["ages"][0]
+# months, linearly to version 4's grown build at ["ages"][1]): metaphyses that flare like a
+# trumpet, their ends ["flare"] wider than the shaft (version 4's 1.0: twice its width)
+# over ["span"] of the bone's drawn length (``LongBone.head_span``; 0.15 before, about a
+# third of metacarpal 3's length), on shafts ["radius"] and ["ulna"] times as wide that
+# splay apart by ["splay"] degrees each from their ends. On 5 films of 24-82 months
+# (``phantom_realism_real.py --parts interosseous``, the edges read by eye and put on the
+# steepest grey-level edge) the radius is 0.48 / 0.43 / 0.35 / 0.32 of metacarpal 3's
+# length wide 0.05 / 0.15 / 0.3 / 0.5 of that length below its end, the ulna 0.31 / 0.27 /
+# 0.26 / 0.21, the gap between them 0.07 / 0.16 / 0.24 / 0.29 and their centres 0.51 apart
+# at 0.05, 0.55 at 0.5; version 4 drew the radius 0.58 / 0.53 / 0.41 / 0.31, the ulna
+# 0.33 / 0.32 / 0.26 / 0.19 and the gap 0.05 / 0.07 / 0.16 / 0.25: its two metaphyses,
+# flaring as far and as long on slimmer shafts, closed on each other from half-way down
+# (docs/phantom.md, section 7.29). None: version 4's build at every age.
+YOUNG_FOREARM_V4: dict | None = {"flare": 0.5, "span": 0.10, "radius": 1.13, "ulna": 1.27, "splay": 3.0,
+                                 "ages": (96.0, 132.0)}
 FOREARM_WIDTH_V4 = 1.4
 FOREARM_WIDTH_GROWN_V4 = 1.25
 FOREARM_NARROWS_V4 = (84.0, 144.0)
@@ -385,6 +401,19 @@ def metacarpal_shaft_v4(bone_age: float) -> float:
     ``METACARPAL_SLIMS_V4[0]``, linearly to ``METACARPAL_SHAFT_V4`` at
     ``METACARPAL_SLIMS_V4[1]``, then constant."""
     return _age_ramp(bone_age, METACARPAL_SLIMS_V4, 1.0, METACARPAL_SHAFT_V4)
+
+
+def young_forearm_v4(bone_age: float, name: str, flare: float) -> tuple[float, float, float, float]:
+    """Version 4's distal ``name`` ("radius" or "ulna") at this bone age (months), ``flare``
+    the grown bone's end flare: (its end flare, the flare's span ``LongBone.head_span``,
+    its shaft's width factor, how far it splays from its end in degrees) by
+    ``YOUNG_FOREARM_V4``; (``flare``, 0.15, 1, 0) at every age when that is None."""
+    if YOUNG_FOREARM_V4 is None:
+        return flare, 0.15, 1.0, 0.0
+    y = YOUNG_FOREARM_V4
+    ages = y["ages"]
+    return (_age_ramp(bone_age, ages, y["flare"], flare), _age_ramp(bone_age, ages, y["span"], 0.15),
+            _age_ramp(bone_age, ages, y[name], 1.0), _age_ramp(bone_age, ages, y["splay"], 0.0))
 
 
 def forearm_width_v4(bone_age: float) -> float:
@@ -728,6 +757,7 @@ class LongBone:
     base_span: float = 0.15  # how far along the length (a fraction) the base's flare reaches
     base_round: float | None = None  # the base's rounding (a fraction of the half-width); None: the kind's
     base_plate: float = 1.0  # the end plate at p0, a fraction of the look's (the head's is the look's own)
+    head_span: float = 0.15  # how far along the length (a fraction) the head's flare reaches
 
 
 @dataclass
@@ -1311,9 +1341,15 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
         flare, draw_hw = 1.0 if name == "radius" else 0.3, hw
         if version >= 4:  # young forearm bones stouter, the ulna's end flared as the radius' (ROI boxes kept)
             draw_hw, flare = hw * stubby, flare if name == "radius" else ULNA_FLARE_V4
+        span, splay = 0.15, 0.0
+        if version >= 4:  # young metaphyses flaring like a trumpet, the shafts splaying apart
+            flare, span, wider, splay = young_forearm_v4(ba, name, flare)
+            draw_hw *= wider
+        # the proximal end 140 mm down, moved away from the other bone by the splay
+        away = (1.0 if name == "radius" else -1.0) * 140.0 * math.tan(math.radians(splay))
         if v2:
-            hand.bones.append(LongBone(name, top - np.array([0.0, 140.0]) * s, top, draw_hw * bw * w, 0.0, flare,
-                                       name))
+            hand.bones.append(LongBone(name, top + np.array([away, -140.0]) * s, top, draw_hw * bw * w, 0.0, flare,
+                                       name, head_span=span))
         else:
             hand.bones.append(LongBone(name, top - np.array([0.0, 140.0]) * s, top, hw * sw * w, -0.2, 0.5))
         if ratio > 0:

@@ -372,7 +372,7 @@ def draw_long_bone(acc: np.ndarray, b: LongBone, T, end_plate: float = 0.0, marr
 
     The outline: a shaft of half-width ``b.half_width`` that flares over the last ~15 %
     at each end (``flare0``/``flare1``; the base's flare over ``b.base_span`` of the
-    length) with a slight waist mid-shaft, ends rounded over ``_END_ROUNDING`` of the
+    length, the head's over ``b.head_span``) with a slight waist mid-shaft, ends rounded over ``_END_ROUNDING`` of the
     half-width (the base over ``b.base_round`` where given; a third of it running on
     past the end point, a bulbous metacarpal head, so the joint spaces stay open); a
     cortex ~12-38 % of the half-width thick round a dark marrow mid-shaft that turns to
@@ -399,7 +399,8 @@ def draw_long_bone(acc: np.ndarray, b: LongBone, T, end_plate: float = 0.0, marr
         base_round = b.base_round
     _C.film_long_bone(acc, float(p0[0]), float(p0[1]), float(d[0] / L), float(d[1] / L), L, hw, b.flare0, b.flare1,
                       base_round, head_round, 0.12 if b.kind in ("radius", "ulna") else 0.4, end_plate,
-                      max(0.5 * T.scale, 0.8), 1.0 / T.scale, marrow, cancellous, b.base_span, b.base_plate)
+                      max(0.5 * T.scale, 0.8), 1.0 / T.scale, marrow, cancellous, b.base_span, b.base_plate,
+                      b.head_span)
 
 
 def _draw_tube(acc: np.ndarray, cx: float, cy: float, a: float, b: float, ang: float, wall: float,

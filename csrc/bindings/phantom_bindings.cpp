@@ -156,13 +156,13 @@ void register_phantom(py::module_& m) {
       [](py::array acc, float p0x, float p0y, float ux, float uy, float length, float half_width, float flare0,
          float flare1, float base_round, float head_round, float medulla_gain, float end_plate,
          float end_plate_width, float mm_per_pixel, float marrow, const py::object& cancellous, float base_span,
-         float base_plate) {
+         float base_plate, float head_span) {
         float* a = writable(acc, "acc");
         float* c = optional_like(cancellous, acc, "cancellous");
         const phantom::LongBoneParams p{p0x,        p0y,        ux,           uy,        length,
                                         half_width, flare0,     flare1,       base_round, head_round,
                                         medulla_gain, marrow,  end_plate,    end_plate_width, mm_per_pixel,
-                                        base_span,  base_plate};
+                                        base_span,  base_plate, head_span};
         const int64_t H = acc.shape(0), W = acc.shape(1);
         py::gil_scoped_release release;
         return phantom::long_bone(a, c, H, W, p);
@@ -171,7 +171,7 @@ void register_phantom(py::module_& m) {
       py::arg("half_width"), py::arg("flare0"), py::arg("flare1"), py::arg("base_round"), py::arg("head_round"),
       py::arg("medulla_gain"), py::arg("end_plate"), py::arg("end_plate_width"), py::arg("mm_per_pixel"),
       py::arg("marrow") = 0.22f, py::arg("cancellous") = py::none(), py::arg("base_span") = 0.15f,
-      py::arg("base_plate") = 1.0f,
+      py::arg("base_plate") = 1.0f, py::arg("head_span") = 0.15f,
       "Adds a shaped long bone's path length (mm) to `acc` in place (with `cancellous`, the interior's "
       "there); returns the pixels evaluated (see csrc/phantom/film.h).");
 

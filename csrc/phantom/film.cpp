@@ -213,7 +213,7 @@ void long_bone_row(float* row, float* canc_row, int64_t xa, int64_t xb, float ry
   const float base_r = std::min(p.base_round * hw + 0.5f, 0.4f * L);
   const float head_r = std::min(p.head_round * hw + 0.5f, 0.4f * L);
   const float plate = p.end_plate, base_plate = p.base_plate, inv_w = 1.0f / p.end_plate_width;
-  const float k = 1.0f / 0.15f, kb = 1.0f / p.base_span;
+  const float k = 1.0f / p.head_span, kb = 1.0f / p.base_span;
   const float ay = ry * p.uy, vy = ry * ny;
   // an int32 counter: SSE2 has no vector int64 -> float conversion
   const int32_t n = static_cast<int32_t>(xb - xa + 1), x0 = static_cast<int32_t>(xa);
@@ -575,12 +575,13 @@ int64_t long_bone(float* acc, float* cancellous, int64_t height, int64_t width, 
   BONEAGE_CHECK_VALUE(height >= 1 && width >= 1, "long_bone: empty image");
   BONEAGE_CHECK_VALUE(all_finite({p.p0x, p.p0y, p.ux, p.uy, p.length, p.half_width, p.flare0, p.flare1, p.base_round,
                                   p.head_round, p.medulla_gain, p.marrow, p.end_plate, p.end_plate_width,
-                                  p.mm_per_pixel, p.base_span, p.base_plate}),
+                                  p.mm_per_pixel, p.base_span, p.base_plate, p.head_span}),
                       "long_bone: parameters must be finite");
   BONEAGE_CHECK_VALUE(p.length > 0.0f && p.half_width > 0.0f && p.end_plate_width > 0.0f,
                       "long_bone: length, half_width and end_plate_width must be > 0");
   BONEAGE_CHECK_VALUE(p.base_span >= 0.05f && p.base_span <= 0.5f, "long_bone: base_span must be in [0.05, 0.5]");
   BONEAGE_CHECK_VALUE(p.base_plate >= 0.0f && p.base_plate <= 1.0f, "long_bone: base_plate must be in [0, 1]");
+  BONEAGE_CHECK_VALUE(p.head_span >= 0.05f && p.head_span <= 0.5f, "long_bone: head_span must be in [0.05, 0.5]");
   BONEAGE_CHECK_VALUE(std::abs(p.ux * p.ux + p.uy * p.uy - 1.0f) < 1e-3f, "long_bone: (ux, uy) must be a unit vector");
   // The outline stays within vmax of the axis (the flares add at most their sum) and
   // within a third of the end rounding past each end; a pixel of margin on each.
@@ -595,7 +596,8 @@ int64_t long_bone(float* acc, float* cancellous, int64_t height, int64_t width, 
   // exp(-(0.25 / span)^2) of their size at most (0.062 at the head's span of 0.15): there
   // the outline stays within vmid of the axis, and each row skips what lies between vmid
   // and vmax (nothing is drawn there; the pixels evaluated are computed as before).
-  const double fade_head = std::exp(-(0.25 / 0.15) * (0.25 / 0.15)) * 1.001;
+  const double span1 = static_cast<double>(p.head_span);
+  const double fade_head = std::exp(-(0.25 / span1) * (0.25 / span1)) * 1.001;
   const double span0 = static_cast<double>(p.base_span);
   const double fade_base = std::exp(-(0.25 / span0) * (0.25 / span0)) * 1.001;
   const double vmid = hw * (1.0 + fade_base * std::abs(p.flare0) + fade_head * std::abs(p.flare1)) + 1.0;

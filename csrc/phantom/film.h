@@ -108,6 +108,10 @@ struct LongBoneParams {
   // the end plate at the base (p0) as a fraction of `end_plate` (the head's is `end_plate`
   // itself): v4 draws metacarpals 2-5, which have no growth plate at the base, with none (0)
   float base_plate = 1.0f;
+  // how far along the bone the head's flare reaches (exp(-((1 - u) / head_span)^2)): 0.15
+  // in phantoms v1-v3, shorter in v4's young radius and ulna, whose metaphyses flare like
+  // a trumpet within a quarter of metacarpal 3's length of their ends
+  float head_span = 0.15f;
 };
 
 // Adds the bone's path length (mm) through cortex and cancellous interior to `acc`
