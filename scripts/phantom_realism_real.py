@@ -1130,7 +1130,7 @@ def interosseous(styles: list[str], seeds: int = 4) -> dict:
         got = [phantom_interosseous(render(film["boneage"], film["male"], seed=s, size=(1280, 1024), style=style,
                                            nuisance=False), [v["level"] for v in reads])
                for style in styles for s in range(seeds)]
-        for i, v in enumerate(reads):
+        for v in reads:
             row = {"film": name, "months": film["boneage"], "level": v["level"],
                    "real_radius": _r3((v["radius_x1"] - v["radius_x0"]) / length)}
             if not np.isnan(v["ulna_x0"]):
@@ -2241,9 +2241,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--detector", default=None, help="detector card (with a regressor card as --model)")
     ap.add_argument("--parts", nargs="+", default=["detector", "regressor", "gap"],
                     choices=["detector", "regressor", "gap", "tones", "spectrum", "cortex", "palm", "softbone", "slender",
-                             "forearm", "interosseous", "armtissue", "grain", "texture", "metaphysis", "rim", "physis", "shaft",
-                             "palmtissue", "mcbase", "crop", "wrist", "epiphysis", "fingers", "mcplate",
-                             "mcspread", "carpus", "webs", "firstweb", "thumb"])
+                             "forearm", "interosseous", "armtissue", "grain", "texture", "metaphysis", "rim",
+                             "physis", "shaft", "palmtissue", "mcbase", "crop", "wrist", "epiphysis", "fingers",
+                             "mcplate", "mcspread", "carpus", "webs", "firstweb", "thumb"])
     ap.add_argument("--styles", nargs="+", default=["v1", "v2"], choices=["v1", "v2", "v3", "v4"])
     ap.add_argument("--any-look", action="store_true",
                     help="texture, rim, physis, shaft, palmtissue: phantoms of either look (processed or unprocessed), "

@@ -372,9 +372,9 @@ def draw_long_bone(acc: np.ndarray, b: LongBone, T, end_plate: float = 0.0, marr
 
     The outline: a shaft of half-width ``b.half_width`` that flares over the last ~15 %
     at each end (``flare0``/``flare1``; the base's flare over ``b.base_span`` of the
-    length, the head's over ``b.head_span``) with a slight waist mid-shaft, ends rounded over ``_END_ROUNDING`` of the
-    half-width (the base over ``b.base_round`` where given; a third of it running on
-    past the end point, a bulbous metacarpal head, so the joint spaces stay open); a
+    length, the head's over ``b.head_span``) with a slight waist mid-shaft, ends rounded
+    over ``_END_ROUNDING`` of the half-width (the base over ``b.base_round`` where given;
+    a third of it running on past the end point, a bulbous metacarpal head, so the joint spaces stay open); a
     cortex ~12-38 % of the half-width thick round a dark marrow mid-shaft that turns to
     brighter cancellous bone towards the ends (the wide forearm metaphyses less so: on real films the distal
     radius is no brighter than a metacarpal shaft); flared ends flattened (depth as the
