@@ -3121,9 +3121,10 @@ def test_v4_young_forearm_flares_like_a_trumpet_on_splayed_shafts(age, male, mon
                              np.random.default_rng([9, 3]))
     y = anatomy.YOUNG_FOREARM_V4
     assert y == {"flare": 0.5, "span": 0.10, "radius": 1.13, "ulna": 1.27, "splay": 3.0, "ages": (96.0, 132.0)}
-    on = {b.name: b for b in build_hand(subject, 4).bones}
+    h_on = build_hand(subject, 4)
     monkeypatch.setattr(anatomy, "YOUNG_FOREARM_V4", None)
-    off = {b.name: b for b in build_hand(subject, 4).bones}
+    h_off = build_hand(subject, 4)
+    on, off = ({b.name: b for b in h.bones} for h in (h_on, h_off))
     t = min(max((age - 96.0) / 36.0, 0.0), 1.0)
     for name, side in (("radius", 1.0), ("ulna", -1.0)):
         a, b = on[name], off[name]
@@ -3140,9 +3141,7 @@ def test_v4_young_forearm_flares_like_a_trumpet_on_splayed_shafts(age, male, mon
             assert (a.flare1, a.head_span, a.half_width) == (b.flare1, b.head_span, b.half_width)
             np.testing.assert_allclose(a.p0, b.p0, rtol=0, atol=1e-12)
     # the epiphyses keep their width for their metaphysis' end (half-width (1 + flare))
-    epi_off = {e.name: e for e in build_hand(subject, 4).ossicles}
-    monkeypatch.setattr(anatomy, "YOUNG_FOREARM_V4", y)
-    epi_on = {e.name: e for e in build_hand(subject, 4).ossicles}
+    epi_on, epi_off = ({e.name: e for e in h.ossicles} for h in (h_on, h_off))
     for name in ("radius", "ulna"):
         if f"epi_{name}" not in epi_off:
             continue

@@ -1339,10 +1339,10 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
         cartilage = max(cartilage, wrist_drop)
         top = np.array([x, lo + ((2.0 - cartilage) if version >= 3 else 0.0)]) * s
         flare, draw_hw = 1.0 if name == "radius" else 0.3, hw
-        if version >= 4:  # young forearm bones stouter, the ulna's end flared as the radius' (ROI boxes kept)
-            draw_hw, flare = hw * stubby, flare if name == "radius" else ULNA_FLARE_V4
         span, splay = 0.15, 0.0
-        if version >= 4:  # young metaphyses flaring like a trumpet, the shafts splaying apart
+        if version >= 4:  # young forearm bones stouter, the ulna's end flared as the radius' (ROI boxes kept) ...
+            draw_hw, flare = hw * stubby, flare if name == "radius" else ULNA_FLARE_V4
+            # ... young metaphyses flaring like a trumpet, the shafts splaying apart
             flare, span, wider, splay = young_forearm_v4(ba, name, flare)
             draw_hw *= wider
         # the proximal end 140 mm down, moved away from the other bone by the splay
