@@ -43,10 +43,11 @@ def v3_layout(monkeypatch):
     young fingers (section 7.22's off), version 3's metacarpal bases (section 7.24's
     off), version 3's wrist (section 7.26's off), no finger webs (section 7.27's off) and
     version 3's first web and thumb's soft tissue (section 7.28's off) and version 4's
-    young forearm before section 7.29, for the tests that compare its bones and soft
-    tissue with v3's in place."""
+    young forearm and carpus before sections 7.29 and 7.30, for the tests that compare its
+    bones and soft tissue with v3's in place."""
     monkeypatch.setattr(anatomy, "WRIST_YOUNG_V4", None)
     monkeypatch.setattr(anatomy, "YOUNG_FOREARM_V4", None)
+    monkeypatch.setattr(anatomy, "YOUNG_CARPUS_V4", None)
     monkeypatch.setattr(anatomy, "FINGER_WEB_V4", None)
     monkeypatch.setattr(anatomy, "FIRST_WEB_V4", None)
     monkeypatch.setattr(anatomy, "THUMB_TISSUE_V4", None)

@@ -139,6 +139,9 @@ OFF = {
     # young distal radius and ulna flaring like a trumpet on wider shafts that splay apart
     # (section 7.29)
     "young_forearm": {"YOUNG_FOREARM_V4": None},
+    # young capitate and hamate as wide and round as the films', the hamate further from
+    # the capitate (section 7.30)
+    "young_carpus": {"YOUNG_CARPUS_V4": None},
 }
 # refinements of another change: they act only with it on, so they have no "v3 +" row,
 # only their "v4 -" row

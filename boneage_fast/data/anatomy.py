@@ -363,6 +363,18 @@ THUMB_TISSUE_V4: tuple[float, float, float] | None = (0.75, 96.0, 132.0)
 # (docs/phantom.md, section 7.29). None: version 4's build at every age.
 YOUNG_FOREARM_V4: dict | None = {"flare": 0.5, "span": 0.10, "radius": 1.13, "ulna": 1.27, "splay": 3.0,
                                  "ages": (96.0, 132.0)}
+# Version 4's young capitate and hamate (until bone age YOUNG_CARPUS_V4["ages"][0] months,
+# linearly to version 4's build at ["ages"][1]): each bone's semi-axes times ["capitate"] /
+# ["hamate"] (across, along the hand), their outlines ellipses (superellipse exponent 2,
+# where version 4 squared them as they grew) and the hamate's centre moved by ["shift"]
+# (mm at adult scale, +x radial, +y distal). On 6 films of 10-82 months
+# (``phantom_realism_real.py --parts youngcarpus``, each outline found along 90 rays from
+# its middle) the capitate is 0.32 of metacarpal 3's length long and 0.23 wide, the
+# hamate 0.23 and 0.23 (a round bone), their middles 0.25 apart across the hand; version
+# 4 drew two narrow ovals side by side, the capitate 0.27 by 0.17, the hamate 0.23 by 0.15,
+# 0.19 apart (docs/phantom.md, section 7.30). None: version 4's build at every age.
+YOUNG_CARPUS_V4: dict | None = {"capitate": (1.35, 1.12), "hamate": (1.7, 1.0), "shift": (-4.5, 1.5),
+                                "ages": (60.0, 96.0)}
 FOREARM_WIDTH_V4 = 1.4
 FOREARM_WIDTH_GROWN_V4 = 1.25
 FOREARM_NARROWS_V4 = (84.0, 144.0)
@@ -384,6 +396,20 @@ def wrist_young_v4(bone_age: float) -> float:
         return 0.0
     drop, full, gone, _ = WRIST_YOUNG_V4
     return _age_ramp(bone_age, (full, gone), drop, 0.0)
+
+
+def young_carpus_v4(bone_age: float, name: str) -> tuple[float, float, float, float, float]:
+    """Version 4's young carpal ``name`` at this bone age (months) by ``YOUNG_CARPUS_V4``:
+    (its across and along semi-axis factors, the weight of the ellipse's exponent 2 over
+    the grown one, its centre's shift in mm at adult scale, x and y); (1, 1, 0, 0, 0) for
+    the other carpals and at every age when that is None."""
+    y = YOUNG_CARPUS_V4
+    if y is None or name not in ("capitate", "hamate"):
+        return 1.0, 1.0, 0.0, 0.0, 0.0
+    w = _age_ramp(bone_age, y["ages"], 1.0, 0.0)
+    gx, gy = y[name]
+    dx, dy = y["shift"] if name == "hamate" else (0.0, 0.0)
+    return 1.0 + (gx - 1.0) * w, 1.0 + (gy - 1.0) * w, w, dx * w, dy * w
 
 
 def young_fingers_v4(bone_age: float) -> float:
@@ -1287,6 +1313,11 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
             r = min(a, b) + (max(a, b) - min(a, b)) * f
             axes = np.array([min(a, r), min(b, r)]) * f * s
             expo = 2.0 + (p - 2.0) * f
+            if version >= 4:  # version 4: young capitate and hamate as wide and round as the films'
+                gx, gy, oval, dx, dy = young_carpus_v4(ba, name)
+                axes = axes * np.array([gx, gy])
+                expo += (2.0 - expo) * oval
+                cx, cy = cx + dx, cy + dy
             # version 3: the adult outline's taper, reached as the bone takes its adult shape
             taper = CARPAL_TAPER_V3[name] * f if version >= 3 else 0.0
             density, bend, lean = 1.0, 0.0, 0.0
