@@ -1,8 +1,9 @@
 """The measures of scripts/phantom_realism_real.py that compare phantoms with the real
 films (shaft_contrast, palm_over_metacarpal, soft_bone_contrast, silhouette_span,
 metacarpal_slenderness, capitate_texture, metaphysis_centre, arm_section, fine_grain,
-edge_profile, physis_gap, shaft_edge, palm_flatness, outline_half_width) on synthetic
-images and phantoms whose answer is known from their construction."""
+edge_profile, physis_gap, shaft_edge, palm_flatness, outline_half_width, carpal_outline,
+outline_figures, carpal_pair) on synthetic images and phantoms whose answer is known
+from their construction."""
 
 from __future__ import annotations
 
@@ -959,3 +960,84 @@ def test_hand_base_spacing_is_across_metacarpal_3s_axis(turn):
         bones.append(SimpleNamespace(name=name, p0=p0, p1=p0 + length * along))
     got = _script().hand_base_spacing(SimpleNamespace(bones=bones, ossicles=[]))
     assert got == pytest.approx([11.0 / 40.0, 9.0 / 40.0, 8.0 / 40.0], abs=1e-12)
+
+
+def _ellipse_film(centre, axes, tilt, shape=(400, 400), bone=0.8, soft=0.35, blur=1.5, trabeculae=0.0,
+                  seed=0) -> np.ndarray:
+    """A bright ellipse (semi-axes ``axes``, its first axis ``tilt`` radians from +x) on a
+    soft-tissue grey, blurred by a Gaussian of ``blur`` pixels; with ``trabeculae`` a
+    grain of that strength inside it (dark and bright specks a few pixels wide)."""
+    from scipy import ndimage
+
+    ys, xs = np.mgrid[:shape[0], :shape[1]].astype(np.float64)
+    dx, dy = xs - centre[0], ys - centre[1]
+    c, s = math.cos(tilt), math.sin(tilt)
+    inside = ((dx * c + dy * s) / axes[0]) ** 2 + ((-dx * s + dy * c) / axes[1]) ** 2 <= 1.0
+    img = np.where(inside, bone, soft)
+    if trabeculae:
+        grain = ndimage.gaussian_filter(np.random.default_rng(seed).standard_normal(shape), 2.0)
+        img = img + np.where(inside, trabeculae * grain / grain.std(), 0.0)
+    return ndimage.gaussian_filter(img, blur)
+
+
+def _ellipse_extent(axes, tilt, direction) -> float:
+    """The full extent of an ellipse along a unit ``direction`` (its support function,
+    twice): 2 sqrt(a^2 (u . e1)^2 + b^2 (u . e2)^2)."""
+    e1, e2 = np.array([math.cos(tilt), math.sin(tilt)]), np.array([-math.sin(tilt), math.cos(tilt)])
+    u = np.asarray(direction, np.float64)
+    return 2.0 * math.sqrt((axes[0] * (u @ e1)) ** 2 + (axes[1] * (u @ e2)) ** 2)
+
+
+@pytest.mark.parametrize("axes, tilt, trabeculae", [((30.0, 45.0), 0.0, 0.0), ((40.0, 28.0), 0.5, 0.0),
+                                                    ((25.0, 25.0), 0.0, 0.08), ((35.0, 50.0), -0.3, 0.08)])
+def test_carpal_outline_finds_an_ellipse_and_its_figures(axes, tilt, trabeculae):
+    """``carpal_outline`` from a point off the middle of a blurred ellipse (with a grain
+    inside it, too) finds its outline: through ``outline_figures`` the extents along and
+    across a tilted axis within 2 % of the formula's, the middle within a pixel, the area
+    within 4 % of pi a b."""
+    m = _script()
+    centre = (190.0, 210.0)
+    img = _ellipse_film(centre, axes, tilt, trabeculae=trabeculae)
+    length = 200.0  # "metacarpal 3": the rays reach 60 pixels, past every ellipse here
+    pts = m.carpal_outline(img, (centre[0] + 6.0, centre[1] - 4.0), length)
+    assert pts.shape == (90, 2)
+    axis = np.array([math.sin(0.2), -math.cos(0.2)])  # up the film, leaning right
+    got = m.outline_figures(pts, axis, length)
+    across = np.array([-axis[1], axis[0]])
+    assert got["len"] == pytest.approx(_ellipse_extent(axes, tilt, axis) / length, rel=0.02)
+    assert got["wid"] == pytest.approx(_ellipse_extent(axes, tilt, across) / length, rel=0.02)
+    assert np.hypot(*(got["middle"] - centre)) < 1.0
+    assert got["area"] == pytest.approx(math.pi * axes[0] * axes[1] / length ** 2, rel=0.04)
+
+
+def test_outline_figures_of_a_rectangle_by_formula():
+    """A 40 x 10 rectangle (its long side along the axis) with interior points, which the
+    convex hull drops: extents 40 and 10 over the length, area 400 over its square, the
+    middle at its centre; turned by 90 degrees the extents swap."""
+    m = _script()
+    corners = np.array([[0.0, 0.0], [10.0, 0.0], [10.0, 40.0], [0.0, 40.0]])
+    pts = np.vstack([corners, [[5.0, 20.0], [3.0, 7.0]]]) + [100.0, 50.0]
+    got = m.outline_figures(pts, (0.0, 1.0), 20.0)
+    assert (got["len"], got["wid"], got["area"]) == pytest.approx((2.0, 0.5, 1.0), rel=1e-12)
+    np.testing.assert_allclose(got["middle"], [105.0, 70.0], rtol=0, atol=1e-9)
+    turned = m.outline_figures(pts, (1.0, 0.0), 20.0)
+    assert (turned["len"], turned["wid"]) == pytest.approx((0.5, 2.0), rel=1e-12)
+
+
+def test_carpal_pair_places_the_hamate_by_the_axis():
+    """Two circles, the second 30 across and 6 up metacarpal 3's axis (tilted) from the
+    first: ``apart`` 30, ``higher`` 6 over the length, on either side; a circle's length
+    and width its diameter over the length."""
+    m = _script()
+    t = np.linspace(0.0, 2.0 * np.pi, 400, endpoint=False)
+    axis = np.array([math.sin(0.3), math.cos(0.3)])
+    across = np.array([-axis[1], axis[0]])
+    circle = np.stack([np.cos(t), np.sin(t)], axis=1)
+    for side in (1.0, -1.0):
+        first = 10.0 * circle + [50.0, 60.0]
+        second = 8.0 * circle + [50.0, 60.0] + side * 30.0 * across + 6.0 * axis
+        got = m.carpal_pair(first, second, axis, 100.0)
+        assert got["apart"] == pytest.approx(0.30, abs=1e-6) and got["higher"] == pytest.approx(0.06, abs=1e-6)
+        assert got["capitate_len"] == pytest.approx(0.20, rel=1e-3)
+        assert got["hamate_wid"] == pytest.approx(0.16, rel=1e-3)
+    assert set(got) == set(m.YOUNG_CARPUS_KEYS)

@@ -161,6 +161,14 @@
              subjects per film's age and sex (the radius shaft's drawn end, the capitate
              ossicle's centre; no film drawn).
 
+  youngcarpus  the young capitate's and hamate's size and place: on the 6 films of
+             ``carpus`` each bone's outline is found from a point inside it read by eye
+             (real_young_carpus.csv) along 90 rays as the steepest fall of the grey
+             level (``carpal_outline``), and its convex hull gives the bone's length
+             along metacarpal 3's axis and width across it and its middle; the two
+             middles' distances across and along the axis; all over metacarpal 3's
+             length. The phantoms' from the drawn outlines (no film drawn, facets not
+             cut) of the hands of 8 subjects per film's age and sex.
   webs       where the middle finger parts from its neighbours: going up metacarpal
              3's axis from 0.7 of its length above its base in steps of 0.025, the
              first level where the silhouette (as ``wrist`` finds it) reaches less than
@@ -204,6 +212,7 @@
     python scripts/phantom_realism_real.py --parts shaft palmtissue --styles v3 v4
     python scripts/phantom_realism_real.py --parts mcspread --styles v3 v4
     python scripts/phantom_realism_real.py --parts carpus --styles v3 v4
+    python scripts/phantom_realism_real.py --parts youngcarpus --styles v3 v4
     python scripts/phantom_realism_real.py --parts webs --styles v3 v4
 
 Only the annotations live in the repository; the images are read from ../shared/realdata.
@@ -2057,6 +2066,116 @@ def carpus(styles: list[str], seeds: int = 8) -> dict:
     return _with_medians(rows, [f"{who}_{k}" for who in ("real", *styles) for k in ("radius", "capitate")])
 
 
+def carpal_outline(img: np.ndarray, seed, length: float, rays: int = 90, reach: float = 0.3) -> np.ndarray:
+    """A small bone's outline on a film (``img`` scaled to [0, 1]) seen from ``seed``
+    (x, y; pixels) inside it, ``length`` metacarpal 3's: along each of ``rays`` rays out
+    to ``reach`` ``length``, the steepest fall of the grey level (the ray smoothed by a
+    Gaussian of ``length`` / 400) beyond 0.03 ``length``; then, about the median over 15
+    neighbouring rays of those radii, the steepest fall within 0.8-1.2 of it (a ray that
+    met a trabecula inside or a neighbour beyond keeps to the bone's edge), the radii
+    smoothed by a median over 3 rays. Returns the outline's points (rays x 2, pixels)."""
+    from scipy import ndimage
+
+    step = length / 1000.0
+    q = np.arange(0.0, reach * length, step)
+    angles = np.linspace(0.0, 2.0 * np.pi, rays, endpoint=False)
+    slopes = []
+    for a in angles:
+        ray = ndimage.map_coordinates(img, [seed[1] + q * np.sin(a), seed[0] + q * np.cos(a)], order=1,
+                                      mode="nearest")
+        slopes.append(np.gradient(ndimage.gaussian_filter1d(ray, length / 400.0 / step)))
+    lo = int(0.03 * length / step)
+    first = np.array([q[lo + int(np.argmin(sl[lo:]))] for sl in slopes])
+    radii = []
+    for sl, r in zip(slopes, ndimage.median_filter(first, 15, mode="wrap")):
+        a, b = int(0.8 * r / step), min(int(1.2 * r / step) + 1, len(q) - 1)
+        radii.append(q[a + int(np.argmin(sl[a:b]))])
+    radii = ndimage.median_filter(np.array(radii), 3, mode="wrap")
+    return np.stack([seed[0] + radii * np.cos(angles), seed[1] + radii * np.sin(angles)], axis=1)
+
+
+def outline_figures(points: np.ndarray, axis, length: float) -> dict:
+    """An outline's convex hull (``points``, n x 2) measured in metacarpal 3's frame
+    (``axis`` the unit vector from its base to its top, ``length`` its length): its
+    middle (the hull's centroid, in the points' units), its extent along the axis
+    (``len``) and across it (``wid``) and its area (``area``), over ``length`` (the area
+    over its square)."""
+    from scipy.spatial import ConvexHull
+
+    hull = points[ConvexHull(points).vertices]
+    x, y = hull[:, 0], hull[:, 1]
+    xn, yn = np.roll(x, -1), np.roll(y, -1)
+    cross = x * yn - xn * y
+    area = cross.sum() / 2.0
+    middle = np.array([((x + xn) * cross).sum(), ((y + yn) * cross).sum()]) / (6.0 * area)
+    axis = np.asarray(axis, np.float64)
+    d = hull - middle
+    along, across = d @ axis, d @ np.array([-axis[1], axis[0]])
+    return {"middle": middle, "len": float(along.max() - along.min()) / length,
+            "wid": float(across.max() - across.min()) / length, "area": float(abs(area)) / length ** 2}
+
+
+def carpal_pair(capitate: np.ndarray, hamate: np.ndarray, axis, length: float) -> dict:
+    """The young capitate's and hamate's figures (module docstring, ``youngcarpus``) from
+    their outlines (n x 2 each, one frame) and metacarpal 3's ``axis`` (unit, base to
+    top) and ``length`` in that frame: each bone's length and width (its convex hull's,
+    :func:`outline_figures`), how far apart their middles lie across the axis
+    (``apart``, either side) and how far the hamate's lies above the capitate's along it
+    (``higher``, towards the fingers positive), all over ``length``."""
+    c, h = outline_figures(capitate, axis, length), outline_figures(hamate, axis, length)
+    axis = np.asarray(axis, np.float64)
+    d = h["middle"] - c["middle"]
+    return {"capitate_len": c["len"], "capitate_wid": c["wid"], "hamate_len": h["len"], "hamate_wid": h["wid"],
+            "apart": abs(float(d @ np.array([-axis[1], axis[0]]))) / length, "higher": float(d @ axis) / length}
+
+
+YOUNG_CARPUS_KEYS = ("capitate_len", "capitate_wid", "hamate_len", "hamate_wid", "apart", "higher")
+
+
+def hand_carpal_pair(hand) -> dict | None:
+    """:func:`carpal_pair` of a drawn hand's capitate and hamate (their outlines as drawn,
+    facets not cut, in the hand's frame; None before the hamate appears)."""
+    from boneage_fast.data.anatomy import ossicle_outline
+
+    bones = {e.name: e for e in hand.ossicles}
+    if "capitate" not in bones or "hamate" not in bones:
+        return None
+    base, top = _metacarpal3_hand_ends(hand)
+    length = float(np.hypot(*(top - base)))
+    return carpal_pair(ossicle_outline(bones["capitate"], 200), ossicle_outline(bones["hamate"], 200),
+                       (top - base) / length, length)
+
+
+def young_carpus(styles: list[str], seeds: int = 8) -> dict:
+    """The young capitate and hamate (module docstring, ``youngcarpus``): per film
+    :func:`carpal_pair` of the outlines :func:`carpal_outline` finds from the points of
+    real_young_carpus.csv, per style the medians of :func:`hand_carpal_pair` over
+    ``seeds`` subjects of its age and sex."""
+    from boneage_fast.data.anatomy import build_hand, sample_subject
+    from boneage_fast.io import read_image
+
+    palm_points = {name: v for _, name, v in _annotated_films("real_young_palm.csv")}
+    rows = []
+    for film, name, v in _annotated_films("real_young_carpus.csv"):
+        p = palm_points[name]
+        base, top = np.array([p["mc3_base_x"], p["mc3_base_y"]]), np.array([p["mc3_top_x"], p["mc3_top_y"]])
+        length = _mc3_length(p)
+        img = _percentile_film(read_image(film["path"]).pixels)
+        got = carpal_pair(carpal_outline(img, (v["capitate_x"], v["capitate_y"]), length),
+                          carpal_outline(img, (v["hamate_x"], v["hamate_y"]), length), (top - base) / length, length)
+        row = {"film": name, "months": film["boneage"], **{f"real_{k}": _r3(got[k]) for k in YOUNG_CARPUS_KEYS}}
+        for style in styles:
+            hands = [hand_carpal_pair(build_hand(sample_subject(film["boneage"], film["male"],
+                                                                np.random.default_rng(49_000 + seed),
+                                                                hard_fraction=0.0), int(style[1:])))
+                     for seed in range(seeds)]
+            hands = [h for h in hands if h is not None]
+            for k in YOUNG_CARPUS_KEYS:
+                row[f"{style}_{k}"] = _r3(float(np.median([h[k] for h in hands]))) if hands else None
+        rows.append(row)
+    return _with_medians(rows, [f"{who}_{k}" for who in ("real", *styles) for k in YOUNG_CARPUS_KEYS])
+
+
 WEB_LEVELS = tuple(round(0.7 + 0.025 * k, 3) for k in range(49))  # 0.7 .. 1.9 above the base
 WEB_PART = 0.3  # the middle finger alone reaches less than this far from the axis
 
@@ -2243,7 +2362,8 @@ def main(argv: list[str] | None = None) -> int:
                     choices=["detector", "regressor", "gap", "tones", "spectrum", "cortex", "palm", "softbone", "slender",
                              "forearm", "interosseous", "armtissue", "grain", "texture", "metaphysis", "rim",
                              "physis", "shaft", "palmtissue", "mcbase", "crop", "wrist", "epiphysis", "fingers",
-                             "mcplate", "mcspread", "carpus", "webs", "firstweb", "thumb"])
+                             "mcplate", "mcspread", "carpus", "youngcarpus", "webs", "firstweb",
+                             "thumb"])
     ap.add_argument("--styles", nargs="+", default=["v1", "v2"], choices=["v1", "v2", "v3", "v4"])
     ap.add_argument("--any-look", action="store_true",
                     help="texture, rim, physis, shaft, palmtissue: phantoms of either look (processed or unprocessed), "
@@ -2318,6 +2438,8 @@ def main(argv: list[str] | None = None) -> int:
         res["mcspread"] = mcspread(args.styles)
     if "carpus" in args.parts:
         res["carpus"] = carpus(args.styles)
+    if "youngcarpus" in args.parts:
+        res["youngcarpus"] = young_carpus(args.styles)
     if "webs" in args.parts:
         res["webs"] = webs(args.styles)
     if "firstweb" in args.parts:
