@@ -1041,3 +1041,24 @@ def test_carpal_pair_places_the_hamate_by_the_axis():
         assert got["capitate_len"] == pytest.approx(0.20, rel=1e-3)
         assert got["hamate_wid"] == pytest.approx(0.16, rel=1e-3)
     assert set(got) == set(m.YOUNG_CARPUS_KEYS)
+
+
+def test_carpal_outline_keeps_to_its_bone_beside_a_brighter_neighbour():
+    """A bone with a grain inside it, seen from a point off its middle towards a
+    brighter neighbour 4 pixels away (whose far edge falls more steeply): the outline
+    keeps to the first bone (extents within 3 % of the formula's, the neighbour's far
+    edge 60 pixels beyond it never reached)."""
+    from scipy import ndimage
+
+    m = _script()
+    axes, centre = (28.0, 40.0), (170.0, 200.0)
+    img = _ellipse_film(centre, axes, 0.0, blur=0.0, trabeculae=0.08, seed=3)
+    ys, xs = np.mgrid[:400, :400].astype(np.float64)
+    neighbour = ((xs - 230.0) / 30.0) ** 2 + ((ys - 200.0) / 36.0) ** 2 <= 1.0  # 4 pixels from the first
+    img = ndimage.gaussian_filter(np.where(neighbour, 1.0, img), 1.5)
+    length = 400.0  # the rays reach 120 pixels, past the neighbour's far edge
+    pts = m.carpal_outline(img, (centre[0] + 12.0, centre[1] + 3.0), length)
+    got = m.outline_figures(pts, (0.0, -1.0), length)
+    assert got["wid"] == pytest.approx(2 * axes[0] / length, rel=0.03)
+    assert got["len"] == pytest.approx(2 * axes[1] / length, rel=0.03)
+    assert pts[:, 0].max() < centre[0] + axes[0] + 3.0

@@ -163,10 +163,10 @@
 
   youngcarpus  the young capitate's and hamate's size and place: on the 6 films of
              ``carpus`` each bone's outline is found from a point inside it read by eye
-             (real_young_carpus.csv) along 90 rays as the steepest fall of the grey
-             level (``carpal_outline``), and its convex hull gives the bone's length
-             along metacarpal 3's axis and width across it and its middle; the two
-             middles' distances across and along the axis; all over metacarpal 3's
+             (real_young_carpus.csv) as the closed path of steepest fall of the grey
+             level across 90 rays (``carpal_outline``); its convex hull gives the bone's
+             length along metacarpal 3's axis, its width across it and its middle; the
+             two middles' distances across and along the axis; all over metacarpal 3's
              length. The phantoms' from the drawn outlines (no film drawn, facets not
              cut) of the hands of 8 subjects per film's age and sex.
   webs       where the middle finger parts from its neighbours: going up metacarpal
@@ -2069,28 +2069,45 @@ def carpus(styles: list[str], seeds: int = 8) -> dict:
 def carpal_outline(img: np.ndarray, seed, length: float, rays: int = 90, reach: float = 0.3) -> np.ndarray:
     """A small bone's outline on a film (``img`` scaled to [0, 1]) seen from ``seed``
     (x, y; pixels) inside it, ``length`` metacarpal 3's: along each of ``rays`` rays out
-    to ``reach`` ``length``, the steepest fall of the grey level (the ray smoothed by a
-    Gaussian of ``length`` / 400) beyond 0.03 ``length``; then, about the median over 15
-    neighbouring rays of those radii, the steepest fall within 0.8-1.2 of it (a ray that
-    met a trabecula inside or a neighbour beyond keeps to the bone's edge), the radii
-    smoothed by a median over 3 rays. Returns the outline's points (rays x 2, pixels)."""
+    to ``reach`` ``length`` in steps of ``length`` / 1000 (from 0.03 ``length``), the
+    grey level's fall (the ray smoothed by a Gaussian of ``length`` / 400), over the
+    steepest fall of all rays; the outline is the closed path, one radius per ray, with
+    the most fall less 0.05 per step that the radius moves from ray to ray (at most 0.02
+    ``length`` a ray), by dynamic programming round the rays. A ray that would find a
+    neighbour's edge steeper beyond its own bone's, or a trabecula inside it, keeps to
+    the bone's edge with its neighbours. Returns the outline's points (rays x 2,
+    pixels)."""
     from scipy import ndimage
 
     step = length / 1000.0
-    q = np.arange(0.0, reach * length, step)
+    q = np.arange(0.03 * length, reach * length, step)
     angles = np.linspace(0.0, 2.0 * np.pi, rays, endpoint=False)
-    slopes = []
-    for a in angles:
-        ray = ndimage.map_coordinates(img, [seed[1] + q * np.sin(a), seed[0] + q * np.cos(a)], order=1,
-                                      mode="nearest")
-        slopes.append(np.gradient(ndimage.gaussian_filter1d(ray, length / 400.0 / step)))
-    lo = int(0.03 * length / step)
-    first = np.array([q[lo + int(np.argmin(sl[lo:]))] for sl in slopes])
-    radii = []
-    for sl, r in zip(slopes, ndimage.median_filter(first, 15, mode="wrap")):
-        a, b = int(0.8 * r / step), min(int(1.2 * r / step) + 1, len(q) - 1)
-        radii.append(q[a + int(np.argmin(sl[a:b]))])
-    radii = ndimage.median_filter(np.array(radii), 3, mode="wrap")
+    fall = np.array([-np.gradient(ndimage.gaussian_filter1d(
+        ndimage.map_coordinates(img, [seed[1] + q * np.sin(a), seed[0] + q * np.cos(a)], order=1, mode="nearest"),
+        length / 400.0 / step)) for a in angles])
+    fall = fall / max(float(fall.max()), 1e-12)
+    jump = int(0.02 * length / step)
+    moves = np.arange(-jump, jump + 1)
+    penalty = 0.05 * np.abs(moves)
+    n = len(q)
+    # round the rays twice from the first, each ray's best total over the rays before it;
+    # the path is read back over the second round (its start forgotten by then)
+    order = np.concatenate([np.arange(rays), np.arange(rays)])
+    total = fall[0].copy()
+    back = np.zeros((len(order), n), dtype=np.int64)
+    for k in range(1, len(order)):
+        cand = np.full((len(moves), n), -np.inf)
+        for m, (d, pen) in enumerate(zip(moves, penalty)):
+            lo, hi = max(0, -d), min(n, n - d)  # radius index j came from j + d
+            cand[m, lo:hi] = total[lo + d:hi + d] - pen
+        best = np.argmax(cand, axis=0)
+        back[k] = np.arange(n) + moves[best]
+        total = cand[best, np.arange(n)] + fall[order[k]]
+    idx = np.empty(len(order), dtype=np.int64)
+    idx[-1] = int(np.argmax(total))
+    for k in range(len(order) - 1, 0, -1):
+        idx[k - 1] = back[k, idx[k]]
+    radii = q[idx[rays:]]
     return np.stack([seed[0] + radii * np.cos(angles), seed[1] + radii * np.sin(angles)], axis=1)
 
 
