@@ -368,11 +368,12 @@ YOUNG_FOREARM_V4: dict | None = {"flare": 0.5, "span": 0.10, "radius": 1.13, "ul
 # ["hamate"] (across, along the hand), their outlines ellipses (superellipse exponent 2,
 # where version 4 squared them as they grew) and the hamate's centre moved by ["shift"]
 # (mm at adult scale, +x radial, +y distal). On 6 films of 10-82 months
-# (``phantom_realism_real.py --parts youngcarpus``, each outline found along 90 rays from
-# its middle) the capitate is 0.32 of metacarpal 3's length long and 0.23 wide, the
-# hamate 0.23 and 0.23 (a round bone), their middles 0.25 apart across the hand; version
-# 4 drew two narrow ovals side by side, the capitate 0.27 by 0.17, the hamate 0.23 by 0.15,
-# 0.19 apart (docs/phantom.md, section 7.30). None: version 4's build at every age.
+# (``phantom_realism_real.py --parts youngcarpus``, each outline the closed path of
+# steepest fall across 90 rays from a point inside it) the capitate is 0.32 of metacarpal
+# 3's length long and 0.25 wide, the hamate 0.23 and 0.22 (a round bone), their middles
+# 0.24 apart across the hand; version 4 drew two narrow ovals side by side, the capitate
+# 0.27 by 0.17, the hamate 0.23 by 0.15, 0.19 apart (docs/phantom.md, section 7.30).
+# None: version 4's build at every age.
 YOUNG_CARPUS_V4: dict | None = {"capitate": (1.35, 1.12), "hamate": (1.7, 1.0), "shift": (-4.5, 1.5),
                                 "ages": (60.0, 96.0)}
 FOREARM_WIDTH_V4 = 1.4
