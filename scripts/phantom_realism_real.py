@@ -1400,12 +1400,17 @@ def ossicle_middle(e) -> np.ndarray:
     taper taken from one side, it lies off ``e.centre``."""
     from boneage_fast.data.anatomy import ossicle_outline
 
-    p = ossicle_outline(e, 400)
-    x, y = p[:, 0], p[:, 1]
+    return polygon_centroid(ossicle_outline(e, 400))[0]
+
+
+def polygon_centroid(points: np.ndarray) -> tuple[np.ndarray, float]:
+    """A closed polygon's centroid (the middle of the area it encloses) and its signed
+    area (positive counter-clockwise in x right, y up), ``points`` n x 2 in order."""
+    x, y = points[:, 0], points[:, 1]
     xn, yn = np.roll(x, -1), np.roll(y, -1)
     cross = x * yn - xn * y
     area = cross.sum() / 2.0
-    return np.array([((x + xn) * cross).sum(), ((y + yn) * cross).sum()]) / (6.0 * area)
+    return np.array([((x + xn) * cross).sum(), ((y + yn) * cross).sum()]) / (6.0 * area), float(area)
 
 
 def _capitate_middle_px(sample) -> np.ndarray:
@@ -2120,11 +2125,7 @@ def outline_figures(points: np.ndarray, axis, length: float) -> dict:
     from scipy.spatial import ConvexHull
 
     hull = points[ConvexHull(points).vertices]
-    x, y = hull[:, 0], hull[:, 1]
-    xn, yn = np.roll(x, -1), np.roll(y, -1)
-    cross = x * yn - xn * y
-    area = cross.sum() / 2.0
-    middle = np.array([((x + xn) * cross).sum(), ((y + yn) * cross).sum()]) / (6.0 * area)
+    middle, area = polygon_centroid(hull)
     axis = np.asarray(axis, np.float64)
     d = hull - middle
     along, across = d @ axis, d @ np.array([-axis[1], axis[0]])
@@ -2379,8 +2380,7 @@ def main(argv: list[str] | None = None) -> int:
                     choices=["detector", "regressor", "gap", "tones", "spectrum", "cortex", "palm", "softbone", "slender",
                              "forearm", "interosseous", "armtissue", "grain", "texture", "metaphysis", "rim",
                              "physis", "shaft", "palmtissue", "mcbase", "crop", "wrist", "epiphysis", "fingers",
-                             "mcplate", "mcspread", "carpus", "youngcarpus", "webs", "firstweb",
-                             "thumb"])
+                             "mcplate", "mcspread", "carpus", "youngcarpus", "webs", "firstweb", "thumb"])
     ap.add_argument("--styles", nargs="+", default=["v1", "v2"], choices=["v1", "v2", "v3", "v4"])
     ap.add_argument("--any-look", action="store_true",
                     help="texture, rim, physis, shaft, palmtissue: phantoms of either look (processed or unprocessed), "
