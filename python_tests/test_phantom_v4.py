@@ -870,13 +870,14 @@ def test_v4_film_differs_from_v3_only_in_bone_but_for_the_fuller_palm(monkeypatc
     monkeypatch.setattr(phantom, "FRAME_TOP_V4", None)
     monkeypatch.setattr(phantom, "FOREARM_MM_V4", None)
     # and v3's soft-tissue saturation and raw films' soft tissue, no edge enhancement (it
-    # touches the skin's edge too), v3's grain and blur
+    # touches the skin's edge too), v3's grain (its spectrum too) and blur
     for kind in ("v4", "v4_raw"):
         v3 = film.LOOKS[kind.replace("v4", "v3")]
         monkeypatch.setitem(film.LOOKS, kind, replace(film.LOOKS[kind], unsharp_mm=None, tissue_profile=None,
                                                        soft_saturation_mm=film.LOOKS["v3"].soft_saturation_mm,
                                                        mu_soft=v3.mu_soft, noise_sd=v3.noise_sd,
-                                                       noise_clean=v3.noise_clean, detector_blur=False))
+                                                       noise_clean=v3.noise_clean, detector_blur=False,
+                                                       grain_fine=v3.grain_fine, coarse_grain=v3.coarse_grain))
     for seed, age in ((4, 150.0), (9, 40.0)):
         a = render(age, True, seed=seed, size=(800, 640), style="v3")
         b = render(age, True, seed=seed, size=(800, 640), style="v4")

@@ -142,6 +142,9 @@ OFF = {
     # young capitate and hamate as wide and round as the films', the hamate further from
     # the capitate (section 7.30)
     "young_carpus": {"YOUNG_CARPUS_V4": None},
+    # the grain of plain soft tissue the films' at 0.5-2 pixels: raw films' finer noise
+    # fainter, processed films' stronger and coarser (section 7.31)
+    "grain_spectrum": {"look": ("grain_fine", "coarse_grain")},
 }
 # refinements of another change: they act only with it on, so they have no "v3 +" row,
 # only their "v4 -" row

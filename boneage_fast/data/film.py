@@ -69,6 +69,12 @@ class Look:
     # before the detector blur) and its value on a clean film
     noise_sd: tuple[float, float] = (0.008, 0.025)
     noise_clean: float = 0.01
+    # the grain's spectrum: the quantum noise's sd times ``grain_fine``, plus a grain
+    # about twice as coarse that does not follow the signal, ``coarse_grain`` times that
+    # sd (deviates read bilinearly off a grid of every second pixel; ``_C.film_read_out``'s
+    # ``coarse``)
+    grain_fine: float = 1.0
+    coarse_grain: float = 0.0
     # a [1, 2, 1] blur over the processed film (after its edge enhancement and windowing)
     # before the read-out adds the noise and blurs once more
     detector_blur: bool = False
@@ -305,6 +311,23 @@ LOOKS["v4_raw"] = replace(LOOKS["v3_raw"], texture="lines", texture_amplitude=LI
                           tissue_profile=TISSUE_PROFILE_V4, marrow=MARROW_V4, smooth_cortex=True,
                           mu_soft=MU_SOFT_RAW_V4, **_GRAIN_V4,
                           ossicle_cortex=OSSICLE_CORTEX_V4)
+#
+# ... and its grain in plain soft tissue the films' at 0.5, 1 and 2 pixels, per look: the
+# fine noise times GRAIN_SPECTRUM_V4's first figure, and a coarser grain (its second
+# figure, relative to the fine deviate; see ``Look.coarse_grain``). In the distal
+# forearm's soft tissue beside the radius (a square of 25 pixels, the film scaled to [0, 1]
+# between its 1st and 99.5th percentiles, the standard deviation of G(s) - G(2 s) for
+# s = 0.5, 1, 2 pixels; 6 raw films of rsna_raw7 and 11 processed films of
+# rsna_preprocessed_train40, the square's centre read by eye, scripts/data/
+# real_soft_tissue.csv) the median film reads 0.0027 / 0.0030 / 0.0026 raw and
+# 0.0055 / 0.0070 / 0.0061 processed; v4 drew 0.0043 / 0.0041 / 0.0029 raw (one and a
+# half times the films' finest) and 0.0033 / 0.0032 / 0.0021 processed (a half to a
+# third of the films', a grain too fine and too faint); now 0.0027 / 0.0030 / 0.0022
+# and 0.0055 / 0.0069 / 0.0058 (``phantom_realism_real.py --parts softgrain``;
+# docs/phantom.md, section 7.31)
+GRAIN_SPECTRUM_V4 = {"v4": (0.775, 1.0), "v4_raw": (0.5, 0.45)}
+LOOKS.update({name: replace(LOOKS[name], grain_fine=fine, coarse_grain=coarse)
+              for name, (fine, coarse) in GRAIN_SPECTRUM_V4.items()})
 #: the share of v3 (and v4) films drawn with the ``"v3_raw"`` (``"v4_raw"``) look
 RAW_FRACTION = 0.2
 
@@ -901,9 +924,11 @@ def read_out(img: np.ndarray, rng: np.random.Generator, nuisance: bool, bits: in
         k = rng.uniform(*look.log_display) if nuisance else float(np.mean(look.log_display))
     lut = display_lut(gamma, k, bits)
     # (with the look's ``detector_blur`` a [1, 2, 1] blur of the film first) quantum noise
-    # sd * sqrt(signal), the detector's [1, 2, 1] blur (which colours the noise), then
-    # the display look-up, in C++ (csrc/phantom/film.cpp)
-    out = _C.film_read_out(img, seed, sd, lut, pre_blur=look.detector_blur)
+    # sd * sqrt(signal) (times the look's ``grain_fine``, with its ``coarse_grain``), the
+    # detector's [1, 2, 1] blur (which colours the noise), then the display look-up, in
+    # C++ (csrc/phantom/film.cpp)
+    out = _C.film_read_out(img, seed, sd * look.grain_fine, lut, pre_blur=look.detector_blur,
+                           coarse=look.coarse_grain)
     if bits == 8 and nuisance and rng.random() < 0.3:
         buf = io.BytesIO()
         Image.fromarray(out).save(buf, format="JPEG", quality=int(rng.integers(70, 96)))

@@ -131,7 +131,7 @@ void register_phantom(py::module_& m) {
 
   m.def(
       "film_read_out",
-      [](const py::array& img, uint64_t seed, float sd, py::array lut, bool pre_blur) {
+      [](const py::array& img, uint64_t seed, float sd, py::array lut, bool pre_blur, float coarse) {
         const float* im = readable(img, "img");
         const bool u16 = lut.dtype().is(py::dtype::of<uint16_t>());
         BONEAGE_CHECK_TYPE(u16 || lut.dtype().is(py::dtype::of<uint8_t>()), "lut: must be uint8 or uint16");
@@ -143,13 +143,16 @@ void register_phantom(py::module_& m) {
         const int64_t n = lut.shape(0);
         {
           py::gil_scoped_release release;
-          phantom::read_out(im, H, W, seed, sd, l, n, u16 ? 16 : 8, o, pre_blur);
+          phantom::read_out(im, H, W, seed, sd, l, n, u16 ? 16 : 8, o, pre_blur, coarse);
         }
         return out;
       },
       py::arg("img"), py::arg("seed"), py::arg("sd"), py::arg("lut"), py::arg("pre_blur") = false,
+      py::arg("coarse") = 0.0f,
       "Detector noise, blur and display look-up, into a new array (with `pre_blur` the film blurred once "
-      "more first); `img` is left as it was (see csrc/phantom/film.h).");
+      "more first; with `coarse` a coarser grain, sd * coarse times deviates read bilinearly off a grid of every "
+      "second pixel, drawn from `seed ^ FILM_COARSE_SEED`); `img` is left as it was (see csrc/phantom/film.h).");
+  m.attr("FILM_COARSE_SEED") = py::int_(phantom::kCoarseSeed);
 
   m.def(
       "film_long_bone",

@@ -519,8 +519,15 @@ void expose(const float* bone, const float* cancellous, int64_t height, int64_t 
 
 template <class T>
 void read_out_impl(const float* img, int64_t H, int64_t W, uint64_t seed, float sd, const T* lut,
-                   int64_t lut_size, T* out, bool pre_blur) {
+                   int64_t lut_size, T* out, bool pre_blur, float coarse) {
   Xoshiro rng(seed);
+  // the coarse grain: deviates on a grid of every second pixel, from a stream of their
+  // own (the fine deviates are those drawn without it), read bilinearly; grid row 0
+  // first, then grid row (y + 1) / 2 as odd row y needs it
+  Xoshiro coarse_rng(seed ^ kCoarseSeed);
+  const int64_t Wc = W / 2 + 1;
+  std::vector<float> grid(coarse != 0.0f ? static_cast<std::size_t>(2 * Wc) : 0);
+  if (coarse != 0.0f) fill_normal(coarse_rng, grid.data(), Wc);
   // One pass over the film: row y is written once the noisy row below it exists. Three
   // noisy rows (above, this, below) in a ring; the arithmetic, and the order the normal
   // deviates are drawn in (row by row), are those of noise over the whole film, then the
@@ -539,7 +546,23 @@ void read_out_impl(const float* img, int64_t H, int64_t W, uint64_t seed, float 
       src = pre.data() + W;
     }
     fill_normal(rng, r, W);
-    for (int64_t x = 0; x < W; ++x) r[x] = src[x] + sd * std::sqrt(std::max(src[x], 0.01f)) * r[x];
+    if (coarse == 0.0f) {
+      for (int64_t x = 0; x < W; ++x) r[x] = src[x] + sd * std::sqrt(std::max(src[x], 0.01f)) * r[x];
+      return r;
+    }
+    const int64_t i = y / 2;
+    const float* g0 = grid.data() + (i % 2) * Wc;  // grid row i
+    float* g1 = grid.data() + ((i + 1) % 2) * Wc;  // grid row i + 1
+    if (y % 2 == 1) fill_normal(coarse_rng, g1, Wc);
+    const float wy = (y % 2 == 1) ? 0.5f : 0.0f;
+    const float sc = sd * coarse;
+    for (int64_t x = 0; x < W; ++x) {
+      const int64_t j = x / 2;
+      const float wx = (x % 2 == 1) ? 0.5f : 0.0f;
+      const float a = g0[j] + wx * (g0[j + 1] - g0[j]);
+      const float b = g1[j] + wx * (g1[j + 1] - g1[j]);
+      r[x] = src[x] + sd * std::sqrt(std::max(src[x], 0.01f)) * r[x] + sc * (a + wy * (b - a));
+    }
     return r;
   };
   noisy(0);
@@ -559,16 +582,17 @@ void read_out_impl(const float* img, int64_t H, int64_t W, uint64_t seed, float 
 }
 
 void read_out(const float* img, int64_t height, int64_t width, uint64_t seed, float sd, const void* lut,
-              int64_t lut_size, int bits, void* out, bool pre_blur) {
+              int64_t lut_size, int bits, void* out, bool pre_blur, float coarse) {
   BONEAGE_CHECK_VALUE(height >= 1 && width >= 2, "read_out: image must be at least 1 x 2");
+  BONEAGE_CHECK_VALUE(std::isfinite(coarse) && coarse >= 0.0f, "read_out: coarse must be finite and >= 0");
   BONEAGE_CHECK_VALUE(lut_size >= 2 && lut_size <= 65536, "read_out: lut must have 2..65536 entries");
   BONEAGE_CHECK_VALUE(bits == 8 || bits == 16, "read_out: bits must be 8 or 16");
   if (bits == 16)
     read_out_impl(img, height, width, seed, sd, static_cast<const uint16_t*>(lut), lut_size,
-                  static_cast<uint16_t*>(out), pre_blur);
+                  static_cast<uint16_t*>(out), pre_blur, coarse);
   else
     read_out_impl(img, height, width, seed, sd, static_cast<const uint8_t*>(lut), lut_size,
-                  static_cast<uint8_t*>(out), pre_blur);
+                  static_cast<uint8_t*>(out), pre_blur, coarse);
 }
 
 int64_t long_bone(float* acc, float* cancellous, int64_t height, int64_t width, const LongBoneParams& p) {

@@ -82,9 +82,17 @@ void expose(const float* bone, const float* cancellous, int64_t height, int64_t 
 // the film (three noisy rows at a time). With `pre_blur` the film is first blurred by
 // the same [1, 2, 1]/4 along y and then x (edge rows and columns kept) before the noise
 // is added (a second pass of the blur over the film, one over the noise), three film
-// rows at a time. `img` is left as it was; `out` is uint16 (bits 16) or uint8 (bits 8).
+// rows at a time. With `coarse` > 0 a coarser grain that does not follow the signal is
+// added with the noise: sd * coarse times N(0, 1) deviates on a grid of every second
+// pixel (grid (i, j) at pixel (2 i, 2 j)) read bilinearly (an odd row or column halfway
+// between two grid nodes), from the stream seeded with `seed ^ kCoarseSeed`, width / 2
+// + 1 per grid row, drawn as whole rows as read_out's are (grid row 0 first, then row
+// (y + 1) / 2 at odd rows y); through the blur a grain about twice as coarse as the
+// quantum noise (a film read out, then processed and enlarged). `img` is left as it
+// was; `out` is uint16 (bits 16) or uint8 (bits 8).
+constexpr uint64_t kCoarseSeed = 0xC0A125E6A1Bull;
 void read_out(const float* img, int64_t height, int64_t width, uint64_t seed, float sd, const void* lut,
-              int64_t lut_size, int bits, void* out, bool pre_blur = false);
+              int64_t lut_size, int bits, void* out, bool pre_blur = false, float coarse = 0.0f);
 
 // A shaped long bone of phantom v2/v3 (boneage_fast.data.film.draw_long_bone), in
 // pixels: the bone runs from p0 along the unit axis (ux, uy) for `length` pixels.
