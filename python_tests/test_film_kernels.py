@@ -188,6 +188,9 @@ def test_read_out_rejects_bad_inputs():
         _C.film_read_out(np.zeros((8, 16), np.float32)[:, ::2], 0, 0.01, lut)
     with pytest.raises(TypeError, match="img: must be float32"):
         _C.film_read_out(img.astype(np.float64), 0, 0.01, lut)
+    for coarse in (-0.1, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match="coarse must be finite and >= 0"):
+            _C.film_read_out(img, 0, 0.01, lut, coarse=coarse)
 
 
 def _deviates_drawn(shape) -> int:
@@ -217,6 +220,78 @@ def test_read_out_leaves_its_input_and_matches_noise_then_blur(shape):
     ref = np.clip(_blur121(noisy), 0.0, 1.0) * 65535
     # float32 rounding against this float64 reference: one level at most
     assert np.abs(got.astype(np.float64) - np.floor(ref)).max() <= 1
+
+
+def _coarse_field(seed: int, shape) -> np.ndarray:
+    """The coarse grain's field before the blur, in float64: the deviates of the stream
+    ``seed ^ FILM_COARSE_SEED`` as grid rows of W // 2 + 1 (each row whole draws of five),
+    row 0 first and then one per odd film row, read bilinearly (pixel (2 i, 2 j) on grid
+    node (i, j), odd rows and columns halfway)."""
+    H, W = shape
+    Wc = W // 2 + 1
+    per_row = 5 * -(-Wc // 5)
+    rows = 1 + H // 2
+    d = _C.film_normal_deviates(seed ^ _C.FILM_COARSE_SEED, rows * per_row).astype(np.float64)
+    grid = np.stack([d[i * per_row:i * per_row + Wc] for i in range(rows)])
+    ys, xs = np.arange(H) / 2.0, np.arange(W) / 2.0
+    i0, j0 = np.floor(ys).astype(int), np.floor(xs).astype(int)
+    wy, wx = (ys - i0)[:, None], (xs - j0)[None, :]
+    i1, j1 = np.minimum(i0 + 1, rows - 1), np.minimum(j0 + 1, Wc - 1)
+    along = lambda i: grid[i][:, j0] * (1 - wx) + grid[i][:, j1] * wx  # noqa: E731
+    return along(i0) * (1 - wy) + along(i1) * wy
+
+
+@pytest.mark.parametrize("shape", [(1, 5), (2, 7), (3, 4), (5, 2), (64, 33), (33, 64)])
+def test_read_out_coarse_grain_matches_noise_then_blur(shape):
+    """With ``coarse`` the fine deviates are those drawn without it, and each pixel gains
+    sd * coarse times the coarse field (:func:`_coarse_field`), whatever its level; then
+    the same blur and look-up. The input, read-only, left as it was."""
+    rng = np.random.default_rng(19)
+    img = rng.uniform(0.0, 1.0, shape).astype(np.float32)
+    img.flags.writeable = False
+    before = img.copy()
+    lut = np.arange(65536, dtype=np.uint16)
+    sd, coarse, seed = 0.05, 1.7, 23
+    got = _C.film_read_out(img, seed, sd, lut, coarse=coarse)
+    assert np.array_equal(img, before)
+    H, W = shape
+    per_row = _deviates_drawn((1, W))
+    fine = _C.film_normal_deviates(seed, _deviates_drawn(shape)).astype(np.float64)
+    noisy = np.stack([img[y].astype(np.float64) + sd * np.sqrt(np.maximum(img[y], 0.01)) *
+                      fine[y * per_row:y * per_row + W] for y in range(H)])
+    noisy += sd * coarse * _coarse_field(seed, shape)
+    ref = np.clip(_blur121(noisy), 0.0, 1.0) * 65535
+    assert np.abs(got.astype(np.float64) - np.floor(ref)).max() <= 1
+    # without the coarse grain: the read-out of before, to the bit
+    assert np.array_equal(_C.film_read_out(img, seed, sd, lut, coarse=0.0), _C.film_read_out(img, seed, sd, lut))
+
+
+@pytest.mark.parametrize("level", [0.2, 0.8])
+def test_read_out_coarse_grain_variance_and_scale(level):
+    """On a flat film the noise's variance is the quantum noise's, sd^2 level (6/16)^2,
+    plus the coarse grain's, which does not follow the level: (sd coarse)^2 (8.75/16)^2
+    (bilinear reading then [1, 2, 1]/4: even pixels (0.5, 3, 0.5)/4 of three nodes, odd
+    ones (2, 2)/4 of two, squared weights 9.5/16 and 8/16, their mean per axis squared);
+    and the coarse grain is coarser: neighbours two pixels apart stay correlated."""
+    sd = 0.02
+    img = np.full((400, 400), level, np.float32)
+    lut = np.arange(65536, dtype=np.uint16)
+
+    def read(coarse):
+        return _C.film_read_out(img, 11, sd, lut, coarse=coarse)[2:-2, 2:-2].astype(np.float64) / 65535
+
+    for coarse in (0.0, 1.0, 2.5):
+        expected = sd * math.sqrt(level * 36 + coarse ** 2 * 8.75 ** 2) / 16
+        assert abs(read(coarse).std() / expected - 1) < 0.03, coarse
+
+    def lag2(a):
+        a = a - a.mean()
+        return float((a[:, :-2] * a[:, 2:]).mean() / a.var())
+
+    # the quantum noise through [1, 2, 1]: 1/6 two pixels apart; the coarse grain, read
+    # off nodes two pixels apart, well above it
+    assert abs(lag2(read(0.0)) - 1 / 6) < 0.03
+    assert lag2(read(2.5)) > 1 / 6 + 0.15
 
 
 @pytest.mark.parametrize("shape", [(1, 5), (2, 7), (3, 4), (64, 33)])

@@ -3282,3 +3282,37 @@ def test_v4_young_carpus_as_the_films(monkeypatch):
     old = rr.young_carpus(["v4"])
     for k, off in (("capitate_wid", 0.05), ("hamate_wid", 0.05), ("apart", 0.04)):
         assert old[f"median_real_{k}"] - old[f"median_v4_{k}"] >= off, (k, old)
+
+
+@pytest.mark.skipif(not os.path.isdir(os.path.join(_REAL, "rsna_raw7")), reason="needs ../shared/realdata")
+def test_v4_soft_tissue_grain_as_the_films(monkeypatch):
+    """Section 7.31 on the films (the distal forearm's soft tissue, 6 raw and 11 processed
+    films; medians per look of the bands at 0.5, 1 and 2 pixels): v4's within a fifth of
+    the films' in every band of both looks (8 phantoms per film); with its grain before
+    (``grain_fine`` 1, no coarse grain) the raw films' finest band >= 1.3 times the films'
+    and the processed films' 1- and 2-pixel bands <= 0.6 times theirs (4 per film)."""
+    rr = load_script("phantom_realism_real")
+    got = rr.soft_grain(["v4"], seeds=8)
+    assert got["raw"]["films"] == 6 and got["processed"]["films"] == 11
+    for look in ("raw", "processed"):
+        for k in ("s0.5", "s1", "s2"):
+            ratio = got[look][f"v4_{k}"] / got[look][f"real_{k}"]
+            assert 0.8 <= ratio <= 1.2, (look, k, got[look])
+    for kind in ("v4", "v4_raw"):
+        monkeypatch.setitem(film.LOOKS, kind, replace(film.LOOKS[kind], grain_fine=1.0, coarse_grain=0.0))
+    old = rr.soft_grain(["v4"], seeds=4)
+    assert old["raw"]["v4_s0.5"] >= 1.3 * old["raw"]["real_s0.5"], old["raw"]
+    for k in ("s1", "s2"):
+        assert old["processed"][f"v4_{k}"] <= 0.6 * old["processed"][f"real_{k}"], old["processed"]
+
+
+def test_v4_grain_spectrum_is_written_out():
+    """``GRAIN_SPECTRUM_V4`` in the looks: v4's and v4_raw's fine noise factor and
+    coarse grain as written, v2's and v3's looks without either (their films unchanged;
+    v1 draws with v2's look)."""
+    for kind, (fine, coarse) in film.GRAIN_SPECTRUM_V4.items():
+        assert (film.LOOKS[kind].grain_fine, film.LOOKS[kind].coarse_grain) == (fine, coarse)
+        assert 0.0 < fine < 1.0 and coarse > 0.0
+    assert film.GRAIN_SPECTRUM_V4["v4"][1] > film.GRAIN_SPECTRUM_V4["v4_raw"][1]
+    for kind in ("v2", "v3", "v3_raw"):
+        assert (film.LOOKS[kind].grain_fine, film.LOOKS[kind].coarse_grain) == (1.0, 0.0)

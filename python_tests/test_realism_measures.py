@@ -1062,3 +1062,36 @@ def test_carpal_outline_keeps_to_its_bone_beside_a_brighter_neighbour():
     assert got["wid"] == pytest.approx(2 * axes[0] / length, rel=0.03)
     assert got["len"] == pytest.approx(2 * axes[1] / length, rel=0.03)
     assert pts[:, 0].max() < centre[0] + axes[0] + 3.0
+
+
+def test_grain_bands_read_white_noise_through_their_kernels():
+    """``grain_bands`` of white noise of sd s: per scale s times the norm of the band's
+    kernel, the difference of two sampled Gaussians (sigma and twice it) written out here
+    from the formula (truncated at 4 sigma, normalised, as the blurs); a flat film and a
+    ramp read 0, noise twice as strong reads twice as much, and a square whose margin
+    leaves the film is refused."""
+    m = _script()
+
+    def gauss(sigma, radius):
+        x = np.arange(-radius, radius + 1, dtype=float)
+        inner = np.abs(x) <= int(4 * sigma + 0.5)
+        g = np.where(inner, np.exp(-x ** 2 / (2 * sigma ** 2)), 0.0)
+        g /= g.sum()
+        return np.outer(g, g)
+
+    img = 0.5 + 0.02 * np.random.default_rng(8).standard_normal((400, 400))
+    got = m.grain_bands(img, 200.0, 200.0, half=120)
+    assert len(got) == len(m.GRAIN_SCALES) == 3
+    for s, band in zip(m.GRAIN_SCALES, got):
+        r = int(8 * s + 0.5)
+        k = gauss(s, r) - gauss(2 * s, r)
+        assert band == pytest.approx(0.02 * math.sqrt((k ** 2).sum()), rel=0.04), s
+    doubled = m.grain_bands(0.5 + 2 * (img - 0.5), 200.0, 200.0, half=120)
+    assert doubled == pytest.approx([2 * b for b in got], rel=1e-9)
+    assert m.grain_bands(np.full((100, 100), 0.4), 50.0, 50.0) == pytest.approx([0.0] * 3, abs=1e-12)
+    ramp = np.add.outer(np.linspace(0, 1, 100), np.linspace(0, 0.5, 100))
+    assert max(m.grain_bands(ramp, 50.0, 50.0)) < 1e-6
+    with pytest.raises(ValueError, match="leaves the film"):
+        m.grain_bands(img, 20.0, 200.0)
+    with pytest.raises(ValueError, match="leaves the film"):
+        m.grain_bands(img, 200.0, 390.0)

@@ -187,6 +187,16 @@
              metacarpal 3's length, on 5 films of 24-150 months (the phalanx' mid-point
              and direction read by eye, scripts/data/real_thumb.csv) against 4 clean
              phantoms per film's age and sex.
+  softgrain  the grain of plain soft tissue, per look: on a square of 25 pixels in the
+             distal forearm's soft tissue beside the radius (its centre read by eye,
+             scripts/data/real_soft_tissue.csv: 6 raw films of rsna_raw7, 11 processed
+             films of rsna_preprocessed_train40), the film scaled to [0, 1] between its
+             1st and 99.5th percentiles, the standard deviation of the band G(s) -
+             G(2 s) (Gaussian blurs) for s = 0.5, 1 and 2 pixels (``grain_bands``),
+             against the median of 12 phantoms per film's age and sex drawn at the
+             film's size with its look (raw or processed), their square midway between
+             the radius' outer edge and the skin 0.1 of metacarpal 3's length below the
+             radius' end (``grain``'s); medians per look.
 
   The registered films of texture, rim, physis, shaft and palmtissue are processed
   films: their phantoms are drawn with the processed look only (``--any-look``: either
@@ -214,6 +224,7 @@
     python scripts/phantom_realism_real.py --parts carpus --styles v3 v4
     python scripts/phantom_realism_real.py --parts youngcarpus --styles v3 v4
     python scripts/phantom_realism_real.py --parts webs --styles v3 v4
+    python scripts/phantom_realism_real.py --parts softgrain --styles v3 v4
 
 Only the annotations live in the repository; the images are read from ../shared/realdata.
 """
@@ -1305,21 +1316,100 @@ def phantom_grain(age: float, male: bool, seed: int, length: float, style: str) 
     the radius' end, and in the radial metaphysis on its axis 0.15 of ``length`` below
     its end; squares of half-side 4 % of ``length``."""
     s, got = _drawn_at_length(age, male, seed, length, style)
-    T = s.frame
-    bones = {b.name: b for b in s.hand.bones}
-    r, u = bones["radius"], bones["ulna"]
-    mm = got / T.scale
     img = _percentile_film(s.image)
-    mid = np.array([(r.p1[0] + u.p1[0]) / 2, r.p1[1] - 0.1 * mm])
+    soft = forearm_soft_point(s, img, got)
+    r = next(b for b in s.hand.bones if b.name == "radius")
+    bone = s.frame(np.array([r.p1[0], r.p1[1] - 0.15 * got / s.frame.scale]))
+    half = max(int(0.04 * got), 5)
+    return {"soft": fine_grain(img, soft[0], soft[1], half), "bone": fine_grain(img, bone[0], bone[1], half)}
+
+
+def forearm_soft_point(sample, img: np.ndarray, length: float) -> np.ndarray:
+    """A phantom's point in the distal forearm's soft tissue (pixels): midway between
+    the radius' outer edge and the skin (the silhouette's end on ``img``, the film on
+    [0, 1]) on the row ``length`` / 10 (metacarpal 3's length in pixels) below the
+    radius' end."""
+    T = sample.frame
+    bones = {b.name: b for b in sample.hand.bones}
+    r, u = bones["radius"], bones["ulna"]
+    mid = np.array([(r.p1[0] + u.p1[0]) / 2, r.p1[1] - 0.1 * length / T.scale])
     origin = T(mid)
     d = T(mid + np.array([1.0, 0.0])) - origin
     n = d / np.hypot(*d)
-    _, hi = silhouette_span(img, origin, n, int(2 * got))
+    _, hi = silhouette_span(img, origin, n, int(2 * length))
     edge = (r.p1[0] + r.half_width * (1.0 + r.flare1) - mid[0]) * T.scale
-    soft = origin + n * (edge + hi) / 2
-    bone = T(np.array([r.p1[0], r.p1[1] - 0.15 * mm]))
-    half = max(int(0.04 * got), 5)
-    return {"soft": fine_grain(img, soft[0], soft[1], half), "bone": fine_grain(img, bone[0], bone[1], half)}
+    return origin + n * (edge + hi) / 2
+
+
+GRAIN_SCALES = (0.5, 1.0, 2.0)
+
+
+def grain_bands(img: np.ndarray, cx: float, cy: float, half: int = 12, scales=GRAIN_SCALES) -> list[float]:
+    """The grain of a square of side 2 ``half`` + 1 about (``cx``, ``cy``) (pixels) on a
+    film on [0, 1]: per s of ``scales`` (pixels) the standard deviation over the square
+    of the band G(s) - G(2 s) (Gaussian blurs, truncated at 4 sigma, of the square with
+    a margin round it as wide as the widest blur reaches, 8 times the largest scale, so
+    that the window's edge does not enter).
+
+    Raises:
+        ValueError: the square with its margin leaves the film.
+    """
+    from scipy import ndimage
+
+    m = int(np.ceil(8 * max(scales)))
+    y0, x0 = int(round(cy)) - half - m, int(round(cx)) - half - m
+    size = 2 * half + 1 + 2 * m
+    if y0 < 0 or x0 < 0 or y0 + size > img.shape[0] or x0 + size > img.shape[1]:
+        raise ValueError(f"the grain square at ({cx:g}, {cy:g}) with its margin leaves the film")
+    win = np.asarray(img[y0:y0 + size, x0:x0 + size], np.float64)
+    return [float((ndimage.gaussian_filter(win, s) - ndimage.gaussian_filter(win, 2 * s))[m:-m, m:-m].std())
+            for s in scales]
+
+
+def phantom_soft_grain(age: float, male: bool, seed: int, shape, style: str) -> list[float]:
+    """:func:`grain_bands` of a phantom of this age, sex and seed drawn at ``shape``
+    (height, width) with its nuisance, about :func:`forearm_soft_point`."""
+    from boneage_fast.data.phantom import render
+
+    s = render(age, male, seed=seed, size=tuple(shape), style=style)
+    img = _percentile_film(s.image)
+    p = forearm_soft_point(s, img, _metacarpal3_line(s)[2])
+    return grain_bands(img, p[0], p[1])
+
+
+def soft_grain(styles: list[str], seeds: int = 12) -> dict:
+    """The grain of plain soft tissue (module docstring, ``softgrain``): per film of
+    scripts/data/real_soft_tissue.csv the real :func:`grain_bands` and per style the
+    median of :func:`phantom_soft_grain` over ``seeds`` phantoms of its age and sex
+    drawn at its size with its look (:func:`phantom_seeds`; a style with one look draws
+    ``seeds`` consecutive seeds); medians per look (``raw``, ``processed``)."""
+    from boneage_fast.data.film import LOOKS
+    from boneage_fast.io import read_image
+
+    keys = [f"s{s:g}" for s in GRAIN_SCALES]
+    rows = []
+    for film, name, v in _annotated_films("real_soft_tissue.csv"):
+        pixels = read_image(film["path"]).pixels
+        raw = film["set"] == "rsna_raw7"
+        row = {"film": name, "months": film["boneage"], "look": "raw" if raw else "processed",
+               **{f"real_{k}": _r4(x) for k, x in zip(keys, grain_bands(_percentile_film(pixels), v["x"], v["y"]))}}
+        for style in styles:
+            one_look = f"{style}_raw" not in LOOKS
+            got = [phantom_soft_grain(film["boneage"], film["male"], seed, pixels.shape, style)
+                   for seed in phantom_seeds(film["boneage"], film["male"], style, 52_000, seeds, any_look=one_look,
+                                             raw=raw and not one_look)]
+            row.update({f"{style}_{k}": _r4(x) for k, x in zip(keys, np.median(got, axis=0))})
+        rows.append(row)
+    cols = [f"{who}_{k}" for who in ("real", *styles) for k in keys]
+    out: dict = {"films": rows}
+    for look in ("raw", "processed"):
+        sel = [r for r in rows if r["look"] == look]
+        out[look] = {"films": len(sel), **{c: _r4(float(np.median([r[c] for r in sel]))) for c in cols}}
+    return out
+
+
+def _r4(x):
+    return round(float(x), 4)
 
 
 def grain(styles: list[str], seeds: int = 12) -> dict:
@@ -2380,7 +2470,8 @@ def main(argv: list[str] | None = None) -> int:
                     choices=["detector", "regressor", "gap", "tones", "spectrum", "cortex", "palm", "softbone", "slender",
                              "forearm", "interosseous", "armtissue", "grain", "texture", "metaphysis", "rim",
                              "physis", "shaft", "palmtissue", "mcbase", "crop", "wrist", "epiphysis", "fingers",
-                             "mcplate", "mcspread", "carpus", "youngcarpus", "webs", "firstweb", "thumb"])
+                             "mcplate", "mcspread", "carpus", "youngcarpus", "webs", "firstweb", "thumb",
+                             "softgrain"])
     ap.add_argument("--styles", nargs="+", default=["v1", "v2"], choices=["v1", "v2", "v3", "v4"])
     ap.add_argument("--any-look", action="store_true",
                     help="texture, rim, physis, shaft, palmtissue: phantoms of either look (processed or unprocessed), "
@@ -2463,6 +2554,8 @@ def main(argv: list[str] | None = None) -> int:
         res["firstweb"] = firstweb(args.styles)
     if "thumb" in args.parts:
         res["thumb"] = thumb(args.styles)
+    if "softgrain" in args.parts:
+        res["softgrain"] = soft_grain(args.styles)
     if "gap" in args.parts:
         res["gap"] = gap(rows, args.styles)
     text = json.dumps(res, indent=2)

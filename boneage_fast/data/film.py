@@ -322,9 +322,12 @@ LOOKS["v4_raw"] = replace(LOOKS["v3_raw"], texture="lines", texture_amplitude=LI
 # real_soft_tissue.csv) the median film reads 0.0027 / 0.0030 / 0.0026 raw and
 # 0.0055 / 0.0070 / 0.0061 processed; v4 drew 0.0043 / 0.0041 / 0.0029 raw (one and a
 # half times the films' finest) and 0.0033 / 0.0032 / 0.0021 processed (a half to a
-# third of the films', a grain too fine and too faint); now 0.0027 / 0.0030 / 0.0022
-# and 0.0055 / 0.0069 / 0.0058 (``phantom_realism_real.py --parts softgrain``;
-# docs/phantom.md, section 7.31)
+# third of the films', a grain too fine and too faint); now 0.0027 / 0.0031 / 0.0023
+# and 0.0054 / 0.0070 / 0.0056 (``phantom_realism_real.py --parts softgrain``, 12
+# phantoms per film drawn at its size with its look; docs/phantom.md, section 7.31). The
+# coarse grain does not follow the signal: one that did (as the quantum noise) drew the
+# capitate's grain on the older processed films too strong (``--parts texture``: finest
+# octave 0.030 against the films' 0.022) and the carpal rim's peak 1.71 (``rim``: 1.37)
 GRAIN_SPECTRUM_V4 = {"v4": (0.775, 1.0), "v4_raw": (0.5, 0.45)}
 LOOKS.update({name: replace(LOOKS[name], grain_fine=fine, coarse_grain=coarse)
               for name, (fine, coarse) in GRAIN_SPECTRUM_V4.items()})
