@@ -3309,7 +3309,7 @@ def test_v4_soft_tissue_grain_as_the_films(monkeypatch):
 def test_v4_grain_spectrum_is_written_out():
     """``GRAIN_SPECTRUM_V4`` in the looks: v4's and v4_raw's fine noise factor and
     coarse grain as written, v2's and v3's looks without either (their films unchanged;
-    v1 draws with v2's look)."""
+    v1 has its own exposure and read-out, not the looks')."""
     for kind, (fine, coarse) in film.GRAIN_SPECTRUM_V4.items():
         assert (film.LOOKS[kind].grain_fine, film.LOOKS[kind].coarse_grain) == (fine, coarse)
         assert 0.0 < fine < 1.0 and coarse > 0.0

@@ -2470,8 +2470,7 @@ def main(argv: list[str] | None = None) -> int:
                     choices=["detector", "regressor", "gap", "tones", "spectrum", "cortex", "palm", "softbone", "slender",
                              "forearm", "interosseous", "armtissue", "grain", "texture", "metaphysis", "rim",
                              "physis", "shaft", "palmtissue", "mcbase", "crop", "wrist", "epiphysis", "fingers",
-                             "mcplate", "mcspread", "carpus", "youngcarpus", "webs", "firstweb", "thumb",
-                             "softgrain"])
+                             "mcplate", "mcspread", "carpus", "youngcarpus", "webs", "firstweb", "thumb", "softgrain"])
     ap.add_argument("--styles", nargs="+", default=["v1", "v2"], choices=["v1", "v2", "v3", "v4"])
     ap.add_argument("--any-look", action="store_true",
                     help="texture, rim, physis, shaft, palmtissue: phantoms of either look (processed or unprocessed), "

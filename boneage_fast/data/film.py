@@ -314,7 +314,8 @@ LOOKS["v4_raw"] = replace(LOOKS["v3_raw"], texture="lines", texture_amplitude=LI
 #
 # ... and its grain in plain soft tissue the films' at 0.5, 1 and 2 pixels, per look: the
 # fine noise times GRAIN_SPECTRUM_V4's first figure, and a coarser grain (its second
-# figure, relative to the fine deviate; see ``Look.coarse_grain``). In the distal
+# figure times that fine noise's sd, without the signal's square root; see
+# ``Look.coarse_grain``). In the distal
 # forearm's soft tissue beside the radius (a square of 25 pixels, the film scaled to [0, 1]
 # between its 1st and 99.5th percentiles, the standard deviation of G(s) - G(2 s) for
 # s = 0.5, 1, 2 pixels; 6 raw films of rsna_raw7 and 11 processed films of
