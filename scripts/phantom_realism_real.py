@@ -1294,11 +1294,22 @@ def fine_grain(img: np.ndarray, cx: float, cy: float, half: int) -> float:
     quantum noise, and in bone the finest trabeculae."""
     from scipy import ndimage
 
-    y0, x0 = int(round(cy)) - half - 4, int(round(cx)) - half - 4
-    if y0 < 0 or x0 < 0 or y0 + 2 * half + 8 > img.shape[0] or x0 + 2 * half + 8 > img.shape[1]:
-        raise ValueError(f"the grain square at ({cx:g}, {cy:g}) with its margin leaves the film")
-    win = img[y0:y0 + 2 * half + 8, x0:x0 + 2 * half + 8]
+    win = _square_with_margin(img, cx, cy, half, 2 * half, 4)
     return float((win - ndimage.gaussian_filter(win, 1.0))[4:-4, 4:-4].std())
+
+
+def _square_with_margin(img: np.ndarray, cx: float, cy: float, half: int, side: int, margin: int) -> np.ndarray:
+    """The square of ``side`` pixels from ``half`` before (``cx``, ``cy``) (rounded) with
+    ``margin`` pixels round it, cut from ``img``.
+
+    Raises:
+        ValueError: the square with its margin leaves the film.
+    """
+    y0, x0 = int(round(cy)) - half - margin, int(round(cx)) - half - margin
+    size = side + 2 * margin
+    if y0 < 0 or x0 < 0 or y0 + size > img.shape[0] or x0 + size > img.shape[1]:
+        raise ValueError(f"the grain square at ({cx:g}, {cy:g}) with its margin leaves the film")
+    return img[y0:y0 + size, x0:x0 + size]
 
 
 def _percentile_film(pixels: np.ndarray) -> np.ndarray:
@@ -1357,11 +1368,7 @@ def grain_bands(img: np.ndarray, cx: float, cy: float, half: int = 12, scales=GR
     from scipy import ndimage
 
     m = int(np.ceil(8 * max(scales)))
-    y0, x0 = int(round(cy)) - half - m, int(round(cx)) - half - m
-    size = 2 * half + 1 + 2 * m
-    if y0 < 0 or x0 < 0 or y0 + size > img.shape[0] or x0 + size > img.shape[1]:
-        raise ValueError(f"the grain square at ({cx:g}, {cy:g}) with its margin leaves the film")
-    win = np.asarray(img[y0:y0 + size, x0:x0 + size], np.float64)
+    win = np.asarray(_square_with_margin(img, cx, cy, half, 2 * half + 1, m), np.float64)
     return [float((ndimage.gaussian_filter(win, s) - ndimage.gaussian_filter(win, 2 * s))[m:-m, m:-m].std())
             for s in scales]
 
