@@ -233,6 +233,14 @@ LINE_AMPLITUDE_V4 = 0.5
 LINE_YOUNG = 0.1
 LINE_MATURE_MONTHS = 150.0
 LINE_CONTRAST_SPREAD = 0.3
+# ... and young bone's lines as striations: WORK IN PROGRESS (section 7.32)
+STRIATION_V4 = True
+STRIATION_MONTHS = 150.0
+STRIATION_STRETCH = 8.0
+STRIATION_FINE = 0.2
+STRIATION_FAINT = 10.0
+STRIATION_AMPLITUDE = 1.0
+STRIATION_UNSMOOTH = 1.0
 # False: a "lines" look draws section 7.8's mesh (``network_texture_coarse`` at
 # ``TEXTURE_AMPLITUDE_V4``) instead, as v4 did before section 7.10 (an A/B switch for
 # scripts/phantom_ablation.py)
@@ -746,7 +754,8 @@ def network_texture_coarse(rng: np.random.Generator, shape: tuple[int, int], px_
 
 
 def line_texture_field(rng: np.random.Generator, shape: tuple[int, int], T, cells: tuple = (1.0,),
-                       width: float | None = None, smooth_mm: float | None = None) -> tuple[list, float]:
+                       width: float | None = None, smooth_mm: float | None = None,
+                       young: float = 0.0) -> tuple[list, float]:
     """The smooth fields behind :data:`LINE_CELL_MM`'s lines over a film of ``shape``
     drawn through the frame ``T`` (mm -> pixels), as :func:`_C.film_expose`'s ``lines``
     wants them: per field, a lattice of unit normal deviates in the hand's axes (its x
@@ -761,7 +770,12 @@ def line_texture_field(rng: np.random.Generator, shape: tuple[int, int], T, cell
     ``E exp(-(f / width)^2) = 1 / sqrt(1 + 2 / width^2)`` for a unit normal ``f``;
     ``width`` defaults to ``LINE_WIDTH``). Draws one integer from ``rng`` (as
     :func:`oriented_texture_coarse` does, so the rest of a film's stream is unchanged);
-    field k's deviates come from that integer plus k."""
+    field k's deviates come from that integer plus k. ``young`` (0-1, :func:`striation`)
+    turns the lines into a young bone's striations: the first field's nodes
+    ``1 - STRIATION_FINE young`` times as far apart across the hand and its stretch
+    along it raised towards ``STRIATION_STRETCH``, the second field's (the struts)
+    deviates ``1 + STRIATION_FAINT young`` times larger, which thins its lines (0: the
+    lines as before, the same lattices)."""
     H, W = shape
     m = np.asarray(T.m, np.float64)
     across, along = m[:, 0] / np.hypot(*m[:, 0]), m[:, 1] / np.hypot(*m[:, 1])  # image directions, unit
@@ -771,28 +785,44 @@ def line_texture_field(rng: np.random.Generator, shape: tuple[int, int], T, cell
     reach_b = float(np.max(np.abs(corners @ along))) * mm
     cx, cy = (W - 1) / 2.0, (H - 1) / 2.0
     seed = int(rng.integers(0, 2**63 - LINE_FIELDS))
-    spacings = []  # node spacing (mm), across and along, per field
+    stretch = LINE_STRETCH + (STRIATION_STRETCH - LINE_STRETCH) * young
+    gains = (1.0, 1.0 + STRIATION_FAINT * young)[:LINE_FIELDS]  # a field's deviates' scale: thinner lines
+    spacings = []  # node spacing (mm), across and along, and the deviates' scale, per field
     for cell in cells:
         c = LINE_CELL_MM * cell
-        spacings += [(c, c * LINE_STRETCH), (c * LINE_CROSS_STRETCH, c)][:LINE_FIELDS]
+        spacings += [(c * (1.0 - STRIATION_FINE * young), c * stretch, gains[0]),
+                     (c * LINE_CROSS_STRETCH, c, gains[-1])][:LINE_FIELDS]
     if smooth_mm is not None:
-        spacings.append((smooth_mm, smooth_mm))
+        spacings.append((smooth_mm, smooth_mm, 1.0))
     fields = []
-    for k, (sa, sb) in enumerate(spacings):
+    for k, (sa, sb, gain) in enumerate(spacings):
         half_u, half_v = math.ceil(reach_a / sa) + 2, math.ceil(reach_b / sb) + 2
         nu, nv = 2 * half_u + 1, 2 * half_v + 1
         lattice = _C.film_normal_deviates((seed + k) % 2**63, nu * nv).reshape(nv, nu)
+        if gain != 1.0:
+            lattice *= np.float32(gain)
         # output pixel p -> (u, v) = ((p - centre) . across mm / sa + half_u, (p - centre) . along mm / sb + half_v)
         ku, kv = mm / sa, mm / sb
         tex_map = (across[0] * ku, across[1] * ku, half_u - (cx * across[0] + cy * across[1]) * ku,
                    along[0] * kv, along[1] * kv, half_v - (cx * along[0] + cy * along[1]) * kv)
         fields.append((lattice, tuple(float(v) for v in tex_map)))
     width = LINE_WIDTH if width is None else width
-    one = 1.0 / math.sqrt(1.0 + 2.0 / width ** 2)  # E exp(-(f / w)^2), f ~ N(0, 1)
-    return fields, 1.0 - (1.0 - one) ** LINE_FIELDS
+    none = 1.0  # the chance that a pixel is on none of a layer's lines
+    for g in gains:
+        none *= 1.0 - 1.0 / math.sqrt(1.0 + 2.0 * g ** 2 / width ** 2)  # E exp(-(g f / w)^2), f ~ N(0, 1)
+    return fields, 1.0 - none
 
 
-def line_texture(rng: np.random.Generator, shape: tuple[int, int], T) -> dict:
+def striation(subject) -> float:
+    """How striated a subject's cancellous bone is drawn (0-1, ``line_texture_field``'s
+    ``young``): ``1 - bone age / STRIATION_MONTHS`` (0 from then, and with
+    ``STRIATION_V4`` off or no subject)."""
+    if subject is None or not STRIATION_V4:
+        return 0.0
+    return min(max(1.0 - subject.bone_age / STRIATION_MONTHS, 0.0), 1.0)
+
+
+def line_texture(rng: np.random.Generator, shape: tuple[int, int], T, subject=None) -> dict:
     """The keyword arguments of :func:`_C.film_expose` that draw v4's trabecular lines
     (``lines``, ``tex_line``, ``tex_mean``; ``tex_layers``, ``tex_smooth``,
     ``tex_spread``): with ``PROJECTED_TEXTURE_V4`` the ``LINE_LAYERS_V4`` networks and
@@ -801,10 +831,12 @@ def line_texture(rng: np.random.Generator, shape: tuple[int, int], T) -> dict:
     if not PROJECTED_TEXTURE_V4:
         fields, mean = line_texture_field(rng, shape, T)
         return {"lines": fields, "tex_line": LINE_WIDTH, "tex_mean": mean}
+    young = striation(subject)
+    smooth = LINE_SMOOTH * (1.0 - STRIATION_UNSMOOTH * young)  # striated bone without the smooth density
     fields, mean = line_texture_field(rng, shape, T, LINE_LAYERS_V4, LINE_WIDTH_PROJECTED,
-                                      LINE_SMOOTH_MM if LINE_SMOOTH > 0 else None)
-    return {"lines": fields, "tex_line": LINE_WIDTH_PROJECTED, "tex_mean": mean,
-            "tex_layers": len(LINE_LAYERS_V4), "tex_smooth": LINE_SMOOTH, "tex_spread": LINE_SPREAD}
+                                      LINE_SMOOTH_MM if smooth > 0 else None, young)
+    return {"lines": fields, "tex_line": LINE_WIDTH_PROJECTED, "tex_mean": mean, "tex_layers": len(LINE_LAYERS_V4),
+            "tex_smooth": max(smooth, 0.0), "tex_spread": LINE_SPREAD}
 
 
 def line_amplitude(amplitude: float, T, subject=None) -> float:
@@ -816,7 +848,8 @@ def line_amplitude(amplitude: float, T, subject=None) -> float:
     amplitude *= min(LINE_CELL_MM * float(T.scale) / LINE_RESOLVED, 1.0)
     if subject is not None:
         mature = min(max(subject.bone_age, 0.0) / LINE_MATURE_MONTHS, 1.0)
-        amplitude *= (LINE_YOUNG + (1.0 - LINE_YOUNG) * mature) * (1.0 + LINE_CONTRAST_SPREAD * subject.texture_contrast)
+        young = LINE_YOUNG + (STRIATION_AMPLITUDE - LINE_YOUNG) * striation(subject)
+        amplitude *= (young + (1.0 - young) * mature) * (1.0 + LINE_CONTRAST_SPREAD * subject.texture_contrast)
     return min(amplitude, 1.0)
 
 
@@ -834,13 +867,20 @@ def radiograph(hand: Hand, T, shape: tuple[int, int], rng: np.random.Generator, 
     spongy = np.zeros((H, W), _F32) if look.smooth_cortex else None
     for b in hand.bones:
         draw_long_bone(bone, b, T, look.end_plate, look.marrow, spongy)
+    # v4's young long bones' striations are not drawn in the ossicles: there the share
+    # ``striation`` of the interior is smooth (compact) bone
+    young = striation(hand.subject) if look.texture == "lines" and LINE_TEXTURE_V4 and spongy is not None else 0.0
+    oss = np.zeros_like(spongy) if young > 0.0 else spongy
     for e in hand.ossicles:
-        draw_ossicle(bone, e, T, look.ossicle_cortex, look.ossicle_cancellous, spongy)
+        draw_ossicle(bone, e, T, look.ossicle_cortex, look.ossicle_cancellous, oss)
+    if young > 0.0:
+        bone += _F32(young) * oss
+        spongy += _F32(1.0 - young) * oss
     lines: dict = {}
     amplitude = look.texture_amplitude
     if look.texture == "lines" and LINE_TEXTURE_V4:
         tex = np.zeros((1, 1), _F32)  # not read: the kernel draws the lines from the fields
-        lines = line_texture(rng, shape, T)
+        lines = line_texture(rng, shape, T, hand.subject)
         amplitude = line_amplitude(amplitude * (LINE_PROJECTED_GAIN if PROJECTED_TEXTURE_V4 else 1.0), T, hand.subject)
         if spongy is None:  # no cancellous path of its own: the lines modulate all the bone
             spongy, bone = bone, np.zeros_like(bone)
