@@ -197,6 +197,18 @@
              film's size with its look (raw or processed), their square midway between
              the radius' outer edge and the skin 0.1 of metacarpal 3's length below the
              radius' end (``grain``'s); medians per look.
+  striation how striated the young distal radial metaphysis is: on a square of side 1/7 of
+             metacarpal 3's length centred on the radius' axis ``STRIATION_BELOW`` of
+             that length proximal to its distal end (5 films of real_young_forearm.csv,
+             24-82 months; the axis through the middles of the radius at 0.05 and 0.3
+             of that length below its end, real_young_interosseous.csv), the film scaled
+             to [0, 1] between its 1st and 99.5th percentiles, per band G(a) - G(b)
+             (``STRIATION_BANDS``, fractions of metacarpal 3's length) the gradient's
+             energy across the radius' axis over its energy along it (``aniso``: 1 for
+             an isotropic grain, more for striations along the bone) and the band's
+             standard deviation over the square's mean grey (``amp``); against the
+             median of 8 phantoms per film's age and sex drawn at its metacarpal 3
+             length with its look (raw or processed), on their drawn radius' axis.
 
   The registered films of texture, rim, physis, shaft and palmtissue are processed
   films: their phantoms are drawn with the processed look only (``--any-look``: either
@@ -225,6 +237,7 @@
     python scripts/phantom_realism_real.py --parts youngcarpus --styles v3 v4
     python scripts/phantom_realism_real.py --parts webs --styles v3 v4
     python scripts/phantom_realism_real.py --parts softgrain --styles v3 v4
+    python scripts/phantom_realism_real.py --parts striation --styles v3 v4
 
 Only the annotations live in the repository; the images are read from ../shared/realdata.
 """
@@ -234,6 +247,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import os
 import sys
 
@@ -1651,6 +1665,109 @@ def metaphysis(styles: list[str], seeds: int = 12) -> dict:
     return _with_medians(rows, [f"{who}_{k}" for who in ("real", *styles) for k in keys])
 
 
+# striation: the bands G(a length) - G(b length) (metacarpal 3's length; at the young films'
+# scale, about 240 pixels, 0.4-4.4, 0.9-4.4 and 1.8-7 pixels) and how far proximal to the
+# radius' distal end (a fraction of that length) the square is centred: below the physis'
+# bright end, in the metaphysis' cancellous bone
+STRIATION_BANDS = ((1 / 550, 1 / 55), (1 / 275, 1 / 55), (1 / 137, 1 / 34))
+STRIATION_BELOW = 0.19
+
+
+def striation_measure(pixels: np.ndarray, cx: float, cy: float, length: float, axis,
+                      bands=STRIATION_BANDS) -> list[dict]:
+    """How striated along ``axis`` (a unit (x, y) vector) a square of side ``length`` / 7
+    about (``cx``, ``cy``) (pixels) is, ``length`` metacarpal 3's: on the film scaled to
+    [0, 1] between its 1st and 99.5th percentiles, per band ``G(a length) - G(b length)``
+    of ``bands``, ``aniso``: the mean squared gradient across the axis over the mean
+    squared gradient along it (central differences; 1 for an isotropic grain, more for
+    lines along the axis, less for lines across it), and ``amp``: the band's standard
+    deviation over the square's mean grey.
+
+    Raises:
+        ValueError: the square with its margin leaves the film.
+    """
+    from scipy import ndimage
+
+    ux, uy = float(axis[0]), float(axis[1])
+    norm = math.hypot(ux, uy)
+    if not norm > 0.0:
+        raise ValueError(f"axis {tuple(axis)} is not a direction")
+    ux, uy = ux / norm, uy / norm
+    img = _percentile_film(pixels)
+    half = int(length / 14)
+    margin = int(4 * max(b for _, b in bands) * length) + 2
+    win = _square_with_margin(img, cx, cy, half, 2 * half, margin)
+    sq = np.s_[margin:margin + 2 * half, margin:margin + 2 * half]
+    mean = float(win[sq].mean())
+    out = []
+    for a, b in bands:
+        band = ndimage.gaussian_filter(win, a * length) - ndimage.gaussian_filter(win, b * length)
+        gy, gx = np.gradient(band)
+        along = (gx * ux + gy * uy)[sq]
+        across = (gy * ux - gx * uy)[sq]
+        out.append({"aniso": float(np.mean(across ** 2) / np.mean(along ** 2)), "amp": float(band[sq].std() / mean)})
+    return out
+
+
+def _young_radius_axes() -> dict:
+    """Per film of scripts/data/real_young_interosseous.csv (by id) the unit vector from
+    the radius' middle 0.3 of metacarpal 3's length below its distal end to its middle
+    at 0.05 (towards the hand)."""
+    mids: dict = {}
+    with open(os.path.join(HERE, "data", "real_young_interosseous.csv")) as f:
+        for r in csv.DictReader(f):
+            mids.setdefault(r["id"], {})[r["level"]] = np.array(
+                [(float(r["radius_x0"]) + float(r["radius_x1"])) / 2.0, float(r["y"])])
+    axes = {}
+    for name, m in mids.items():
+        d = m["0.05"] - m["0.3"]
+        axes[name] = d / np.hypot(*d)
+    return axes
+
+
+def phantom_striation(age: float, male: bool, seed: int, length: float, style: str) -> list[dict]:
+    """:func:`striation_measure` on a phantom drawn at this metacarpal 3 length
+    (:func:`_drawn_at_length`), the square on its drawn radius' axis
+    ``STRIATION_BELOW`` of that length proximal to the radius' distal end."""
+    s, got = _drawn_at_length(age, male, seed, length, style)
+    radius = next(b for b in s.hand.bones if b.name == "radius")
+    p0, p1 = s.to_pixels(np.stack([radius.p0, radius.p1]))
+    axis = (p1 - p0) / np.hypot(*(p1 - p0))
+    c = p1 - axis * STRIATION_BELOW * got
+    return striation_measure(s.image, c[0], c[1], got, axis)
+
+
+def striation(styles: list[str], seeds: int = 8) -> dict:
+    """The young distal radial metaphysis' striations (module docstring, ``striation``):
+    per film of real_young_forearm.csv :func:`striation_measure` and per style the
+    median over ``seeds`` phantoms of its age and sex drawn with its look
+    (:func:`phantom_seeds`, from 43 000) at its metacarpal 3 length
+    (:func:`phantom_striation`); keys ``aniso<k>`` and ``amp<k>`` per band k of
+    ``STRIATION_BANDS``, finest first."""
+    from boneage_fast.io import read_image
+
+    axes = _young_radius_axes()
+    keys = [f"{q}{k}" for k in range(len(STRIATION_BANDS)) for q in ("aniso", "amp")]
+
+    def flat(got):
+        return {f"{q}{k}": g[q] for k, g in enumerate(got) for q in ("aniso", "amp")}
+
+    rows = []
+    for film, name, v, length in _young_forearm_films():
+        axis = axes[name.split("/")[1]]
+        end = np.array([(v["radius_x0"] + v["radius_x1"]) / 2.0, v["radius_y"]])
+        c = end - axis * STRIATION_BELOW * length
+        got = flat(striation_measure(read_image(film["path"]).pixels, c[0], c[1], length, axis))
+        row = {"film": name, "months": film["boneage"], **{f"real_{k}": _r3(got[k]) for k in keys}}
+        raw = "rsna_raw7" in film["path"]
+        for style in styles:
+            ph = [flat(phantom_striation(film["boneage"], film["male"], s, length, style))
+                  for s in phantom_seeds(film["boneage"], film["male"], style, 43_000, seeds, raw=raw)]
+            row.update({f"{style}_{k}": _r3(np.median([q[k] for q in ph])) for k in keys})
+        rows.append(row)
+    return _with_medians(rows, [f"{who}_{k}" for who in ("real", *styles) for k in keys])
+
+
 def edge_profile(pixels: np.ndarray, cx: float, cy: float, length: float, rays: int = 48):
     """The typical shape of a bone's edge seen from a point inside it (``cx``, ``cy``;
     pixels), ``length`` metacarpal 3's: on the film scaled as :func:`_percentile_film`
@@ -2477,7 +2594,8 @@ def main(argv: list[str] | None = None) -> int:
                     choices=["detector", "regressor", "gap", "tones", "spectrum", "cortex", "palm", "softbone", "slender",
                              "forearm", "interosseous", "armtissue", "grain", "texture", "metaphysis", "rim",
                              "physis", "shaft", "palmtissue", "mcbase", "crop", "wrist", "epiphysis", "fingers",
-                             "mcplate", "mcspread", "carpus", "youngcarpus", "webs", "firstweb", "thumb", "softgrain"])
+                             "mcplate", "mcspread", "carpus", "youngcarpus", "webs", "firstweb", "thumb", "softgrain",
+                             "striation"])
     ap.add_argument("--styles", nargs="+", default=["v1", "v2"], choices=["v1", "v2", "v3", "v4"])
     ap.add_argument("--any-look", action="store_true",
                     help="texture, rim, physis, shaft, palmtissue: phantoms of either look (processed or unprocessed), "
@@ -2562,6 +2680,8 @@ def main(argv: list[str] | None = None) -> int:
         res["thumb"] = thumb(args.styles)
     if "softgrain" in args.parts:
         res["softgrain"] = soft_grain(args.styles)
+    if "striation" in args.parts:
+        res["striation"] = striation(args.styles)
     if "gap" in args.parts:
         res["gap"] = gap(rows, args.styles)
     text = json.dumps(res, indent=2)

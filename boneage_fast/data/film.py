@@ -75,6 +75,9 @@ class Look:
     # ``coarse``)
     grain_fine: float = 1.0
     coarse_grain: float = 0.0
+    # the young bone's striations' amplitude (``line_amplitude``'s ``striated``): the lines'
+    # amplitude times 1 + (striation - 1) times how striated the bone is drawn (v4 only)
+    striation: float = 1.0
     # a [1, 2, 1] blur over the processed film (after its edge enhancement and windowing)
     # before the read-out adds the noise and blurs once more
     detector_blur: bool = False
@@ -236,8 +239,8 @@ LINE_CONTRAST_SPREAD = 0.3
 # ... and young bone's lines as striations: WORK IN PROGRESS (section 7.32)
 STRIATION_V4 = True
 STRIATION_MONTHS = 150.0
-STRIATION_STRETCH = 8.0
-STRIATION_FINE = 0.2
+STRIATION_STRETCH = 5.0
+STRIATION_FINE = 0.4
 STRIATION_FAINT = 10.0
 STRIATION_AMPLITUDE = 1.0
 STRIATION_UNSMOOTH = 1.0
@@ -340,6 +343,8 @@ LOOKS["v4_raw"] = replace(LOOKS["v3_raw"], texture="lines", texture_amplitude=LI
 GRAIN_SPECTRUM_V4 = {"v4": (0.775, 1.0), "v4_raw": (0.5, 0.45)}
 LOOKS.update({name: replace(LOOKS[name], grain_fine=fine, coarse_grain=coarse)
               for name, (fine, coarse) in GRAIN_SPECTRUM_V4.items()})
+STRIATION_LOOK_V4 = {"v4": 0.5, "v4_raw": 2.0}
+LOOKS.update({name: replace(LOOKS[name], striation=gain) for name, gain in STRIATION_LOOK_V4.items()})
 #: the share of v3 (and v4) films drawn with the ``"v3_raw"`` (``"v4_raw"``) look
 RAW_FRACTION = 0.2
 
@@ -839,7 +844,7 @@ def line_texture(rng: np.random.Generator, shape: tuple[int, int], T, subject=No
             "tex_smooth": max(smooth, 0.0), "tex_spread": LINE_SPREAD}
 
 
-def line_amplitude(amplitude: float, T, subject=None) -> float:
+def line_amplitude(amplitude: float, T, subject=None, striated: float = 1.0) -> float:
     """``amplitude`` where a cell spans at least ``LINE_RESOLVED`` output pixels, less
     in proportion below that (the film's pixels average over the lines); with a
     ``subject``, times the maturity and per-subject factors of ``LINE_YOUNG``,
@@ -848,8 +853,10 @@ def line_amplitude(amplitude: float, T, subject=None) -> float:
     amplitude *= min(LINE_CELL_MM * float(T.scale) / LINE_RESOLVED, 1.0)
     if subject is not None:
         mature = min(max(subject.bone_age, 0.0) / LINE_MATURE_MONTHS, 1.0)
-        young = LINE_YOUNG + (STRIATION_AMPLITUDE - LINE_YOUNG) * striation(subject)
+        share = striation(subject)
+        young = LINE_YOUNG + (STRIATION_AMPLITUDE - LINE_YOUNG) * share
         amplitude *= (young + (1.0 - young) * mature) * (1.0 + LINE_CONTRAST_SPREAD * subject.texture_contrast)
+        amplitude *= 1.0 + (striated - 1.0) * share
     return min(amplitude, 1.0)
 
 
@@ -881,7 +888,8 @@ def radiograph(hand: Hand, T, shape: tuple[int, int], rng: np.random.Generator, 
     if look.texture == "lines" and LINE_TEXTURE_V4:
         tex = np.zeros((1, 1), _F32)  # not read: the kernel draws the lines from the fields
         lines = line_texture(rng, shape, T, hand.subject)
-        amplitude = line_amplitude(amplitude * (LINE_PROJECTED_GAIN if PROJECTED_TEXTURE_V4 else 1.0), T, hand.subject)
+        amplitude = line_amplitude(amplitude * (LINE_PROJECTED_GAIN if PROJECTED_TEXTURE_V4 else 1.0), T, hand.subject,
+                                   look.striation)
         if spongy is None:  # no cancellous path of its own: the lines modulate all the bone
             spongy, bone = bone, np.zeros_like(bone)
     elif look.texture in ("network", "lines"):
