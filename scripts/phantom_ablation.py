@@ -145,12 +145,14 @@ OFF = {
     # the grain of plain soft tissue the films' at 0.5-2 pixels: raw films' finer noise
     # fainter, processed films' stronger and coarser (section 7.31)
     "grain_spectrum": {"look": ("grain_fine", "coarse_grain")},
+    # young bone's trabecular lines as striations along the bone, per look (section 7.32)
+    "striation": {"film.STRIATION_V4": False},
 }
 # refinements of another change: they act only with it on, so they have no "v3 +" row,
 # only their "v4 -" row
 REFINES = {"facet_corners": "carpal_facets", "facet_edges": "carpal_facets", "trabecular_lines": "network_texture",
            "projected_texture": "trabecular_lines", "young_framing": "forearm_framing",
-           "young_above": "young_framing"}
+           "young_above": "young_framing", "striation": "trabecular_lines"}
 _CONST0: dict = {}
 _LOOKS0: dict = {}
 

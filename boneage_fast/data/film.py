@@ -236,7 +236,25 @@ LINE_AMPLITUDE_V4 = 0.5
 LINE_YOUNG = 0.1
 LINE_MATURE_MONTHS = 150.0
 LINE_CONTRAST_SPREAD = 0.3
-# ... and young bone's lines as striations: WORK IN PROGRESS (section 7.32)
+# ... and young bone's lines as striations along the bone. Beside the films at their
+# scale the young films' radial metaphyses are striated: long, fine, bright lines along
+# the radius, where v4 drew an even, isotropic grain (the lines at a tenth of their
+# amplitude under the grain). In a square of side 1/7 of metacarpal 3's length on the
+# radius' axis 0.19 of that length below its end, the gradient's energy across the axis
+# over its energy along it in the bands G(a) - G(b) of 1/550-1/55, 1/275-1/55 and
+# 1/137-1/34 of that length (``phantom_realism_real.py --parts striation``; 5 films of
+# 24-82 months, 8 phantoms each with the film's look) is 1.53 / 1.42 / 1.06 on the
+# films (1: isotropic), 1.00 / 1.00 / 1.02 on v4 before (docs/phantom.md, section
+# 7.32). A subject's ``striation`` s = 1 - bone age / STRIATION_MONTHS (0 after): the
+# first line field's nodes 1 - STRIATION_FINE s as far apart across the hand and
+# LINE_STRETCH + (STRIATION_STRETCH - LINE_STRETCH) s times that along it, the struts'
+# deviates 1 + STRIATION_FAINT s times larger (thinner, fainter lines), the smooth
+# density's share 1 - STRIATION_UNSMOOTH s of LINE_SMOOTH, the young amplitude factor
+# LINE_YOUNG + (STRIATION_AMPLITUDE - LINE_YOUNG) s in place of LINE_YOUNG and, per
+# look, times 1 + (STRIATION_LOOK_V4 - 1) s (the unprocessed look's bone grain is
+# fainter); the ossicles (carpals, epiphyses), whose young films show no striations, take
+# the share s of their interior as smooth bone. False: v4's lines at every age (an A/B
+# switch; the same pixels as before)
 STRIATION_V4 = True
 STRIATION_MONTHS = 150.0
 STRIATION_STRETCH = 5.0
@@ -343,6 +361,7 @@ LOOKS["v4_raw"] = replace(LOOKS["v3_raw"], texture="lines", texture_amplitude=LI
 GRAIN_SPECTRUM_V4 = {"v4": (0.775, 1.0), "v4_raw": (0.5, 0.45)}
 LOOKS.update({name: replace(LOOKS[name], grain_fine=fine, coarse_grain=coarse)
               for name, (fine, coarse) in GRAIN_SPECTRUM_V4.items()})
+# ... the striations' amplitude per look (``Look.striation``; see STRIATION_V4)
 STRIATION_LOOK_V4 = {"v4": 0.5, "v4_raw": 2.0}
 LOOKS.update({name: replace(LOOKS[name], striation=gain) for name, gain in STRIATION_LOOK_V4.items()})
 #: the share of v3 (and v4) films drawn with the ``"v3_raw"`` (``"v4_raw"``) look
