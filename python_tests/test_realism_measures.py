@@ -1147,6 +1147,7 @@ def test_striation_measure_reads_stripes_along_and_across_the_axis():
         gain = math.exp(-(a * length * k) ** 2 / 2) - math.exp(-(b * length * k) ** 2 / 2)
         want = 0.05 / math.sqrt(2) * gain / (hi - lo) / ((0.5 - lo) / (hi - lo))
         assert band["amp"] == pytest.approx(want, rel=0.05), (a, b)
+    assert all(b["aniso"] == math.inf for b in got)  # a pure sinusoid along the axis: no gradient along it
     with pytest.raises(ValueError, match="not a direction"):
         m.striation_measure(img, 200.0, 200.0, length, (0.0, 0.0))
     with pytest.raises(ValueError, match="leaves the film"):

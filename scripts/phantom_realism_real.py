@@ -1680,8 +1680,9 @@ def striation_measure(pixels: np.ndarray, cx: float, cy: float, length: float, a
     [0, 1] between its 1st and 99.5th percentiles, per band ``G(a length) - G(b length)``
     of ``bands``, ``aniso``: the mean squared gradient across the axis over the mean
     squared gradient along it (central differences; 1 for an isotropic grain, more for
-    lines along the axis, less for lines across it), and ``amp``: the band's standard
-    deviation over the square's mean grey.
+    lines along the axis, less for lines across it; inf with no gradient along it, NaN
+    with none at all), and ``amp``: the band's standard deviation over the square's mean
+    grey.
 
     Raises:
         ValueError: the square with its margin leaves the film.
@@ -1705,7 +1706,9 @@ def striation_measure(pixels: np.ndarray, cx: float, cy: float, length: float, a
         gy, gx = np.gradient(band)
         along = (gx * ux + gy * uy)[sq]
         across = (gy * ux - gx * uy)[sq]
-        out.append({"aniso": float(np.mean(across ** 2) / np.mean(along ** 2)), "amp": float(band[sq].std() / mean)})
+        e_along, e_across = float(np.mean(along ** 2)), float(np.mean(across ** 2))
+        aniso = e_across / e_along if e_along > 0.0 else (math.inf if e_across > 0.0 else math.nan)
+        out.append({"aniso": aniso, "amp": float(band[sq].std() / mean)})
     return out
 
 
