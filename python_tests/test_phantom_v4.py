@@ -2844,7 +2844,8 @@ def test_v4_metacarpal_base_plate_as_faint_as_the_films(monkeypatch):
     """Section 7.23, on 11 films (6 of 10-82 months, 5 of 120-180): metacarpal 3's base
     end over its shaft, v4's median within 0.06 of the films' and within 0.06 on the two
     young registered films, where with the look's plate at the base it stood >= 0.15 over
-    (>= 0.25 on those two)."""
+    (>= 0.2 on those two: 0.32 without section 7.32's striations, 0.25 with them; the
+    bound concerns that plate, not the striations)."""
     rr = load_script("phantom_realism_real")
 
     def run():
@@ -2857,7 +2858,7 @@ def test_v4_metacarpal_base_plate_as_faint_as_the_films(monkeypatch):
     assert abs(v4 - real) <= 0.06 and abs(v4_young - real_young) <= 0.06
     monkeypatch.setattr(anatomy, "METACARPAL_BASE_PLATE_V4", None)
     _, v4_0, _, v4_young0, _ = run()
-    assert v4_0 - real >= 0.15 and v4_young0 - real_young >= 0.25
+    assert v4_0 - real >= 0.15 and v4_young0 - real_young >= 0.2
 
 
 def _wrist_drop_mm(age: float) -> float:
