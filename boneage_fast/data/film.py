@@ -850,12 +850,14 @@ def line_texture(rng: np.random.Generator, shape: tuple[int, int], T, subject=No
     """The keyword arguments of :func:`_C.film_expose` that draw v4's trabecular lines
     (``lines``, ``tex_line``, ``tex_mean``; ``tex_layers``, ``tex_smooth``,
     ``tex_spread``): with ``PROJECTED_TEXTURE_V4`` the ``LINE_LAYERS_V4`` networks and
-    the smooth density, else one network (:func:`line_texture_field`). Draws one
-    integer from ``rng`` either way."""
-    if not PROJECTED_TEXTURE_V4:
-        fields, mean = line_texture_field(rng, shape, T)
-        return {"lines": fields, "tex_line": LINE_WIDTH, "tex_mean": mean}
+    the smooth density, else one network (:func:`line_texture_field`); with a
+    ``subject`` its young bone's striations (:func:`striation`; the smooth density's
+    share falls with them, and with none left the smooth field is not handed over).
+    Draws one integer from ``rng`` either way."""
     young = striation(subject)
+    if not PROJECTED_TEXTURE_V4:
+        fields, mean = line_texture_field(rng, shape, T, young=young)
+        return {"lines": fields, "tex_line": LINE_WIDTH, "tex_mean": mean}
     smooth = LINE_SMOOTH * (1.0 - STRIATION_UNSMOOTH * young)  # striated bone without the smooth density
     fields, mean = line_texture_field(rng, shape, T, LINE_LAYERS_V4, LINE_WIDTH_PROJECTED,
                                       LINE_SMOOTH_MM if smooth > 0 else None, young)
@@ -867,8 +869,10 @@ def line_amplitude(amplitude: float, T, subject=None, striated: float = 1.0) -> 
     """``amplitude`` where a cell spans at least ``LINE_RESOLVED`` output pixels, less
     in proportion below that (the film's pixels average over the lines); with a
     ``subject``, times the maturity and per-subject factors of ``LINE_YOUNG``,
-    ``LINE_MATURE_MONTHS`` and ``LINE_CONTRAST_SPREAD`` (at most 1 in all: the cancellous
-    path never negative)."""
+    ``LINE_MATURE_MONTHS`` and ``LINE_CONTRAST_SPREAD``, the young factor raised towards
+    ``STRIATION_AMPLITUDE`` and times the look's ``striated`` (``Look.striation``) as far
+    as the subject's bone is striated (:func:`striation`; at most 1 in all: the
+    cancellous path never negative)."""
     amplitude *= min(LINE_CELL_MM * float(T.scale) / LINE_RESOLVED, 1.0)
     if subject is not None:
         mature = min(max(subject.bone_age, 0.0) / LINE_MATURE_MONTHS, 1.0)
