@@ -1123,8 +1123,8 @@ def test_striation_measure_reads_stripes_along_and_across_the_axis():
     holds a few dozen of the coarser bands' grains, one draw spreads by a tenth or more). The band's amplitude
     of a sinusoid: its amplitude over the square's mean, on the film scaled between its
     1st and 99.5th percentiles, times the difference of the two Gaussians' transfer
-    exp(-sigma^2 k^2 / 2) at its frequency k (written out here); a zero axis and a
-    square leaving the film are refused."""
+    exp(-sigma^2 k^2 / 2) at its frequency k (written out here); a zero, NaN or infinite
+    axis and a square leaving the film are refused."""
     m = _script()
     length = 240.0
     for angle in (0.0, 0.5, -1.1):
@@ -1148,7 +1148,8 @@ def test_striation_measure_reads_stripes_along_and_across_the_axis():
         want = 0.05 / math.sqrt(2) * gain / (hi - lo) / ((0.5 - lo) / (hi - lo))
         assert band["amp"] == pytest.approx(want, rel=0.05), (a, b)
     assert all(b["aniso"] == math.inf for b in got)  # a pure sinusoid along the axis: no gradient along it
-    with pytest.raises(ValueError, match="not a direction"):
-        m.striation_measure(img, 200.0, 200.0, length, (0.0, 0.0))
+    for bad in ((0.0, 0.0), (math.nan, 1.0), (math.inf, 0.0)):
+        with pytest.raises(ValueError, match="not a direction"):
+            m.striation_measure(img, 200.0, 200.0, length, bad)
     with pytest.raises(ValueError, match="leaves the film"):
         m.striation_measure(img, 30.0, 200.0, length, (0.0, 1.0))

@@ -1675,7 +1675,7 @@ STRIATION_BELOW = 0.19
 
 def striation_measure(pixels: np.ndarray, cx: float, cy: float, length: float, axis,
                       bands=STRIATION_BANDS) -> list[dict]:
-    """How striated along ``axis`` (a unit (x, y) vector) a square of side ``length`` / 7
+    """How striated along ``axis`` (an (x, y) direction, normalised here) a square of side ``length`` / 7
     about (``cx``, ``cy``) (pixels) is, ``length`` metacarpal 3's: on the film scaled to
     [0, 1] between its 1st and 99.5th percentiles, per band ``G(a length) - G(b length)``
     of ``bands``, ``aniso``: the mean squared gradient across the axis over the mean
@@ -1685,13 +1685,14 @@ def striation_measure(pixels: np.ndarray, cx: float, cy: float, length: float, a
     grey.
 
     Raises:
-        ValueError: the square with its margin leaves the film.
+        ValueError: ``axis`` is not a direction (zero or not finite), or the square with
+            its margin leaves the film.
     """
     from scipy import ndimage
 
     ux, uy = float(axis[0]), float(axis[1])
     norm = math.hypot(ux, uy)
-    if not norm > 0.0:
+    if not (math.isfinite(norm) and norm > 0.0):
         raise ValueError(f"axis {tuple(axis)} is not a direction")
     ux, uy = ux / norm, uy / norm
     img = _percentile_film(pixels)
