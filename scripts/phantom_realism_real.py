@@ -1612,13 +1612,19 @@ def phantom_metaphysis_texture(age: float, male: bool, seed: int, length: float,
     return capitate_texture(s.image, c[0], c[1], got)
 
 
+def _radius_end(sample) -> tuple[np.ndarray, np.ndarray]:
+    """A phantom's radius in its film's pixels: its drawn distal end and the unit vector
+    along it from its proximal end towards that end."""
+    radius = next(b for b in sample.hand.bones if b.name == "radius")
+    p0, p1 = sample.to_pixels(np.stack([radius.p0, radius.p1]))
+    return p1, (p1 - p0) / np.hypot(*(p1 - p0))
+
+
 def metaphysis_centre(sample, length: float) -> np.ndarray:
     """The pixel (x, y) on a phantom's radius axis :func:`_metaphysis_offset` of
     ``length`` (metacarpal 3's, pixels) proximal to the radius' drawn distal end."""
-    radius = next(b for b in sample.hand.bones if b.name == "radius")
-    p0, p1 = sample.to_pixels(np.stack([radius.p0, radius.p1]))
-    axis = (p1 - p0) / np.hypot(*(p1 - p0))
-    return p1 - axis * _metaphysis_offset(length)
+    end, axis = _radius_end(sample)
+    return end - axis * _metaphysis_offset(length)
 
 
 def texture(styles: list[str], seeds: int = 12, any_look: bool = False) -> dict:
@@ -1734,10 +1740,8 @@ def phantom_striation(age: float, male: bool, seed: int, length: float, style: s
     (:func:`_drawn_at_length`), the square on its drawn radius' axis
     ``STRIATION_BELOW`` of that length proximal to the radius' distal end."""
     s, got = _drawn_at_length(age, male, seed, length, style)
-    radius = next(b for b in s.hand.bones if b.name == "radius")
-    p0, p1 = s.to_pixels(np.stack([radius.p0, radius.p1]))
-    axis = (p1 - p0) / np.hypot(*(p1 - p0))
-    c = p1 - axis * STRIATION_BELOW * got
+    end, axis = _radius_end(s)
+    c = end - axis * STRIATION_BELOW * got
     return striation_measure(s.image, c[0], c[1], got, axis)
 
 
