@@ -1720,17 +1720,15 @@ def striation_measure(pixels: np.ndarray, cx: float, cy: float, length: float, a
 
 
 def _young_radius_axes() -> dict:
-    """Per film of scripts/data/real_young_interosseous.csv (by id) the unit vector from
-    the radius' middle 0.3 of metacarpal 3's length below its distal end to its middle
-    at 0.05 (towards the hand)."""
+    """Per film of scripts/data/real_young_interosseous.csv (by name, as
+    :func:`_annotated_films` gives it) the unit vector from the radius' middle 0.3 of
+    metacarpal 3's length below its distal end to its middle at 0.05 (towards the hand)."""
     mids: dict = {}
-    with open(os.path.join(HERE, "data", "real_young_interosseous.csv")) as f:
-        for r in csv.DictReader(f):
-            mids.setdefault(r["id"], {})[r["level"]] = np.array(
-                [(float(r["radius_x0"]) + float(r["radius_x1"])) / 2.0, float(r["y"])])
+    for _, name, v in _annotated_films("real_young_interosseous.csv"):
+        mids.setdefault(name, {})[v["level"]] = np.array([(v["radius_x0"] + v["radius_x1"]) / 2.0, v["y"]])
     axes = {}
     for name, m in mids.items():
-        d = m["0.05"] - m["0.3"]
+        d = m[0.05] - m[0.3]
         axes[name] = d / np.hypot(*d)
     return axes
 
@@ -1762,7 +1760,7 @@ def striation(styles: list[str], seeds: int = 8) -> dict:
 
     rows = []
     for film, name, v, length in _young_forearm_films():
-        axis = axes[name.split("/")[1]]
+        axis = axes[name]
         end = np.array([(v["radius_x0"] + v["radius_x1"]) / 2.0, v["radius_y"]])
         c = end - axis * STRIATION_BELOW * length
         got = flat(striation_measure(read_image(film["path"]).pixels, c[0], c[1], length, axis))
