@@ -3476,6 +3476,8 @@ def test_v4_young_metaphysis_striated_as_the_films(monkeypatch):
     old = rr.striation(["v4"], seeds=3)
     for k in (0, 1):
         assert old[f"median_v4_aniso{k}"] <= 1.1, (k, old)
+    one_look = rr.striation(["v2"], seeds=1)  # a style without an unprocessed look: drawn alike for every film
+    assert len(one_look["films"]) == 5 and all(np.isfinite(one_look[f"median_v2_aniso{k}"]) for k in range(3))
 
 
 def test_v4_striation_looks_are_written_out():

@@ -1747,9 +1747,11 @@ def striation(styles: list[str], seeds: int = 8) -> dict:
     """The young distal radial metaphysis' striations (module docstring, ``striation``):
     per film of real_young_forearm.csv :func:`striation_measure` and per style the
     median over ``seeds`` phantoms of its age and sex drawn with its look
-    (:func:`phantom_seeds`, from 43 000) at its metacarpal 3 length
+    (:func:`phantom_seeds`, from 43 000; a style with one look draws ``seeds``
+    consecutive seeds) at its metacarpal 3 length
     (:func:`phantom_striation`); keys ``aniso<k>`` and ``amp<k>`` per band k of
     ``STRIATION_BANDS``, finest first."""
+    from boneage_fast.data.film import LOOKS
     from boneage_fast.io import read_image
 
     axes = _young_radius_axes()
@@ -1765,10 +1767,12 @@ def striation(styles: list[str], seeds: int = 8) -> dict:
         c = end - axis * STRIATION_BELOW * length
         got = flat(striation_measure(read_image(film["path"]).pixels, c[0], c[1], length, axis))
         row = {"film": name, "months": film["boneage"], **{f"real_{k}": _r3(got[k]) for k in keys}}
-        raw = "rsna_raw7" in film["path"]
+        raw = film["set"] == "rsna_raw7"
         for style in styles:
+            one_look = f"{style}_raw" not in LOOKS  # v1, v2: every film drawn alike
             ph = [flat(phantom_striation(film["boneage"], film["male"], s, length, style))
-                  for s in phantom_seeds(film["boneage"], film["male"], style, 43_000, seeds, raw=raw)]
+                  for s in phantom_seeds(film["boneage"], film["male"], style, 43_000, seeds, any_look=one_look,
+                                         raw=raw and not one_look)]
             row.update({f"{style}_{k}": _r3(np.median([q[k] for q in ph])) for k in keys})
         rows.append(row)
     return _with_medians(rows, [f"{who}_{k}" for who in ("real", *styles) for k in keys])
