@@ -147,6 +147,8 @@ OFF = {
     "grain_spectrum": {"look": ("grain_fine", "coarse_grain")},
     # young bone's trabecular lines as striations along the bone, per look (section 7.32)
     "striation": {"film.STRIATION_V4": False},
+    # the hand in its film as upright as the films', young hands more often turned (section 7.33)
+    "frame_tilt": {"phantom.FRAME_TILT_V4": None},
 }
 # refinements of another change: they act only with it on, so they have no "v3 +" row,
 # only their "v4 -" row

@@ -42,6 +42,13 @@ wrist-to-MCP distance, per age band, real against phantoms drawn with acquisitio
 nuisance (docs/phantom.md, section 7.17):
 
     python scripts/phantom_realism.py --framing --n 240 --seed 3 --styles v3 v4
+
+With ``--tilt`` it reports how far the hand stands off the film's vertical (``tilt``:
+the line from the wrist box's centre to the middle finger's MCP box), per age band, the
+median and 90th percentile of its size and the share of films over 15 degrees, real
+against phantoms drawn with acquisition nuisance (docs/phantom.md, section 7.33):
+
+    python scripts/phantom_realism.py --tilt --n 400 --seed 3 --styles v3 v4
 """
 
 from __future__ import annotations
@@ -204,24 +211,48 @@ def framing(boxes: list[tuple[str, float, float, float, float]], height: float) 
     return {"film_height": float(height) / L, "film_below": (float(height) - lowest) / L, "film_above": highest / L}
 
 
-def real_framing() -> list[tuple[float, dict[str, float]]]:
-    """:func:`framing` of the RSNA films with ROI boxes (the expert's boxes first), with
-    their bone ages; the film's height from each annotation's ``size``."""
+def tilt(boxes: list[tuple[str, float, float, float, float]], height: float | None = None) -> dict[str, float] | None:
+    """How far the hand stands off its film's vertical: ``{"tilt": degrees}`` from the
+    line up the film (towards smaller y) to the line from the wrist box's centre to the
+    middle finger's MCP box's centre, positive where the fingers lean towards larger x;
+    None without a wrist box and the DIP, PIP and MCP boxes that :func:`rays` pairs into
+    rays. ``height`` is not used (the signature of :func:`framing`)."""
+    by: dict[str, list[np.ndarray]] = {}
+    for name, x0, y0, x1, y1 in boxes:
+        by.setdefault(name, []).append(np.array([(x0 + x1) / 2, (y0 + y1) / 2], dtype=np.float64))
+    if not (len(by.get("Wrist", [])) == 1 and len(by.get("DIP", [])) == 4 and len(by.get("PIP", [])) == 5
+            and len(by.get("MCP", [])) == 5):
+        return None
+    mcp = np.array(by["MCP"])
+    found = rays(mcp, np.array(by["PIP"]), np.array(by["DIP"]))
+    if found is None:
+        return None
+    d = mcp[found[1][1]] - by["Wrist"][0]
+    if not np.hypot(*d) > 0:
+        return None
+    return {"tilt": float(np.degrees(np.arctan2(d[0], -d[1])))}
+
+
+def real_framing(measure=framing) -> list[tuple[float, dict[str, float]]]:
+    """``measure`` (:func:`framing` or :func:`tilt`) of the RSNA films with ROI boxes
+    (the expert's boxes first), with their bone ages; the film's height from each
+    annotation's ``size``."""
     ages = _rsna_ages()
     seen, rows = set(), []
     for rid, boxes, height in _roi_annotations():
         if rid in seen or rid not in ages or height is None:
             continue
-        got = framing(boxes, height)
+        got = measure(boxes, height)
         if got is not None:
             seen.add(rid)
             rows.append((ages[rid][0], got))
     return rows
 
 
-def phantom_framing(n: int, seed: int, style: str) -> list[tuple[float, dict[str, float]]]:
-    """:func:`framing` of ``n`` phantoms with the RSNA age mix, drawn as training films
-    are (acquisition nuisance on: the framing draws act only then), at half size."""
+def phantom_framing(n: int, seed: int, style: str, measure=framing) -> list[tuple[float, dict[str, float]]]:
+    """``measure`` (:func:`framing` or :func:`tilt`) of ``n`` phantoms with the RSNA age
+    mix, drawn as training films are (acquisition nuisance on: the framing draws act only
+    then), at half size."""
     from boneage_fast.data.datasets import sample_rsna_ages
     from boneage_fast.data.phantom import render
 
@@ -230,10 +261,43 @@ def phantom_framing(n: int, seed: int, style: str) -> list[tuple[float, dict[str
     rows = []
     for i in range(n):
         s = render(float(ages[i]), bool(males[i]), seed=seed * 100_000 + i, size_scale=0.5, style=style)
-        got = framing(s.roi_boxes, s.image.shape[0])
+        got = measure(s.roi_boxes, s.image.shape[0])
         if got is not None:
             rows.append((float(ages[i]), got))
     return rows
+
+
+TILT_BANDS = [(0, 36), (36, 108), (108, 228)]
+TILT_OFF = 15.0  # degrees: a film this far off its vertical counts as rotated
+
+
+def tilt_figures(degrees) -> dict[str, float]:
+    """The size of the tilts ``degrees``: its median, 90th percentile and the share over
+    :data:`TILT_OFF`."""
+    a = np.abs(np.asarray(degrees, dtype=np.float64))
+    return {"median": float(np.median(a)), "p90": float(np.percentile(a, 90)), "off": float((a > TILT_OFF).mean())}
+
+
+def tilt_report(real, phantoms: dict[str, list]) -> str:
+    """:func:`tilt_figures` per bone-age band (:data:`TILT_BANDS`) and over all films, real
+    and per style."""
+    lines = ["| bone age (months) | real n | real median / p90 / share over 15 deg | "
+             + " | ".join(f"{st} median / p90 / share" for st in phantoms) + " |",
+             "|---|---:|---:|" + "---:|" * len(phantoms)]
+
+    def cell(rows, lo, hi) -> str:
+        got = [f["tilt"] for a, f in rows if lo <= a < hi]
+        if not got:
+            return "-"
+        f = tilt_figures(got)
+        return f"{f['median']:.1f} / {f['p90']:.1f} / {f['off']:.3f}"
+
+    for lo, hi in TILT_BANDS + [(0, 10_000)]:
+        n = sum(lo <= a < hi for a, _ in real)
+        name = "all" if hi == 10_000 else f"{lo}-{hi}"
+        lines.append(f"| {name} | {n} | {cell(real, lo, hi)} | "
+                     + " | ".join(cell(rows, lo, hi) for rows in phantoms.values()) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def framing_report(real, phantoms: dict[str, list]) -> str:
@@ -329,10 +393,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--framing", action="store_true",
                     help="only the framing table (film height and film below over the wrist-MCP distance, "
                          "phantoms drawn with acquisition nuisance), printed, --out not written")
+    ap.add_argument("--tilt", action="store_true",
+                    help="only the tilt table (the hand's angle off the film's vertical, phantoms drawn with "
+                         "acquisition nuisance), printed, --out not written")
     args = ap.parse_args(argv)
     if not os.path.isdir(os.path.join(REAL, "rsna_ossification_roi_boxes")):
         print(f"{REAL}: ../shared/realdata is not beside this checkout", file=sys.stderr)
         return 2
+    if args.tilt:
+        print(tilt_report(real_framing(tilt), {st: phantom_framing(args.n, args.seed, st, tilt) for st in args.styles}))
+        return 0
     if args.framing:
         print(framing_report(real_framing(), {st: phantom_framing(args.n, args.seed, st) for st in args.styles}))
         return 0

@@ -62,6 +62,19 @@ FOREARM_YOUNG_V4: tuple[float, float] | None = (60.0, 120.0)
 #: lowest 1.13 (median), v4's 0.63 and 1.46: its young crops (fingertips to the film's
 #: lower edge) carried more forearm than the films' (docs/phantom.md section 7.19)
 YOUNG_ABOVE_V4: float | None = 0.55
+#: v4's hand in its film as upright as the real films': the frame's rotation (degrees)
+#: drawn per film from a stream of its own, normal with SD ``"sd"`` or, with a share that
+#: falls with bone age (``"share"``: (months, share) knots, linear between, flat beyond),
+#: of a magnitude uniform over ``"tail"`` either way; None: v1-v3's draw, normal with SD
+#: 0.2 rad (11.5 degrees), clipped at 30. On the 327 RSNA films of
+#: ../shared/realdata/rsna_ossification_roi_boxes the line from the wrist box's centre to
+#: the middle finger's MCP box stands a median 3.6 degrees off the film's vertical (p90
+#: 8.9; 4.1 under 8 years of bone age, 3.5 over), and more than 15 degrees off stand 4 of
+#: the 6 films of 18 months and under, 1 of the 7 of 24-36 months, 5 % of those of 3-9 years
+#: and 1.2 % of the older ones; v4 drew a median 8.9 (p90 20.2) and 18 % over 15 degrees
+#: at every age (``scripts/phantom_realism.py --tilt``; docs/phantom.md section 7.33)
+FRAME_TILT_V4: dict | None = {"sd": 5.0, "tail": (15.0, 28.0),
+                               "share": ((18.0, 0.6), (34.0, 0.17), (48.0, 0.05), (108.0, 0.015))}
 
 #: SD of the simulated rater's reading around the true bone age (months). Reported
 #: inter-reader variability of Greulich-Pyle readings is roughly half a year.
@@ -186,6 +199,21 @@ def _box_of(points: np.ndarray, shape) -> tuple[float, float, float, float]:
     return float(x0), float(y0), float(x1), float(y1)
 
 
+def frame_tilt_v4(bone_age: float, rng: np.random.Generator) -> float:
+    """Version 4's rotation of the hand in its film (radians) at this bone age (months),
+    drawn from ``rng`` as :data:`FRAME_TILT_V4` says: a share of the films (falling with
+    age) rotated by a magnitude uniform over its ``"tail"`` either way, the rest normal
+    with its ``"sd"``; at most 30 degrees either way. Three draws, whichever is used."""
+    t = FRAME_TILT_V4
+    ages, shares = zip(*t["share"])
+    u, z, tail = rng.random(), rng.standard_normal(), rng.uniform(*t["tail"])
+    if u < float(np.interp(bone_age, ages, shares)):
+        degrees = math.copysign(tail, z)
+    else:
+        degrees = t["sd"] * z
+    return math.radians(float(np.clip(degrees, -30.0, 30.0)))
+
+
 def render(
     bone_age: float,
     male: bool,
@@ -293,6 +321,8 @@ def render(
         fill += FRAME_FILL_V4
     px_per_mm = fill * H / span_mm
     angle = float(np.clip(rng.normal(0.0, 0.2), -math.radians(30), math.radians(30))) if nuisance else 0.0
+    if style == "v4" and nuisance and FRAME_TILT_V4 is not None:  # the draw above kept: the stream stays v3's
+        angle = frame_tilt_v4(float(bone_age), np.random.default_rng([abs(int(seed)), 6]))
     centre_mm = np.array([0.0, top_mm - 0.5 * span_mm])
     jitter = np.array([rng.uniform(-0.08, 0.08) * W, rng.uniform(-0.05, 0.08) * H]) if nuisance else np.zeros(2)
     if framed and FRAME_TOP_V4 is not None:  # ... its fingertips kept inside the film
