@@ -3501,3 +3501,113 @@ def test_v4_grain_spectrum_is_written_out():
     assert film.GRAIN_SPECTRUM_V4["v4"][1] > film.GRAIN_SPECTRUM_V4["v4_raw"][1]
     for kind in ("v2", "v3", "v3_raw"):
         assert (film.LOOKS[kind].grain_fine, film.LOOKS[kind].coarse_grain) == (1.0, 0.0)
+
+
+# The hand's tilt off the film's vertical (the wrist box's centre to the middle finger's
+# MCP box) on the 327 RSNA films of ../shared/realdata/rsna_ossification_roi_boxes
+# (scripts/phantom_realism.py --tilt; docs/phantom.md, section 7.33), per bone-age band:
+# the median size, its 90th percentile and the share over 15 degrees: reference data,
+# not output of the code under test (test_the_tilt_reference_is_what_the_real_boxes_say
+# reads it again where the boxes are at hand).
+REAL_TILT = {(0, 36): (6.5, 25.2, 0.385), (36, 108): (3.8, 9.8, 0.059), (108, 228): (3.4, 7.9, 0.012),
+             (0, 10_000): (3.6, 8.9, 0.037)}
+
+
+@pytest.mark.parametrize("age", [0.0, 18.0, 26.0, 40.0, 80.0, 150.0, 228.0])
+def test_v4_frame_tilt_draws_the_share_and_the_spread_written_out(age):
+    """``frame_tilt_v4``: over 6000 draws the share of tilts over 15 degrees is the
+    knots' share at this age (linear between them, flat beyond) plus the rest's normal
+    tail past 15 degrees, within 4 binomial SDs; the tilts under 15 degrees have the
+    written SD (truncated normal, within 5 %); none past 30 degrees; the tail's tilts fall
+    inside its range, either way about as often; the same stream gives the same tilt."""
+    from scipy import stats
+
+    from boneage_fast.data import phantom
+
+    t = phantom.FRAME_TILT_V4
+    ages, shares = zip(*t["share"])
+    share = float(np.interp(age, ages, shares))
+    rng = np.random.default_rng(11)
+    deg = np.degrees([phantom.frame_tilt_v4(age, rng) for _ in range(6000)])
+    assert np.abs(deg).max() <= 30.0 + 1e-9
+    core_out = 2.0 * stats.norm.sf(15.0 / t["sd"])
+    want = share + (1.0 - share) * core_out
+    got = float((np.abs(deg) > 15.0).mean())
+    assert abs(got - want) <= 4.0 * math.sqrt(want * (1.0 - want) / deg.size) + 1e-3, (got, want)
+    lo, hi = t["tail"]
+    big = deg[np.abs(deg) > 15.0]
+    if big.size > 50:
+        assert (np.abs(big) <= hi + 1e-9).all() and abs(float((big > 0).mean()) - 0.5) < 0.15
+    small = deg[np.abs(deg) < 15.0]
+    a = 15.0 / t["sd"]
+    truncated_sd = t["sd"] * math.sqrt(1.0 - 2.0 * a * stats.norm.pdf(a) / (2.0 * stats.norm.cdf(a) - 1.0))
+    assert float(np.std(small)) == pytest.approx(truncated_sd, rel=0.05)
+    assert abs(float(np.mean(small))) < 0.2
+    assert phantom.frame_tilt_v4(age, np.random.default_rng([5, 6])) == phantom.frame_tilt_v4(
+        age, np.random.default_rng([5, 6]))
+
+
+def test_v4_frame_tilt_share_falls_with_age_as_written():
+    """The rotated share is highest in the youngest hands and falls at every knot, the
+    oldest knot's share held beyond it; the core is tighter than v1-v3's SD of 0.2 rad
+    and the tail starts at the 15 degrees the films' figure counts from."""
+    from boneage_fast.data import phantom
+
+    ages, shares = zip(*phantom.FRAME_TILT_V4["share"])
+    assert list(ages) == sorted(ages) and all(a > b for a, b in zip(shares, shares[1:]))
+    assert phantom.FRAME_TILT_V4["sd"] < math.degrees(0.2)
+    assert phantom.FRAME_TILT_V4["tail"][0] >= 15.0 and phantom.FRAME_TILT_V4["tail"][1] <= 30.0
+
+
+@pytest.mark.parametrize("seed, age", [(3, 10.0), (17, 60.0), (29, 170.0)])
+def test_v4_frame_tilt_comes_from_its_own_stream(seed, age, monkeypatch):
+    """A nuisance v4 film turns by ``frame_tilt_v4`` drawn from the stream [seed, 6]; the
+    main stream is drawn as before, so that with FRAME_TILT_V4 off the film is v3's angle
+    and everything else drawn after the angle (the rater's reading, the pixel size) is the
+    same with it on or off; a clean film stays upright."""
+    from boneage_fast.data import phantom
+
+    on = render(age, True, seed=seed, size=(320, 256), style="v4")
+    want = phantom.frame_tilt_v4(age, np.random.default_rng([seed, 6]))
+    assert on.extra["angle_deg"] == pytest.approx(math.degrees(want))
+    assert render(age, True, seed=seed, size=(320, 256), style="v4", nuisance=False).extra["angle_deg"] == 0.0
+    monkeypatch.setattr(phantom, "FRAME_TILT_V4", None)
+    off = render(age, True, seed=seed, size=(320, 256), style="v4")
+    v3 = render(age, True, seed=seed, size=(320, 256), style="v3")
+    assert off.extra["angle_deg"] == v3.extra["angle_deg"] != on.extra["angle_deg"]
+    assert (off.rater_boneage, off.pixel_spacing_mm) == (on.rater_boneage, on.pixel_spacing_mm)
+
+
+def test_v4_hands_stand_as_upright_in_their_films_as_the_films():
+    """Drawn as ``scripts/phantom_realism.py --tilt`` draws them (nuisance on, the RSNA age
+    mix, half size), 400 v4 films' tilt: the median size within 0.6 degrees of the films'
+    (``REAL_TILT``) and its 90th percentile within 1.5, over all and in the 36-108 and
+    108-228 month bands; the share over 15 degrees within 2 binomial SDs of the films' in
+    each band. With FRAME_TILT_V4 off the median was more than twice the films'."""
+    from boneage_fast.data import phantom
+
+    pr = load_script("phantom_realism")
+    rows = pr.phantom_framing(400, 3, "v4", pr.tilt)
+    assert len(rows) >= 380
+    for (lo, hi), (median, p90, off) in REAL_TILT.items():
+        got = [f["tilt"] for a, f in rows if lo <= a < hi]
+        fig = pr.tilt_figures(got)
+        if lo > 0 or hi == 10_000:
+            assert abs(fig["median"] - median) <= 0.6 and abs(fig["p90"] - p90) <= 1.5, ((lo, hi), fig)
+        assert abs(fig["off"] - off) <= 2.0 * math.sqrt(off * (1.0 - off) / len(got)) + 0.02, ((lo, hi), fig)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(phantom, "FRAME_TILT_V4", None)
+        before = pr.tilt_figures([f["tilt"] for _, f in pr.phantom_framing(200, 3, "v4", pr.tilt)])
+    assert before["median"] > 2.0 * REAL_TILT[(0, 10_000)][0]
+
+
+@pytest.mark.skipif(not os.path.isdir(os.path.join(_REAL, "rsna_ossification_roi_boxes")),
+                    reason="needs ../shared/realdata/rsna_ossification_roi_boxes")
+def test_the_tilt_reference_is_what_the_real_boxes_say():
+    """``REAL_TILT`` read again off the 327 films' ROI boxes (to the figure written)."""
+    pr = load_script("phantom_realism")
+    real = pr.real_framing(pr.tilt)
+    assert len(real) == 327
+    for (lo, hi), want in REAL_TILT.items():
+        fig = pr.tilt_figures([f["tilt"] for a, f in real if lo <= a < hi])
+        assert (round(fig["median"], 1), round(fig["p90"], 1), round(fig["off"], 3)) == want

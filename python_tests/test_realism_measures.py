@@ -680,6 +680,55 @@ def test_mcp_row_features_name_the_thumb_and_order_the_fingers():
     assert pr.features(extra_dip) is None
 
 
+def test_tilt_is_the_wrist_to_middle_mcp_line_off_the_vertical():
+    """scripts/phantom_realism.py's tilt on a synthetic hand whose rays are written out:
+    the middle finger's MCP (the fingers ordered from the thumb, the ray without a DIP
+    box) at (2, -100) from the wrist's centre reads atan(2 / 100); turning every box
+    centre by an angle about any point adds that angle (positive: the fingers towards
+    larger x); shuffling, shifting and scaling change nothing; the film's height is not
+    used; without a wrist box, an MCP box or the DIP box that tells the thumb, no figure.
+    tilt_figures: median, 90th percentile and share over 15 degrees of the sizes."""
+    pr = load_script("phantom_realism")
+    mcp = {"thumb": (45.0, -40.0), "index": (25.0, -95.0), "middle": (2.0, -100.0), "ring": (-20.0, -97.0),
+           "little": (-40.0, -88.0)}
+
+    def hand(turn=0.0, about=(0.0, 0.0), half=4.0):
+        c, s = math.cos(turn), math.sin(turn)
+
+        def box(name, p, h=half):
+            x, y = p[0] - about[0], p[1] - about[1]
+            x, y = about[0] + c * x - s * y, about[1] + s * x + c * y
+            return (name, x - h, y - h, x + h, y + h)
+
+        boxes = [box("Wrist", (0.0, 0.0), 15.0), box("Radius", (15.0, 30.0)), box("Ulna", (-15.0, 28.0))]
+        for ray, (x, y) in mcp.items():
+            boxes += [box("MCP", (x, y)), box("PIP", (x * 1.15, y - 45.0))]
+            if ray != "thumb":
+                boxes.append(box("DIP", (x * 1.25, y - 75.0)))
+        return boxes
+
+    base = math.degrees(math.atan2(2.0, 100.0))
+    assert pr.tilt(hand())["tilt"] == pytest.approx(base)
+    for turn, about in ((0.3, (0.0, 0.0)), (-0.2, (120.0, -40.0)), (0.45, (-30.0, 60.0))):
+        assert pr.tilt(hand(turn, about), 999.0)["tilt"] == pytest.approx(base + math.degrees(turn))
+    boxes = hand(0.1)
+    rng = np.random.default_rng(2)
+    moved = [(n, 2.5 * x0 - 40, 2.5 * y0 + 300, 2.5 * x1 - 40, 2.5 * y1 + 300)
+             for n, x0, y0, x1, y1 in (boxes[i] for i in rng.permutation(len(boxes)))]
+    assert pr.tilt(moved)["tilt"] == pytest.approx(pr.tilt(boxes)["tilt"])
+    assert pr.tilt([b for b in boxes if b[0] != "Wrist"]) is None
+    assert pr.tilt([b for b in boxes if b != next(x for x in boxes if x[0] == "MCP")]) is None
+    assert pr.tilt(boxes + [("DIP", 50.0, -120.0, 58.0, -112.0)]) is None  # five DIP boxes: no thumb to tell
+    fig = pr.tilt_figures([-20.0, 1.0, -2.0, 3.0, 16.0, -4.0, 5.0, 0.5, -0.5, 6.0])
+    sizes = np.abs([-20.0, 1.0, -2.0, 3.0, 16.0, -4.0, 5.0, 0.5, -0.5, 6.0])
+    assert fig == pytest.approx({"median": float(np.median(sizes)), "p90": float(np.percentile(sizes, 90)),
+                                 "off": 0.2})
+    report = pr.tilt_report([(10.0, {"tilt": 20.0}), (50.0, {"tilt": -3.0}), (200.0, {"tilt": 1.0})],
+                            {"v4": [(12.0, {"tilt": 2.0})]})
+    assert "| 0-36 | 1 | 20.0 / 20.0 / 1.000 | 2.0 / 2.0 / 0.000 |" in report
+    assert "| 36-108 | 1 | 3.0 / 3.0 / 0.000 | - |" in report and "| all | 3 |" in report
+
+
 def test_below_base_runs_along_metacarpal_3_over_its_length():
     """scripts/phantom_realism_real.py's carpus measure: a point's distance below
     metacarpal 3's base along the bone's axis over its length, whatever its offset across
