@@ -3611,3 +3611,73 @@ def test_the_tilt_reference_is_what_the_real_boxes_say():
     for (lo, hi), want in REAL_TILT.items():
         fig = pr.tilt_figures([f["tilt"] for a, f in real if lo <= a < hi])
         assert (round(fig["median"], 1), round(fig["p90"], 1), round(fig["off"], 3)) == want
+
+
+# The width over the height of the 329 RSNA films of
+# ../shared/realdata/rsna_ossification_roi_boxes (their annotations' sizes) at the 5th,
+# 25th, 50th, 75th and 95th percentiles (scripts/phantom_realism.py --tilt;
+# docs/phantom.md, section 7.33): reference data, not output of the code under test.
+REAL_ASPECT = (0.621, 0.711, 0.778, 0.826, 1.0)
+
+
+def test_v4_film_aspect_follows_the_films_quantiles():
+    """``film_aspect_v4``: the knots' aspects at the knots' quantiles, linear between, rising;
+    uniform quantiles give the films' (``REAL_ASPECT``) 5th-95th percentiles within 0.01
+    (the 95th, where 2.4 % of the films are landscape and none is drawn, at 1.0), where
+    v1-v3's uniform 0.7-1.0 misses the median by 0.07."""
+    from boneage_fast.data import phantom
+
+    qs, aspects = zip(*phantom.FILM_ASPECT_V4)
+    assert qs[0] == 0.0 and qs[-1] == 1.0 and list(qs) == sorted(qs)
+    assert all(b >= a for a, b in zip(aspects, aspects[1:]))
+    for q, a in phantom.FILM_ASPECT_V4:
+        assert phantom.film_aspect_v4(q) == pytest.approx(a)
+    for (q0, a0), (q1, a1) in zip(phantom.FILM_ASPECT_V4, phantom.FILM_ASPECT_V4[1:]):
+        assert phantom.film_aspect_v4((q0 + q1) / 2) == pytest.approx((a0 + a1) / 2)
+    u = np.random.default_rng(4).random(20_000)
+    got = np.percentile([phantom.film_aspect_v4(float(x)) for x in u], (5, 25, 50, 75, 95))
+    assert np.abs(got - np.array(REAL_ASPECT)).max() <= 0.01, got
+    assert abs(np.median(0.7 + 0.3 * u) - REAL_ASPECT[2]) > 0.06
+
+
+@pytest.mark.parametrize("seed", [1, 22, 333])
+def test_v4_drawn_film_size_takes_the_films_aspect_from_the_same_draw(seed, monkeypatch):
+    """A drawn-size v4 film's width is its height times ``film_aspect_v4`` of the v1-v3
+    draw (uniform 0.7-1.0) taken as a quantile, written out from the film's stream; its
+    height is v3's; with FILM_ASPECT_V4 off its size is v3's, and the rest of the stream
+    (the rater's reading) is the same either way; a given size is kept."""
+    from boneage_fast.data import phantom
+
+    rng = np.random.default_rng(seed)
+    H = int(rng.integers(800, 2601))
+    W = int(H * phantom.film_aspect_v4((rng.uniform(0.7, 1.0) - 0.7) / 0.3))
+    on = render(100.0, False, seed=seed, size_scale=0.5, style="v4")
+    v3 = render(100.0, False, seed=seed, size_scale=0.5, style="v3")
+    assert on.image.shape == (max(round(H * 0.5), 256), max(round(W * 0.5), 256))
+    assert on.image.shape[0] == v3.image.shape[0]
+    assert render(100.0, False, seed=seed, size=(300, 280), style="v4").image.shape == (300, 280)
+    monkeypatch.setattr(phantom, "FILM_ASPECT_V4", None)
+    off = render(100.0, False, seed=seed, size_scale=0.5, style="v4")
+    assert off.image.shape == v3.image.shape
+    assert off.rater_boneage == on.rater_boneage
+
+
+def test_phantom_aspects_replays_the_rendered_sizes():
+    """scripts/phantom_realism.py's phantom_aspects (sizes replayed from each film's
+    seed, nothing rendered) against the films render draws, v3 and v4."""
+    pr = load_script("phantom_realism")
+    for style in ("v3", "v4"):
+        got = pr.phantom_aspects(3, 9, style)
+        for i in range(3):
+            s = render(60.0, True, seed=9 * 100_000 + i, style=style)
+            assert got[i] == s.image.shape[1] / s.image.shape[0]
+
+
+@pytest.mark.skipif(not os.path.isdir(os.path.join(_REAL, "rsna_ossification_roi_boxes")),
+                    reason="needs ../shared/realdata/rsna_ossification_roi_boxes")
+def test_the_aspect_reference_is_what_the_real_annotations_say():
+    """``REAL_ASPECT`` read again off the 329 films' annotation sizes."""
+    pr = load_script("phantom_realism")
+    a = pr.real_aspects()
+    assert len(a) == 329
+    assert tuple(np.round(np.percentile(a, (5, 25, 50, 75, 95)), 3)) == REAL_ASPECT

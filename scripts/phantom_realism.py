@@ -46,7 +46,8 @@ nuisance (docs/phantom.md, section 7.17):
 With ``--tilt`` it reports how far the hand stands off the film's vertical (``tilt``:
 the line from the wrist box's centre to the middle finger's MCP box), per age band, the
 median and 90th percentile of its size and the share of films over 15 degrees, real
-against phantoms drawn with acquisition nuisance (docs/phantom.md, section 7.33):
+against phantoms drawn with acquisition nuisance, and the films' width over height
+(docs/phantom.md, section 7.33):
 
     python scripts/phantom_realism.py --tilt --n 400 --seed 3 --styles v3 v4
 """
@@ -267,6 +268,47 @@ def phantom_framing(n: int, seed: int, style: str, measure=framing) -> list[tupl
     return rows
 
 
+def real_aspects() -> np.ndarray:
+    """The width over the height of each RSNA film with ROI boxes (its annotation's
+    ``size``; one per film)."""
+    files = sorted(glob.glob(os.path.join(REAL, "rsna_ossification_roi_boxes", "annotations", "**", "*.xml"),
+                         recursive=True))
+    seen: dict[str, float] = {}
+    for path in files:
+        size = ET.parse(path).getroot().find("size")
+        name = os.path.basename(path)
+        if name not in seen and size is not None and size.find("width") is not None:
+            seen[name] = float(size.find("width").text) / float(size.find("height").text)
+    return np.array(list(seen.values()))
+
+
+def phantom_aspects(n: int, seed: int, style: str) -> np.ndarray:
+    """The width over the height of ``n`` drawn-size phantom films (their sizes only: the
+    draws :func:`boneage_fast.data.phantom.render` makes before it draws anything else,
+    replayed from each film's seed, so that no film need be rendered)."""
+    from boneage_fast.data import phantom
+
+    out = []
+    for i in range(n):
+        rng = np.random.default_rng(seed * 100_000 + i)
+        H = int(rng.integers(800, 2601))
+        aspect = rng.uniform(0.7, 1.0)
+        if style == "v4" and phantom.FILM_ASPECT_V4 is not None:
+            aspect = phantom.film_aspect_v4((aspect - 0.7) / 0.3)
+        out.append(int(H * aspect) / H)
+    return np.array(out)
+
+
+def aspect_report(real: np.ndarray, phantoms: dict[str, np.ndarray]) -> str:
+    """The films' width over height at the 5th, 25th, 50th, 75th and 95th percentiles,
+    real and per style."""
+    qs = (5, 25, 50, 75, 95)
+    lines = ["| films | n | width / height at " + ", ".join(f"{q} %" for q in qs) + " |", "|---|---:|---|"]
+    for name, a in (("real", real), *phantoms.items()):
+        lines.append(f"| {name} | {len(a)} | " + " / ".join(f"{v:.3f}" for v in np.percentile(a, qs)) + " |")
+    return "\n".join(lines) + "\n"
+
+
 TILT_BANDS = [(0, 36), (36, 108), (108, 228)]
 TILT_OFF = 15.0  # degrees: a film this far off its vertical counts as rotated
 
@@ -402,6 +444,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.tilt:
         print(tilt_report(real_framing(tilt), {st: phantom_framing(args.n, args.seed, st, tilt) for st in args.styles}))
+        print(aspect_report(real_aspects(), {st: phantom_aspects(args.n, args.seed, st) for st in args.styles}))
         return 0
     if args.framing:
         print(framing_report(real_framing(), {st: phantom_framing(args.n, args.seed, st) for st in args.styles}))

@@ -62,6 +62,15 @@ FOREARM_YOUNG_V4: tuple[float, float] | None = (60.0, 120.0)
 #: lowest 1.13 (median), v4's 0.63 and 1.46: its young crops (fingertips to the film's
 #: lower edge) carried more forearm than the films' (docs/phantom.md section 7.19)
 YOUNG_ABOVE_V4: float | None = 0.55
+#: v4's films as narrow as the real films (drawn sizes only): the width over the height
+#: at each quantile (``(quantile, aspect)`` knots, linear between), from the same draw
+#: that gives v1-v3 their aspect, uniform over 0.7-1.0 (median 0.85); None: that draw.
+#: On the 329 RSNA films of ../shared/realdata/rsna_ossification_roi_boxes (their
+#: annotations' sizes) the median is 0.778 (2.5-97.5 %: 0.60-1.0; 2.4 % landscape, not
+#: drawn); v4's squarer films left its hand box 0.71 of the film's width against the
+#: films' 0.80 (``phantom_realism_real.py --parts tones``; docs/phantom.md section 7.33)
+FILM_ASPECT_V4: tuple | None = ((0.0, 0.6), (0.05, 0.621), (0.1, 0.654), (0.25, 0.711), (0.5, 0.778), (0.75, 0.826),
+                                (0.9, 0.895), (0.95, 1.0), (1.0, 1.0))
 #: v4's hand in its film as upright as the real films': the frame's rotation (degrees)
 #: drawn per film from a stream of its own, normal with SD ``"sd"`` or, with a share that
 #: falls with bone age (``"share"``: (months, share) knots, linear between, flat beyond),
@@ -199,6 +208,13 @@ def _box_of(points: np.ndarray, shape) -> tuple[float, float, float, float]:
     return float(x0), float(y0), float(x1), float(y1)
 
 
+def film_aspect_v4(quantile: float) -> float:
+    """Version 4's film width over height at this quantile (0-1) of the films' aspects
+    (:data:`FILM_ASPECT_V4`'s knots, linear between)."""
+    qs, aspects = zip(*FILM_ASPECT_V4)
+    return float(np.interp(quantile, qs, aspects))
+
+
 def frame_tilt_v4(bone_age: float, rng: np.random.Generator) -> float:
     """Version 4's rotation of the hand in its film (radians) at this bone age (months),
     drawn from ``rng`` as :data:`FRAME_TILT_V4` says: a share of the films (falling with
@@ -234,7 +250,8 @@ def render(
         size_scale: with ``size=None``, scales the drawn size (0.5: 400-1300 px tall),
             for faster sets with the same variety of sizes and aspects.
         size: (height, width) in pixels, each 256..4096; ``None`` draws a size like the
-            real images (height 800-2600, aspect 0.7-1.0).
+            real images (height 800-2600, aspect 0.7-1.0; v4's aspect the real
+            films', 0.6-1.0, median 0.78: ``FILM_ASPECT_V4``).
         bits: 16 (uint16) or 8 (uint8) output.
         hard_fraction: probability that the subject's size disagrees with its maturity.
         nuisance: add acquisition nuisance (rotation, borders, markers, text, gradient,
@@ -273,7 +290,10 @@ def render(
     rng = np.random.default_rng(seed)
     if size is None:
         H = int(rng.integers(800, 2601))
-        W = int(H * rng.uniform(0.7, 1.0))
+        aspect = rng.uniform(0.7, 1.0)
+        if style == "v4" and FILM_ASPECT_V4 is not None:  # the same draw, through the films' quantiles
+            aspect = film_aspect_v4((aspect - 0.7) / 0.3)
+        W = int(H * aspect)
         if size_scale != 1.0:
             H, W = max(int(round(H * size_scale)), 256), max(int(round(W * size_scale)), 256)
     else:
