@@ -149,6 +149,8 @@ OFF = {
     "striation": {"film.STRIATION_V4": False},
     # the hand in its film as upright as the films', young hands more often turned (section 7.33)
     "frame_tilt": {"phantom.FRAME_TILT_V4": None},
+    # drawn films as narrow as the films' (section 7.33)
+    "film_aspect": {"phantom.FILM_ASPECT_V4": None},
 }
 # refinements of another change: they act only with it on, so they have no "v3 +" row,
 # only their "v4 -" row
