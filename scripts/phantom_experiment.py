@@ -188,7 +188,8 @@ def write_report(args, prof, work: str, dirs: dict[str, str], det_card: str, dev
         return json.load(open(path)) if os.path.isfile(path) else {}
 
     size_text = (f"random clinical sizes × {prof['size_scale']}: {800 * prof['size_scale']:.0f}–"
-                 f"{2600 * prof['size_scale']:.0f} px tall, aspect 0.7–1" if prof["size"] is None
+                 f"{2600 * prof['size_scale']:.0f} px tall, aspect "
+                 f"{'0.6–1, the films' if args.style == 'v4' else '0.7–1'}" if prof["size"] is None
                  else f"{prof['size'][0]}×{prof['size'][1]} px")
     style_flag = f" --style {args.style}"
     md = ["# Phantom experiment: the paper's Table II, S1–S5"
