@@ -270,9 +270,10 @@ def render(
             soft-tissue section, brighter thick soft tissue, a hand that fills more of the film,
             soft-tissue fullness and carpal density drawn per subject from a stream of
             their own, a forearm as wide and round as the films', the films' grain and
-            blur, and processed films edge-enhanced and windowed under a smooth
-            shoulder so that little of them is white; not the shipped model's data:
-            docs/phantom.md section 7) or
+            blur, processed films edge-enhanced and windowed under a smooth
+            shoulder so that little of them is white, and hands as upright in their
+            films as the films' (young ones turned more often) on films as narrow; not
+            the shipped model's data: docs/phantom.md section 7) or
             ``"v1"`` (capsule bones drawn at <= 640 px and scaled up). v1 and v2 are
             kept pixel for pixel for the experiments run on them, v3 up to float
             rounding (the shipped model's training data). The same seed gives the same
