@@ -3671,6 +3671,7 @@ def test_v4_drawn_film_size_takes_the_films_aspect_from_the_same_draw(seed, monk
     rng = np.random.default_rng(seed)
     H = int(rng.integers(800, 2601))
     W = int(H * phantom.film_aspect_v4((rng.uniform(0.7, 1.0) - 0.7) / 0.3))
+    assert phantom.drawn_film_size(np.random.default_rng(seed), "v4") == (H, W)
     on = render(100.0, False, seed=seed, size_scale=0.5, style="v4")
     v3 = render(100.0, False, seed=seed, size_scale=0.5, style="v3")
     assert on.image.shape == (max(round(H * 0.5), 256), max(round(W * 0.5), 256))
@@ -3683,8 +3684,8 @@ def test_v4_drawn_film_size_takes_the_films_aspect_from_the_same_draw(seed, monk
 
 
 def test_phantom_aspects_replays_the_rendered_sizes():
-    """scripts/phantom_realism.py's phantom_aspects (sizes replayed from each film's
-    seed, nothing rendered) against the films render draws, v3 and v4."""
+    """scripts/phantom_realism.py's phantom_aspects (sizes drawn from each film's seed,
+    nothing rendered) against the films render draws, v3 and v4."""
     pr = load_script("phantom_realism")
     for style in ("v3", "v4"):
         got = pr.phantom_aspects(3, 9, style)

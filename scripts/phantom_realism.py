@@ -283,20 +283,14 @@ def real_aspects() -> np.ndarray:
 
 
 def phantom_aspects(n: int, seed: int, style: str) -> np.ndarray:
-    """The width over the height of ``n`` drawn-size phantom films (their sizes only: the
-    draws :func:`boneage_fast.data.phantom.render` makes before it draws anything else,
-    replayed from each film's seed, so that no film need be rendered)."""
-    from boneage_fast.data import phantom
+    """The width over the height of ``n`` drawn-size phantom films, seeded as
+    :func:`phantom_framing` seeds them (their sizes only, from
+    :func:`boneage_fast.data.phantom.drawn_film_size`, the first draws of a film's
+    stream: no film need be rendered)."""
+    from boneage_fast.data.phantom import drawn_film_size
 
-    out = []
-    for i in range(n):
-        rng = np.random.default_rng(seed * 100_000 + i)
-        H = int(rng.integers(800, 2601))
-        aspect = rng.uniform(0.7, 1.0)
-        if style == "v4" and phantom.FILM_ASPECT_V4 is not None:
-            aspect = phantom.film_aspect_v4((aspect - 0.7) / 0.3)
-        out.append(int(H * aspect) / H)
-    return np.array(out)
+    sizes = [drawn_film_size(np.random.default_rng(seed * 100_000 + i), style) for i in range(n)]
+    return np.array([w / h for h, w in sizes])
 
 
 def aspect_report(real: np.ndarray, phantoms: dict[str, np.ndarray]) -> str:

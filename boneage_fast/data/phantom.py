@@ -215,6 +215,18 @@ def film_aspect_v4(quantile: float) -> float:
     return float(np.interp(quantile, qs, aspects))
 
 
+def drawn_film_size(rng: np.random.Generator, style: str) -> tuple[int, int]:
+    """A film's (height, width) in pixels drawn from ``rng`` as :func:`render` draws a
+    size (its first two draws): the height uniform over 800-2600, the width that times an
+    aspect uniform over 0.7-1.0, for v4 that draw taken as a quantile of the films'
+    aspects (:func:`film_aspect_v4`)."""
+    H = int(rng.integers(800, 2601))
+    aspect = rng.uniform(0.7, 1.0)
+    if style == "v4" and FILM_ASPECT_V4 is not None:  # the same draw, through the films' quantiles
+        aspect = film_aspect_v4((aspect - 0.7) / 0.3)
+    return H, int(H * aspect)
+
+
 def frame_tilt_v4(bone_age: float, rng: np.random.Generator) -> float:
     """Version 4's rotation of the hand in its film (radians) at this bone age (months),
     drawn from ``rng`` as :data:`FRAME_TILT_V4` says: a share of the films (falling with
@@ -290,11 +302,7 @@ def render(
         raise ValueError(f"style must be one of {', '.join(STYLES)}, got {style!r}")
     rng = np.random.default_rng(seed)
     if size is None:
-        H = int(rng.integers(800, 2601))
-        aspect = rng.uniform(0.7, 1.0)
-        if style == "v4" and FILM_ASPECT_V4 is not None:  # the same draw, through the films' quantiles
-            aspect = film_aspect_v4((aspect - 0.7) / 0.3)
-        W = int(H * aspect)
+        H, W = drawn_film_size(rng, style)
         if size_scale != 1.0:
             H, W = max(int(round(H * size_scale)), 256), max(int(round(W * size_scale)), 256)
     else:
