@@ -79,7 +79,7 @@ FILM_ASPECT_V4: tuple | None = ((0.0, 0.6), (0.05, 0.621), (0.1, 0.654), (0.25, 
 #: ../shared/realdata/rsna_ossification_roi_boxes the line from the wrist box's centre to
 #: the middle finger's MCP box stands a median 3.6 degrees off the film's vertical (p90
 #: 8.9; 4.1 under 8 years of bone age, 3.5 over), and more than 15 degrees off stand 4 of
-#: the 6 films of 18 months and under, 1 of the 7 of 24-36 months, 5 % of those of 3-9 years
+#: the 7 films of 18 months and under, 1 of the 6 of 24-35 months, 5 % of those of 3-9 years
 #: and 1.2 % of the older ones; v4 drew a median 8.9 (p90 20.2) and 18 % over 15 degrees
 #: at every age (``scripts/phantom_realism.py --tilt``; docs/phantom.md section 7.33)
 FRAME_TILT_V4: dict | None = {"sd": 5.0, "tail": (15.0, 28.0),
