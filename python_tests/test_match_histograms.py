@@ -116,7 +116,11 @@ def test_cuda_matches_cpu(dtype, rng):
     cpu = match_histograms(img, h)
     gpu = match_histograms(torch.from_numpy(img).cuda(), h)
     assert gpu.is_cuda and gpu.dtype == torch.float32
-    np.testing.assert_allclose(gpu.cpu().numpy(), cpu, rtol=0, atol=1e-3 if dtype == "float32" else 1e-6)
+    # float32 input: the two interpolations round apart by up to an ulp of outputs up to
+    # 65535 (0.004 at 2**15; on an H200, 2026-12-04, 912 of 800310 pixels, at most 1.2e-7
+    # relative), so the bound is relative there; integer inputs agree to float rounding
+    tol = dict(rtol=2.5e-7, atol=1e-3) if dtype == "float32" else dict(rtol=0, atol=1e-6)
+    np.testing.assert_allclose(gpu.cpu().numpy(), cpu, **tol)
 
 
 def test_torch_cpu_tensor_in_torch_tensor_out(rng):
