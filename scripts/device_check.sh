@@ -5,6 +5,10 @@
 # then prints one summary table. Logs go to $OUT when it is set.
 # Pure-Python packages missing there (pydicom) travel as wheels in .whl/ (see the device
 # tool's README): they are installed to /tmp/site first when present.
+# The tracked tree (90 MiB, of which the two shipped weights 84 MiB) is over the device
+# tool's 64 MiB: on 2026-12-04 the weights were taken out of the index for the lease
+# (`git rm --cached` and .git/info/exclude, put back after), so the product's GPU
+# tests skip or fail there for want of the shipped model.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/device_check}
@@ -19,6 +23,16 @@ fi
 t0=$(date +%s)
 if pip install --no-build-isolation --no-deps -e . >"$OUT/build.log" 2>&1; then
   status+=("build|ok|$(( $(date +%s) - t0 )) s")
+elif cmake -S . -B /tmp/boneage_build -G "$(command -v ninja >/dev/null && echo Ninja || echo 'Unix Makefiles')" \
+       -DCMAKE_BUILD_TYPE=Release -Dpybind11_DIR="$(python3 -m pybind11 --cmakedir)" \
+       -DPython_EXECUTABLE="$(command -v python3)" -DSKBUILD_PROJECT_VERSION=0.0.0 >>"$OUT/build.log" 2>&1 \
+     && cmake --build /tmp/boneage_build -j "$(nproc)" >>"$OUT/build.log" 2>&1 \
+     && cp /tmp/boneage_build/_C*.so boneage_fast/; then
+  # On the H200 lent 2026-12-04 pip stopped with "Cannot import 'scikit_build_core.build'"
+  # although scikit-build-core imported; CMake by hand built it (the compiled module next to
+  # the source tree, which the commands below import from the repository's root).
+  export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+  status+=("build|ok (CMake by hand: pip's build failed)|$(( $(date +%s) - t0 )) s")
 else
   tail -30 "$OUT/build.log"; status+=("build|FAILED|see build.log")
   printf '%s\n' "${status[@]}" | column -t -s'|'; exit 1
