@@ -1903,9 +1903,8 @@ def phantom_physis(age: float, male: bool, seed: int, length: float, style: str)
     epi = next((e for e in s.hand.ossicles if e.name == "epi_radius"), None)
     if epi is None:
         raise ValueError(f"a phantom of {age:g} months has no distal radial epiphysis yet: no physis to measure")
-    p0, p1 = s.to_pixels(np.stack([radius.p0, radius.p1]))
-    axis = (p1 - p0) / np.hypot(*(p1 - p0))
-    mid = (p1 + s.to_pixels(epi.centre[None])[0] - axis * epi.axes[1] * T.scale) / 2.0
+    end, axis = _radius_end(s)
+    mid = (end + s.to_pixels(epi.centre[None])[0] - axis * epi.axes[1] * T.scale) / 2.0
     half = 0.5 * radius.half_width * (1.0 + radius.flare1) * T.scale
     across = np.arange(-half, half, 2.0)
     points = mid[None, :] + across[:, None] * np.array([-axis[1], axis[0]])[None, :]
