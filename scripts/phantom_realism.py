@@ -192,15 +192,21 @@ def real_rows() -> list[tuple[float, bool, dict[str, float]]]:
     return rows
 
 
+def _box_centres(boxes: list[tuple[str, float, float, float, float]]) -> dict[str, list[np.ndarray]]:
+    """The (class, x0, y0, x1, y1) boxes' centres, per class in their order."""
+    by: dict[str, list[np.ndarray]] = {}
+    for name, x0, y0, x1, y1 in boxes:
+        by.setdefault(name, []).append(np.array([(x0 + x1) / 2, (y0 + y1) / 2], dtype=np.float64))
+    return by
+
+
 def framing(boxes: list[tuple[str, float, float, float, float]], height: float) -> dict[str, float] | None:
     """How the hand is framed on its film, in units of the median wrist-to-MCP box-centre
     distance: ``film_height`` (the film's height), ``film_below`` (the film below the
     lowest box centre: the forearm on the film) and ``film_above`` (the film above the
     highest box centre: the fingertips and the margin over them); None without a wrist
     box and 5 MCP boxes."""
-    by: dict[str, list[np.ndarray]] = {}
-    for name, x0, y0, x1, y1 in boxes:
-        by.setdefault(name, []).append(np.array([(x0 + x1) / 2, (y0 + y1) / 2], dtype=np.float64))
+    by = _box_centres(boxes)
     if not (len(by.get("Wrist", [])) == 1 and len(by.get("MCP", [])) == 5):
         return None
     w = by["Wrist"][0]
@@ -218,9 +224,7 @@ def tilt(boxes: list[tuple[str, float, float, float, float]], height: float | No
     middle finger's MCP box's centre, positive where the fingers lean towards larger x;
     None without a wrist box and the DIP, PIP and MCP boxes that :func:`rays` pairs into
     rays. ``height`` is not used (the signature of :func:`framing`)."""
-    by: dict[str, list[np.ndarray]] = {}
-    for name, x0, y0, x1, y1 in boxes:
-        by.setdefault(name, []).append(np.array([(x0 + x1) / 2, (y0 + y1) / 2], dtype=np.float64))
+    by = _box_centres(boxes)
     if not (len(by.get("Wrist", [])) == 1 and len(by.get("DIP", [])) == 4 and len(by.get("PIP", [])) == 5
             and len(by.get("MCP", [])) == 5):
         return None
