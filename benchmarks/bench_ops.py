@@ -14,13 +14,14 @@ measured in the same process on the same machine.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
 import statistics
 import sys
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -137,6 +138,20 @@ def cupy_match(img, ref_values, ref_quantiles):
     return lut[img]
 
 
+@contextlib.contextmanager
+def _env(name: str) -> Iterator[None]:
+    """Set a switch the CUDA launchers read at each call (=1) for the block's duration."""
+    before = os.environ.get(name)
+    os.environ[name] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[name]
+        else:
+            os.environ[name] = before
+
+
 def run_gpu(warmup: int, repeats: int) -> list[dict[str, Any]]:
     import cupy as cp
     import torch
@@ -153,10 +168,15 @@ def run_gpu(warmup: int, repeats: int) -> list[dict[str, Any]]:
         c = cp.asarray(host)
         ours = bench(lambda: hessian_enhance(t, SIGMAS), warmup, repeats, sync)
         ours_async = bench(lambda: hessian_enhance(t, SIGMAS, check_finite=False), warmup, repeats, sync)
+        fixed_c = bench(lambda: hessian_enhance(t, SIGMAS, c=0.1, check_finite=False), warmup, repeats, sync)
+        with _env("BONEAGE_HESSIAN_TWO_PASS"):  # the per-scale row + column kernels (before 2026-12-04 b)
+            two = bench(lambda: hessian_enhance(t, SIGMAS), warmup, repeats, sync)
+            two_fixed_c = bench(lambda: hessian_enhance(t, SIGMAS, c=0.1, check_finite=False), warmup, repeats, sync)
         theirs = bench(lambda: cupy_frangi(c, SIGMAS), warmup, repeats, sync)
         rows.append(dict(op="hessian_enhance sigma=1,2,3 float32", device=name, shape=list(shape), ours_ms=ours,
-                         ours_no_check_ms=ours_async, reference="CuPy ndimage.gaussian_filter + elementwise",
-                         reference_ms=theirs))
+                         ours_no_check_ms=ours_async, ours_fixed_c_no_check_ms=fixed_c,
+                         two_kernel_path_ms=two, two_kernel_path_fixed_c_no_check_ms=two_fixed_c,
+                         reference="CuPy ndimage.gaussian_filter + elementwise", reference_ms=theirs))
     for shape in SIZES:
         host = test_image(rng, shape, "uint16")
         t = torch.from_numpy(host.astype(np.int32)).to(torch.uint16).cuda() if hasattr(torch, "uint16") else None
@@ -169,6 +189,8 @@ def run_gpu(warmup: int, repeats: int) -> list[dict[str, Any]]:
                    reference="CuPy bincount + cumsum + interp + take", reference_ms=theirs)
         if t is not None:
             row["ours_torch_ms"] = bench(lambda: match_histograms(t, href), warmup, repeats, sync)
+        with _env("BONEAGE_MATCH_GLOBAL_HISTOGRAM"):  # one global atomic per pixel
+            row["global_histogram_ms"] = bench(lambda: match_histograms(c, href), warmup, repeats, sync)
         rows.append(row)
     return rows
 

@@ -229,3 +229,41 @@ def test_strided_batches(device, rng):
         got = to_numpy(hessian_enhance(to_device(np.ascontiguousarray(v), device) if device != "cpu" else v))
         want = np.stack([hessian_enhance(np.ascontiguousarray(x)) for x in v])
         np.testing.assert_array_equal(got, want)
+
+
+# ---------------------------------------------------------------- the two CUDA paths
+@pytest.mark.cuda
+@cuda_only
+@pytest.mark.parametrize("dtype", ["uint8", "uint16", "float32"])
+@pytest.mark.parametrize("c", [None, 0.1])
+def test_cuda_fused_kernel_equals_the_two_kernel_path(dtype, c, rng, monkeypatch):
+    # Radii up to 20 take the fused kernel (one launch, the tile in shared memory);
+    # BONEAGE_HESSIAN_TWO_PASS=1 forces the per-scale row and column kernels. The
+    # arithmetic per pixel is the same, term for term, on a strided batch whose sizes
+    # are not multiples of the 32-pixel tile.
+    import torch
+
+    base = ref.as_dtype(ref.smooth_random(rng, (3, 161, 203)), dtype)
+    t = torch.from_numpy(base).cuda().transpose(1, 2)[:, 1:, ::2]  # transposed, non-unit strides
+    fused = hessian_enhance(t, (1, 2, 3), c=c).cpu().numpy()
+    monkeypatch.setenv("BONEAGE_HESSIAN_TWO_PASS", "1")
+    two = hessian_enhance(t, (1, 2, 3), c=c).cpu().numpy()
+    assert fused.shape == two.shape == (3, 202, 81)
+    np.testing.assert_allclose(fused, two, rtol=0, atol=1e-6)
+    views = [np.ascontiguousarray(base[i].T[1:, ::2]) for i in range(3)]
+    want = np.stack([hessian_enhance(v, (1, 2, 3), c=c) for v in views])
+    ok = np.stack([ref.well_conditioned(v, (1, 2, 3)) for v in views])
+    np.testing.assert_allclose(fused[ok], want[ok], atol=1e-5)
+
+
+@pytest.mark.cuda
+@cuda_only
+def test_cuda_radius_past_the_fused_tile_matches_cpu(rng):
+    # sigma 4.5 -> radius 23 > 20: the two-kernel path, chosen without being asked for.
+    import torch
+
+    img = ref.smooth_random(rng, (140, 150)).astype(np.float32)
+    cpu = hessian_enhance(img, (1, 4.5), c=0.05)
+    gpu = hessian_enhance(torch.from_numpy(img).cuda(), (1, 4.5), c=0.05).cpu().numpy()
+    ok = ref.well_conditioned(img, (1, 4.5))
+    np.testing.assert_allclose(gpu[ok], cpu[ok], atol=1e-5)

@@ -228,3 +228,27 @@ def test_strided_batches_and_reference_from_a_batch(rng):
     for v in (base[::2], base[:, :, ::-1], base.transpose(0, 2, 1)):
         np.testing.assert_array_equal(match_histograms(v, rh), np.stack([match_histograms(np.ascontiguousarray(x), rh)
                                                                         for x in v]))
+
+
+@pytest.mark.cuda
+@cuda_only
+def test_cuda_shared_and_global_histograms_agree(rng, monkeypatch):
+    # uint16 histograms are counted in shared memory, two 16-bit counters a word, at most
+    # 64512 pixels a block; BONEAGE_MATCH_GLOBAL_HISTOGRAM=1 forces one global atomic per
+    # pixel. One odd grey level fills 70 % of the first image, so one block's counter
+    # of it nears 45,000 in the high half of its word (a carry or a lost count would
+    # show); the last bin is used; the batch is transposed and strided, and its 81,690
+    # pixels an image are not a multiple of a block's share.
+    import torch
+
+    a = _image(rng, (2, 420, 390), "uint16")
+    a[0][rng.random((420, 390)) < 0.7] = 4097  # odd level: the high half of its word
+    a[1, :, :7] = 65535                          # the last bin
+    h = ReferenceHistogram.from_image(_image(rng, (100, 100), "uint16"))
+    t = torch.from_numpy(a).cuda().transpose(1, 2)[:, 1:, ::2]
+    shared = match_histograms(t, h).cpu().numpy()
+    monkeypatch.setenv("BONEAGE_MATCH_GLOBAL_HISTOGRAM", "1")
+    glob = match_histograms(t, h).cpu().numpy()
+    assert np.array_equal(shared, glob)
+    want = np.stack([match_histograms(np.ascontiguousarray(a[i].T[1:, ::2]), h) for i in range(2)])
+    np.testing.assert_allclose(shared, want, rtol=0, atol=1e-6)

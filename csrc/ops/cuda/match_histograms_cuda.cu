@@ -1,4 +1,7 @@
 // CUDA launcher of match_histograms (see match_histograms_cpu.cpp for the method).
+#include <algorithm>
+#include <cstdlib>
+
 #include "ops/cuda/cuda_check.cuh"
 #include "ops/cuda/match_kernels.cuh"
 #include "ops/match_histograms.h"
@@ -6,8 +9,6 @@
 namespace boneage {
 namespace detail {
 namespace {
-
-constexpr int kScanThreads = 1024;
 
 int bins_for(DType d) {
   switch (d) {
@@ -18,10 +19,26 @@ int bins_for(DType d) {
   return 0;
 }
 
+// The shared-memory 16-bit histogram needs 128 KiB of shared memory per block, an
+// opt-in that sm_80 and sm_90 allow and smaller parts (sm_86, sm_89: 99 KiB) do not;
+// those keep the global-atomic kernel, as does BONEAGE_MATCH_GLOBAL_HISTOGRAM=1 (for
+// benchmarks and tests of both kernels).
+bool private_u16_ok(int device) {
+  const char* force = std::getenv("BONEAGE_MATCH_GLOBAL_HISTOGRAM");
+  if (force != nullptr && force[0] == '1') return false;
+  int optin = 0;
+  if (cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device) != cudaSuccess) return false;
+  if (optin < static_cast<int>(cuda::kPrivateShared)) return false;
+  return cudaFuncSetAttribute(cuda::histogram_u16_private_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                              static_cast<int>(cuda::kPrivateShared)) == cudaSuccess;
+}
+
+int chunks_for(int bins) { return (bins + cuda::kChunk - 1) / cuda::kChunk; }
+
 }  // namespace
 
-// Per image: a histogram, a table of bins + 1 entries and 4 state words (a segmented
-// reduction: every image of a batch has its own statistics).
+// Per image: a histogram, a table of bins + 1 entries, 4 state words and one pixel count
+// per chunk of bins (a segmented reduction: every image of a batch has its own statistics).
 std::size_t match_workspace_bytes_cuda(int64_t batch, DType dtype) {
   const std::size_t bins = static_cast<std::size_t>(bins_for(dtype));
   const std::size_t b = static_cast<std::size_t>(batch);
@@ -29,6 +46,7 @@ std::size_t match_workspace_bytes_cuda(int64_t batch, DType dtype) {
   off = cuda::WorkspaceCarver::size_of(off, b * bins * sizeof(unsigned));
   off = cuda::WorkspaceCarver::size_of(off, b * (bins + 1) * sizeof(float));
   off = cuda::WorkspaceCarver::size_of(off, b * 4 * sizeof(unsigned));
+  off = cuda::WorkspaceCarver::size_of(off, b * chunks_for(static_cast<int>(bins)) * sizeof(unsigned long long));
   return off;
 }
 
@@ -42,24 +60,33 @@ void match_histograms_cuda(const ImageView& in, const ImageView& out, const Refe
   unsigned* hist = carve.take<unsigned>(static_cast<std::size_t>(B) * bins);
   float* table = carve.take<float>(static_cast<std::size_t>(B) * (bins + 1));
   unsigned* state = carve.take<unsigned>(static_cast<std::size_t>(B) * 4);
+  const int chunks = chunks_for(bins);
+  unsigned long long* sums = carve.take<unsigned long long>(static_cast<std::size_t>(B) * chunks);
+  const dim3 private_grid(static_cast<unsigned>((in.numel() + cuda::kPrivatePixels - 1) /
+                                                cuda::kPrivatePixels),
+                          static_cast<unsigned>(B));
+  const dim3 table_grid(static_cast<unsigned>(chunks), static_cast<unsigned>(B));
   BONEAGE_CUDA_CHECK(cudaMemsetAsync(hist, 0, static_cast<std::size_t>(B) * bins * sizeof(unsigned), st));
 
   const cuda::MatchSrc src{in.data, in.height, in.width, in.stride_n, in.stride_y, in.stride_x};
   const dim3 block(32, 8);
   const dim3 grid(static_cast<unsigned>((in.width + block.x - 1) / block.x),
                   static_cast<unsigned>((in.height + block.y - 1) / block.y), static_cast<unsigned>(B));
-  const unsigned per_image = static_cast<unsigned>(B);
   float* dst = out.ptr<float>();
   const int64_t N = in.numel();
 
   if (in.dtype == DType::kUInt8 || in.dtype == DType::kUInt16) {
     if (in.dtype == DType::kUInt8)
       cuda::histogram_int_kernel<uint8_t><<<grid, block, 0, st>>>(src, hist);
+    else if (private_u16_ok(in.device_id))
+      cuda::histogram_u16_private_kernel<<<private_grid, cuda::kPrivateThreads, cuda::kPrivateShared, st>>>(src, hist);
     else
       cuda::histogram_int_kernel<uint16_t><<<grid, block, 0, st>>>(src, hist);
     BONEAGE_CUDA_CHECK_LAUNCH();
-    cuda::lut_kernel<kScanThreads><<<per_image, kScanThreads, 0, st>>>(hist, bins, N, ref.quantiles, ref.values,
-                                                                       ref.size, table);
+    cuda::chunk_sum_kernel<<<table_grid, cuda::kChunk, 0, st>>>(hist, bins, sums);
+    BONEAGE_CUDA_CHECK_LAUNCH();
+    cuda::table_chunk_kernel<false><<<table_grid, cuda::kChunk, 0, st>>>(hist, bins, N, sums, state, ref.quantiles,
+                                                                         ref.values, ref.size, table);
     BONEAGE_CUDA_CHECK_LAUNCH();
     if (in.dtype == DType::kUInt8)
       cuda::apply_lut_kernel<uint8_t><<<grid, block, 0, st>>>(src, bins, table, dst);
@@ -75,7 +102,9 @@ void match_histograms_cuda(const ImageView& in, const ImageView& out, const Refe
   BONEAGE_CUDA_CHECK_LAUNCH();
   cuda::histogram_float_kernel<<<grid, block, 0, st>>>(src, state, bins, hist);
   BONEAGE_CUDA_CHECK_LAUNCH();
-  cuda::edge_kernel<kScanThreads><<<per_image, kScanThreads, 0, st>>>(hist, bins, N, state, ref.quantiles,
+  cuda::chunk_sum_kernel<<<table_grid, cuda::kChunk, 0, st>>>(hist, bins, sums);
+  BONEAGE_CUDA_CHECK_LAUNCH();
+  cuda::table_chunk_kernel<true><<<table_grid, cuda::kChunk, 0, st>>>(hist, bins, N, sums, state, ref.quantiles,
                                                                       ref.values, ref.size, table);
   BONEAGE_CUDA_CHECK_LAUNCH();
   cuda::apply_float_kernel<<<grid, block, 0, st>>>(src, state, bins, table, dst);

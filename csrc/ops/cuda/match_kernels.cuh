@@ -1,6 +1,7 @@
 // CUDA kernels of match_histograms.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 
 #include "boneage/ops.h"
@@ -9,8 +10,8 @@
 namespace boneage {
 namespace cuda {
 
-// A batch of images; image z (blockIdx.z in the per-pixel kernels, blockIdx.x in the
-// one-block-per-image table kernels) starts z * stride_n elements on. Its histogram,
+// A batch of images; image z (blockIdx.z in the per-pixel kernels, blockIdx.y in the
+// table kernels) starts z * stride_n elements on. Its histogram,
 // table and state live at hist + z * bins, table + z * (bins + 1), state + 4 z.
 struct MatchSrc {
   const void* data;
@@ -56,43 +57,38 @@ __global__ void histogram_int_kernel(MatchSrc src, unsigned* __restrict__ all_hi
   }
 }
 
-// One block of kThreads threads: thread t owns the bins [b0, b1) of an even split and
-// gets the number of pixels in all bins before b0 (Hillis-Steele scan of chunk sums).
-template <int kThreads>
-__device__ unsigned long long chunk_prefix(const unsigned* __restrict__ hist, int bins, int& b0, int& b1) {
-  __shared__ unsigned long long partial[kThreads];
-  const int t = threadIdx.x;
-  const int per = (bins + kThreads - 1) / kThreads;
-  b0 = t * per;
-  b1 = min(bins, b0 + per);
-  unsigned long long sum = 0;
-  for (int b = b0; b < b1; ++b) sum += hist[b];
-  partial[t] = sum;
-  __syncthreads();
-  for (int o = 1; o < kThreads; o <<= 1) {
-    const unsigned long long v = t >= o ? partial[t - o] : 0ull;
-    __syncthreads();
-    partial[t] += v;
-    __syncthreads();
-  }
-  return t > 0 ? partial[t - 1] : 0ull;
-}
+// 16-bit histogram privatised in shared memory: 65536 16-bit counters packed two to a
+// word (128 KiB). Each block counts at most kPrivatePixels pixels of image blockIdx.y
+// (so no counter passes 65535 and carries into its neighbour), then adds its non-zero
+// counts to the global histogram: about 1 global atomic per used grey level per block
+// instead of one per pixel.
+constexpr int kPrivateThreads = 1024;
+constexpr int kPrivatePerThread = 63;
+constexpr int64_t kPrivatePixels = static_cast<int64_t>(kPrivateThreads) * kPrivatePerThread;  // < 65536
+constexpr std::size_t kPrivateShared = 65536 / 2 * sizeof(unsigned);
 
-// One block: the inclusive cumulative histogram and the lookup table
-// lut[v] = reference quantile function at (#pixels <= v) / N.
-template <int kThreads>
-__global__ void lut_kernel(const unsigned* __restrict__ all_hist, int bins, int64_t n_pixels,
-                           const double* __restrict__ ref_q, const double* __restrict__ ref_v,
-                           int64_t ref_n, float* __restrict__ all_lut) {
-  const int64_t z = blockIdx.x;
-  const unsigned* __restrict__ hist = all_hist + z * bins;
-  float* __restrict__ lut = all_lut + z * (bins + 1);
-  int b0, b1;
-  unsigned long long run = chunk_prefix<kThreads>(hist, bins, b0, b1);
-  const double invN = 1.0 / static_cast<double>(n_pixels);
-  for (int b = b0; b < b1; ++b) {
-    run += hist[b];
-    lut[b] = static_cast<float>(math::interp_sorted(static_cast<double>(run) * invN, ref_q, ref_v, ref_n));
+__global__ void __launch_bounds__(kPrivateThreads) histogram_u16_private_kernel(MatchSrc src,
+                                                                               unsigned* __restrict__ all_hist) {
+  extern __shared__ unsigned packed[];  // bin v: bits 16 (v & 1) .. of word v / 2
+  const int t = threadIdx.x;
+  const int64_t z = blockIdx.y;
+  for (int i = t; i < 32768; i += kPrivateThreads) packed[i] = 0u;
+  __syncthreads();
+  const int64_t n = src.height * src.width;
+  const int64_t first = static_cast<int64_t>(blockIdx.x) * kPrivatePixels;
+  const int64_t last = min(n, first + kPrivatePixels);
+  for (int64_t i = first + t; i < last; i += kPrivateThreads) {
+    const int64_t y = i / src.width;
+    const int64_t x = i - y * src.width;
+    const unsigned v = load_px<uint16_t>(src, z, y, x);
+    atomicAdd(&packed[v >> 1], (v & 1u) ? 0x10000u : 1u);
+  }
+  __syncthreads();
+  unsigned* __restrict__ hist = all_hist + z * 65536;
+  for (int i = t; i < 32768; i += kPrivateThreads) {
+    const unsigned w = packed[i];
+    if (w & 0xffffu) atomicAdd(&hist[2 * i], w & 0xffffu);
+    if (w >> 16) atomicAdd(&hist[2 * i + 1], w >> 16);
   }
 }
 
@@ -172,29 +168,6 @@ __global__ void histogram_float_kernel(MatchSrc src, const unsigned* __restrict_
   atomicAdd(&all_hist[z * bins + b], 1u);
 }
 
-// One block: mapping at each of the bins + 1 edges, edge[b] = reference quantile
-// function at (#pixels in bins < b) / N. A constant image maps to quantile 1.
-template <int kThreads>
-__global__ void edge_kernel(const unsigned* __restrict__ all_hist, int bins, int64_t n_pixels,
-                            const unsigned* __restrict__ all_state, const double* __restrict__ ref_q,
-                            const double* __restrict__ ref_v, int64_t ref_n, float* __restrict__ all_edge) {
-  const int64_t z = blockIdx.x;
-  const unsigned* __restrict__ hist = all_hist + z * bins;
-  const unsigned* __restrict__ state = all_state + 4 * z;
-  float* __restrict__ edge = all_edge + z * (bins + 1);
-  const int t = threadIdx.x;
-  const bool constant = !(key_float(state[1]) > key_float(state[0]));
-  int b0, b1;
-  unsigned long long before = chunk_prefix<kThreads>(hist, bins, b0, b1);
-  const double invN = 1.0 / static_cast<double>(n_pixels);
-  for (int b = b0; b < b1; ++b) {
-    const double q = constant ? 1.0 : static_cast<double>(before) * invN;
-    edge[b] = static_cast<float>(math::interp_sorted(q, ref_q, ref_v, ref_n));
-    before += hist[b];
-  }
-  if (t == kThreads - 1) edge[bins] = static_cast<float>(math::interp_sorted(1.0, ref_q, ref_v, ref_n));
-}
-
 __global__ void apply_float_kernel(MatchSrc src, const unsigned* __restrict__ all_state, int bins,
                                    const float* __restrict__ all_edge, float* __restrict__ out) {
   const int64_t x = static_cast<int64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
@@ -207,6 +180,89 @@ __global__ void apply_float_kernel(MatchSrc src, const unsigned* __restrict__ al
   const int b = min(static_cast<int>(t), bins - 1);
   const float f = static_cast<float>(t - b);
   out[(z * src.height + y) * src.width + x] = edge[b] + f * (edge[b + 1] - edge[b]);
+}
+
+// ---------------------------------------------------------------------------------
+// The table over many blocks: a one-block scan of 65536 bins took 474 us on an H200
+// (85 % of the op). Block (c, z) owns bins [c kChunk, (c + 1) kChunk) of image z.
+constexpr int kChunk = 256;
+
+__device__ __forceinline__ unsigned long long warp_sum_u64(unsigned long long v) {
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+
+// Sum over the block of kChunk threads, returned to every thread.
+__device__ __forceinline__ unsigned long long block_sum_u64(unsigned long long v) {
+  __shared__ unsigned long long warp_tot[kChunk / 32];
+  v = warp_sum_u64(v);
+  __syncthreads();  // warp_tot may still be read by a previous call
+  if (threadIdx.x % 32 == 0) warp_tot[threadIdx.x / 32] = v;
+  __syncthreads();
+  unsigned long long t = 0;
+#pragma unroll
+  for (int w = 0; w < kChunk / 32; ++w) t += warp_tot[w];
+  return t;
+}
+
+// Inclusive scan over the block of kChunk threads.
+__device__ __forceinline__ unsigned long long block_scan_u64(unsigned long long v) {
+  __shared__ unsigned long long warp_tot[kChunk / 32];
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  for (int o = 1; o < 32; o <<= 1) {
+    const unsigned long long n = __shfl_up_sync(0xffffffffu, v, o);
+    if (lane >= o) v += n;
+  }
+  __syncthreads();
+  if (lane == 31) warp_tot[warp] = v;
+  __syncthreads();
+  for (int w = 0; w < warp; ++w) v += warp_tot[w];
+  return v;
+}
+
+// Pixels per chunk of bins: sums[z * gridDim.x + c].
+__global__ void __launch_bounds__(kChunk) chunk_sum_kernel(const unsigned* __restrict__ all_hist, int bins,
+                                                           unsigned long long* __restrict__ all_sums) {
+  const int c = blockIdx.x;
+  const int64_t z = blockIdx.y;
+  const int b = c * kChunk + threadIdx.x;
+  const unsigned long long v = b < bins ? all_hist[z * bins + b] : 0ull;
+  const unsigned long long t = block_sum_u64(v);
+  if (threadIdx.x == 0) all_sums[z * gridDim.x + c] = t;
+}
+
+// kEdges = false: integer images, table[b] = reference quantile function at
+// (#pixels <= b) / N, as the integer path needs. kEdges = true: float images, table[b] at
+// (#pixels in bins < b) / N and table[bins] at 1, as edge_kernel (a constant image maps
+// to quantile 1).
+template <bool kEdges>
+__global__ void __launch_bounds__(kChunk) table_chunk_kernel(
+    const unsigned* __restrict__ all_hist, int bins, int64_t n_pixels,
+    const unsigned long long* __restrict__ all_sums, const unsigned* __restrict__ all_state,
+    const double* __restrict__ ref_q, const double* __restrict__ ref_v, int64_t ref_n,
+    float* __restrict__ all_table) {
+  const int c = blockIdx.x;
+  const int chunks = gridDim.x;
+  const int64_t z = blockIdx.y;
+  const unsigned long long* sums = all_sums + z * chunks;
+  unsigned long long before = 0;
+  for (int i = threadIdx.x; i < c; i += kChunk) before += sums[i];
+  before = block_sum_u64(before);
+  const int b = c * kChunk + threadIdx.x;
+  const unsigned long long h = b < bins ? all_hist[z * bins + b] : 0ull;
+  const unsigned long long upto = before + block_scan_u64(h);  // pixels in bins <= b
+  float* __restrict__ table = all_table + z * (bins + 1);
+  const double invN = 1.0 / static_cast<double>(n_pixels);
+  if (b >= bins) return;
+  if constexpr (kEdges) {
+    const unsigned* state = all_state + 4 * z;
+    const bool constant = !(key_float(state[1]) > key_float(state[0]));
+    const double q = constant ? 1.0 : static_cast<double>(upto - h) * invN;
+    table[b] = static_cast<float>(math::interp_sorted(q, ref_q, ref_v, ref_n));
+    if (b == bins - 1) table[bins] = static_cast<float>(math::interp_sorted(1.0, ref_q, ref_v, ref_n));
+  } else {
+    table[b] = static_cast<float>(math::interp_sorted(static_cast<double>(upto) * invN, ref_q, ref_v, ref_n));
+  }
 }
 
 __global__ void init_minmax_kernel(unsigned* state, int64_t batch) {
