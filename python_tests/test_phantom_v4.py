@@ -44,8 +44,9 @@ def v3_layout(monkeypatch):
     off), version 3's wrist (section 7.26's off), no finger webs (section 7.27's off) and
     version 3's first web and thumb's soft tissue (section 7.28's off) and version 4's
     young forearm and carpus before sections 7.29 and 7.30, and version 3's frame rotation
-    and film aspect (section 7.33's off), for the tests that compare its bones and soft
-    tissue with v3's in place."""
+    and film aspect (section 7.33's off), and version 3's MCP joints and grown phalanges
+    (section 7.34's off), for the tests that compare its bones and soft tissue with v3's
+    in place."""
     from boneage_fast.data import phantom
 
     monkeypatch.setattr(phantom, "FRAME_TILT_V4", None)
@@ -63,6 +64,8 @@ def v3_layout(monkeypatch):
     monkeypatch.setattr(anatomy, "RAY_EPIPHYSIS_WIDE_V4", None)
     monkeypatch.setattr(anatomy, "THUMB_V4", (0.0, 1.0))
     monkeypatch.setattr(anatomy, "YOUNG_PHALANX_V4", 0.0)
+    monkeypatch.setattr(anatomy, "MCP_JOINT_V4", None)
+    monkeypatch.setattr(anatomy, "PHALANX_GROWN_V4", None)
 
 
 def _mask(e, xs, ys, facets=True):
@@ -1174,12 +1177,15 @@ def test_v4_draws_set_the_soft_tissue_radii_and_carpal_density(soft, dens):
     ratio = np.array([rb / ra for (_, _, ra, _), (_, _, rb, _) in zip(h3.tissue, h4.tissue)])
     # the palm, wrist and forearm at the drawn fullness (the low end of the range is
     # v3's; the forearm 0.8 x 1.25 of it at 150 months); the fingers at their own 0.92,
-    # scaled by the same draw; the first web as v3's, WEB_V4 times the drawn fullness deeper
+    # scaled by the same draw, times the grown fingers' 1.2 (section 7.34); the first web
+    # as v3's, WEB_V4 times the drawn fullness deeper
     np.testing.assert_allclose(ratio[1:10:2], [palm * 0.6] + [palm] * 4, rtol=1e-12)  # the thumb's 0.6 (7.14)
     np.testing.assert_allclose(ratio[10:12], [palm, palm * anatomy.FOREARM_V4 * anatomy.FOREARM_WIDTH_GROWN_V4],
                                rtol=1e-12)  # 150 months: grown
     assert anatomy.FOREARM_V4 * anatomy.FOREARM_WIDTH_GROWN_V4 == pytest.approx(0.8 * 1.25)
-    np.testing.assert_allclose(ratio[0:10:2], anatomy.FINGER_V4 * palm / anatomy.PALM_V4, rtol=1e-12)
+    grown = anatomy.finger_tissue_v4(150.0)
+    assert grown == anatomy.PHALANX_GROWN_V4[1] == 1.2
+    np.testing.assert_allclose(ratio[0:10:2], anatomy.FINGER_V4 * palm / anatomy.PALM_V4 * grown, rtol=1e-12)
     np.testing.assert_allclose(ratio[12:], 1.0, rtol=1e-12)
     np.testing.assert_allclose([h4.tissue_depths[i] for i in (12, 13, 14)], anatomy.WEB_V4 * palm, rtol=1e-12)
     assert anatomy.WEB_V4 > 1.0
@@ -2722,11 +2728,14 @@ def test_v4_young_fingers_rule_by_its_formula(age, monkeypatch):
 @pytest.mark.parametrize("age, male", [(30, False), (70, True), (110, True), (120, False), (170, True)])
 def test_v4_young_fingers_drawn_stout_on_the_same_layout(age, male, monkeypatch):
     """With the rule on the phalanges are drawn the rule's factor times as wide (shaft and
-    ends: their flares kept), their epiphyses as much wider (thickness and centres kept),
+    ends: their flares kept; since section 7.34 against PHALANX_GROWN_V4's width, which
+    they have without it), their epiphyses as much wider (thickness and centres kept),
     the fingers' soft-tissue capsules as much wider at both ends with their pads where
     they were; the metacarpals, the palm's capsules, the carpals, the forearm and the
     joints stay."""
-    f = anatomy.young_fingers_v4(float(age))
+    # section 7.34's grown factors without the young rule, its ramps to them with it
+    fb = anatomy.phalanx_width_v4(float(age)) / anatomy.PHALANX_GROWN_V4[0]
+    f = anatomy.finger_tissue_v4(float(age)) / anatomy.PHALANX_GROWN_V4[1]
     on, off = _with_and_without(age, male, "YOUNG_FINGERS_V4", monkeypatch)
     b_off = {b.name: b for b in off.bones}
     phalanges = 0
@@ -2735,7 +2744,7 @@ def test_v4_young_fingers_drawn_stout_on_the_same_layout(age, male, monkeypatch)
         assert np.array_equal(b.p0, b0.p0) and np.array_equal(b.p1, b0.p1)
         assert (b.flare0, b.flare1) == (b0.flare0, b0.flare1)
         if b.name.startswith(("proximal", "middle", "distal")):
-            assert b.half_width == pytest.approx(f * b0.half_width, rel=1e-12), b.name
+            assert b.half_width == pytest.approx(fb * b0.half_width, rel=1e-12), b.name
             phalanges += 1
         else:
             assert b.half_width == b0.half_width, b.name
@@ -2744,7 +2753,7 @@ def test_v4_young_fingers_drawn_stout_on_the_same_layout(age, male, monkeypatch)
     for e in on.ossicles:
         e0 = e_off[e.name]
         assert np.array_equal(e.centre, e0.centre) and e.axes[1] == e0.axes[1]
-        wide = f if e.name.startswith(("epi_proximal", "epi_middle", "epi_distal")) else 1.0
+        wide = fb if e.name.startswith(("epi_proximal", "epi_middle", "epi_distal")) else 1.0
         assert e.axes[0] == pytest.approx(wide * e0.axes[0], rel=1e-12), e.name
     assert len(on.tissue) == len(off.tissue)
     fingers = 0
@@ -2790,6 +2799,7 @@ def test_v4_young_fingers_as_stout_as_the_films(monkeypatch):
     assert abs(bone - real_bone) <= 0.03 and abs(finger - real_finger) <= 0.02
     assert abs(half[0] - real_half[0]) <= 0.05 and abs(half[1] - real_half[1]) <= 0.07
     monkeypatch.setattr(anatomy, "YOUNG_FINGERS_V4", None)
+    monkeypatch.setattr(anatomy, "PHALANX_GROWN_V4", None)  # else the grown width at every age
     _, _, bone0, finger0, _, half0, _, _ = medians()
     assert real_bone - bone0 >= 0.03 and real_finger - finger0 >= 0.1
     assert real_half[0] - half0[0] >= 0.12 and abs(half0[1] - half[1]) <= 0.01
@@ -3066,16 +3076,17 @@ def _web_medians(age: float, male: bool, seeds: int = 4) -> dict:
 def test_v4_fingers_part_above_their_knuckles(monkeypatch):
     """Section 7.27 on rendered films: at 150 months the silhouette round metacarpal 3
     holds the index and the ring finger up to >= 1.15 of that bone's length above its
-    base (its top at 1.0; the films 1.2); without the webs the fingers part at its top or
-    below (<= 1.05), each side >= 0.15 lower. A young hand's webs (24 months) are higher
-    still (>= 1.3)."""
+    base (its top at 1.0; the films 1.2); without the webs the fingers part no higher, on
+    the radial side >= 0.05 lower (section 7.27: at its top or below, <= 1.05, each side
+    >= 0.15 lower; since section 7.34's fuller grown fingers 1.1 / 1.375, the same 1.375
+    on the ulnar side as with the webs: fingers as wide as the films' meet higher by
+    themselves). A young hand's webs (24 months) are higher still (>= 1.3)."""
     got = _web_medians(150.0, False)
     assert got["radial"] >= 1.15 and got["ulnar"] >= 1.15, got
     assert min(_web_medians(24.0, True).values()) >= 1.3
     monkeypatch.setattr(anatomy, "FINGER_WEB_V4", None)
     off = _web_medians(150.0, False)
-    assert off["radial"] <= 1.05 and off["ulnar"] <= 1.05, off
-    assert got["radial"] - off["radial"] >= 0.15 and got["ulnar"] - off["ulnar"] >= 0.15
+    assert got["radial"] - off["radial"] >= 0.05 and got["ulnar"] >= off["ulnar"], (got, off)
 
 
 def test_web_levels_finds_where_a_drawn_finger_parts():
@@ -3112,7 +3123,8 @@ def test_v4_finger_webs_as_high_as_the_films(monkeypatch):
     length above its base (medians), on the young 6 (10-82 months) 1.3-1.4: v4 within
     0.06 of the older films' on both sides and of the young films' on the radial side
     (its young ulnar web stays 0.08-0.12 high: the fingers' own soft tissue); without the
-    webs the older hands' >= 0.25 low."""
+    webs the older hands' >= 0.1 low (>= 0.25 before section 7.34's fuller grown fingers,
+    which meet higher by themselves)."""
     rr = load_script("phantom_realism_real")
     got = rr.webs(["v4"])
     old, young = got["older"], got["young"]
@@ -3124,7 +3136,7 @@ def test_v4_finger_webs_as_high_as_the_films(monkeypatch):
     monkeypatch.setattr(anatomy, "FINGER_WEB_V4", None)
     off = rr.webs(["v4"])["older"]
     for side in ("radial", "ulnar"):
-        assert off[f"median_real_{side}"] - off[f"median_v4_{side}"] >= 0.25, off
+        assert off[f"median_real_{side}"] - off[f"median_v4_{side}"] >= 0.1, off
 
 
 # ------------------------------------------------ the first web and the thumb (7.28)
@@ -3702,3 +3714,119 @@ def test_the_aspect_reference_is_what_the_real_annotations_say():
     a = pr.real_aspects()
     assert len(a) == 329
     assert tuple(np.round(np.percentile(a, (5, 25, 50, 75, 95)), 3)) == REAL_ASPECT
+
+
+# ---------------------------------------------------------------- section 7.34
+@pytest.mark.parametrize("age", [0.0, 50.0, 96.0, 105.0, 120.0, 132.0, 200.0])
+def test_v4_phalanx_width_rule_by_its_formula(age, monkeypatch):
+    """The phalanges: 1.4 until 96 months of bone age, linearly to 1.3 at 132, then 1.3;
+    the fingers' soft tissue the same to 1.2; without the young rule 1.3 and 1.2 at every
+    age; without the grown factors the young rule's ramp to 1."""
+    for got, grown in ((anatomy.phalanx_width_v4, 1.3), (anatomy.finger_tissue_v4, 1.2)):
+        want = 1.4 if age <= 96 else grown if age >= 132 else 1.4 - (1.4 - grown) * (age - 96.0) / 36.0
+        assert got(age) == pytest.approx(want, abs=1e-12)
+    monkeypatch.setattr(anatomy, "PHALANX_GROWN_V4", None)
+    assert anatomy.phalanx_width_v4(age) == pytest.approx(anatomy.young_fingers_v4(age), abs=1e-12)
+    assert anatomy.finger_tissue_v4(age) == pytest.approx(anatomy.young_fingers_v4(age), abs=1e-12)
+    monkeypatch.undo()
+    monkeypatch.setattr(anatomy, "YOUNG_FINGERS_V4", None)
+    assert (anatomy.phalanx_width_v4(age), anatomy.finger_tissue_v4(age)) == (1.3, 1.2)
+
+
+@pytest.mark.parametrize("age, male", [(70, True), (120, False), (150, True), (200, False)])
+def test_v4_grown_phalanges_drawn_wider_on_the_same_layout(age, male, monkeypatch):
+    """With PHALANX_GROWN_V4 the phalanges (all 14, shaft and ends) are drawn
+    phalanx_width_v4 / young_fingers_v4 times as wide, their epiphyses as much wider, the
+    five fingers' soft-tissue capsules finger_tissue_v4 / young_fingers_v4 times as wide
+    at both ends; the metacarpals, the carpals, the palm's capsules and the joints stay."""
+    k = anatomy.phalanx_width_v4(float(age)) / anatomy.young_fingers_v4(float(age))
+    kt = anatomy.finger_tissue_v4(float(age)) / anatomy.young_fingers_v4(float(age))
+    on, off = _with_and_without(age, male, "PHALANX_GROWN_V4", monkeypatch)
+    b_off = {b.name: b for b in off.bones}
+    n = 0
+    for b in on.bones:
+        b0 = b_off[b.name]
+        assert np.array_equal(b.p0, b0.p0) and np.array_equal(b.p1, b0.p1)
+        phalanx = b.name.startswith(("proximal", "middle", "distal"))
+        assert b.half_width == pytest.approx((k if phalanx else 1.0) * b0.half_width, rel=1e-12), b.name
+        n += phalanx
+    assert n == 14 and (k > 1.0) == (age > 96)  # the young rule's 1.4 until 96 months
+    e_off = {e.name: e for e in off.ossicles}
+    for e in on.ossicles:
+        e0 = e_off[e.name]
+        wide = k if e.name.startswith(("epi_proximal", "epi_middle", "epi_distal")) else 1.0
+        assert np.array_equal(e.centre, e0.centre) and e.axes[1] == e0.axes[1]
+        assert e.axes[0] == pytest.approx(wide * e0.axes[0], rel=1e-12), e.name
+    fingers = 0
+    for (p0, p1, r0, r1), (q0, q1, s0, s1) in zip(on.tissue, off.tissue):
+        assert np.array_equal(p0, q0)
+        if np.array_equal(p1, q1) and (r0, r1) == (s0, s1):
+            continue  # palm, eminences, wrist and forearm
+        fingers += 1
+        assert (r0, r1) == pytest.approx((kt * s0, kt * s1), rel=1e-12)
+    assert fingers == (5 if kt != 1.0 else 0)
+    assert {j: [tuple(p) for p, _ in v] for j, v in on.joints.items()} == \
+        {j: [tuple(p) for p, _ in v] for j, v in off.joints.items()}
+
+
+@pytest.mark.parametrize("age", [0.0, 48.0, 60.0, 82.0, 150.0])
+def test_v4_mcp_joint_rule_by_its_formula(age, monkeypatch):
+    """1 until 48 months of bone age, linearly to 0.4 at 82, then 0.4; 1 when off."""
+    want = 1.0 if age <= 48 else 0.4 if age >= 82 else 1.0 - 0.6 * (age - 48.0) / 34.0
+    assert anatomy.mcp_joint_v4(age) == pytest.approx(want, abs=1e-12)
+    monkeypatch.setattr(anatomy, "MCP_JOINT_V4", None)
+    assert anatomy.mcp_joint_v4(age) == 1.0
+
+
+@pytest.mark.parametrize("age, male", [(30, False), (70, True), (150, False), (200, True)])
+def test_v4_mcp_joint_space_by_its_rule(age, male, monkeypatch):
+    """With MCP_JOINT_V4 each ray's phalanges (and their epiphyses) sit (1 - the rule's
+    factor) of version 3's 2.4 mm (times the hand's size scale) nearer their metacarpal,
+    all moved by one vector per ray (none at 30 months); the PIP and DIP spaces, the
+    metacarpals, the carpals and the forearm stay."""
+    on, off = _with_and_without(age, male, "MCP_JOINT_V4", monkeypatch)
+    shorter = (1.0 - anatomy.mcp_joint_v4(float(age))) * 2.4 * on.subject.size_scale
+    b_off = {b.name: b for b in off.bones}
+    for ray in range(1, 6):
+        names = [f"proximal{ray}", f"middle{ray}", f"distal{ray}"] if ray > 1 else ["proximal1", "distal1"]
+        moved = b_off[names[0]].p0 - {b.name: b for b in on.bones}[names[0]].p0
+        assert np.hypot(*moved) == pytest.approx(shorter, rel=1e-9, abs=1e-12)
+        mc = b_off[f"metacarpal{ray}"]
+        along = moved @ (mc.p1 - mc.p0) / np.hypot(*(mc.p1 - mc.p0))
+        assert along >= 0.9 * shorter  # towards the metacarpal, about along it
+        for name in names:
+            b = next(x for x in on.bones if x.name == name)
+            assert np.allclose(b_off[name].p0 - b.p0, moved, atol=1e-9)
+            assert np.allclose(b_off[name].p1 - b.p1, moved, atol=1e-9)
+    for b in on.bones:
+        if not b.name.startswith(("proximal", "middle", "distal")):
+            assert np.array_equal(b.p0, b_off[b.name].p0) and np.array_equal(b.p1, b_off[b.name].p1), b.name
+    # the thumb's sesamoid sits at its MCP joint, so it moves with it
+    carpals = {e.name: e for e in off.ossicles if not e.name.startswith("epi_") and e.name != "sesamoid"}
+    for e in on.ossicles:
+        if e.name in carpals:
+            assert np.array_equal(e.centre, carpals[e.name].centre), e.name
+
+
+@pytest.mark.skipif(not os.path.isdir(os.path.join(_REAL, "rsna_preprocessed_train40")),
+                    reason="needs ../shared/realdata")
+def test_v4_finger_joints_and_phalanges_as_the_films(monkeypatch):
+    """Section 7.34, on the 7 registered films of 82-180 months: v4's PIP and MCP joint
+    spaces within 0.3 hundredths of metacarpal 3's length of the films' medians (2.1, 2.2;
+    width at half depth), its proximal phalanx 3 within 1.0 of theirs (17.0) and the
+    middle finger within 2.0 (32.9); without PHALANX_GROWN_V4 the phalanx 3 or more short
+    and the finger 4 or more. (Without MCP_JOINT_V4 the MCP space read
+    1.6 wide and 0.065 deep over 4 phantoms a film, 2.45 and 0.125 over 2: a wide, faint
+    band whose reading swings with the draw, so it is not asserted.)"""
+    rr = load_script("phantom_realism_real")
+    got = rr.joints(["v4"], seeds=2)
+    assert len(got["films"]) == 7
+    real = {k: got[f"median_real_{k}"] for k in ("pip_width", "mcp_width", "mcp_depth", "pp3")}
+    assert 1.5 < real["pip_width"] < 3 and 1.5 < real["mcp_width"] < 3 and 14 < real["pp3"] < 20
+    assert abs(got["median_v4_pip_width"] - real["pip_width"]) <= 0.3
+    assert abs(got["median_v4_mcp_width"] - real["mcp_width"]) <= 0.3
+    assert abs(got["median_v4_pp3"] - real["pp3"]) <= 1.0
+    assert abs(got["median_v4_finger"] - got["median_real_finger"]) <= 2.0
+    monkeypatch.setattr(anatomy, "PHALANX_GROWN_V4", None)
+    off = rr.joints(["v4"], seeds=2)
+    assert real["pp3"] - off["median_v4_pp3"] >= 3.0 and got["median_real_finger"] - off["median_v4_finger"] >= 4.0

@@ -2,7 +2,8 @@
 films (shaft_contrast, palm_over_metacarpal, soft_bone_contrast, silhouette_span,
 metacarpal_slenderness, capitate_texture, metaphysis_centre, arm_section, fine_grain,
 edge_profile, physis_gap, shaft_edge, palm_flatness, outline_half_width, carpal_outline,
-outline_figures, carpal_pair, grain_bands, striation_measure) on synthetic images and phantoms whose answer is known
+outline_figures, carpal_pair, grain_bands, striation_measure, joint_points, ray_joint) on
+synthetic images and phantoms whose answer is known
 from their construction."""
 
 from __future__ import annotations
@@ -416,6 +417,43 @@ def test_physis_gap_of_a_fused_bone_is_zero():
     img[140:146] = 0.78
     got = m.physis_gap(img, np.array([[150.0, 143.0], [120.0, 143.0]]), (0.0, -1.0), 1000.0)
     assert got["width"] == 0.0 and got["depth"] < 0.03
+
+
+@pytest.mark.parametrize("angle", [0.0, 0.4, -1.2])
+def test_joint_points_run_across_the_joint(angle):
+    """Every 2 pixels from 0.04 of the length to one side of the centre to 0.04 to the
+    other, perpendicular to the axis, centred on it."""
+    m = _script()
+    axis = np.array([math.sin(angle), -math.cos(angle)])
+    pts = m.joint_points((300.0, 200.0), axis, 500.0)
+    assert len(pts) == 21  # -20 .. +20 pixels
+    assert np.allclose(pts.mean(axis=0), (300.0, 200.0))
+    steps = np.diff(pts, axis=0)
+    assert np.allclose(np.hypot(steps[:, 0], steps[:, 1]), 2.0) and np.allclose(steps @ axis, 0.0)
+
+
+def test_ray_joint_lies_midway_between_the_ossified_ends():
+    """PIP: midway between proximal phalanx 3's head and the bottom of middle phalanx 3's
+    base epiphysis; MCP: between the top of metacarpal 3's head epiphysis and the bottom of
+    proximal phalanx 3's base epiphysis (both computed here from the drawn parts); the
+    unit axis from the lower bone's end to the upper's start; bad joints refused."""
+    from boneage_fast.data.anatomy import build_hand, sample_subject
+
+    m = _script()
+    hand = build_hand(sample_subject(150.0, True, np.random.default_rng(3), hard_fraction=0.0), 4)
+    b = {x.name: x for x in hand.bones}
+    e = {x.name: x for x in hand.ossicles}
+    for joint, lower, upper in (("PIP", "proximal3", "middle3"), ("MCP", "metacarpal3", "proximal3")):
+        c, axis = m.ray_joint(hand, joint)
+        u = (b[upper].p0 - b[lower].p1) / np.linalg.norm(b[upper].p0 - b[lower].p1)
+        top = e[f"epi_{lower}"].centre + u * e[f"epi_{lower}"].axes[1] if joint == "MCP" else b[lower].p1
+        bottom = e[f"epi_{upper}"].centre - u * e[f"epi_{upper}"].axes[1]
+        assert np.allclose(axis, u) and np.allclose(c, (top + bottom) / 2)
+        assert (bottom - top) @ u > 0  # a space, not an overlap
+    with pytest.raises(ValueError, match="joint must be"):
+        m.ray_joint(hand, "DIP")
+    with pytest.raises(ValueError, match="has no"):
+        m.ray_joint(SimpleNamespace(bones=[], ossicles=[]), "PIP")
 
 
 def test_phantom_physis_refuses_a_radius_without_its_epiphysis():

@@ -121,6 +121,10 @@ OFF = {
     "ray_epiphysis_width": {"RAY_EPIPHYSIS_WIDE_V4": None},
     # young phalanges and fingers 1.6 times as wide until 8 years (section 7.22; 1.4 since 7.25)
     "young_fingers": {"YOUNG_FINGERS_V4": None},
+    # the phalanges 1.3 times version 3's width from 11 years, not back to 1 (section 7.34)
+    "phalanx_width": {"PHALANX_GROWN_V4": None},
+    # the MCP joint spaces 0.4 of version 3's from 82 months (section 7.34)
+    "mcp_joints": {"MCP_JOINT_V4": None},
     # no dense end plate at the bases of metacarpals 2-5 (section 7.23)
     "mc_base_plate": {"METACARPAL_BASE_PLATE_V4": None},
     # young metacarpal bases further apart, their heads where they were (section 7.24)

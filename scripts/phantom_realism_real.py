@@ -1940,6 +1940,103 @@ def physis(styles: list[str], seeds: int = 4, any_look: bool = False) -> dict:
     return _with_medians(rows, [f"{who}_{k}" for who in ("real", *styles) for k in ("width", "depth")])
 
 
+def ray_joint(hand, joint: str, ray: int = 3) -> tuple[np.ndarray, np.ndarray]:
+    """Where a drawn finger joint's space lies, in the hand's frame (mm): the middle of
+    the space along the ray between the lower bone's ossified end and the upper bone's
+    (``joint`` "PIP": the proximal phalanx' head and the middle phalanx' base
+    epiphysis; "MCP": the top of the metacarpal head's epiphysis and the proximal
+    phalanx' base epiphysis; a shaft's end where its epiphysis is not yet there), and
+    the unit vector along the ray (distal).
+
+    Raises:
+        ValueError: an unknown joint, or a hand without that ray's bones.
+    """
+    if joint not in ("PIP", "MCP"):
+        raise ValueError(f"joint must be 'PIP' or 'MCP', got {joint!r}")
+    lower_name, upper_name = ("proximal", "middle") if joint == "PIP" else ("metacarpal", "proximal")
+    bones = {b.name: b for b in hand.bones}
+    ossicles = {e.name: e for e in hand.ossicles}
+    lower, upper = bones.get(f"{lower_name}{ray}"), bones.get(f"{upper_name}{ray}")
+    if lower is None or upper is None:
+        raise ValueError(f"the hand has no {lower_name}{ray} or {upper_name}{ray}")
+    axis = (upper.p0 - lower.p1) / np.hypot(*(upper.p0 - lower.p1))
+    top = lower.p1
+    head = ossicles.get(f"epi_{lower_name}{ray}") if joint == "MCP" else None
+    if head is not None:
+        top = head.centre + axis * head.axes[1]
+    base = ossicles.get(f"epi_{upper_name}{ray}")
+    bottom = base.centre - axis * base.axes[1] if base is not None else upper.p0
+    return (top + bottom) / 2.0, axis
+
+
+def joint_points(centre, axis, length: float) -> np.ndarray:
+    """Points (pixels, N x 2) every 2 pixels across a joint's middle, from 0.04 of
+    ``length`` (metacarpal 3's) to one side of ``centre`` to 0.04 to the other,
+    perpendicular to the unit ``axis``."""
+    across = np.arange(-0.04 * length, 0.04 * length + 1e-9, 2.0)
+    n = np.array([-axis[1], axis[0]], dtype=np.float64)
+    return np.asarray(centre, np.float64)[None, :] + across[:, None] * n[None, :]
+
+
+def phantom_joints(age: float, male: bool, seed: int, length: float, style: str) -> dict:
+    """:func:`physis_gap` across the middle finger's PIP and MCP joint spaces
+    (:func:`ray_joint`, :func:`joint_points`) on a phantom drawn at this metacarpal 3
+    length (:func:`_drawn_at_length`), the film scaled as :func:`_percentile_film`
+    scales it (clipped at 1.2): ``{"pip_width", "pip_depth", "mcp_width", "mcp_depth"}``,
+    ``pp3``, proximal phalanx 3's drawn outline across its mid-point
+    (:func:`outline_half_width`), and ``finger``, the middle finger's soft tissue there
+    (:func:`finger_build`), all in hundredths of metacarpal 3's length."""
+    s, got = _drawn_at_length(age, male, seed, length, style)
+    img = np.clip(_percentile_film(s.image), 0.0, 1.2)
+    out = {}
+    for joint in ("PIP", "MCP"):
+        c, a = ray_joint(s.hand, joint)
+        cp = s.to_pixels(c[None])[0]
+        ap = s.to_pixels((c + a)[None])[0] - cp
+        ap = ap / np.hypot(*ap)
+        r = physis_gap(img, joint_points(cp, ap, got), ap, got)
+        out[f"{joint.lower()}_width"], out[f"{joint.lower()}_depth"] = r["width"], r["depth"]
+    pp = next(b for b in s.hand.bones if b.name == "proximal3")
+    base, top = _metacarpal3_hand_ends(s.hand)
+    out["pp3"] = 200.0 * outline_half_width(pp, 0.5) / float(np.hypot(*(top - base)))
+    out["finger"] = 100.0 * finger_build(s.hand)["finger"]
+    return out
+
+
+def joints(styles: list[str], seeds: int = 4, any_look: bool = False) -> dict:
+    """The middle finger's PIP and MCP joint spaces on the 7 registered films of
+    scripts/data/real_finger_joints.csv (82-180 months; each joint space's row and the
+    finger's middle read by eye, the films upright; metacarpal 3's length from
+    real_capitate_texture.csv, 2687's from real_young_palm.csv): :func:`physis_gap`
+    along the vertical at :func:`joint_points` on that row, the film scaled as
+    :func:`_percentile_film` scales it (clipped at 1.2); per style the median over
+    ``seeds`` processed phantoms of each film's age and sex at its metacarpal 3 length
+    (:func:`phantom_joints`). Also proximal phalanx 3's width at mid-shaft (``pp3``) and
+    the middle finger's there (``finger``): on the films their outer edges read by eye on
+    the row midway between the two joints' (``pp3_x0``/``pp3_x1``,
+    ``finger_x0``/``finger_x1``), on the phantoms the drawn outline
+    (:func:`outline_half_width`) and soft-tissue capsule (:func:`finger_build`).
+
+    Widths in hundredths of metacarpal 3's length."""
+    from boneage_fast.io import read_image
+
+    keys = ("pip_width", "pip_depth", "mcp_width", "mcp_depth", "pp3", "finger")
+    rows = []
+    for film, name, v in _annotated_films("real_finger_joints.csv"):
+        length = v["mc3_length"]
+        img = np.clip(_percentile_film(read_image(film["path"]).pixels), 0.0, 1.2)
+        row = {"film": name, "months": film["boneage"]}
+        for joint in ("pip", "mcp"):
+            got = physis_gap(img, joint_points((v[f"{joint}_x"], v[f"{joint}_y"]), (0.0, -1.0), length),
+                             (0.0, -1.0), length)
+            row[f"real_{joint}_width"], row[f"real_{joint}_depth"] = _r3(got["width"]), _r3(got["depth"])
+        row["real_pp3"] = _r3(100.0 * (v["pp3_x1"] - v["pp3_x0"]) / length)
+        row["real_finger"] = _r3(100.0 * (v["finger_x1"] - v["finger_x0"]) / length)
+        row.update(_phantom_medians(phantom_joints, film, length, styles, keys, 40_000, seeds, any_look))
+        rows.append(row)
+    return _with_medians(rows, [f"{who}_{k}" for who in ("real", *styles) for k in keys])
+
+
 def shaft_edge(img: np.ndarray, cx: float, cy: float, axis, length: float) -> dict:
     """How a long bone's shaft stands out of the soft tissue beside it: on a [0, 1] film,
     across the shaft through (``cx``, ``cy``) (``axis`` a unit vector along the bone),
@@ -2601,7 +2698,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--detector", default=None, help="detector card (with a regressor card as --model)")
     ap.add_argument("--parts", nargs="+", default=["detector", "regressor", "gap"],
                     choices=["detector", "regressor", "gap", "tones", "spectrum", "cortex", "palm", "softbone", "slender",
-                             "forearm", "interosseous", "armtissue", "grain", "texture", "metaphysis", "rim",
+                             "joints", "forearm", "interosseous", "armtissue", "grain", "texture", "metaphysis", "rim",
                              "physis", "shaft", "palmtissue", "mcbase", "crop", "wrist", "epiphysis", "fingers",
                              "mcplate", "mcspread", "carpus", "youngcarpus", "webs", "firstweb", "thumb", "softgrain",
                              "striation"])
@@ -2659,6 +2756,8 @@ def main(argv: list[str] | None = None) -> int:
         res["rim"] = rim(args.styles, any_look=args.any_look)
     if "physis" in args.parts:
         res["physis"] = physis(args.styles, any_look=args.any_look)
+    if "joints" in args.parts:
+        res["joints"] = joints(args.styles, any_look=args.any_look)
     if "shaft" in args.parts:
         res["shaft"] = shaft(args.styles, any_look=args.any_look)
     if "palmtissue" in args.parts:

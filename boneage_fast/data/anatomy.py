@@ -290,6 +290,33 @@ YOUNG_PHALANX_AGE_V4 = 96.0
 # phantoms'). At 11 years the films' proximal phalanx is 4.2 widths long, as version 3's
 # (7.4 above). None: without the rule (docs/phantom.md, sections 7.22 and 7.25).
 YOUNG_FINGERS_V4: tuple[float, float, float] | None = (1.4, 96.0, 132.0)
+# ... and grown fingers stout too: from YOUNG_FINGERS_V4[1] months the phalanges (shaft and
+# ends alike) go from YOUNG_FINGERS_V4[0] times version 3's width to PHALANX_GROWN_V4[0]
+# times it at YOUNG_FINGERS_V4[2], not to 1, and the fingers' soft tissue to
+# PHALANX_GROWN_V4[1] times section 7.4's. On the 6 films of 120-180 months of
+# scripts/data/real_finger_joints.csv (read by eye on the row midway between the middle
+# finger's PIP and MCP joints: proximal phalanx 3's outer edges ``pp3_x0``/``pp3_x1`` and
+# the finger's ``finger_x0``/``finger_x1``) the phalanx is 11.9-18.7 hundredths of
+# metacarpal 3's length wide (median 16.5), the finger 27.7-41.9 (median 32.9); v4 drew
+# 12.6 and 27 (section 7.4's "at 11 years the films' proximal phalanx is 4.2 widths long,
+# as version 3's": 4.2 widths is 17 hundredths, v3's 5.8 widths long). None: 1 and 1
+# (docs/phantom.md, section 7.34).
+PHALANX_GROWN_V4: tuple[float, float] | None = (1.3, 1.2)
+# Version 4's MCP joints narrower: the space between a metacarpal and its proximal
+# phalanx (version 3's 2.4 mm at adult scale, as at the PIP and DIP joints) times
+# MCP_JOINT_V4. On 7 registered films of 82-180 months (scripts/data/real_finger_joints.csv;
+# the middle finger's PIP and MCP joint spaces, their rows read by eye;
+# `phantom_realism_real.py --parts joints`) the dark line across a joint is 2.1 (PIP)
+# and 2.2 (MCP) hundredths of metacarpal 3's length wide at half its depth, 0.17 and 0.19
+# deep. v4 drew 2.5 and 1.6, 0.27 and 0.07: its MCP space 0.045-0.058 of that length of
+# grey between a dim metacarpal head and the phalanx' base, too wide and too faint to
+# read as a joint line. With PHALANX_GROWN_V4's wider phalanges the PIP joints read 2.15
+# at version 3's space, so they keep it. The youngest film read is of 82 months (its MCP
+# 3.0 wide, 0.29 deep; v4 with the rule 3.15): until MCP_JOINT_V4[1] months of bone age
+# the space stays version 3's (young films' MCP spaces are not measured, and the young
+# finger webs, section 7.27, were fitted on it), linearly to MCP_JOINT_V4[0] of it at
+# MCP_JOINT_V4[2]. None: version 3's (docs/phantom.md, section 7.34).
+MCP_JOINT_V4: tuple[float, float, float] | None = (0.4, 48.0, 82.0)
 # Version 4's young wrist: the distal radius and ulna sit at least ``WRIST_YOUNG_V4[0]``
 # mm (adult scale) below their adult place until ``WRIST_YOUNG_V4[1]`` months of bone
 # age, linearly less to none at ``WRIST_YOUNG_V4[2]`` (versions 3-4 already drop each
@@ -421,6 +448,38 @@ def young_fingers_v4(bone_age: float) -> float:
         return 1.0
     factor, full, grown = YOUNG_FINGERS_V4
     return _age_ramp(bone_age, (full, grown), factor, 1.0)
+
+
+def phalanx_width_v4(bone_age: float) -> float:
+    """Version 4's width factor for the phalanges (bones only) at this bone age (months):
+    :func:`young_fingers_v4`'s ramp ending at ``PHALANX_GROWN_V4[0]`` instead of 1 (1
+    where that is None; ``PHALANX_GROWN_V4[0]`` at every age when ``YOUNG_FINGERS_V4`` is
+    None)."""
+    return _grown_finger(bone_age, 0)
+
+
+def finger_tissue_v4(bone_age: float) -> float:
+    """Version 4's width factor for the fingers' soft tissue at this bone age (months):
+    as :func:`phalanx_width_v4`, ending at ``PHALANX_GROWN_V4[1]``."""
+    return _grown_finger(bone_age, 1)
+
+
+def _grown_finger(bone_age: float, part: int) -> float:
+    grown = 1.0 if PHALANX_GROWN_V4 is None else PHALANX_GROWN_V4[part]
+    if YOUNG_FINGERS_V4 is None:
+        return grown
+    factor, full, end = YOUNG_FINGERS_V4
+    return _age_ramp(bone_age, (full, end), factor, grown)
+
+
+def mcp_joint_v4(bone_age: float) -> float:
+    """Version 4's factor on the MCP joint spaces at this bone age (months): 1 until
+    ``MCP_JOINT_V4[1]``, linearly to ``MCP_JOINT_V4[0]`` at ``MCP_JOINT_V4[2]``, then
+    constant; 1 at every age when it is None."""
+    if MCP_JOINT_V4 is None:
+        return 1.0
+    factor, young, grown = MCP_JOINT_V4
+    return _age_ramp(bone_age, (young, grown), 1.0, factor)
 
 
 def metacarpal_shaft_v4(bone_age: float) -> float:
@@ -1069,9 +1128,10 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
     growth = stature_fraction(subject.chronological_age, male)
     stubby = growth ** -YOUNG_WIDTH_V4 if version >= 4 else 1.0
     # version 4: young phalanges and fingers stout (section 7.22)
-    fingers_wide = young_fingers_v4(ba) if version >= 4 else 1.0
+    fingers_wide = finger_tissue_v4(ba) if version >= 4 else 1.0  # the soft tissue (sections 7.22, 7.34)
+    phalanges_wide = phalanx_width_v4(ba) if version >= 4 else 1.0  # the bones only (section 7.34)
     # joint space between bones (mm); version 3's as narrow as on the real films
-    gap = (3.0 if version == 2 else 2.4) * s
+    gap_v3 = (3.0 if version == 2 else 2.4) * s
     head_domes: dict[str, np.ndarray] = {}  # version 4: how far each metacarpal's drawn shaft stops short
     # version 4: metacarpals 2, 4 and 5 fanning wider from their bases (METACARPAL_FAN_V4)
     fan_share = _age_ramp(ba, METACARPAL_FAN_AGES_V4, 1.0, METACARPAL_FAN_GROWN_V4)
@@ -1123,8 +1183,8 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
             # metacarpals stubbier, and young phalanges stout (YOUNG_FINGERS_V4)
             stout = stubby if g == "metacarpal" else 1.0
             draw_hw = hw * RAY_WIDTH_V4 * stout if version >= 4 else hw
-            if version >= 4 and g != "metacarpal":  # young fingers stout, shaft and ends alike (section 7.22)
-                draw_hw *= fingers_wide
+            if version >= 4 and g != "metacarpal":  # stout phalanges, shaft and ends alike (sections 7.22, 7.34)
+                draw_hw *= phalanges_wide
             group = "thumb_metacarpal" if (g == "metacarpal" and ray == 0) else g
             ratio, fusion = hand.epiphyses[group]
             # Epiphysis at the base (phalanges, thumb metacarpal) or the head (metacarpals 2-5).
@@ -1222,6 +1282,9 @@ def build_hand(subject: Subject, version: int = 1) -> Hand:
                 p1 = p1 + axis * (head_room if version >= 3 else physis + ep_thick)
             joint_hw = 1.7 * hw
             roi_hw = hw if version < 3 else hw * sw / bw
+            gap = gap_v3  # the joint space after this bone
+            if version >= 4 and g == "metacarpal":  # the films' narrower MCP joints (section 7.34)
+                gap *= mcp_joint_v4(ba)
             if g == "metacarpal":
                 hand.joints["MCP"].append((p1 + axis * gap / 2, ROI_HALF_V2["MCP"] * roi_hw if v2 else joint_hw))
             elif g == "proximal":  # thumb: IP joint
