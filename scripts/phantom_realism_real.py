@@ -99,6 +99,14 @@
              (hundredths of metacarpal 3's length) and its depth, the median over the
              columns across the radius; against 4 phantoms per film's age and sex at
              the film's metacarpal 3 length.
+  joints     the middle finger's PIP and MCP joint spaces on 7 registered films of 82-180
+             months (each joint's row and the finger's middle read by eye,
+             scripts/data/real_finger_joints.csv): across each joint the dark line's
+             width at half its depth and its depth (``physis_gap``, hundredths of
+             metacarpal 3's length), and proximal phalanx 3's and the finger's widths
+             at mid-shaft (their edges read by eye); against 4 processed phantoms per
+             film's age and sex at its metacarpal 3 length (the drawn joints' middles,
+             ``ray_joint``; the drawn outline and soft-tissue capsule).
   shaft      metacarpal 3's shaft against the soft tissue beside it: across its
              mid-shaft (read by eye, scripts/data/real_mc_midshaft.csv) on the 6 films of
              120-180 months that also have its length, each side's outer edge (its
@@ -231,6 +239,7 @@
     python scripts/phantom_realism_real.py --parts metaphysis --styles v3 v4
     python scripts/phantom_realism_real.py --parts rim --styles v3 v4
     python scripts/phantom_realism_real.py --parts physis --styles v3 v4
+    python scripts/phantom_realism_real.py --parts joints --styles v3 v4
     python scripts/phantom_realism_real.py --parts shaft palmtissue --styles v3 v4
     python scripts/phantom_realism_real.py --parts mcspread --styles v3 v4
     python scripts/phantom_realism_real.py --parts carpus --styles v3 v4
