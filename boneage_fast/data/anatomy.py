@@ -287,8 +287,9 @@ YOUNG_PHALANX_AGE_V4 = 96.0
 # the hand's share of its box's top half 0.45 against the films' 0.51, 1.4 0.48).
 # Section 7.22 set 1.6 against lengths read to the shaft's end on 4 of the films,
 # 4-23 % short (section 7.25: the length runs to the top of the head's epiphysis, as the
-# phantoms'). At 11 years the films' proximal phalanx is 4.2 widths long, as version 3's
-# (7.4 above). None: without the rule (docs/phantom.md, sections 7.22 and 7.25).
+# phantoms'). At 11 years the films' proximal phalanx is 4.2 widths long (7.4 above; not
+# "as version 3's": section 7.34 widens the grown phalanges and fingers, PHALANX_GROWN_V4
+# below). None: without the rule (docs/phantom.md, sections 7.22 and 7.25).
 YOUNG_FINGERS_V4: tuple[float, float, float] | None = (1.4, 96.0, 132.0)
 # ... and grown fingers stout too: from YOUNG_FINGERS_V4[1] months the phalanges (shaft and
 # ends alike) go from YOUNG_FINGERS_V4[0] times version 3's width to PHALANX_GROWN_V4[0]
@@ -441,9 +442,10 @@ def young_carpus_v4(bone_age: float, name: str) -> tuple[float, float, float, fl
 
 
 def young_fingers_v4(bone_age: float) -> float:
-    """Version 4's width factor for the phalanges and the fingers' soft tissue at this
-    bone age (months): ``YOUNG_FINGERS_V4[0]`` until ``YOUNG_FINGERS_V4[1]``, linearly to
-    1 at ``YOUNG_FINGERS_V4[2]``, then 1; 1 at every age when it is None."""
+    """Section 7.22's young-finger rule at this bone age (months): ``YOUNG_FINGERS_V4[0]``
+    until ``YOUNG_FINGERS_V4[1]``, linearly to 1 at ``YOUNG_FINGERS_V4[2]``, then 1; 1 at
+    every age when it is None. The drawing uses :func:`phalanx_width_v4` and
+    :func:`finger_tissue_v4`, the same ramp ending at ``PHALANX_GROWN_V4`` (section 7.34)."""
     if YOUNG_FINGERS_V4 is None:
         return 1.0
     factor, full, grown = YOUNG_FINGERS_V4
