@@ -34,6 +34,7 @@ mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1
 status=()
 t_start=$(date +%s)
+table() { for row in "${status[@]}"; do IFS='|' read -r a b c <<<"$row"; printf '%-36s %-12s %s\n' "$a" "$b" "$c"; done; }
 
 if ls .whl/*.whl >/dev/null 2>&1; then
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
@@ -50,9 +51,9 @@ if cmake -S . -B build/device -G "$(command -v ninja >/dev/null && echo Ninja ||
   status+=("build (CMake)|ok|$(( $(date +%s) - t0 )) s")
 else
   tail -30 "$OUT/build.log"; status+=("build|FAILED|see build.log")
-  for row in "${status[@]}"; do IFS='|' read -r a b c <<<"$row"; printf '%-36s %-12s %s\n' "$a" "$b" "$c"; done; exit 1
+  table; exit 1
 fi
-python3 -c "import boneage_fast, json; print(json.dumps(boneage_fast.build_info()))" 
+python3 -c "import boneage_fast, json; print(json.dumps(boneage_fast.build_info()))"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 # A carried weight file is gone in the next call; a copy in build/ (ignored, not carried)
 # stays while the machine is warm.
@@ -118,5 +119,5 @@ EOF
 fi
 
 echo
-for row in "${status[@]}"; do IFS='|' read -r a b c <<<"$row"; printf '%-36s %-12s %s\n' "$a" "$b" "$c"; done
+table
 echo "device_check.sh $mode: $(( $(date +%s) - t_start )) s"
